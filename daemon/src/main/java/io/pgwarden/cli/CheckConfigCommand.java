@@ -1,0 +1,34 @@
+package io.pgwarden.cli;
+
+import io.pgwarden.config.ConfigException;
+import io.pgwarden.config.ConfigLoader;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "check-config", description = "Validate a configuration file: prints OK or every problem with its key path (exit 2).")
+final class CheckConfigCommand implements Callable<Integer> {
+    @Option(names = "--config", required = true, description = "the YAML configuration file")
+    Path config;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        var out = spec.commandLine().getOut();
+        try {
+            ConfigLoader.load(config);
+            out.println("OK");
+            return 0;
+        } catch (ConfigException e) {
+            e.problems().forEach(out::println);
+            return e.code().exitCode();
+        } finally {
+            out.flush();
+        }
+    }
+}

@@ -1,0 +1,205 @@
+package io.pgwarden.config;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import io.pgwarden.config.RepositoryConfig.Compression;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.regex.Pattern;
+
+/**
+ * Reads the YAML configuration into immutable records. Validation collects every problem with its key path
+ * and fails once at the end, so an operator fixes the whole file in one pass.
+ */
+public final class ConfigLoader {
+    private static final Pattern CLUSTER_NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,62}");
+    private static final int MIN_TOKEN_LENGTH = 16;
+
+    private final Map<String, String> environment;
+
+    public ConfigLoader(Map<String, String> environment) {
+        this.environment = environment;
+    }
+
+    public static PgwardenConfig load(Path file) {
+        return new ConfigLoader(System.getenv()).read(file);
+    }
+
+    public PgwardenConfig read(Path file) {
+        List<String> problems = new ArrayList<>();
+        JsonNode root = parseYaml(file, problems);
+        if (root == null) throw new ConfigException(problems);
+        ConfigNode top = new ConfigNode(root, "", problems, new Interpolator(environment));
+        top.allowOnly("server", "repository", "clusters");
+        ServerConfig server = server(top.mapping("server"));
+        RepositoryConfig repository = repository(top.mapping("repository"));
+        Map<String, ClusterConfig> clusters = clusters(top.mapping("clusters"));
+        if (!problems.isEmpty()) throw new ConfigException(problems);
+        return new PgwardenConfig(server, repository, clusters);
+    }
+
+    private static JsonNode parseYaml(Path file, List<String> problems) {
+        if (!Files.isRegularFile(file)) {
+            problems.add("config file '" + file + "' does not exist or is not a regular file");
+            return null;
+        }
+        try {
+            JsonNode root = new YAMLMapper().readTree(file.toFile());
+            if (root == null || root.isMissingNode() || !root.isObject()) {
+                problems.add("config file '" + file + "' must contain a YAML mapping (server, repository, clusters)");
+                return null;
+            }
+            return root;
+        } catch (JsonProcessingException e) {
+            var loc = e.getLocation();
+            problems.add("config file '" + file + "' is not valid YAML" + (loc == null ? "" : " (line " + loc.getLineNr() + ")")
+                    + ": " + e.getOriginalMessage());
+            return null;
+        } catch (IOException e) {
+            problems.add("config file '" + file + "' cannot be read: " + e.getMessage());
+            return null;
+        }
+    }
+
+    private static ServerConfig server(ConfigNode node) {
+        node.allowOnly("listen", "maxBodySize", "spoolDir");
+        String host = ServerConfig.DEFAULT_HOST;
+        int port = ServerConfig.DEFAULT_PORT;
+        Optional<String[]> listen = node.parsed("listen", ConfigLoader::hostAndPort);
+        if (listen.isPresent()) {
+            host = listen.get()[0];
+            port = Integer.parseInt(listen.get()[1]);
+        }
+        long maxBody = node.parsed("maxBodySize", Units::parseSize).orElse(ServerConfig.DEFAULT_MAX_BODY);
+        if (maxBody < 1024) node.problem("maxBodySize", "must be at least 1kB");
+        Path spool = node.parsed("spoolDir", Path::of).orElse(Path.of(System.getProperty("java.io.tmpdir")));
+        return new ServerConfig(host, port, maxBody, spool);
+    }
+
+    static String[] hostAndPort(String text) {
+        int colon = text.lastIndexOf(':');
+        if (colon <= 0) throw new IllegalArgumentException("'" + text + "' must be HOST:PORT (e.g. 127.0.0.1:8420)");
+        String host = text.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) host = host.substring(1, host.length() - 1);
+        int port;
+        try {
+            port = Integer.parseInt(text.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("'" + text + "' has an invalid port");
+        }
+        if (port < 0 || port > 65535) throw new IllegalArgumentException("port " + port + " is out of range (0 to 65535)");
+        return new String[] {host, Integer.toString(port)};
+    }
+
+    private static RepositoryConfig repository(ConfigNode node) {
+        node.allowOnly("type", "path", "s3", "compression", "compressionLevel");
+        RepositoryConfig.Type type = node.parsed("type", t -> switch (t) {
+            case "filesystem" -> RepositoryConfig.Type.FILESYSTEM;
+            case "s3" -> RepositoryConfig.Type.S3;
+            default -> throw new IllegalArgumentException("'" + t + "' is not a repository type (filesystem or s3)");
+        }).orElse(RepositoryConfig.Type.FILESYSTEM);
+        Optional<Path> path = node.parsed("path", Path::of);
+        Optional<S3Config> s3 = Optional.empty();
+        if (type == RepositoryConfig.Type.FILESYSTEM) {
+            if (path.isEmpty() && !node.has("path")) node.problem("path", "is required for a filesystem repository");
+            if (node.has("s3")) node.problem("s3", "is only allowed with type: s3");
+        } else {
+            if (node.has("path")) node.problem("path", "is only allowed with type: filesystem");
+            ConfigNode s3Node = node.mapping("s3");
+            if (!s3Node.isPresent()) node.problem("s3", "is required for an s3 repository");
+            else s3 = Optional.ofNullable(s3(s3Node));
+        }
+        Compression compression = node.parsed("compression", c -> switch (c) {
+            case "zstd" -> Compression.ZSTD;
+            case "gzip" -> Compression.GZIP;
+            case "none" -> Compression.NONE;
+            default -> throw new IllegalArgumentException("'" + c + "' is not a compression (zstd, gzip or none)");
+        }).orElse(Compression.ZSTD);
+        int level = node.integer("compressionLevel", compression.minLevel(), compression.maxLevel()).orElse(compression.defaultLevel());
+        return new RepositoryConfig(type, path, s3, compression, level);
+    }
+
+    private static S3Config s3(ConfigNode node) {
+        node.allowOnly("endpoint", "bucket", "prefix", "region", "pathStyle", "accessKey", "secretKey",
+                "maxAttempts", "partSize", "requestTimeout");
+        Optional<URI> endpoint = node.parsed("endpoint", ConfigLoader::endpoint);
+        String bucket = node.requiredString("bucket");
+        String prefix = node.string("prefix").map(ConfigLoader::normalizePrefix).orElse("");
+        String region = node.string("region").orElse("us-east-1");
+        boolean pathStyle = node.bool("pathStyle").orElse(endpoint.isPresent());
+        Optional<Secret> accessKey = node.string("accessKey").map(Secret::new);
+        Optional<Secret> secretKey = node.string("secretKey").map(Secret::new);
+        if (node.has("accessKey") != node.has("secretKey")) {
+            node.problem(node.has("accessKey") ? "secretKey" : "accessKey", "accessKey and secretKey must be given together");
+        }
+        int maxAttempts = node.integer("maxAttempts", 1, 20).orElse(4);
+        long partSize = node.parsed("partSize", Units::parseSize).orElse(S3Config.DEFAULT_PART_SIZE);
+        if (partSize < S3Config.MIN_PART_SIZE) node.problem("partSize", "must be at least 5MiB (the S3 minimum part size)");
+        Duration timeout = node.parsed("requestTimeout", Units::parseDuration).orElse(Duration.ofSeconds(60));
+        return new S3Config(endpoint, bucket, prefix, region, pathStyle, accessKey, secretKey, maxAttempts, partSize, timeout);
+    }
+
+    private static URI endpoint(String text) {
+        URI uri;
+        try {
+            uri = URI.create(text);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("'" + text + "' is not a URL");
+        }
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        if (!scheme.equals("http") && !scheme.equals("https") || uri.getHost() == null) {
+            throw new IllegalArgumentException("'" + text + "' must be an http:// or https:// URL with a host");
+        }
+        return uri;
+    }
+
+    private static String normalizePrefix(String prefix) {
+        String p = prefix.replaceAll("^/+|/+$", "");
+        return p.isEmpty() ? "" : p + "/";
+    }
+
+    private static Map<String, ClusterConfig> clusters(ConfigNode node) {
+        Map<String, ClusterConfig> clusters = new LinkedHashMap<>();
+        if (!node.isPresent()) {
+            node.problem("at least one cluster is required");
+            return clusters;
+        }
+        node.entries().forEach((name, c) -> {
+            if (!CLUSTER_NAME.matcher(name).matches()) {
+                node.problem(name, "invalid cluster name (lowercase letters, digits, '-' and '_', at most 63)");
+            }
+            clusters.put(name, cluster(name, c));
+        });
+        return clusters;
+    }
+
+    private static ClusterConfig cluster(String name, ConfigNode node) {
+        node.allowOnly("walToken", "systemIdentifier");
+        String token = node.requiredString("walToken");
+        if (token != null && token.length() < MIN_TOKEN_LENGTH) {
+            node.problem("walToken", "must be at least " + MIN_TOKEN_LENGTH + " characters long");
+        }
+        OptionalLong sysid = node.parsed("systemIdentifier", ConfigLoader::systemIdentifier)
+                .map(OptionalLong::of).orElse(OptionalLong.empty());
+        return new ClusterConfig(name, token == null ? null : new Secret(token), sysid);
+    }
+
+    private static long systemIdentifier(String text) {
+        try {
+            return Long.parseUnsignedLong(text);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("'" + text + "' is not a system identifier (the number pg_controldata shows)");
+        }
+    }
+}

@@ -1,0 +1,50 @@
+package io.pgwarden.config;
+
+import java.nio.file.Path;
+import java.util.Optional;
+
+/** Where backups and WAL live, and how objects are encoded. */
+public record RepositoryConfig(Type type, Optional<Path> path, Optional<S3Config> s3, Compression compression, int compressionLevel) {
+
+    public enum Type { FILESYSTEM, S3 }
+
+    public enum Compression {
+        ZSTD("zst", 1, 3, 19),
+        GZIP("gz", 1, 6, 9),
+        NONE("raw", 0, 0, 0);
+
+        private final String suffix;
+        private final int minLevel;
+        private final int defaultLevel;
+        private final int maxLevel;
+
+        Compression(String suffix, int minLevel, int defaultLevel, int maxLevel) {
+            this.suffix = suffix;
+            this.minLevel = minLevel;
+            this.defaultLevel = defaultLevel;
+            this.maxLevel = maxLevel;
+        }
+
+        /** The object key suffix, e.g. {@code 000000010000000000000001.zst}. */
+        public String suffix() {
+            return suffix;
+        }
+
+        public int minLevel() {
+            return minLevel;
+        }
+
+        public int defaultLevel() {
+            return defaultLevel;
+        }
+
+        public int maxLevel() {
+            return maxLevel;
+        }
+
+        public static Optional<Compression> forSuffix(String suffix) {
+            for (Compression c : values()) if (c.suffix.equals(suffix)) return Optional.of(c);
+            return Optional.empty();
+        }
+    }
+}

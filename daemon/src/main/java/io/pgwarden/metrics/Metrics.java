@@ -1,0 +1,100 @@
+package io.pgwarden.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Owns every meter name. Micrometer names are dotted; Prometheus shows them with underscores and unit suffixes
+ * ({@code pgwarden.wal.archived} → {@code pgwarden_wal_archived_total}). Every meter carries {@code cluster}.
+ */
+public final class Metrics implements AutoCloseable {
+    public static final String WAL_ARCHIVED = "pgwarden.wal.archived";
+    public static final String WAL_ARCHIVED_BYTES = "pgwarden.wal.archived.bytes";
+    public static final String WAL_PUSH = "pgwarden.wal.push";
+    public static final String WAL_PUSH_FAILURES = "pgwarden.wal.push.failures";
+    public static final String WAL_LAST_ARCHIVED = "pgwarden.wal.last.archived.timestamp";
+
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final Clock clock;
+    // Gauges hold weak references: keep the state objects alive here.
+    private final Map<String, AtomicLong> lastArchivedSeconds = new ConcurrentHashMap<>();
+    private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
+
+    public Metrics(Clock clock) {
+        this.clock = clock;
+        new JvmMemoryMetrics().bindTo(registry);
+        gcMetrics.bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ClassLoaderMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+    }
+
+    /** Registers a cluster's meters up front, so dashboards and alerts see zeros rather than nothing. */
+    public void registerCluster(String cluster) {
+        archived(cluster);
+        archivedBytes(cluster);
+        pushTimer(cluster);
+        AtomicLong last = lastArchivedSeconds.computeIfAbsent(cluster, c -> new AtomicLong());
+        Gauge.builder(WAL_LAST_ARCHIVED, last, AtomicLong::get).tag("cluster", cluster).baseUnit("seconds")
+                .description("when the last WAL file was archived (unix time)").register(registry);
+    }
+
+    public void walArchived(String cluster, long rawBytes, long nanos) {
+        archived(cluster).increment();
+        archivedBytes(cluster).increment(rawBytes);
+        pushTimer(cluster).record(Duration.ofNanos(nanos));
+        AtomicLong last = lastArchivedSeconds.get(cluster);
+        if (last != null) last.set(clock.instant().getEpochSecond());
+    }
+
+    /** A push of a file already archived with identical content: a success, but not a new file. */
+    public void walDuplicate(String cluster, long nanos) {
+        pushTimer(cluster).record(Duration.ofNanos(nanos));
+    }
+
+    public void walPushFailed(String cluster, String reason) {
+        Counter.builder(WAL_PUSH_FAILURES).tag("cluster", cluster).tag("reason", reason)
+                .description("WAL pushes answered with an error, by reason").register(registry).increment();
+    }
+
+    private Counter archived(String cluster) {
+        return Counter.builder(WAL_ARCHIVED).tag("cluster", cluster).description("WAL files newly archived").register(registry);
+    }
+
+    private Counter archivedBytes(String cluster) {
+        return Counter.builder(WAL_ARCHIVED_BYTES).tag("cluster", cluster).baseUnit("bytes")
+                .description("raw bytes of WAL files newly archived").register(registry);
+    }
+
+    private Timer pushTimer(String cluster) {
+        return Timer.builder(WAL_PUSH).tag("cluster", cluster).publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofSeconds(60))
+                .description("time to receive, store and acknowledge a WAL file").register(registry);
+    }
+
+    /** Prometheus text exposition format 0.0.4. */
+    public String scrape() {
+        return registry.scrape();
+    }
+
+    @Override
+    public void close() {
+        gcMetrics.close();
+        registry.close();
+    }
+}

@@ -1,0 +1,54 @@
+package io.pgwarden.repository;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import io.pgwarden.error.PgwardenException;
+import io.pgwarden.storage.StorageDriver;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** Reads and pins cluster.json. Once pinned, the info never changes, so it is cached. */
+public final class ClusterInfoStore {
+    static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule())
+            .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS).enable(SerializationFeature.INDENT_OUTPUT);
+
+    private final StorageDriver storage;
+    private final Map<String, ClusterInfo> pinned = new ConcurrentHashMap<>();
+
+    public ClusterInfoStore(StorageDriver storage) {
+        this.storage = storage;
+    }
+
+    public Optional<ClusterInfo> get(String cluster) {
+        ClusterInfo cached = pinned.get(cluster);
+        if (cached != null) return Optional.of(cached);
+        String key = RepositoryLayout.clusterInfo(cluster);
+        Optional<StorageDriver.StoredObject> object = storage.get(key);
+        if (object.isEmpty()) return Optional.empty();
+        try (var o = object.get()) {
+            ClusterInfo info = JSON.readValue(o.content(), ClusterInfo.class);
+            info.systemIdentifierValue(); // validates the number
+            pinned.put(cluster, info);
+            return Optional.of(info);
+        } catch (IOException | RuntimeException e) {
+            throw PgwardenException.integrity("repository object '" + key + "' is not a valid cluster.json: " + e.getMessage());
+        }
+    }
+
+    /** Writes the candidate unless the cluster is already pinned; returns what is pinned now. */
+    public synchronized ClusterInfo pin(String cluster, ClusterInfo candidate) {
+        Optional<ClusterInfo> existing = get(cluster);
+        if (existing.isPresent()) return existing.get();
+        try {
+            storage.put(RepositoryLayout.clusterInfo(cluster), new ByteArrayInputStream(JSON.writeValueAsBytes(candidate)), Map.of());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+        pinned.put(cluster, candidate);
+        return candidate;
+    }
+}

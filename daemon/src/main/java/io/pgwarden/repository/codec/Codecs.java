@@ -1,0 +1,47 @@
+package io.pgwarden.repository.codec;
+
+import com.github.luben.zstd.ZstdInputStream;
+import com.github.luben.zstd.ZstdOutputStream;
+import io.pgwarden.config.RepositoryConfig.Compression;
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.GZIPOutputStream;
+
+/** The compression stage and its inverse. Closing the returned stream finishes the frame and closes the sink. */
+public final class Codecs {
+    private static final int BUFFER = 1 << 16;
+
+    private Codecs() {
+    }
+
+    public static OutputStream compress(Compression compression, int level, OutputStream sink) throws IOException {
+        return switch (compression) {
+            case ZSTD -> new ZstdOutputStream(sink, level).setChecksum(true);
+            case GZIP -> new LeveledGzipOutputStream(sink, level);
+            case NONE -> new FilterOutputStream(sink) {
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    out.write(b, off, len);
+                }
+            };
+        };
+    }
+
+    public static InputStream decompress(Compression compression, InputStream source) throws IOException {
+        return switch (compression) {
+            case ZSTD -> new ZstdInputStream(source);
+            case GZIP -> new GZIPInputStream(source, BUFFER);
+            case NONE -> source;
+        };
+    }
+
+    private static final class LeveledGzipOutputStream extends GZIPOutputStream {
+        LeveledGzipOutputStream(OutputStream out, int level) throws IOException {
+            super(out, BUFFER);
+            def.setLevel(level);
+        }
+    }
+}

@@ -1,0 +1,108 @@
+package io.pgwarden.repository.codec;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.SequenceInputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * Holds an encoded object until its checksum is known (object metadata must be sent before the body).
+ * Stays in memory up to a threshold, then spills to a temp file, so memory is bounded whatever the size.
+ */
+public final class SpillBuffer extends OutputStream {
+    private static final int CHUNK = 1 << 20;
+
+    private final long memoryLimit;
+    private final Path spoolDir;
+    private final List<byte[]> chunks = new ArrayList<>();
+    private int lastChunkUsed = CHUNK;
+    private long size;
+    private Path file;
+    private OutputStream fileOut;
+
+    public SpillBuffer(long memoryLimit, Path spoolDir) {
+        this.memoryLimit = memoryLimit;
+        this.spoolDir = spoolDir;
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+        write(new byte[] {(byte) b}, 0, 1);
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+        if (fileOut == null && size + len > memoryLimit) spill();
+        size += len;
+        if (fileOut != null) {
+            fileOut.write(b, off, len);
+            return;
+        }
+        while (len > 0) {
+            if (lastChunkUsed == CHUNK) {
+                chunks.add(new byte[CHUNK]);
+                lastChunkUsed = 0;
+            }
+            int n = Math.min(len, CHUNK - lastChunkUsed);
+            System.arraycopy(b, off, chunks.get(chunks.size() - 1), lastChunkUsed, n);
+            lastChunkUsed += n;
+            off += n;
+            len -= n;
+        }
+    }
+
+    private void spill() throws IOException {
+        Files.createDirectories(spoolDir);
+        file = Files.createTempFile(spoolDir, "pgwarden-spool-", ".tmp");
+        fileOut = new java.io.BufferedOutputStream(Files.newOutputStream(file), CHUNK);
+        for (int i = 0; i < chunks.size(); i++) {
+            fileOut.write(chunks.get(i), 0, i == chunks.size() - 1 ? lastChunkUsed : CHUNK);
+        }
+        chunks.clear();
+    }
+
+    @Override
+    public void flush() throws IOException {
+        if (fileOut != null) fileOut.flush();
+    }
+
+    public long size() {
+        return size;
+    }
+
+    /** Reads back what was written; call after the writer has finished. */
+    public InputStream openInputStream() throws IOException {
+        if (fileOut != null) {
+            fileOut.flush();
+            return Files.newInputStream(file);
+        }
+        List<InputStream> parts = new ArrayList<>();
+        for (int i = 0; i < chunks.size(); i++) {
+            parts.add(new ByteArrayInputStream(chunks.get(i), 0, i == chunks.size() - 1 ? lastChunkUsed : CHUNK));
+        }
+        return new SequenceInputStream(Collections.enumeration(parts));
+    }
+
+    /** Writing is done: closing a compressor on top of us must not discard the data. Use {@link #discard()}. */
+    @Override
+    public void close() throws IOException {
+        flush();
+    }
+
+    /** Frees memory and deletes the spool file. */
+    public void discard() {
+        chunks.clear();
+        try {
+            if (fileOut != null) fileOut.close();
+            if (file != null) Files.deleteIfExists(file);
+        } catch (IOException ignored) {
+            // a leftover spool file in the temp directory is harmless
+        }
+    }
+}

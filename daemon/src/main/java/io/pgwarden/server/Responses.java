@@ -1,0 +1,23 @@
+package io.pgwarden.server;
+
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+
+/** Plain-text answers: every error body is one line saying why. */
+final class Responses {
+    private Responses() {
+    }
+
+    static boolean text(Response response, Callback callback, int status, String line) {
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; charset=utf-8");
+        Content.Sink.write(response, true, oneLine(line) + "\n", callback);
+        return true;
+    }
+
+    private static String oneLine(String s) {
+        return s == null ? "" : s.replace('\r', ' ').replace('\n', ' ');
+    }
+}

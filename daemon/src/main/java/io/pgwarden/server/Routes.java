@@ -1,0 +1,55 @@
+package io.pgwarden.server;
+
+import io.pgwarden.metrics.Metrics;
+import io.pgwarden.error.PgwardenException;
+import io.pgwarden.storage.StorageDriver;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+
+/**
+ * Dispatches on the raw (undecoded) path, so an encoded '/' or '..' can never route a request elsewhere:
+ * {@code /health}, {@code /ready}, {@code /metrics}, {@code /v1/clusters/{cluster}/wal/{file}}.
+ */
+public final class Routes extends Handler.Abstract {
+    private final WalEndpoint wal;
+    private final Metrics metrics;
+    private final StorageDriver storage;
+
+    public Routes(WalEndpoint wal, Metrics metrics, StorageDriver storage) {
+        this.wal = wal;
+        this.metrics = metrics;
+        this.storage = storage;
+    }
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) throws Exception {
+        String path = request.getHttpURI().getPath();
+        switch (path) {
+            case "/health":
+                return Responses.text(response, callback, 200, "ok");
+            case "/ready":
+                return ready(response, callback);
+            case "/metrics":
+                response.setStatus(200);
+                response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+                Content.Sink.write(response, true, metrics.scrape(), callback);
+                return true;
+            default:
+                if (path.startsWith(WalEndpoint.PREFIX)) return wal.handle(request, response, callback, path);
+                return Responses.text(response, callback, 404, "no such endpoint '" + path + "'");
+        }
+    }
+
+    private boolean ready(Response response, Callback callback) {
+        try {
+            storage.checkReachable();
+            return Responses.text(response, callback, 200, "ready");
+        } catch (PgwardenException e) {
+            return Responses.text(response, callback, 503, "repository unavailable: " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,143 @@
+package io.pgwarden.server;
+
+import io.pgwarden.archive.PushResult;
+import io.pgwarden.archive.WalArchiver;
+import io.pgwarden.archive.WalFetcher;
+import io.pgwarden.config.ClusterConfig;
+import io.pgwarden.config.PgwardenConfig;
+import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.PgwardenException;
+import io.pgwarden.metrics.Metrics;
+import io.pgwarden.repository.VerifiedObject;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.Locale;
+import java.util.Optional;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code PUT|GET /v1/clusters/{cluster}/wal/{file}}: the archive_command / restore_command contract.
+ * 201 stored, 200 identical duplicate, 409 different content or foreign system, 400 bad name/size/header,
+ * 401 bad token, 413 too large, 503 repository unavailable; each error body is one line.
+ */
+public final class WalEndpoint {
+    static final String PREFIX = "/v1/clusters/";
+    private static final Logger log = LoggerFactory.getLogger(WalEndpoint.class);
+
+    private final PgwardenConfig config;
+    private final WalArchiver archiver;
+    private final WalFetcher fetcher;
+    private final Metrics metrics;
+
+    public WalEndpoint(PgwardenConfig config, WalArchiver archiver, WalFetcher fetcher, Metrics metrics) {
+        this.config = config;
+        this.archiver = archiver;
+        this.fetcher = fetcher;
+        this.metrics = metrics;
+    }
+
+    boolean handle(Request request, Response response, Callback callback, String path) {
+        String[] parts = path.substring(PREFIX.length()).split("/", -1);
+        if (parts.length != 3 || !parts[1].equals("wal")) {
+            return Responses.text(response, callback, 404, "no such endpoint '" + path + "'");
+        }
+        String clusterName = parts[0];
+        String file = parts[2];
+        ClusterConfig cluster;
+        try {
+            cluster = config.cluster(clusterName);
+            BearerAuth.check(request, cluster);
+        } catch (PgwardenException e) {
+            if (e.code() == ErrorCode.UNAUTHORIZED) {
+                metrics.walPushFailed(clusterName, "unauthorized");
+                response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
+                log.warn("refused {} {} for cluster '{}': {}", request.getMethod(), file, clusterName, e.getMessage());
+            }
+            return Responses.text(response, callback, e.code().httpStatus(), e.getMessage());
+        }
+        return switch (request.getMethod()) {
+            case "PUT" -> push(request, response, callback, cluster.name(), file);
+            case "GET" -> fetch(response, callback, cluster.name(), file);
+            default -> {
+                response.getHeaders().put(HttpHeader.ALLOW, "GET, PUT");
+                yield Responses.text(response, callback, 405, "method " + request.getMethod() + " is not allowed here (GET or PUT)");
+            }
+        };
+    }
+
+    private boolean push(Request request, Response response, Callback callback, String cluster, String file) {
+        long start = System.nanoTime();
+        try (InputStream body = Content.Source.asInputStream(request)) {
+            PushResult result = archiver.push(cluster, file, body, request.getLength());
+            long nanos = System.nanoTime() - start;
+            if (result.outcome() == PushResult.Outcome.DUPLICATE) {
+                metrics.walDuplicate(cluster, nanos);
+                log.info("cluster '{}': {} was already archived with identical content", cluster, file);
+                return Responses.text(response, callback, 200, "already archived with identical content: " + file);
+            }
+            metrics.walArchived(cluster, result.rawBytes(), nanos);
+            log.debug("cluster '{}': archived {} ({} bytes, {} stored) in {} ms", cluster, file, result.rawBytes(),
+                    result.storedBytes(), nanos / 1_000_000);
+            return Responses.text(response, callback, 201, "archived " + file);
+        } catch (PgwardenException e) {
+            metrics.walPushFailed(cluster, reason(e.code()));
+            log.warn("cluster '{}': push of {} refused ({}): {}", cluster, file, e.code().httpStatus(), e.getMessage(),
+                    e.code() == ErrorCode.INTERNAL ? e : null);
+            return Responses.text(response, callback, e.code().httpStatus(), e.getMessage());
+        } catch (IOException e) {
+            // The client went away or sent less than it announced: nothing was stored.
+            metrics.walPushFailed(cluster, "aborted");
+            log.warn("cluster '{}': push of {} aborted while receiving the body: {}", cluster, file, e.toString());
+            callback.failed(e);
+            return true;
+        } catch (RuntimeException e) {
+            metrics.walPushFailed(cluster, "internal");
+            log.error("cluster '{}': push of {} failed unexpectedly", cluster, file, e);
+            return Responses.text(response, callback, 500, "internal error archiving " + file + ": " + e);
+        }
+    }
+
+    private boolean fetch(Response response, Callback callback, String cluster, String file) {
+        Optional<VerifiedObject> found;
+        try {
+            found = fetcher.open(cluster, file);
+        } catch (PgwardenException e) {
+            log.warn("cluster '{}': fetch of {} failed: {}", cluster, file, e.getMessage());
+            return Responses.text(response, callback, e.code().httpStatus(), e.getMessage());
+        }
+        if (found.isEmpty()) {
+            return Responses.text(response, callback, 404, "WAL file '" + file + "' is not in the repository of cluster '" + cluster + "'");
+        }
+        try (VerifiedObject object = found.get()) {
+            response.setStatus(200);
+            response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/octet-stream");
+            response.getHeaders().put(HttpHeader.CONTENT_LENGTH, object.rawSize());
+            OutputStream out = Content.Sink.asOutputStream(response);
+            object.writeTo(out);
+            out.close();
+            callback.succeeded();
+        } catch (IOException | RuntimeException e) {
+            log.error("cluster '{}': fetch of {} failed: {}", cluster, file, e.getMessage());
+            if (!response.isCommitted() && e instanceof PgwardenException p) {
+                response.getHeaders().remove(HttpHeader.CONTENT_LENGTH);
+                return Responses.text(response, callback, p.code().httpStatus(), p.getMessage());
+            }
+            callback.failed(e); // already streaming: abort, so the client sees a short transfer, not a whole file
+        }
+        return true;
+    }
+
+    private static String reason(ErrorCode code) {
+        return switch (code) {
+            case REPOSITORY_UNAVAILABLE, STORAGE -> "unavailable";
+            default -> code.name().toLowerCase(Locale.ROOT);
+        };
+    }
+}

@@ -1,0 +1,267 @@
+package io.pgwarden.storage;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.PgwardenException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Spliterator;
+import java.util.Spliterators;
+import java.util.UUID;
+import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
+
+/**
+ * A repository in a local directory. Writes are atomic and durable: temp file, fsync, rename, fsync directory.
+ * Object metadata lives beside the object in a hidden {@code .NAME.meta} file, renamed into place before the
+ * object itself, so a visible object always has its metadata.
+ */
+public final class FilesystemStorage implements StorageDriver {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int BUFFER = 1 << 20;
+
+    private final Path root;
+
+    public FilesystemStorage(Path root) {
+        this.root = root.toAbsolutePath().normalize();
+    }
+
+    @Override
+    public void put(String key, InputStream content, Map<String, String> metadata) {
+        Path target = resolve(key);
+        Path dir = target.getParent();
+        String token = UUID.randomUUID().toString();
+        Path tmp = dir.resolve("." + target.getFileName() + ".tmp-" + token);
+        Path metaTmp = dir.resolve("." + target.getFileName() + ".meta.tmp-" + token);
+        try {
+            createDirectories(dir);
+            writeDurably(tmp, content);
+            writeDurably(metaTmp, new java.io.ByteArrayInputStream(JSON.writeValueAsBytes(metadata)));
+            move(metaTmp, metaPath(target));
+            move(tmp, target);
+            fsyncDirectory(dir);
+        } catch (IOException e) {
+            throw failure("cannot write", key, e);
+        } finally {
+            deleteQuietly(tmp);
+            deleteQuietly(metaTmp);
+        }
+    }
+
+    @Override
+    public Optional<ObjectInfo> stat(String key) {
+        Path target = resolve(key);
+        try {
+            long size = Files.size(target);
+            return Optional.of(new ObjectInfo(key, size, readMetadata(target)));
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw failure("cannot read", key, e);
+        }
+    }
+
+    @Override
+    public Optional<StoredObject> get(String key) {
+        Optional<ObjectInfo> info = stat(key);
+        if (info.isEmpty()) return Optional.empty();
+        try {
+            return Optional.of(new StoredObject(info.get(), Files.newInputStream(resolve(key))));
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw failure("cannot read", key, e);
+        }
+    }
+
+    @Override
+    public Stream<ObjectInfo> list(String prefix) {
+        int slash = prefix.lastIndexOf('/');
+        Path dir = slash < 0 ? root : root.resolve(Keys.check(prefix.substring(0, slash)));
+        if (!Files.isDirectory(dir)) return Stream.empty();
+        Iterator<Path> files = new SortedTreeIterator(dir);
+        return StreamSupport.stream(Spliterators.spliteratorUnknownSize(files, Spliterator.ORDERED), false)
+                .map(p -> root.relativize(p).toString().replace('\\', '/'))
+                .filter(k -> k.startsWith(prefix))
+                .map(k -> new ObjectInfo(k, sizeOf(root.resolve(k)), Map.of()));
+    }
+
+    @Override
+    public void delete(String key) {
+        Path target = resolve(key);
+        try {
+            Files.deleteIfExists(target);
+            Files.deleteIfExists(metaPath(target));
+        } catch (IOException e) {
+            throw failure("cannot delete", key, e);
+        }
+    }
+
+    /** Creates the repository root if it is missing (the embedded default needs no set-up). */
+    public void createRoot() {
+        try {
+            createDirectories(root);
+        } catch (IOException e) {
+            throw failure("cannot create the repository directory", "", e);
+        }
+    }
+
+    @Override
+    public void checkReachable() {
+        if (!Files.isDirectory(root) || !Files.isWritable(root)) {
+            throw new PgwardenException(ErrorCode.REPOSITORY_UNAVAILABLE,
+                    "filesystem repository '" + root + "' is not a writable directory");
+        }
+    }
+
+    @Override
+    public String describe() {
+        return "file://" + root;
+    }
+
+    @Override
+    public void close() {
+    }
+
+    private Path resolve(String key) {
+        return root.resolve(Keys.check(key));
+    }
+
+    private static Path metaPath(Path target) {
+        return target.resolveSibling("." + target.getFileName() + ".meta");
+    }
+
+    private static Map<String, String> readMetadata(Path target) throws IOException {
+        try {
+            return JSON.readValue(Files.readAllBytes(metaPath(target)), new TypeReference<Map<String, String>>() { });
+        } catch (NoSuchFileException e) {
+            return Map.of();
+        }
+    }
+
+    private static void writeDurably(Path file, InputStream content) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            byte[] buf = new byte[BUFFER];
+            int n;
+            while ((n = content.read(buf)) >= 0) {
+                ByteBuffer bb = ByteBuffer.wrap(buf, 0, n);
+                while (bb.hasRemaining()) ch.write(bb);
+            }
+            ch.force(true);
+        }
+    }
+
+    private static void move(Path from, Path to) throws IOException {
+        try {
+            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            throw new IOException("the filesystem under '" + to.getParent() + "' does not support atomic rename", e);
+        }
+    }
+
+    /** Creates missing directories and fsyncs each parent, so a new directory survives a crash too. */
+    private void createDirectories(Path dir) throws IOException {
+        if (Files.isDirectory(dir)) return;
+        createDirectories(dir.getParent());
+        try {
+            Files.createDirectory(dir);
+        } catch (java.nio.file.FileAlreadyExistsException e) {
+            return; // a concurrent writer made it
+        }
+        fsyncDirectory(dir.getParent());
+    }
+
+    private static void fsyncDirectory(Path dir) throws IOException {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+
+    private static void deleteQuietly(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException ignored) {
+            // a leftover hidden temp file is invisible and harmless
+        }
+    }
+
+    private static long sizeOf(Path p) {
+        try {
+            return Files.size(p);
+        } catch (IOException e) {
+            return -1; // deleted between listing and stat
+        }
+    }
+
+    private PgwardenException failure(String action, String key, IOException e) {
+        return new PgwardenException(ErrorCode.STORAGE,
+                "filesystem repository '" + root + "': " + action + " '" + key + "': " + e, e);
+    }
+
+    /** Depth-first walk that sorts one directory's entries at a time and skips hidden files (temp, metadata). */
+    private static final class SortedTreeIterator implements Iterator<Path> {
+        private final List<Iterator<Path>> stack = new ArrayList<>();
+        private Path next;
+
+        SortedTreeIterator(Path dir) {
+            stack.add(sortedEntries(dir));
+            advance();
+        }
+
+        private void advance() {
+            next = null;
+            while (!stack.isEmpty() && next == null) {
+                Iterator<Path> top = stack.get(stack.size() - 1);
+                if (!top.hasNext()) {
+                    stack.remove(stack.size() - 1);
+                    continue;
+                }
+                Path p = top.next();
+                if (Files.isDirectory(p)) stack.add(sortedEntries(p));
+                else next = p;
+            }
+        }
+
+        private static Iterator<Path> sortedEntries(Path dir) {
+            List<Path> entries = new ArrayList<>();
+            try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, p -> !p.getFileName().toString().startsWith("."))) {
+                ds.forEach(entries::add);
+            } catch (NoSuchFileException e) {
+                return List.<Path>of().iterator();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            entries.sort(null);
+            return entries.iterator();
+        }
+
+        @Override
+        public boolean hasNext() {
+            return next != null;
+        }
+
+        @Override
+        public Path next() {
+            if (next == null) throw new java.util.NoSuchElementException();
+            Path p = next;
+            advance();
+            return p;
+        }
+    }
+}

@@ -1,0 +1,249 @@
+package io.pgwarden.storage;
+
+import io.pgwarden.config.S3Config;
+import io.pgwarden.config.Secret;
+import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.PgwardenException;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.ResponseInputStream;
+import software.amazon.awssdk.core.exception.SdkClientException;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.http.apache.ApacheHttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
+import software.amazon.awssdk.services.s3.model.GetObjectResponse;
+import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+
+/**
+ * An S3-compatible bucket (AWS SDK v2, synchronous client). Content of unknown length is sent as one PUT when it
+ * fits in one part, otherwise as a multipart upload that is aborted on any failure, so nothing partial is ever
+ * visible. The SDK retries 5xx, throttling and I/O errors with backoff, up to maxAttempts.
+ */
+public final class S3Storage implements StorageDriver {
+    private static final Logger log = LoggerFactory.getLogger(S3Storage.class);
+
+    private final S3Client s3;
+    private final String bucket;
+    private final String prefix;
+    private final int partSize;
+
+    public S3Storage(S3Config config) {
+        this.bucket = config.bucket();
+        this.prefix = config.prefix();
+        this.partSize = (int) Math.min(config.partSize(), Integer.MAX_VALUE - 16);
+        var builder = S3Client.builder()
+                .region(Region.of(config.region()))
+                .forcePathStyle(config.pathStyle())
+                .credentialsProvider(credentials(config))
+                .httpClientBuilder(ApacheHttpClient.builder()
+                        .maxConnections(64)
+                        .connectionTimeout(Duration.ofSeconds(5))
+                        .socketTimeout(config.requestTimeout()))
+                .overrideConfiguration(o -> o
+                        .retryStrategy(r -> r.maxAttempts(config.maxAttempts()))
+                        .apiCallAttemptTimeout(config.requestTimeout()));
+        config.endpoint().ifPresent(builder::endpointOverride);
+        this.s3 = builder.build();
+    }
+
+    private static AwsCredentialsProvider credentials(S3Config config) {
+        if (config.accessKey().isPresent() && config.secretKey().isPresent()) {
+            return StaticCredentialsProvider.create(AwsBasicCredentials.create(
+                    config.accessKey().map(Secret::value).get(), config.secretKey().map(Secret::value).get()));
+        }
+        return DefaultCredentialsProvider.builder().build();
+    }
+
+    @Override
+    public void put(String key, InputStream content, Map<String, String> metadata) {
+        String objectKey = objectKey(key);
+        byte[] first;
+        try {
+            first = readPart(content);
+        } catch (IOException e) {
+            throw new PgwardenException(ErrorCode.STORAGE, "cannot read the content for '" + describe(key) + "': " + e.getMessage(), e);
+        }
+        if (first.length < partSize) {
+            try {
+                s3.putObject(b -> b.bucket(bucket).key(objectKey).metadata(metadata).contentLength((long) first.length),
+                        body(first));
+            } catch (SdkException e) {
+                throw translate("cannot upload", key, e);
+            }
+            return;
+        }
+        multipartPut(key, objectKey, first, content, metadata);
+    }
+
+    private void multipartPut(String key, String objectKey, byte[] first, InputStream content, Map<String, String> metadata) {
+        String uploadId;
+        try {
+            uploadId = s3.createMultipartUpload(b -> b.bucket(bucket).key(objectKey).metadata(metadata)).uploadId();
+        } catch (SdkException e) {
+            throw translate("cannot start a multipart upload of", key, e);
+        }
+        try {
+            List<CompletedPart> parts = new ArrayList<>();
+            byte[] part = first;
+            while (part.length > 0) {
+                int number = parts.size() + 1;
+                byte[] data = part;
+                String etag = s3.uploadPart(b -> b.bucket(bucket).key(objectKey).uploadId(uploadId)
+                        .partNumber(number).contentLength((long) data.length), body(data)).eTag();
+                parts.add(CompletedPart.builder().partNumber(number).eTag(etag).build());
+                part = data.length < partSize ? new byte[0] : readPart(content);
+            }
+            s3.completeMultipartUpload(b -> b.bucket(bucket).key(objectKey).uploadId(uploadId)
+                    .multipartUpload(m -> m.parts(parts)));
+        } catch (SdkException e) {
+            abort(key, objectKey, uploadId);
+            throw translate("cannot upload", key, e);
+        } catch (IOException e) {
+            abort(key, objectKey, uploadId);
+            throw new PgwardenException(ErrorCode.STORAGE, "reading the content for '" + describe(key) + "' failed: " + e.getMessage(), e);
+        } catch (RuntimeException | Error e) {
+            // Whatever went wrong (the source's own error, an interrupt), no partial object may become visible.
+            abort(key, objectKey, uploadId);
+            throw e;
+        }
+    }
+
+    private void abort(String key, String objectKey, String uploadId) {
+        try {
+            s3.abortMultipartUpload(b -> b.bucket(bucket).key(objectKey).uploadId(uploadId));
+        } catch (SdkException e) {
+            log.warn("cannot abort multipart upload {} of '{}'; the garbage collector will remove it: {}", uploadId, describe(key), e.getMessage());
+        }
+    }
+
+    /** Reads up to one part; grows the buffer as data arrives, so small objects cost small buffers. */
+    private byte[] readPart(InputStream in) throws IOException {
+        byte[] buf = new byte[Math.min(partSize, 1 << 20)];
+        int len = 0;
+        while (len < partSize) {
+            if (len == buf.length) buf = java.util.Arrays.copyOf(buf, Math.min(partSize, buf.length * 2));
+            int n = in.read(buf, len, buf.length - len);
+            if (n < 0) break;
+            len += n;
+        }
+        return len == buf.length ? buf : java.util.Arrays.copyOf(buf, len);
+    }
+
+    private static RequestBody body(byte[] data) {
+        // A content provider (not fromBytes) so a retry can replay the part without copying it.
+        return RequestBody.fromContentProvider(() -> new ByteArrayInputStream(data), data.length, "application/octet-stream");
+    }
+
+    @Override
+    public Optional<ObjectInfo> stat(String key) {
+        try {
+            HeadObjectResponse head = s3.headObject(b -> b.bucket(bucket).key(objectKey(key)));
+            return Optional.of(new ObjectInfo(key, head.contentLength(), head.metadata()));
+        } catch (S3Exception e) {
+            if (e.statusCode() == 404) return Optional.empty();
+            throw translate("cannot stat", key, e);
+        } catch (SdkException e) {
+            throw translate("cannot stat", key, e);
+        }
+    }
+
+    @Override
+    public Optional<StoredObject> get(String key) {
+        try {
+            ResponseInputStream<GetObjectResponse> in = s3.getObject(b -> b.bucket(bucket).key(objectKey(key)));
+            GetObjectResponse r = in.response();
+            return Optional.of(new StoredObject(new ObjectInfo(key, r.contentLength(), r.metadata()), in));
+        } catch (S3Exception e) {
+            if (e.statusCode() == 404) return Optional.empty();
+            throw translate("cannot download", key, e);
+        } catch (SdkException e) {
+            throw translate("cannot download", key, e);
+        }
+    }
+
+    @Override
+    public Stream<ObjectInfo> list(String keyPrefix) {
+        try {
+            return s3.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(prefix + Keys.checkPrefix(keyPrefix))).contents().stream()
+                    .map(o -> new ObjectInfo(o.key().substring(prefix.length()), o.size(), Map.of()));
+        } catch (SdkException e) {
+            throw translate("cannot list", keyPrefix, e);
+        }
+    }
+
+    @Override
+    public void delete(String key) {
+        try {
+            s3.deleteObject(b -> b.bucket(bucket).key(objectKey(key)));
+        } catch (SdkException e) {
+            throw translate("cannot delete", key, e);
+        }
+    }
+
+    @Override
+    public void checkReachable() {
+        try {
+            s3.headBucket(b -> b.bucket(bucket));
+        } catch (SdkException e) {
+            throw translate("cannot reach bucket", "", e);
+        }
+    }
+
+    @Override
+    public String describe() {
+        return "s3://" + bucket + "/" + prefix;
+    }
+
+    private String describe(String key) {
+        return describe() + key;
+    }
+
+    @Override
+    public void close() {
+        s3.close();
+    }
+
+    private String objectKey(String key) {
+        return prefix + Keys.check(key);
+    }
+
+    /** 5xx, throttling and connection trouble mean "try later"; other refusals are configuration problems. */
+    private PgwardenException translate(String action, String key, SdkException e) {
+        String where = describe(key);
+        if (e instanceof S3Exception s3e) {
+            int status = s3e.statusCode();
+            String code = s3e.awsErrorDetails() == null ? "" : s3e.awsErrorDetails().errorCode();
+            String message = action + " '" + where + "': S3 answered " + status + (code == null || code.isEmpty() ? "" : " " + code);
+            if (status >= 500 || status == 429) return PgwardenException.unavailable(message, e);
+            return new PgwardenException(ErrorCode.STORAGE, message, e);
+        }
+        if (e instanceof SdkClientException) {
+            return PgwardenException.unavailable(action + " '" + where + "': " + rootMessage(e), e);
+        }
+        return new PgwardenException(ErrorCode.STORAGE, action + " '" + where + "': " + rootMessage(e), e);
+    }
+
+    private static String rootMessage(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) root = root.getCause();
+        String m = root.getMessage();
+        return root == t ? String.valueOf(m) : t.getMessage() + " (" + root.getClass().getSimpleName() + ": " + m + ")";
+    }
+}

@@ -1,0 +1,56 @@
+package io.pgwarden.storage;
+
+import java.io.InputStream;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * Object storage as pgwarden needs it; knows nothing of PostgreSQL. Keys are relative, '/'-separated.
+ * Failures are {@link io.pgwarden.error.PgwardenException}s with code REPOSITORY_UNAVAILABLE (retry later)
+ * or STORAGE (the store refused), naming the key.
+ */
+public interface StorageDriver extends AutoCloseable {
+
+    /**
+     * Streams content of unknown length to key. The object becomes visible only once it is complete and durable;
+     * a failed or interrupted write leaves nothing visible. Replaces an existing object.
+     */
+    void put(String key, InputStream content, Map<String, String> metadata);
+
+    /** Size and metadata, or empty if there is no such object. */
+    Optional<ObjectInfo> stat(String key);
+
+    /** The object's content as a stream (caller closes), or empty if there is no such object. */
+    Optional<StoredObject> get(String key);
+
+    /** Objects under prefix, lazily, in key order. Metadata is not filled in. The stream must be closed. */
+    Stream<ObjectInfo> list(String prefix);
+
+    /** Deletes the object if it exists. */
+    void delete(String key);
+
+    /** Throws if the store cannot be reached or used. */
+    void checkReachable();
+
+    /** A short description for logs and errors, e.g. {@code s3://bucket/prefix}. */
+    String describe();
+
+    @Override
+    void close();
+
+    record ObjectInfo(String key, long size, Map<String, String> metadata) {
+    }
+
+    /** An open object: info plus its content stream. */
+    record StoredObject(ObjectInfo info, InputStream content) implements AutoCloseable {
+        @Override
+        public void close() {
+            try {
+                content.close();
+            } catch (java.io.IOException ignored) {
+                // closing a read stream: nothing to lose
+            }
+        }
+    }
+}

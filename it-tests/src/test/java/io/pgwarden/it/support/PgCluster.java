@@ -1,0 +1,122 @@
+package io.pgwarden.it.support;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+
+/** A real PostgreSQL 15 cluster from the host's binaries, run as user postgres, on its own port and socket dir. */
+public final class PgCluster implements AutoCloseable {
+    public static final Path BIN = Path.of(System.getProperty("pgwarden.pgbin", "/usr/lib/postgresql/15/bin"));
+
+    private final Path dataDir;
+    private final Path socketDir;
+    private final int port;
+    private boolean running;
+
+    private PgCluster(Path dataDir, Path socketDir, int port) {
+        this.dataDir = dataDir;
+        this.socketDir = socketDir;
+        this.port = port;
+    }
+
+    /** initdb a new cluster under parent/name with the given WAL segment size in MB. */
+    public static PgCluster init(Path parent, String name, int walSegSizeMb) {
+        Path data = TestDirs.forPostgres(parent, name);
+        Path sockets = TestDirs.forPostgres(parent, name + "-sock");
+        Processes.checked(Processes.asPostgres(BIN.resolve("initdb").toString(), "-D", data.toString(), "-U", "postgres",
+                "--auth=trust", "--no-sync", "--wal-segsize=" + walSegSizeMb), "initdb");
+        return new PgCluster(data, sockets, TestDirs.freePort());
+    }
+
+    /** An existing data directory (e.g. a restored base backup). */
+    public static PgCluster existing(Path parent, Path dataDir, String name) {
+        return new PgCluster(dataDir, TestDirs.forPostgres(parent, name + "-sock"), TestDirs.freePort());
+    }
+
+    /** Appends settings to postgresql.auto.conf (the last setting of a name wins). */
+    public PgCluster configure(String... lines) {
+        try {
+            Files.writeString(dataDir.resolve("postgresql.auto.conf"), String.join("\n", lines) + "\n",
+                    java.nio.file.StandardOpenOption.APPEND, java.nio.file.StandardOpenOption.CREATE);
+            return this;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public PgCluster start() {
+        var r = Processes.asPostgres(BIN.resolve("pg_ctl").toString(), "-D", dataDir.toString(), "-l",
+                dataDir.resolve("server.log").toString(), "-w", "-t", "120", "-o",
+                "-p " + port + " -k " + socketDir + " -c listen_addresses=127.0.0.1", "start");
+        if (r.exitCode() != 0) {
+            String log = serverLog();
+            throw new IllegalStateException("pg_ctl start (" + dataDir + ") failed: " + r.stdout() + r.stderr()
+                    + "\nserver.log:\n" + log.substring(Math.max(0, log.length() - 3000)));
+        }
+        running = true;
+        return this;
+    }
+
+    public void stop() {
+        if (!running) return;
+        Processes.asPostgres(BIN.resolve("pg_ctl").toString(), "-D", dataDir.toString(), "-m", "fast", "-w", "stop");
+        running = false;
+    }
+
+    public Connection connect() throws SQLException {
+        return connect("postgres");
+    }
+
+    public Connection connect(String database) throws SQLException {
+        return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/" + database + "?user=postgres");
+    }
+
+    public void sql(String... statements) throws SQLException {
+        try (Connection c = connect(); Statement s = c.createStatement()) {
+            for (String sql : statements) s.execute(sql);
+        }
+    }
+
+    /** psql -Atc, through the unix socket; returns trimmed output. */
+    public String query(String sql) {
+        return Processes.checked(Processes.asPostgres(BIN.resolve("psql").toString(), "-h", "127.0.0.1", "-p",
+                Integer.toString(port), "-U", "postgres", "-d", "postgres", "-Atqc", sql), "psql").stdout().trim();
+    }
+
+    public List<String> queryLines(String sql) {
+        String out = query(sql);
+        return out.isEmpty() ? new ArrayList<>() : new ArrayList<>(List.of(out.split("\n")));
+    }
+
+    public Path dataDir() {
+        return dataDir;
+    }
+
+    public Path socketDir() {
+        return socketDir;
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public String serverLog() {
+        try {
+            return Files.readString(dataDir.resolve("server.log"));
+        } catch (IOException e) {
+            return "(no server.log: " + e.getMessage() + ")";
+        }
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+}

@@ -1,0 +1,135 @@
+package io.pgwarden.it.support;
+
+import io.pgwarden.config.ConfigLoader;
+import io.pgwarden.config.PgwardenConfig;
+import io.pgwarden.daemon.Daemon;
+import io.pgwarden.storage.StorageDriver;
+import io.pgwarden.storage.StorageFactory;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.List;
+import java.util.stream.Stream;
+
+/** A pgwarden daemon in this JVM, started from a real config file, plus the commands PostgreSQL uses to reach it. */
+public final class PgwardenFixture implements AutoCloseable {
+    public static final String CLUSTER = "main";
+    public static final String TOKEN = "it-token-0123456789abcdef";
+
+    private final Path dir;
+    private final Path configFile;
+    private final PgwardenConfig config;
+    private final Daemon daemon;
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    private PgwardenFixture(Path dir, Path configFile, PgwardenConfig config, Daemon daemon) {
+        this.dir = dir;
+        this.configFile = configFile;
+        this.config = config;
+        this.daemon = daemon;
+    }
+
+    /** Writes pgwarden.yml (listen on a free loopback port) with the given repository section and starts the daemon. */
+    public static PgwardenFixture start(Path dir, String repositoryYaml, String serverExtraYaml) throws Exception {
+        Path configFile = dir.resolve("pgwarden.yml");
+        Files.writeString(configFile, """
+                server:
+                  listen: 127.0.0.1:%d
+                %s
+                %s
+                clusters:
+                  main:
+                    walToken: "${file:%s}"
+                """.formatted(TestDirs.freePort(), serverExtraYaml.indent(2).stripTrailing(), repositoryYaml, tokenFile(dir)));
+        Files.writeString(dir.resolve("auth-header"), "Authorization: Bearer " + TOKEN + "\n");
+        PgwardenConfig config = ConfigLoader.load(configFile);
+        return new PgwardenFixture(dir, configFile, config, Daemon.start(config, Clock.systemUTC()));
+    }
+
+    public static String filesystemRepositoryYaml(Path repo) {
+        return """
+                repository:
+                  type: filesystem
+                  path: %s
+                """.formatted(repo);
+    }
+
+    private static Path tokenFile(Path dir) throws IOException {
+        Path f = dir.resolve("main.token");
+        Files.writeString(f, TOKEN + "\n");
+        return f;
+    }
+
+    public Path configFile() {
+        return configFile;
+    }
+
+    public Daemon daemon() {
+        return daemon;
+    }
+
+    public String baseUrl() {
+        return "http://127.0.0.1:" + daemon.port();
+    }
+
+    public URI walUrl(String file) {
+        return URI.create(baseUrl() + "/v1/clusters/" + CLUSTER + "/wal/" + file);
+    }
+
+    public String archiveCommand() {
+        return "curl --fail -sS -H @" + dir.resolve("auth-header") + " -T %p " + baseUrl() + "/v1/clusters/main/wal/%f";
+    }
+
+    public String restoreCommand() {
+        return "curl --fail -sS -H @" + dir.resolve("auth-header") + " -o %p " + baseUrl() + "/v1/clusters/main/wal/%f";
+    }
+
+    public HttpResponse<byte[]> get(String file) throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(walUrl(file)).header("Authorization", "Bearer " + TOKEN).GET().build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+    }
+
+    public HttpResponse<String> put(String file, byte[] body) throws IOException, InterruptedException {
+        return put(file, body, TOKEN);
+    }
+
+    public HttpResponse<String> put(String file, byte[] body, String token) throws IOException, InterruptedException {
+        var req = HttpRequest.newBuilder(walUrl(file)).PUT(HttpRequest.BodyPublishers.ofByteArray(body));
+        if (token != null) req.header("Authorization", "Bearer " + token);
+        return http.send(req.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    public HttpResponse<String> getText(String path) throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(URI.create(baseUrl() + path)).GET().build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** Every object key in the repository, read through a fresh driver. */
+    public List<String> repositoryKeys() {
+        try (StorageDriver storage = StorageFactory.create(config.repository()); Stream<StorageDriver.ObjectInfo> all = storage.list("")) {
+            return all.map(StorageDriver.ObjectInfo::key).sorted().toList();
+        }
+    }
+
+    public List<String> walKeys() {
+        return repositoryKeys().stream().filter(k -> k.startsWith(CLUSTER + "/wal/")).toList();
+    }
+
+    @Override
+    public void close() {
+        daemon.close();
+    }
+
+    public static byte[] read(Path p) {
+        try {
+            return Files.readAllBytes(p);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,96 @@
+package io.pgwarden.it.support;
+
+import java.net.URI;
+import java.util.Properties;
+import org.gaul.s3proxy.auth.AuthenticationType;
+import org.gaul.s3proxy.BlobStores;
+import org.gaul.s3proxy.S3Proxy;
+import org.gaul.s3proxy.blobstore.BlobStore;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+
+/**
+ * A real S3 server in-process (S3Proxy over an in-memory store). It can be stopped and started again on the
+ * same port with the same content, to play an S3 outage.
+ */
+public final class S3Server implements AutoCloseable {
+    public static final String ACCESS_KEY = "pgwarden-test-access";
+    public static final String SECRET_KEY = "pgwarden-test-secret-key-0123456789";
+
+    private final BlobStore store;
+    private int port;
+    private S3Proxy proxy;
+
+    public S3Server() {
+        Properties props = new Properties();
+        props.setProperty("jclouds.identity", ACCESS_KEY);
+        props.setProperty("jclouds.credential", SECRET_KEY);
+        this.store = BlobStores.create("transient-nio2", props);
+    }
+
+    public S3Server start() throws Exception {
+        proxy = S3Proxy.builder()
+                .blobStore(store)
+                .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
+                .endpoint(URI.create("http://127.0.0.1:" + port))
+                .ignoreUnknownHeaders(true)
+                .build();
+        proxy.start();
+        long deadline = System.currentTimeMillis() + 30_000;
+        while (!"STARTED".equals(proxy.getState())) {
+            if (System.currentTimeMillis() > deadline) throw new IllegalStateException("S3Proxy did not start: " + proxy.getState());
+            Thread.sleep(20);
+        }
+        port = proxy.getPort();
+        return this;
+    }
+
+    public void stop() throws Exception {
+        if (proxy != null) proxy.stop();
+        proxy = null;
+    }
+
+    public URI endpoint() {
+        return URI.create("http://127.0.0.1:" + port);
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public S3Client client() {
+        return S3Client.builder().endpointOverride(endpoint()).region(Region.US_EAST_1).forcePathStyle(true)
+                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(ACCESS_KEY, SECRET_KEY))).build();
+    }
+
+    public void createBucket(String bucket) {
+        try (S3Client s3 = client()) {
+            s3.createBucket(b -> b.bucket(bucket));
+        }
+    }
+
+    /** The repository section of a pgwarden config for this server. */
+    public String repositoryYaml(String bucket, String prefix) {
+        return """
+                repository:
+                  type: s3
+                  s3:
+                    endpoint: "%s"
+                    bucket: %s
+                    prefix: %s
+                    region: us-east-1
+                    pathStyle: true
+                    accessKey: %s
+                    secretKey: %s
+                    maxAttempts: 2
+                    requestTimeout: 10s
+                """.formatted(endpoint(), bucket, prefix, ACCESS_KEY, SECRET_KEY);
+    }
+
+    @Override
+    public void close() throws Exception {
+        stop();
+    }
+}

@@ -70,6 +70,13 @@ public final class PgCluster implements AutoCloseable {
         running = false;
     }
 
+    /** Stops without a shutdown checkpoint (as a crash would): no final WAL switch, nothing more archived. */
+    public void stopImmediately() {
+        if (!running) return;
+        Processes.asPostgres(BIN.resolve("pg_ctl").toString(), "-D", dataDir.toString(), "-m", "immediate", "-w", "stop");
+        running = false;
+    }
+
     public Connection connect() throws SQLException {
         return connect("postgres");
     }

@@ -1,0 +1,189 @@
+package io.pgwarden.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+    private static final String TOKEN = "a-token-of-sixteen-chars";
+
+    @TempDir
+    Path dir;
+
+    private PgwardenConfig load(String yaml) throws IOException {
+        return load(yaml, Map.of());
+    }
+
+    private PgwardenConfig load(String yaml, Map<String, String> env) throws IOException {
+        Path file = dir.resolve("pgwarden.yml");
+        Files.writeString(file, yaml);
+        return new ConfigLoader(env).read(file);
+    }
+
+    private void assertProblems(String yaml, String... problems) {
+        assertProblems(yaml, Map.of(), problems);
+    }
+
+    private void assertProblems(String yaml, Map<String, String> env, String... problems) {
+        assertThatThrownBy(() -> load(yaml, env)).isInstanceOfSatisfying(ConfigException.class,
+                e -> assertThat(e.problems()).containsExactly(problems));
+    }
+
+    private static String minimal(String clusterBody) {
+        return """
+                repository: {type: filesystem, path: /var/tmp/repo}
+                clusters:
+                  main:
+                %s
+                """.formatted(clusterBody.indent(4).stripTrailing());
+    }
+
+    @Test
+    void loadsAMinimalConfigWithDefaults() throws IOException {
+        PgwardenConfig c = load(minimal("walToken: " + TOKEN));
+        assertThat(c.server().host()).isEqualTo("127.0.0.1");
+        assertThat(c.server().port()).isEqualTo(8420);
+        assertThat(c.repository().compression()).isEqualTo(RepositoryConfig.Compression.ZSTD);
+        assertThat(c.repository().compressionLevel()).isEqualTo(3);
+        assertThat(c.cluster("main").walToken().value()).isEqualTo(TOKEN);
+        assertThat(c.cluster("main").walToken().toString()).doesNotContain(TOKEN);
+    }
+
+    @Test
+    void resolvesSecretsFromEnvironmentAndFiles() throws IOException {
+        Path secret = dir.resolve("s3-secret");
+        Files.writeString(secret, "s3-secret-value\n");
+        PgwardenConfig c = load("""
+                repository:
+                  type: s3
+                  s3: {endpoint: "http://127.0.0.1:9000", bucket: b, prefix: /prod/, accessKey: "${env:AK}", secretKey: "${file:%s}"}
+                clusters:
+                  main: {walToken: "${env:TOKEN}", systemIdentifier: 7312345678901234567}
+                """.formatted(secret), Map.of("AK", "access", "TOKEN", TOKEN));
+        S3Config s3 = c.repository().s3().orElseThrow();
+        assertThat(s3.accessKey().orElseThrow().value()).isEqualTo("access");
+        assertThat(s3.secretKey().orElseThrow().value()).isEqualTo("s3-secret-value");
+        assertThat(s3.prefix()).isEqualTo("prod/");
+        assertThat(s3.pathStyle()).isTrue();
+        assertThat(c.cluster("main").systemIdentifier().getAsLong()).isEqualTo(7312345678901234567L);
+    }
+
+    @Test
+    void aMissingSecretFileNamesTheKey() {
+        assertProblems(minimal("walToken: \"${file:/etc/pgwarden/main.token}\""),
+                "clusters.main.walToken: file '/etc/pgwarden/main.token' does not exist");
+    }
+
+    @Test
+    void aMissingEnvironmentVariableNamesTheKey() {
+        assertProblems(minimal("walToken: \"${env:PGWARDEN_TOKEN}\""),
+                "clusters.main.walToken: environment variable 'PGWARDEN_TOKEN' is not set");
+    }
+
+    @Test
+    void anUnknownReferenceSchemeIsAnError() {
+        assertProblems(minimal("walToken: \"${vault:secret/main}\""),
+                "clusters.main.walToken: unknown reference '${vault:...}' (use ${env:NAME} or ${file:PATH})");
+    }
+
+    @Test
+    void unknownKeysAreErrors() {
+        assertProblems(minimal("walToken: " + TOKEN + "\nwalTokne: x"),
+                "clusters.main.walTokne: unknown key (allowed here: walToken, systemIdentifier)");
+        assertProblems("servr: {}\n" + minimal("walToken: " + TOKEN),
+                "servr: unknown key (allowed here: server, repository, clusters)");
+    }
+
+    @Test
+    void aMissingTokenIsAnError() {
+        assertProblems(minimal("systemIdentifier: 1"), "clusters.main.walToken: is required");
+    }
+
+    @Test
+    void aShortTokenIsAnError() {
+        assertProblems(minimal("walToken: short"), "clusters.main.walToken: must be at least 16 characters long");
+    }
+
+    @Test
+    void aBadListenAddressIsAnError() {
+        assertProblems("server: {listen: localhost}\n" + minimal("walToken: " + TOKEN),
+                "server.listen: 'localhost' must be HOST:PORT (e.g. 127.0.0.1:8420)");
+        assertProblems("server: {listen: \"127.0.0.1:99999\"}\n" + minimal("walToken: " + TOKEN),
+                "server.listen: port 99999 is out of range (0 to 65535)");
+    }
+
+    @Test
+    void aBadSizeIsAnError() {
+        assertProblems("server: {maxBodySize: lots}\n" + minimal("walToken: " + TOKEN),
+                "server.maxBodySize: 'lots' is not a size (e.g. 16MiB, 1GiB, 1048576)");
+    }
+
+    @Test
+    void aBadRepositoryTypeIsAnError() {
+        assertProblems("repository: {type: ftp}\nclusters: {main: {walToken: " + TOKEN + "}}",
+                "repository.type: 'ftp' is not a repository type (filesystem or s3)",
+                "repository.path: is required for a filesystem repository");
+    }
+
+    @Test
+    void s3NeedsABucketAndBothKeys() {
+        assertProblems("""
+                repository: {type: s3, s3: {endpoint: "ftp://x", accessKey: a}}
+                clusters: {main: {walToken: %s}}
+                """.formatted(TOKEN),
+                "repository.s3.endpoint: 'ftp://x' must be an http:// or https:// URL with a host",
+                "repository.s3.bucket: is required",
+                "repository.s3.secretKey: accessKey and secretKey must be given together");
+    }
+
+    @Test
+    void aBadCompressionOrLevelIsAnError() {
+        assertProblems("repository: {type: filesystem, path: /r, compression: lz4}\nclusters: {main: {walToken: " + TOKEN + "}}",
+                "repository.compression: 'lz4' is not a compression (zstd, gzip or none)");
+        assertProblems("repository: {type: filesystem, path: /r, compressionLevel: 42}\nclusters: {main: {walToken: " + TOKEN + "}}",
+                "repository.compressionLevel: 42 is out of range (1 to 19)");
+    }
+
+    @Test
+    void noClustersIsAnError() {
+        assertProblems("repository: {type: filesystem, path: /r}", "clusters: at least one cluster is required");
+    }
+
+    @Test
+    void aBadClusterNameIsAnError() {
+        assertProblems("repository: {type: filesystem, path: /r}\nclusters: {Main/1: {walToken: " + TOKEN + "}}",
+                "clusters.Main/1: invalid cluster name (lowercase letters, digits, '-' and '_', at most 63)");
+    }
+
+    @Test
+    void aBadSystemIdentifierIsAnError() {
+        assertProblems(minimal("walToken: " + TOKEN + "\nsystemIdentifier: abc"),
+                "clusters.main.systemIdentifier: 'abc' is not a system identifier (the number pg_controldata shows)");
+    }
+
+    @Test
+    void invalidYamlIsReportedWithItsLine() {
+        assertThatThrownBy(() -> load("clusters:\n  main: {walToken: [unclosed\n")).isInstanceOfSatisfying(ConfigException.class,
+                e -> assertThat(e.problems()).singleElement().asString().contains("is not valid YAML (line "));
+    }
+
+    @Test
+    void aMissingFileIsReported() {
+        assertThatThrownBy(() -> new ConfigLoader(Map.of()).read(dir.resolve("absent.yml"))).isInstanceOfSatisfying(ConfigException.class,
+                e -> assertThat(e.problems()).containsExactly("config file '" + dir.resolve("absent.yml") + "' does not exist or is not a regular file"));
+    }
+
+    @Test
+    void everyProblemIsReportedAtOnce() {
+        assertProblems("server: {listen: x}\nrepository: {type: filesystem}\nclusters: {main: {walToken: short}}",
+                "server.listen: 'x' must be HOST:PORT (e.g. 127.0.0.1:8420)",
+                "repository.path: is required for a filesystem repository",
+                "clusters.main.walToken: must be at least 16 characters long");
+    }
+}

@@ -6,7 +6,6 @@ import io.pgwarden.error.PgwardenException;
 import io.pgwarden.pg.WalFileName;
 import io.pgwarden.storage.StorageDriver;
 import io.pgwarden.storage.StorageDriver.ObjectInfo;
-import java.io.InputStream;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
@@ -39,7 +38,7 @@ public final class WalRepository {
     }
 
     /** Stores an encoded WAL file whose raw checksum and size are already known. */
-    public void store(String cluster, WalFileName name, InputStream encoded, long rawSize, String sha256) {
+    public void store(String cluster, WalFileName name, StorageDriver.SizedContent encoded, long rawSize, String sha256) {
         storage.put(RepositoryLayout.walKey(cluster, name, compression), encoded, Map.of(
                 META_SHA256, sha256,
                 META_RAW_SIZE, Long.toString(rawSize),

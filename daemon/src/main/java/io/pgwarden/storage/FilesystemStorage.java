@@ -65,6 +65,15 @@ public final class FilesystemStorage implements StorageDriver {
     }
 
     @Override
+    public void put(String key, SizedContent content, Map<String, String> metadata) {
+        try (InputStream in = content.open()) {
+            put(key, in, metadata);
+        } catch (IOException e) {
+            throw failure("cannot read the content for", key, e);
+        }
+    }
+
+    @Override
     public Optional<ObjectInfo> stat(String key) {
         Path target = resolve(key);
         try {

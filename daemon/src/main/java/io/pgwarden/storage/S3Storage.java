@@ -92,6 +92,32 @@ public final class S3Storage implements StorageDriver {
         multipartPut(key, objectKey, first, content, metadata);
     }
 
+    @Override
+    public void put(String key, SizedContent content, Map<String, String> metadata) {
+        if (content.length() >= partSize) {
+            try (InputStream in = content.open()) {
+                put(key, in, metadata);
+                return;
+            } catch (IOException e) {
+                throw new PgwardenException(ErrorCode.STORAGE, "cannot read the content for '" + describe(key) + "': " + e.getMessage(), e);
+            }
+        }
+        // One PUT straight from the source: the SDK re-opens it for a retry, nothing is copied.
+        RequestBody body = RequestBody.fromContentProvider(() -> {
+            try {
+                return content.open();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }, content.length(), "application/octet-stream");
+        try {
+            s3.putObject(b -> b.bucket(bucket).key(objectKey(key)).metadata(metadata).contentLength(content.length()), body);
+        } catch (SdkException | java.io.UncheckedIOException e) {
+            throw e instanceof SdkException sdk ? translate("cannot upload", key, sdk)
+                    : new PgwardenException(ErrorCode.STORAGE, "cannot read the content for '" + describe(key) + "': " + e.getMessage(), e);
+        }
+    }
+
     private void multipartPut(String key, String objectKey, byte[] first, InputStream content, Map<String, String> metadata) {
         String uploadId;
         try {

@@ -18,6 +18,19 @@ public interface StorageDriver extends AutoCloseable {
      */
     void put(String key, InputStream content, Map<String, String> metadata);
 
+    /**
+     * Stores content whose length is known and which can be read again (for retries), e.g. a spooled WAL file.
+     * Same visibility guarantees as {@link #put(String, InputStream, Map)}; no extra copy is made.
+     */
+    void put(String key, SizedContent content, Map<String, String> metadata);
+
+    /** Content of known length that can be opened more than once. */
+    interface SizedContent {
+        long length();
+
+        InputStream open() throws java.io.IOException;
+    }
+
     /** Size and metadata, or empty if there is no such object. */
     Optional<ObjectInfo> stat(String key);
 

@@ -50,7 +50,7 @@ class ConfigLoaderTest {
         assertThat(c.server().host()).isEqualTo("127.0.0.1");
         assertThat(c.server().port()).isEqualTo(8420);
         assertThat(c.repository().compression()).isEqualTo(RepositoryConfig.Compression.ZSTD);
-        assertThat(c.repository().compressionLevel()).isEqualTo(3);
+        assertThat(c.repository().compressionLevel()).isEqualTo(1);
         assertThat(c.cluster("main").walToken().value()).isEqualTo(TOKEN);
         assertThat(c.cluster("main").walToken().toString()).doesNotContain(TOKEN);
     }

@@ -18,8 +18,16 @@ public final class Codecs {
     }
 
     public static OutputStream compress(Compression compression, int level, OutputStream sink) throws IOException {
+        return compress(compression, level, 0, sink);
+    }
+
+    /**
+     * @param workers zstd only: native threads that compress while the caller keeps feeding input
+     *                (0 = compress on the caller's thread)
+     */
+    public static OutputStream compress(Compression compression, int level, int workers, OutputStream sink) throws IOException {
         return switch (compression) {
-            case ZSTD -> new ZstdOutputStream(sink, level).setChecksum(true);
+            case ZSTD -> new ZstdOutputStream(sink, level).setChecksum(true).setWorkers(workers);
             case GZIP -> new LeveledGzipOutputStream(sink, level);
             case NONE -> new FilterOutputStream(sink) {
                 @Override

@@ -15,7 +15,7 @@ import java.util.List;
  * Holds an encoded object until its checksum is known (object metadata must be sent before the body).
  * Stays in memory up to a threshold, then spills to a temp file, so memory is bounded whatever the size.
  */
-public final class SpillBuffer extends OutputStream {
+public final class SpillBuffer extends OutputStream implements io.pgwarden.storage.StorageDriver.SizedContent {
     private static final int CHUNK = 1 << 20;
 
     private final long memoryLimit;
@@ -76,8 +76,14 @@ public final class SpillBuffer extends OutputStream {
         return size;
     }
 
-    /** Reads back what was written; call after the writer has finished. */
-    public InputStream openInputStream() throws IOException {
+    @Override
+    public long length() {
+        return size;
+    }
+
+    /** Reads back what was written (again, for a retry); call after the writer has finished. */
+    @Override
+    public InputStream open() throws IOException {
         if (fileOut != null) {
             fileOut.flush();
             return Files.newInputStream(file);

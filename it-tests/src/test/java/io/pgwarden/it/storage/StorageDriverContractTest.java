@@ -1,0 +1,142 @@
+package io.pgwarden.it.storage;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.pgwarden.config.S3Config;
+import io.pgwarden.config.Secret;
+import io.pgwarden.error.PgwardenException;
+import io.pgwarden.it.support.S3Server;
+import io.pgwarden.storage.FilesystemStorage;
+import io.pgwarden.storage.S3Storage;
+import io.pgwarden.storage.StorageDriver;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.api.Test;
+
+/** The driver contract on a real S3 server (S3Proxy) and a real directory. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class StorageDriverContractTest {
+    private static final long PART = 5L << 20;
+
+    Path dir;
+    S3Server s3;
+    StorageDriver s3Storage;
+    StorageDriver fsStorage;
+
+    @BeforeAll
+    void start() throws Exception {
+        dir = io.pgwarden.it.support.TestDirs.create("pgwarden-contract-");
+        s3 = new S3Server().start();
+        s3.createBucket("contract");
+        s3Storage = new S3Storage(new S3Config(Optional.of(s3.endpoint()), "contract", "pfx/", "us-east-1", true,
+                Optional.of(new Secret(S3Server.ACCESS_KEY)), Optional.of(new Secret(S3Server.SECRET_KEY)), 2, PART, Duration.ofSeconds(30)));
+        fsStorage = new FilesystemStorage(dir.resolve("repo"));
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        s3Storage.close();
+        s3.close();
+        io.pgwarden.it.support.TestDirs.delete(dir);
+    }
+
+    Stream<StorageDriver> drivers() {
+        return Stream.of(s3Storage, fsStorage);
+    }
+
+    @ParameterizedTest(autoCloseArguments = false) // the drivers are shared by the whole class
+    @MethodSource("drivers")
+    void roundTripsALargeObjectOfUnknownLengthWithItsMetadata(StorageDriver storage) throws Exception {
+        byte[] data = random(3 * (int) PART + 12345); // four parts on S3
+        storage.put("c/big.bin", new ByteArrayInputStream(data), Map.of("sha256", "abc", "raw-size", "42"));
+        var info = storage.stat("c/big.bin").orElseThrow();
+        assertThat(info.size()).isEqualTo(data.length);
+        assertThat(info.metadata()).containsEntry("sha256", "abc").containsEntry("raw-size", "42");
+        try (var object = storage.get("c/big.bin").orElseThrow()) {
+            assertThat(object.content().readAllBytes()).isEqualTo(data);
+        }
+        try (var listed = storage.list("c/")) {
+            assertThat(listed.map(StorageDriver.ObjectInfo::key)).containsExactly("c/big.bin");
+        }
+        storage.delete("c/big.bin");
+        assertThat(storage.stat("c/big.bin")).isEmpty();
+        assertThat(storage.get("c/big.bin")).isEmpty();
+    }
+
+    @ParameterizedTest(autoCloseArguments = false) // the drivers are shared by the whole class
+    @MethodSource("drivers")
+    void aSourceThatFailsMidStreamLeavesNoObject(StorageDriver storage) {
+        InputStream failing = new InputStream() {
+            long sent;
+
+            @Override
+            public int read() throws IOException {
+                if (sent++ >= 2 * PART + 100) throw new IOException("source broke");
+                return 7;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                int n = 0;
+                while (n < Math.min(len, 65536)) b[off + n++] = (byte) read();
+                return n;
+            }
+        };
+        assertThatThrownBy(() -> storage.put("c/broken.bin", failing, Map.of())).isInstanceOf(PgwardenException.class)
+                .hasMessageContaining("c/broken.bin").hasMessageContaining("source broke");
+        assertThat(storage.stat("c/broken.bin")).isEmpty();
+    }
+
+    @Test
+    void anInterruptedMultipartUploadIsAborted() {
+        aSourceThatFailsMidStreamLeavesNoObject(s3Storage);
+        try (var client = s3.client()) {
+            assertThat(client.listMultipartUploads(b -> b.bucket("contract")).uploads()).isEmpty();
+        }
+    }
+
+    @Test
+    void anInterruptedFilesystemWriteLeavesNoTempFile() throws IOException {
+        aSourceThatFailsMidStreamLeavesNoObject(fsStorage);
+        try (var files = Files.walk(dir.resolve("repo"))) {
+            assertThat(files.filter(Files::isRegularFile)).isEmpty();
+        }
+    }
+
+    @Test
+    void keysCannotClimbOutOfTheRepository() {
+        assertThatThrownBy(() -> fsStorage.put("../escape", new ByteArrayInputStream(new byte[1]), Map.of()))
+                .hasMessage("invalid object key '../escape'");
+        assertThatThrownBy(() -> s3Storage.stat("a/../../b")).hasMessage("invalid object key 'a/../../b'");
+    }
+
+    @Test
+    void anUnreachableS3EndpointIsUnavailable() {
+        int port = io.pgwarden.it.support.TestDirs.freePort();
+        try (var dead = new S3Storage(new S3Config(Optional.of(java.net.URI.create("http://127.0.0.1:" + port)), "x", "", "us-east-1", true,
+                Optional.of(new Secret("a")), Optional.of(new Secret("b")), 1, PART, Duration.ofSeconds(5)))) {
+            assertThatThrownBy(dead::checkReachable).isInstanceOfSatisfying(PgwardenException.class,
+                    e -> assertThat(e.code().httpStatus()).isEqualTo(503));
+        }
+    }
+
+    private static byte[] random(int n) {
+        byte[] b = new byte[n];
+        new Random(42).nextBytes(b);
+        return b;
+    }
+}

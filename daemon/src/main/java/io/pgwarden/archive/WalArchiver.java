@@ -16,24 +16,37 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.time.Clock;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Archives one WAL file pushed by archive_command. Only returns once the file is durable in the repository:
  * PostgreSQL deletes its copy after a success.
  */
 public final class WalArchiver {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(WalArchiver.class);
     /** Encoded WAL up to this size stays in memory before upload; larger spills to the spool directory. */
-    private static final long SPILL_THRESHOLD = 24L << 20;
+    private static final long SPILL_THRESHOLD = 8L << 20;
+    /** How long a push waits for a free slot before answering 503 (PostgreSQL retries). */
+    private static final long SLOT_WAIT_SECONDS = 60;
     /** Large reads keep per-call overhead (JNI into zstd, digest updates) small next to the work. */
     private static final int COPY_BUFFER = 256 << 10;
+    /** Repository lookups made while a body is still arriving: blocking I/O, so virtual threads. */
+    private static final ExecutorService LOOKUPS = Executors.newVirtualThreadPerTaskExecutor();
 
     private final PgwardenConfig config;
     private final ClusterInfoStore clusterInfo;
     private final WalRepository wal;
     private final Clock clock;
+    private final Semaphore slots;
 
     public WalArchiver(PgwardenConfig config, ClusterInfoStore clusterInfo, WalRepository wal, Clock clock) {
         this.config = config;
+        this.slots = new Semaphore(config.server().maxConcurrentPushes(), true);
         this.clusterInfo = clusterInfo;
         this.wal = wal;
         this.clock = clock;
@@ -50,23 +63,57 @@ public final class WalArchiver {
             throw wrongSize(name, contentLength, known.get().segmentSize());
         }
 
+        // Why a slot: each push holds up to a spool threshold of memory; a bounded number keeps memory flat.
+        acquireSlot(name);
+        // Why now: whether the file is already archived does not depend on the body; ask while it arrives.
+        CompletableFuture<Optional<WalRepository.StoredWal>> existing = CompletableFuture.supplyAsync(() -> wal.find(cluster, name), LOOKUPS);
+        try {
+            return receiveAndStore(cluster, clusterConfig, name, body, known, existing);
+        } finally {
+            existing.cancel(false);
+            slots.release();
+        }
+    }
+
+    private void acquireSlot(WalFileName name) {
+        try {
+            if (slots.tryAcquire(SLOT_WAIT_SECONDS, TimeUnit.SECONDS)) return;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        throw new PgwardenException(io.pgwarden.error.ErrorCode.REPOSITORY_UNAVAILABLE, "too many WAL pushes in flight ("
+                + config.server().maxConcurrentPushes() + ", server.maxConcurrentPushes); '" + name.name() + "' was not stored, retry");
+    }
+
+    private PushResult receiveAndStore(String cluster, ClusterConfig clusterConfig, WalFileName name, InputStream body,
+                                       Optional<ClusterInfo> known, CompletableFuture<Optional<WalRepository.StoredWal>> existingLookup)
+            throws IOException {
+        long limit = config.server().maxBodyBytes();
         HashingInputStream raw = new HashingInputStream(new LimitedInputStream(body, limit, name.name()));
         // Why first: a segment's header tells who wrote it; refuse foreign WAL before storing a byte.
         byte[] head = name.isSegmentFile() ? raw.readNBytes(WalSegmentHeader.LENGTH) : new byte[0];
         WalSegmentHeader header = name.isSegmentFile() ? checkHeader(head, name, clusterConfig, known) : null;
 
         SpillBuffer encoded = new SpillBuffer(SPILL_THRESHOLD, config.server().spoolDir());
+        long started = System.nanoTime();
         try {
             encode(head, raw, encoded);
+            long encodedAt = System.nanoTime();
             if (header != null && raw.count() != header.segmentSize()) throw wrongSize(name, raw.count(), header.segmentSize());
             String sha256 = raw.sha256Hex();
 
             // Why: PostgreSQL re-pushes after a crash; identical content is a success, different content never overwrites.
-            Optional<WalRepository.StoredWal> existing = wal.find(cluster, name);
+            Optional<WalRepository.StoredWal> existing = await(existingLookup);
             if (existing.isPresent()) return duplicate(cluster, name, existing.get(), sha256, raw.count());
 
             if (header != null && known.isEmpty()) pin(cluster, clusterConfig, name, header);
+            long checkedAt = System.nanoTime();
             wal.store(cluster, name, encoded, raw.count(), sha256);
+            if (log.isDebugEnabled()) {
+                log.debug("cluster '{}': {}: received and encoded {} -> {} bytes in {} ms, checked in {} ms, stored in {} ms", cluster,
+                        name.name(), raw.count(), encoded.size(), (encodedAt - started) / 1_000_000, (checkedAt - encodedAt) / 1_000_000,
+                        (System.nanoTime() - checkedAt) / 1_000_000);
+            }
             return new PushResult(PushResult.Outcome.CREATED, raw.count(), encoded.size());
         } finally {
             encoded.discard();
@@ -74,6 +121,15 @@ public final class WalArchiver {
     }
 
     /** One zstd worker compresses while this thread receives and hashes: the two cores work at once. */
+    private static <T> T await(CompletableFuture<T> future) throws IOException {
+        try {
+            return future.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            throw e;
+        }
+    }
+
     private void encode(byte[] head, InputStream rest, SpillBuffer sink) throws IOException {
         var repo = config.repository();
         try (OutputStream out = Codecs.compress(repo.compression(), repo.compressionLevel(), 1, sink)) {

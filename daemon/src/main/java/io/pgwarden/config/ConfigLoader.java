@@ -73,7 +73,7 @@ public final class ConfigLoader {
     }
 
     private static ServerConfig server(ConfigNode node) {
-        node.allowOnly("listen", "maxBodySize", "spoolDir");
+        node.allowOnly("listen", "maxBodySize", "spoolDir", "maxConcurrentPushes");
         String host = ServerConfig.DEFAULT_HOST;
         int port = ServerConfig.DEFAULT_PORT;
         Optional<String[]> listen = node.parsed("listen", ConfigLoader::hostAndPort);
@@ -84,7 +84,8 @@ public final class ConfigLoader {
         long maxBody = node.parsed("maxBodySize", Units::parseSize).orElse(ServerConfig.DEFAULT_MAX_BODY);
         if (maxBody < 1024) node.problem("maxBodySize", "must be at least 1kB");
         Path spool = node.parsed("spoolDir", Path::of).orElse(Path.of(System.getProperty("java.io.tmpdir")));
-        return new ServerConfig(host, port, maxBody, spool);
+        int pushes = node.integer("maxConcurrentPushes", 1, 256).orElse(ServerConfig.DEFAULT_MAX_CONCURRENT_PUSHES);
+        return new ServerConfig(host, port, maxBody, spool, pushes);
     }
 
     static String[] hostAndPort(String text) {

@@ -45,6 +45,7 @@ class WalPushBenchmark {
                 long[] direct = push(segments, f -> directCurl(s3, "direct", f));
                 long parallelNanos = parallel(segments, dir);
                 long peakRssKb = peakRssKb(daemon.pid());
+                nativeMemorySummary(daemon.pid());
                 report(dir, segments, viaPgwarden, direct, parallelNanos, peakRssKb);
             } finally {
                 daemon.destroy();
@@ -92,12 +93,15 @@ class WalPushBenchmark {
         StringBuilder clusters = new StringBuilder();
         for (String c : List.of("warmup", "c1", "p1", "p2", "p3", "p4")) clusters.append("  ").append(c).append(": {walToken: ").append(TOKEN).append("}\n");
         Path config = dir.resolve("bench.yml");
+        // -Dbench.compression=none|gzip|zstd, -Dbench.level=N to compare encodings.
+        String encoding = "  compression: " + System.getProperty("bench.compression", "zstd") + "\n"
+                + (System.getProperty("bench.level") == null ? "" : "  compressionLevel: " + System.getProperty("bench.level") + "\n");
         Files.writeString(config, "server: {listen: \"127.0.0.1:" + port + "\"}\n"
-                + s3.repositoryYaml("bench", "pgwarden") + "clusters:\n" + clusters);
+                + s3.repositoryYaml("bench", "pgwarden") + encoding + "clusters:\n" + clusters);
         Files.writeString(dir.resolve("auth-header"), "Authorization: Bearer " + TOKEN + "\n");
         Files.writeString(dir.resolve("port"), Integer.toString(port));
         Process p = new ProcessBuilder(Launcher.executable().toString(), "run", "--config", config.toString())
-                .redirectErrorStream(true).redirectOutput(dir.resolve("daemon.log").toFile()).start();
+                .redirectErrorStream(true).redirectOutput(Path.of("target/bench/daemon.log").toAbsolutePath().toFile()).start();
         HttpClient http = HttpClient.newHttpClient();
         for (int i = 0; i < 200; i++) {
             try {
@@ -108,7 +112,7 @@ class WalPushBenchmark {
             }
             Thread.sleep(100);
         }
-        throw new IllegalStateException("daemon did not become ready: " + Files.readString(dir.resolve("daemon.log")));
+        throw new IllegalStateException("daemon did not become ready: " + Files.readString(Path.of("target/bench/daemon.log")));
     }
 
     private static List<String> pgwardenCurl(Path dir, String cluster, Path file) {
@@ -144,6 +148,15 @@ class WalPushBenchmark {
         return System.nanoTime() - start;
     }
 
+    /** With PGWARDEN_JAVA_OPTS=-XX:NativeMemoryTracking=summary, saves where the daemon's memory went. */
+    private static void nativeMemorySummary(long pid) throws Exception {
+        if (!String.valueOf(System.getenv("PGWARDEN_JAVA_OPTS")).contains("NativeMemoryTracking")) return;
+        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        var r = Processes.run(List.of(jcmd.toString(), Long.toString(pid), "VM.native_memory", "summary"), null);
+        Files.createDirectories(Path.of("target/bench"));
+        Files.writeString(Path.of("target/bench/daemon-nmt.txt"), r.stdout() + r.stderr());
+    }
+
     private static long peakRssKb(long pid) throws Exception {
         return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("VmHWM:"))
                 .mapToLong(l -> Long.parseLong(l.replaceAll("\\D", ""))).findFirst().orElse(-1);
@@ -153,13 +166,13 @@ class WalPushBenchmark {
         double pgwardenRate = segments.size() / (Arrays.stream(pgwarden).sum() / 1e9);
         double directRate = segments.size() / (Arrays.stream(direct).sum() / 1e9);
         String text = """
-                WAL push benchmark: %d pgbench segments of 16 MiB, sequential curl, S3Proxy (in-memory store) on loopback
+                WAL push benchmark: %d pgbench segments of 16 MiB, sequential curl, S3Proxy (in-memory store) on loopback, compression %s
                                       segments/s   p50 ms   p99 ms
                   pgwarden (zstd)     %9.1f  %7.1f  %7.1f
                   direct PUT (raw)    %9.1f  %7.1f  %7.1f
                   ratio pgwarden/direct: %.2fx
                 4 pushers in flight: %.1f segments/s; daemon peak RSS (VmHWM): %d MB
-                """.formatted(segments.size(), pgwardenRate, pct(pgwarden, 50), pct(pgwarden, 99),
+                """.formatted(segments.size(), System.getProperty("bench.compression", "zstd"), pgwardenRate, pct(pgwarden, 50), pct(pgwarden, 99),
                 directRate, pct(direct, 50), pct(direct, 99), pgwardenRate / directRate,
                 4 * segments.size() / (parallelNanos / 1e9), rssKb / 1024);
         System.out.println(text);

@@ -76,8 +76,8 @@ public final class Daemon implements AutoCloseable {
         log.info("pgwarden stopping: finishing in-flight requests");
         try {
             http.close();
-        } catch (Exception e) {
-            log.warn("HTTP server did not stop cleanly: {}", e.toString());
+        } catch (RuntimeException e) {
+            log.warn("{}", e.getMessage());
         }
         metrics.close();
         storage.close();

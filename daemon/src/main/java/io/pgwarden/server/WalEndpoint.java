@@ -74,7 +74,8 @@ public final class WalEndpoint {
 
     private boolean push(Request request, Response response, Callback callback, String cluster, String file) {
         long start = System.nanoTime();
-        try (InputStream body = Content.Source.asInputStream(request)) {
+        ReadTracking body = new ReadTracking(Content.Source.asInputStream(request));
+        try (body) {
             PushResult result = archiver.push(cluster, file, body, request.getLength());
             long nanos = System.nanoTime() - start;
             if (result.outcome() == PushResult.Outcome.DUPLICATE) {
@@ -90,6 +91,9 @@ public final class WalEndpoint {
             metrics.walPushFailed(cluster, reason(e.code()));
             log.warn("cluster '{}': push of {} refused ({}): {}", cluster, file, e.code().httpStatus(), e.getMessage(),
                     e.code() == ErrorCode.INTERNAL ? e : null);
+            // Once the body was asked for (100 Continue), read the rest before answering, so the client
+            // sees this answer instead of a reset connection. Over the size limit, just close.
+            if (body.started() && e.code() != ErrorCode.PAYLOAD_TOO_LARGE) body.drain(config.server().maxBodyBytes());
             return Responses.text(response, callback, e.code().httpStatus(), e.getMessage());
         } catch (IOException e) {
             // The client went away or sent less than it announced: nothing was stored.
@@ -132,6 +136,42 @@ public final class WalEndpoint {
             callback.failed(e); // already streaming: abort, so the client sees a short transfer, not a whole file
         }
         return true;
+    }
+
+    /** Remembers whether any of the body was read, and can discard the rest (bounded). */
+    private static final class ReadTracking extends java.io.FilterInputStream {
+        private boolean started;
+
+        ReadTracking(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read() throws IOException {
+            started = true;
+            return in.read();
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            started = true;
+            return in.read(b, off, len);
+        }
+
+        boolean started() {
+            return started;
+        }
+
+        void drain(long max) {
+            byte[] buf = new byte[64 << 10];
+            long left = max;
+            try {
+                int n;
+                while (left > 0 && (n = in.read(buf, 0, (int) Math.min(buf.length, left))) > 0) left -= n;
+            } catch (IOException ignored) {
+                // the client went away: nothing to answer
+            }
+        }
     }
 
     private static String reason(ErrorCode code) {

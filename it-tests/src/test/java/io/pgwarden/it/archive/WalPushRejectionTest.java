@@ -187,7 +187,7 @@ class WalPushRejectionTest {
 
         // Chunked: no length announced, the limit must cut it off while streaming.
         var chunked = HttpClient.newHttpClient().send(HttpRequest.newBuilder(pgwarden.walUrl("00000005.history"))
-                        .header("Authorization", "Bearer " + PgwardenFixture.TOKEN)
+                        .header("Authorization", "Bearer " + PgwardenFixture.TOKEN).expectContinue(true)
                         .PUT(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(new byte[SEGMENT + 4096]))).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(chunked.statusCode()).isEqualTo(413);
@@ -212,7 +212,8 @@ class WalPushRejectionTest {
     @Test
     void answers404ForAnUnknownCluster() throws Exception {
         var r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(java.net.URI.create(pgwarden.baseUrl() + "/v1/clusters/nope/wal/" + nextName))
-                .header("Authorization", "Bearer " + PgwardenFixture.TOKEN).PUT(HttpRequest.BodyPublishers.ofByteArray(next)).build(), HttpResponse.BodyHandlers.ofString());
+                .header("Authorization", "Bearer " + PgwardenFixture.TOKEN).expectContinue(true)
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(next)).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).isEqualTo(404);
         assertThat(r.body()).isEqualTo("cluster 'nope' is not configured (known: main)\n");
     }

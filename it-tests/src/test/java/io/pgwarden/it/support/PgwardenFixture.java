@@ -47,6 +47,11 @@ public final class PgwardenFixture implements AutoCloseable {
                   main:
                     walToken: "${file:%s}"
                 """.formatted(TestDirs.freePort(), serverExtraYaml.indent(2).stripTrailing(), repositoryYaml, tokenFile(dir)));
+        return startWithConfig(dir, configFile);
+    }
+
+    /** Starts a daemon from an existing config file (its cluster 'main' must use TOKEN). */
+    public static PgwardenFixture startWithConfig(Path dir, Path configFile) throws Exception {
         Files.writeString(dir.resolve("auth-header"), "Authorization: Bearer " + TOKEN + "\n");
         PgwardenConfig config = ConfigLoader.load(configFile);
         return new PgwardenFixture(dir, configFile, config, Daemon.start(config, Clock.systemUTC()));
@@ -100,7 +105,8 @@ public final class PgwardenFixture implements AutoCloseable {
     }
 
     public HttpResponse<String> put(String file, byte[] body, String token) throws IOException, InterruptedException {
-        var req = HttpRequest.newBuilder(walUrl(file)).PUT(HttpRequest.BodyPublishers.ofByteArray(body));
+        // Like curl -T for bodies over 1 MiB: ask first, so a refusal arrives before the body is sent.
+        var req = HttpRequest.newBuilder(walUrl(file)).expectContinue(true).PUT(HttpRequest.BodyPublishers.ofByteArray(body));
         if (token != null) req.header("Authorization", "Bearer " + token);
         return http.send(req.build(), HttpResponse.BodyHandlers.ofString());
     }

@@ -2,6 +2,7 @@ package io.pgwarden.archive;
 
 import io.pgwarden.config.ClusterConfig;
 import io.pgwarden.config.PgwardenConfig;
+import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.pg.WalFileName;
 import io.pgwarden.pg.WalSegmentHeader;
@@ -46,10 +47,10 @@ public final class WalArchiver {
 
     public WalArchiver(PgwardenConfig config, ClusterInfoStore clusterInfo, WalRepository wal, Clock clock) {
         this.config = config;
-        this.slots = new Semaphore(config.server().maxConcurrentPushes(), true);
         this.clusterInfo = clusterInfo;
         this.wal = wal;
         this.clock = clock;
+        this.slots = new Semaphore(config.server().maxConcurrentPushes(), true);
     }
 
     /** @param contentLength the announced body length, or -1 when unknown (chunked) */
@@ -81,7 +82,7 @@ public final class WalArchiver {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        throw new PgwardenException(io.pgwarden.error.ErrorCode.REPOSITORY_UNAVAILABLE, "too many WAL pushes in flight ("
+        throw new PgwardenException(ErrorCode.REPOSITORY_UNAVAILABLE, "too many WAL pushes in flight ("
                 + config.server().maxConcurrentPushes() + ", server.maxConcurrentPushes); '" + name.name() + "' was not stored, retry");
     }
 
@@ -120,8 +121,7 @@ public final class WalArchiver {
         }
     }
 
-    /** One zstd worker compresses while this thread receives and hashes: the two cores work at once. */
-    private static <T> T await(CompletableFuture<T> future) throws IOException {
+    private static <T> T await(CompletableFuture<T> future) {
         try {
             return future.join();
         } catch (CompletionException e) {
@@ -130,6 +130,7 @@ public final class WalArchiver {
         }
     }
 
+    /** One zstd worker compresses while this thread receives and hashes: the two cores work at once. */
     private void encode(byte[] head, InputStream rest, SpillBuffer sink) throws IOException {
         var repo = config.repository();
         try (OutputStream out = Codecs.compress(repo.compression(), repo.compressionLevel(), 1, sink)) {

@@ -56,7 +56,7 @@ public final class WalEndpoint {
             BearerAuth.check(request, cluster);
         } catch (PgwardenException e) {
             if (e.code() == ErrorCode.UNAUTHORIZED) {
-                metrics.walPushFailed(clusterName, "unauthorized");
+                if ("PUT".equals(request.getMethod())) metrics.walPushFailed(clusterName, "unauthorized");
                 response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
                 log.warn("refused {} {} for cluster '{}': {}", request.getMethod(), file, clusterName, e.getMessage());
             }

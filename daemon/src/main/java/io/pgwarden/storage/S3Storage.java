@@ -78,7 +78,7 @@ public final class S3Storage implements StorageDriver {
         try {
             first = readPart(content);
         } catch (IOException e) {
-            throw new PgwardenException(ErrorCode.STORAGE, "cannot read the content for '" + describe(key) + "': " + e.getMessage(), e);
+            throw unreadable(key, e);
         }
         if (first.length < partSize) {
             try {
@@ -99,7 +99,7 @@ public final class S3Storage implements StorageDriver {
                 put(key, in, metadata);
                 return;
             } catch (IOException e) {
-                throw new PgwardenException(ErrorCode.STORAGE, "cannot read the content for '" + describe(key) + "': " + e.getMessage(), e);
+                throw unreadable(key, e);
             }
         }
         // One PUT straight from the source: the SDK re-opens it for a retry, nothing is copied.
@@ -112,9 +112,10 @@ public final class S3Storage implements StorageDriver {
         }, content.length(), "application/octet-stream");
         try {
             s3.putObject(b -> b.bucket(bucket).key(objectKey(key)).metadata(metadata).contentLength(content.length()), body);
-        } catch (SdkException | java.io.UncheckedIOException e) {
-            throw e instanceof SdkException sdk ? translate("cannot upload", key, sdk)
-                    : new PgwardenException(ErrorCode.STORAGE, "cannot read the content for '" + describe(key) + "': " + e.getMessage(), e);
+        } catch (SdkException e) {
+            throw translate("cannot upload", key, e);
+        } catch (java.io.UncheckedIOException e) {
+            throw unreadable(key, e.getCause());
         }
     }
 
@@ -143,12 +144,17 @@ public final class S3Storage implements StorageDriver {
             throw translate("cannot upload", key, e);
         } catch (IOException e) {
             abort(key, objectKey, uploadId);
-            throw new PgwardenException(ErrorCode.STORAGE, "reading the content for '" + describe(key) + "' failed: " + e.getMessage(), e);
+            throw unreadable(key, e);
         } catch (RuntimeException | Error e) {
             // Whatever went wrong (the source's own error, an interrupt), no partial object may become visible.
             abort(key, objectKey, uploadId);
             throw e;
         }
+    }
+
+    /** The source we were uploading from failed (not S3): the object was not stored. */
+    private PgwardenException unreadable(String key, IOException e) {
+        return new PgwardenException(ErrorCode.STORAGE, "cannot read the content for '" + describe(key) + "': " + e.getMessage(), e);
     }
 
     private void abort(String key, String objectKey, String uploadId) {

@@ -26,9 +26,7 @@ class EncodingAndPinningTest {
     void realSegment() throws Exception {
         dir = TestDirs.create("pgwarden-enc-");
         PgCluster pg = PgCluster.init(dir, "pg", 1);
-        try (var files = Files.list(pg.dataDir().resolve("pg_wal"))) {
-            segmentName = files.map(p -> p.getFileName().toString()).filter(n -> n.matches("[0-9A-F]{24}")).sorted().findFirst().orElseThrow();
-        }
+        segmentName = pg.oldestSegmentInPgWal();
         segment = Files.readAllBytes(pg.dataDir().resolve("pg_wal").resolve(segmentName));
         String controldata = io.pgwarden.it.support.Processes.checked(io.pgwarden.it.support.Processes.asPostgres(
                 PgCluster.BIN.resolve("pg_controldata").toString(), pg.dataDir().toString()), "pg_controldata").stdout();

@@ -42,7 +42,7 @@ class RepositoryOutageTest {
         List<String> segments = new ArrayList<>();
         source.sql("CREATE TABLE t (id serial, pad text)");
         segments.add(switchAfterWrites());
-        awaitArchived(segments.get(0));
+        source.awaitArchived(segments.get(0), Duration.ofMinutes(1));
 
         s3.stop();
         var refused = pgwarden.put("00000007.history", "7\t0/5000000\tno recovery target specified\n".getBytes());
@@ -54,7 +54,8 @@ class RepositoryOutageTest {
 
         s3.start(); // same port, same content
         assertThat(pgwarden.getText("/ready").statusCode()).isEqualTo(200);
-        awaitArchived(segments.get(segments.size() - 1));
+        // PostgreSQL pauses a minute after three failed attempts in a row: allow for one such pause.
+        source.awaitArchived(segments.get(segments.size() - 1), Duration.ofMinutes(3));
         for (String segment : segments) {
             byte[] original = Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segment));
             var fetched = pgwarden.get(segment);
@@ -71,9 +72,4 @@ class RepositoryOutageTest {
         return segment;
     }
 
-    private void awaitArchived(String segment) {
-        // PostgreSQL waits a minute between rounds of three failed attempts: allow for one such pause.
-        await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500)).until(() ->
-                source.query("SELECT coalesce(last_archived_wal, '') >= '" + segment + "' FROM pg_stat_archiver").equals("t"));
-    }
 }

@@ -70,7 +70,7 @@ abstract class WalArchivingEndToEnd {
             source.query("SELECT pg_switch_wal()");
         }
         String last = switched.get(switched.size() - 1);
-        awaitArchived(last);
+        source.awaitArchived(last, Duration.ofMinutes(3));
         assertThat(Long.parseLong(source.query("SELECT archived_count FROM pg_stat_archiver"))).isGreaterThanOrEqualTo(SEGMENTS);
 
         List<String> archived = archivedSegments();
@@ -88,7 +88,7 @@ abstract class WalArchivingEndToEnd {
             assertThat(Files.readAllBytes(dest)).as("wal-fetch %s", segment).isEqualTo(original);
         }
         assertThat(pgwarden.walKeys()).contains("main/wal/00000001/" + switched.get(0) + ".zst");
-        assertThat(metric("pgwarden_wal_archived_total{cluster=\"main\"}")).isGreaterThanOrEqualTo(SEGMENTS);
+        assertThat(pgwarden.metric("pgwarden_wal_archived_total{cluster=\"main\"}")).isGreaterThanOrEqualTo(SEGMENTS);
     }
 
     @Test
@@ -112,7 +112,7 @@ abstract class WalArchivingEndToEnd {
                 "INSERT INTO t (batch, pad) SELECT -1, 'late' FROM generate_series(1, 777)");
         String lastAfter = source.query("SELECT pg_walfile_name(pg_current_wal_lsn())");
         source.query("SELECT pg_switch_wal()");
-        awaitArchived(lastAfter);
+        source.awaitArchived(lastAfter, Duration.ofMinutes(3));
 
         Files.writeString(backup.resolve("recovery.signal"), "");
         try (PgCluster restored = PgCluster.existing(dir, backup, "restored")) {
@@ -125,12 +125,6 @@ abstract class WalArchivingEndToEnd {
         }
     }
 
-    void awaitArchived(String segment) {
-        await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(200)).untilAsserted(() ->
-                assertThat(source.query("SELECT coalesce(last_archived_wal, '') >= '" + segment + "' FROM pg_stat_archiver"))
-                        .as("archiver: %s", source.query("SELECT * FROM pg_stat_archiver")).isEqualTo("t"));
-    }
-
     /** Segments PostgreSQL marked as archived (archive_status/*.done). */
     List<String> archivedSegments() throws Exception {
         try (var files = Files.list(source.dataDir().resolve("pg_wal/archive_status"))) {
@@ -139,9 +133,4 @@ abstract class WalArchivingEndToEnd {
         }
     }
 
-    double metric(String series) throws Exception {
-        String body = pgwarden.getText("/metrics").body();
-        return body.lines().filter(l -> l.startsWith(series + " ")).mapToDouble(l -> Double.parseDouble(l.substring(series.length() + 1)))
-                .findFirst().orElseThrow(() -> new AssertionError("no series " + series + " in /metrics"));
-    }
 }

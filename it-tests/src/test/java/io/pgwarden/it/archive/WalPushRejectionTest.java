@@ -57,7 +57,7 @@ class WalPushRejectionTest {
         source.sql("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");
         archivedName = source.query("SELECT pg_walfile_name(pg_current_wal_lsn())");
         source.query("SELECT pg_switch_wal()");
-        await().atMost(Duration.ofMinutes(1)).until(() -> source.query("SELECT last_archived_wal FROM pg_stat_archiver").equals(archivedName));
+        source.awaitArchived(archivedName, Duration.ofMinutes(1));
         archived = PgwardenFixture.read(source.dataDir().resolve("pg_wal").resolve(archivedName));
         // The segment being written now is complete in size (preallocated) and carries a valid long header.
         source.sql("INSERT INTO t SELECT g FROM generate_series(1, 1000) g");
@@ -68,9 +68,7 @@ class WalPushRejectionTest {
         assertThat(pgwarden.get(nextName).statusCode()).isEqualTo(404);
 
         PgCluster other = PgCluster.init(dir, "other", 1);
-        try (var files = Files.list(other.dataDir().resolve("pg_wal"))) {
-            foreignName = files.map(p -> p.getFileName().toString()).filter(n -> n.matches("[0-9A-F]{24}")).sorted().findFirst().orElseThrow();
-        }
+        foreignName = other.oldestSegmentInPgWal();
         foreign = PgwardenFixture.read(other.dataDir().resolve("pg_wal").resolve(foreignName));
     }
 
@@ -204,7 +202,7 @@ class WalPushRejectionTest {
             out.flush();
         }
         // The daemon notices the early EOF and drops the upload; it keeps serving.
-        await().atMost(Duration.ofSeconds(10)).until(() -> metric("pgwarden_wal_push_failures_total{cluster=\"main\",reason=\"aborted\"}") >= 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> pgwarden.metric("pgwarden_wal_push_failures_total{cluster=\"main\",reason=\"aborted\"}") >= 1);
         assertThat(pgwarden.getText("/health").statusCode()).isEqualTo(200);
         assertThat(pgwarden.get(nextName).statusCode()).isEqualTo(404);
     }
@@ -221,7 +219,7 @@ class WalPushRejectionTest {
     @Test
     void countsRefusalsByReason() throws Exception {
         pgwarden.put("bogus", new byte[1]);
-        assertThat(metric("pgwarden_wal_push_failures_total{cluster=\"main\",reason=\"bad_request\"}")).isGreaterThanOrEqualTo(1);
+        assertThat(pgwarden.metric("pgwarden_wal_push_failures_total{cluster=\"main\",reason=\"bad_request\"}")).isGreaterThanOrEqualTo(1);
     }
 
     private String rawRequest(String requestLine, byte[] body, int length) throws IOException {
@@ -237,8 +235,4 @@ class WalPushRejectionTest {
         }
     }
 
-    private double metric(String series) throws Exception {
-        return pgwarden.getText("/metrics").body().lines().filter(l -> l.startsWith(series + " "))
-                .mapToDouble(l -> Double.parseDouble(l.substring(series.length() + 1))).findFirst().orElse(0);
-    }
 }

@@ -102,6 +102,20 @@ public final class PgCluster implements AutoCloseable {
         return out.isEmpty() ? new ArrayList<>() : new ArrayList<>(List.of(out.split("\n")));
     }
 
+    /** Waits until pg_stat_archiver reports the segment (or a later one) archived. */
+    public void awaitArchived(String segment, java.time.Duration atMost) {
+        org.awaitility.Awaitility.await().atMost(atMost).pollInterval(java.time.Duration.ofMillis(200)).untilAsserted(() ->
+                org.assertj.core.api.Assertions.assertThat(query("SELECT coalesce(last_archived_wal, '') >= '" + segment + "' FROM pg_stat_archiver"))
+                        .as("%s archived; pg_stat_archiver: %s", segment, query("SELECT * FROM pg_stat_archiver")).isEqualTo("t"));
+    }
+
+    /** The oldest WAL segment file still in pg_wal. */
+    public String oldestSegmentInPgWal() throws IOException {
+        try (var files = Files.list(dataDir.resolve("pg_wal"))) {
+            return files.map(p -> p.getFileName().toString()).filter(n -> n.matches("[0-9A-F]{24}")).sorted().findFirst().orElseThrow();
+        }
+    }
+
     public Path dataDir() {
         return dataDir;
     }

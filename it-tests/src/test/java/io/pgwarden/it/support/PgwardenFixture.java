@@ -115,6 +115,12 @@ public final class PgwardenFixture implements AutoCloseable {
         return http.send(HttpRequest.newBuilder(URI.create(baseUrl() + path)).GET().build(), HttpResponse.BodyHandlers.ofString());
     }
 
+    /** The value of one series in /metrics, e.g. {@code pgwarden_wal_archived_total{cluster="main"}}; 0 if absent. */
+    public double metric(String series) throws IOException, InterruptedException {
+        return getText("/metrics").body().lines().filter(l -> l.startsWith(series + " "))
+                .mapToDouble(l -> Double.parseDouble(l.substring(series.length() + 1))).findFirst().orElse(0);
+    }
+
     /** Every object key in the repository, read through a fresh driver. */
     public List<String> repositoryKeys() {
         try (StorageDriver storage = StorageFactory.create(config.repository()); Stream<StorageDriver.ObjectInfo> all = storage.list("")) {

@@ -70,6 +70,17 @@ public final class PgCluster implements AutoCloseable {
         running = false;
     }
 
+    /** Requires a SCRAM password for user postgres over TCP from now on (the unix socket stays trust). */
+    public void requirePassword(String password) throws IOException {
+        query("ALTER USER postgres PASSWORD '" + password.replace("'", "''") + "'");
+        Files.writeString(dataDir.resolve("pg_hba.conf"), """
+                local all all trust
+                host  all all 0.0.0.0/0 scram-sha-256
+                host  all all ::/0 scram-sha-256
+                """);
+        query("SELECT pg_reload_conf()");
+    }
+
     /** Stops without a shutdown checkpoint (as a crash would): no final WAL switch, nothing more archived. */
     public void stopImmediately() {
         if (!running) return;
@@ -93,7 +104,7 @@ public final class PgCluster implements AutoCloseable {
 
     /** psql -Atc, through the unix socket; returns trimmed output. */
     public String query(String sql) {
-        return Processes.checked(Processes.asPostgres(BIN.resolve("psql").toString(), "-h", "127.0.0.1", "-p",
+        return Processes.checked(Processes.asPostgres(BIN.resolve("psql").toString(), "-h", socketDir.toString(), "-p",
                 Integer.toString(port), "-U", "postgres", "-d", "postgres", "-Atqc", sql), "psql").stdout().trim();
     }
 

@@ -1,0 +1,23 @@
+package io.pgwarden.runner;
+
+import java.util.Optional;
+
+/**
+ * How sidecars are run.
+ * @param image      image template, "{major}" replaced by the server's major version, e.g. {@code postgres:{major}}
+ * @param network    {@code host}, {@code container:<name>} (share the server's network namespace) or a network name
+ * @param pull       pull the image when it is absent, or never pull
+ * @param instance   this daemon's id: sidecars carry it in {@code io.pgwarden.instance}, orphans are found by it
+ */
+public record DockerSettings(Optional<String> dockerHost, String image, String network, PullPolicy pull,
+                             Optional<Long> memoryBytes, Optional<Double> cpus, String instance) {
+    public enum PullPolicy { IF_ABSENT, NEVER }
+
+    public static final String LABEL_INSTANCE = "io.pgwarden.instance";
+    public static final String LABEL_JOB = "io.pgwarden.job";
+    public static final String LABEL_RUN = "io.pgwarden.run";
+
+    public String imageFor(int major) {
+        return image.replace("{major}", Integer.toString(major));
+    }
+}

@@ -1,0 +1,241 @@
+package io.pgwarden.runner;
+
+import com.github.dockerjava.api.DockerClient;
+import com.github.dockerjava.api.async.ResultCallback;
+import com.github.dockerjava.api.command.PullImageResultCallback;
+import com.github.dockerjava.api.command.WaitContainerResultCallback;
+import com.github.dockerjava.api.exception.NotFoundException;
+import com.github.dockerjava.api.model.Container;
+import com.github.dockerjava.api.model.Frame;
+import com.github.dockerjava.api.model.HostConfig;
+import com.github.dockerjava.api.model.LogConfig;
+import com.github.dockerjava.api.model.StreamType;
+import com.github.dockerjava.core.DefaultDockerClientConfig;
+import com.github.dockerjava.core.DockerClientImpl;
+import com.github.dockerjava.httpclient5.ApacheDockerHttpClient;
+import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.PgwardenException;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs each tool in a short-lived sidecar container through the Docker API. The container is labelled with
+ * this instance, the job and the run, never logs to disk (its stdout is the backup), and is removed after
+ * every run, whatever happened.
+ */
+public final class DockerToolRunner implements ToolRunner {
+    private static final Logger log = LoggerFactory.getLogger(DockerToolRunner.class);
+    private static final Duration PULL_TIMEOUT = Duration.ofMinutes(10);
+
+    private final DockerSettings settings;
+    private final DockerClient docker;
+    private final String dockerHost;
+
+    public DockerToolRunner(DockerSettings settings) {
+        this.settings = settings;
+        var config = DefaultDockerClientConfig.createDefaultConfigBuilder();
+        settings.dockerHost().ifPresent(config::withDockerHost);
+        var built = config.build();
+        this.dockerHost = built.getDockerHost().toString();
+        this.docker = DockerClientImpl.getInstance(built, new ApacheDockerHttpClient.Builder()
+                .dockerHost(built.getDockerHost()).sslConfig(built.getSSLConfig())
+                .maxConnections(32).connectionTimeout(Duration.ofSeconds(5)).build());
+    }
+
+    @Override
+    public ToolResult run(ToolInvocation invocation, StdoutConsumer stdout) {
+        String image = settings.imageFor(invocation.pgMajor());
+        checkEngine();
+        ensureImage(image);
+        String id = create(invocation, image);
+        try {
+            return runContainer(id, invocation, stdout);
+        } finally {
+            remove(id);
+        }
+    }
+
+    private ToolResult runContainer(String id, ToolInvocation invocation, StdoutConsumer stdout) {
+        long start = System.nanoTime();
+        FramePipe pipe = new FramePipe();
+        StderrTail tail = new StderrTail();
+        AtomicBoolean timedOut = new AtomicBoolean();
+        try (var attach = attach(id, pipe, tail)) {
+            docker.startContainerCmd(id).exec();
+            Thread watchdog = Thread.ofVirtual().start(() -> killAfter(id, invocation.timeout(), timedOut));
+            try (pipe) {
+                stdout.consume(pipe);
+                pipe.transferTo(java.io.OutputStream.nullOutputStream()); // a consumer that stopped early must not stall the tool
+            } finally {
+                watchdog.interrupt();
+            }
+            int exit = docker.waitContainerCmd(id).exec(new WaitContainerResultCallback()).awaitStatusCode(1, TimeUnit.MINUTES);
+            return new ToolResult(exit, timedOut.get(), tail.lines(), Duration.ofNanos(System.nanoTime() - start));
+        } catch (IOException | RuntimeException e) {
+            if (timedOut.get()) return new ToolResult(-1, true, tail.lines(), Duration.ofNanos(System.nanoTime() - start));
+            throw e instanceof PgwardenException p ? p : new PgwardenException(ErrorCode.TOOL, invocation.tool()
+                    + " in sidecar " + shortId(id) + " failed: " + e.getMessage() + tailSuffix(tail), e);
+        }
+    }
+
+    private ResultCallback.Adapter<Frame> attach(String id, FramePipe pipe, StderrTail tail) {
+        ResultCallback.Adapter<Frame> callback = new ResultCallback.Adapter<>() {
+            @Override
+            public void onNext(Frame frame) {
+                byte[] payload = frame.getPayload();
+                if (frame.getStreamType() == StreamType.STDERR) tail.accept(payload, 0, payload.length);
+                // docker-java reuses the frame buffer: queue a copy.
+                else if (frame.getStreamType() == StreamType.STDOUT || frame.getStreamType() == StreamType.RAW) pipe.offer(payload.clone());
+            }
+
+            @Override
+            public void onError(Throwable error) {
+                pipe.finish(error);
+            }
+
+            @Override
+            public void onComplete() {
+                pipe.finish(null);
+            }
+        };
+        // Attach before start, without the log backlog: the output arrives once, as it is produced.
+        docker.attachContainerCmd(id).withStdOut(true).withStdErr(true).withFollowStream(true).withLogs(false).exec(callback);
+        try {
+            callback.awaitStarted(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PgwardenException(ErrorCode.TOOL, "interrupted while attaching to sidecar " + shortId(id), e);
+        }
+        return callback;
+    }
+
+    private void killAfter(String id, Duration timeout, AtomicBoolean timedOut) {
+        try {
+            Thread.sleep(timeout);
+        } catch (InterruptedException finished) {
+            return;
+        }
+        timedOut.set(true);
+        try {
+            docker.killContainerCmd(id).exec();
+        } catch (RuntimeException e) {
+            log.debug("sidecar {} ended before it could be killed: {}", shortId(id), e.getMessage());
+        }
+    }
+
+    private String create(ToolInvocation invocation, String image) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(invocation.tool());
+        cmd.addAll(invocation.arguments());
+        List<String> env = new ArrayList<>();
+        invocation.secretEnvironment().forEach((k, v) -> env.add(k + "=" + v.value()));
+        HostConfig host = HostConfig.newHostConfig().withNetworkMode(settings.network())
+                // Docker would also write stdout (the whole backup) to a json log file on the host.
+                .withLogConfig(new LogConfig(LogConfig.LoggingType.NONE));
+        settings.memoryBytes().ifPresent(host::withMemory);
+        settings.cpus().ifPresent(c -> host.withNanoCPUs((long) (c * 1e9)));
+        try {
+            return docker.createContainerCmd(image).withCmd(cmd).withEnv(env).withTty(false)
+                    .withAttachStdout(true).withAttachStderr(true).withStdinOpen(false)
+                    .withLabels(Map.of(DockerSettings.LABEL_INSTANCE, settings.instance(),
+                            DockerSettings.LABEL_JOB, invocation.job(), DockerSettings.LABEL_RUN, invocation.runId()))
+                    .withName("pgwarden-" + invocation.job() + "-" + invocation.runId())
+                    .withHostConfig(host).exec().getId();
+        } catch (RuntimeException e) {
+            throw new PgwardenException(ErrorCode.TOOL, "cannot create a sidecar from image '" + image + "' for "
+                    + invocation.job() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void remove(String id) {
+        try {
+            docker.removeContainerCmd(id).withForce(true).withRemoveVolumes(true).exec();
+        } catch (NotFoundException gone) {
+            // already gone
+        } catch (RuntimeException e) {
+            log.warn("cannot remove sidecar {}; it will be removed at the next start: {}", shortId(id), e.getMessage());
+        }
+    }
+
+    /** Removes every container labelled with this instance: sidecars left by a crash or a kill. */
+    public int removeOrphans() {
+        checkEngine();
+        List<Container> orphans = docker.listContainersCmd().withShowAll(true)
+                .withLabelFilter(Map.of(DockerSettings.LABEL_INSTANCE, settings.instance())).exec();
+        for (Container c : orphans) {
+            log.warn("removing orphaned sidecar {} (job {}, run {}) left by an earlier run of instance '{}'", shortId(c.getId()),
+                    c.getLabels().get(DockerSettings.LABEL_JOB), c.getLabels().get(DockerSettings.LABEL_RUN), settings.instance());
+            remove(c.getId());
+        }
+        return orphans.size();
+    }
+
+    private void checkEngine() {
+        try {
+            docker.pingCmd().exec();
+        } catch (RuntimeException e) {
+            throw new PgwardenException(ErrorCode.TOOL, "cannot reach the Docker engine at " + dockerHost + ": " + rootMessage(e)
+                    + "; HINT: is dockerd running, and may this user use its socket? (or use runner type: process)", e);
+        }
+    }
+
+    private void ensureImage(String image) {
+        try {
+            docker.inspectImageCmd(image).exec();
+            return;
+        } catch (NotFoundException absent) {
+            if (settings.pull() == DockerSettings.PullPolicy.NEVER) {
+                throw new PgwardenException(ErrorCode.TOOL, "image '" + image + "' is not present and runner.pull is 'never'; "
+                        + "HINT: docker pull " + image + ", or build it, or set runner.pull: if-absent");
+            }
+        }
+        log.info("pulling image '{}'", image);
+        try {
+            if (!docker.pullImageCmd(image).exec(new PullImageResultCallback()).awaitCompletion(PULL_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
+                throw new PgwardenException(ErrorCode.TOOL, "pulling image '" + image + "' did not finish within " + PULL_TIMEOUT.toMinutes() + " minutes");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PgwardenException(ErrorCode.TOOL, "interrupted while pulling image '" + image + "'", e);
+        } catch (RuntimeException e) {
+            if (e instanceof PgwardenException p) throw p;
+            throw new PgwardenException(ErrorCode.TOOL, "cannot pull image '" + image + "': " + rootMessage(e), e);
+        }
+    }
+
+    @Override
+    public String describe(int pgMajor) {
+        return "docker image " + settings.imageFor(pgMajor) + " (network " + settings.network() + ")";
+    }
+
+    @Override
+    public void close() {
+        try {
+            docker.close();
+        } catch (IOException e) {
+            log.debug("closing the Docker client: {}", e.toString());
+        }
+    }
+
+    private static String shortId(String id) {
+        return id.length() > 12 ? id.substring(0, 12) : id;
+    }
+
+    private static String tailSuffix(StderrTail tail) {
+        List<String> lines = tail.lines();
+        return lines.isEmpty() ? "" : "; stderr: " + String.join(" | ", lines);
+    }
+
+    private static String rootMessage(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) root = root.getCause();
+        return root == t ? String.valueOf(t.getMessage()) : t.getMessage() + " (" + root.getMessage() + ")";
+    }
+}

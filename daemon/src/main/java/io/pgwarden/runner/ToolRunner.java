@@ -1,0 +1,17 @@
+package io.pgwarden.runner;
+
+/**
+ * Runs PostgreSQL client tools: in a sidecar container ({@link DockerToolRunner}) or as a local process
+ * ({@link ProcessToolRunner}). stdout streams to the consumer; stderr's last lines are kept for the error
+ * message; the timeout kills the tool. Whatever happens, nothing the run started is left behind.
+ */
+public interface ToolRunner extends AutoCloseable {
+
+    ToolResult run(ToolInvocation invocation, StdoutConsumer stdout);
+
+    /** e.g. "docker image postgres:15 (network host)" or "process /usr/lib/postgresql/15/bin". */
+    String describe(int pgMajor);
+
+    @Override
+    void close();
+}

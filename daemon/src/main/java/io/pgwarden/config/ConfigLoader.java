@@ -186,14 +186,64 @@ public final class ConfigLoader {
     }
 
     private static ClusterConfig cluster(String name, ConfigNode node) {
-        node.allowOnly("walToken", "systemIdentifier");
+        node.allowOnly("walToken", "systemIdentifier", "connection", "runner");
         String token = node.requiredString("walToken");
         if (token != null && token.length() < MIN_TOKEN_LENGTH) {
             node.problem("walToken", "must be at least " + MIN_TOKEN_LENGTH + " characters long");
         }
         OptionalLong sysid = node.parsed("systemIdentifier", ConfigLoader::systemIdentifier)
                 .map(OptionalLong::of).orElse(OptionalLong.empty());
-        return new ClusterConfig(name, token == null ? null : new Secret(token), sysid);
+        ConfigNode conn = node.mapping("connection");
+        Optional<ConnectionConfig> connection = conn.isPresent() ? Optional.of(connection(conn)) : Optional.empty();
+        ConfigNode runnerNode = node.mapping("runner");
+        RunnerConfig runner = runnerNode.isPresent() ? runner(runnerNode) : RunnerConfig.defaultProcess();
+        return new ClusterConfig(name, token == null ? null : new Secret(token), sysid, connection, runner);
+    }
+
+    private static ConnectionConfig connection(ConfigNode node) {
+        node.allowOnly("host", "port", "user", "password", "database", "sslmode");
+        String host = node.requiredString("host");
+        int port = node.integer("port", 1, 65535).orElse(ConnectionConfig.DEFAULT_PORT);
+        String user = node.string("user").orElse("postgres");
+        Optional<Secret> password = node.string("password").map(Secret::new);
+        String database = node.string("database").orElse("postgres");
+        Optional<String> sslmode = node.parsed("sslmode", m -> switch (m) {
+            case "disable", "allow", "prefer", "require", "verify-ca", "verify-full" -> m;
+            default -> throw new IllegalArgumentException("'" + m + "' is not an sslmode (disable, allow, prefer, require, verify-ca, verify-full)");
+        });
+        return new ConnectionConfig(host, port, user, password, database, sslmode);
+    }
+
+    private static RunnerConfig runner(ConfigNode node) {
+        RunnerConfig.Type type = node.parsed("type", t -> switch (t) {
+            case "docker" -> RunnerConfig.Type.DOCKER;
+            case "process" -> RunnerConfig.Type.PROCESS;
+            default -> throw new IllegalArgumentException("'" + t + "' is not a runner type (docker or process)");
+        }).orElse(RunnerConfig.Type.PROCESS);
+        RunnerConfig defaults = RunnerConfig.defaultProcess();
+        if (type == RunnerConfig.Type.PROCESS) {
+            node.allowOnly("type", "binDir");
+            return new RunnerConfig(type, defaults.image(), defaults.network(), defaults.pull(), Optional.empty(), Optional.empty(),
+                    Optional.empty(), node.string("binDir").orElse(RunnerConfig.DEFAULT_BIN_DIR));
+        }
+        node.allowOnly("type", "image", "network", "pull", "memory", "cpus", "dockerHost");
+        String network = node.requiredString("network");
+        RunnerConfig.Pull pull = node.parsed("pull", p -> switch (p) {
+            case "if-absent" -> RunnerConfig.Pull.IF_ABSENT;
+            case "never" -> RunnerConfig.Pull.NEVER;
+            default -> throw new IllegalArgumentException("'" + p + "' is not a pull policy (if-absent or never)");
+        }).orElse(RunnerConfig.Pull.IF_ABSENT);
+        Optional<Double> cpus = node.parsed("cpus", c -> {
+            try {
+                double v = Double.parseDouble(c);
+                if (v <= 0 || v > 1024) throw new IllegalArgumentException(c + " is out of range (more than 0, at most 1024)");
+                return v;
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("'" + c + "' is not a number of CPUs (e.g. 1.5)");
+            }
+        });
+        return new RunnerConfig(type, node.string("image").orElse(RunnerConfig.DEFAULT_IMAGE), network, pull,
+                node.parsed("memory", Units::parseSize), cpus, node.string("dockerHost"), RunnerConfig.DEFAULT_BIN_DIR);
     }
 
     private static long systemIdentifier(String text) {

@@ -1,5 +1,6 @@
 package io.pgwarden.runner;
 
+import io.pgwarden.config.RunnerConfig;
 import java.util.Optional;
 
 /**
@@ -9,10 +10,8 @@ import java.util.Optional;
  * @param pull       pull the image when it is absent, or never pull
  * @param instance   this daemon's id: sidecars carry it in {@code io.pgwarden.instance}, orphans are found by it
  */
-public record DockerSettings(Optional<String> dockerHost, String image, String network, PullPolicy pull,
+public record DockerSettings(Optional<String> dockerHost, String image, String network, RunnerConfig.Pull pull,
                              Optional<Long> memoryBytes, Optional<Double> cpus, String instance) {
-    public enum PullPolicy { IF_ABSENT, NEVER }
-
     public static final String LABEL_INSTANCE = "io.pgwarden.instance";
     public static final String LABEL_JOB = "io.pgwarden.job";
     public static final String LABEL_RUN = "io.pgwarden.run";

@@ -13,6 +13,7 @@ import com.github.dockerjava.api.model.StreamType;
 import com.github.dockerjava.core.DefaultDockerClientConfig;
 import com.github.dockerjava.core.DockerClientImpl;
 import com.github.dockerjava.httpclient5.ApacheDockerHttpClient;
+import io.pgwarden.config.RunnerConfig;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
 import java.io.IOException;
@@ -191,7 +192,7 @@ public final class DockerToolRunner implements ToolRunner {
             docker.inspectImageCmd(image).exec();
             return;
         } catch (NotFoundException absent) {
-            if (settings.pull() == DockerSettings.PullPolicy.NEVER) {
+            if (settings.pull() == RunnerConfig.Pull.NEVER) {
                 throw new PgwardenException(ErrorCode.TOOL, "image '" + image + "' is not present and runner.pull is 'never'; "
                         + "HINT: docker pull " + image + ", or build it, or set runner.pull: if-absent");
             }

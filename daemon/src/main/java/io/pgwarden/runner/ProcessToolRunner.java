@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /** Runs tools as local processes from {@code binDir} ("{major}" is replaced by the server's major version). */
 public final class ProcessToolRunner implements ToolRunner {
-    public static final String DEFAULT_BIN_DIR = "/usr/lib/postgresql/{major}/bin";
+    public static final String DEFAULT_BIN_DIR = io.pgwarden.config.RunnerConfig.DEFAULT_BIN_DIR;
 
     private final String binDirTemplate;
     private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(

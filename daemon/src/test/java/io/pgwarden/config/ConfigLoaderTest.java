@@ -95,7 +95,7 @@ class ConfigLoaderTest {
     @Test
     void unknownKeysAreErrors() {
         assertProblems(minimal("walToken: " + TOKEN + "\nwalTokne: x"),
-                "clusters.main.walTokne: unknown key (allowed here: walToken, systemIdentifier)");
+                "clusters.main.walTokne: unknown key (allowed here: walToken, systemIdentifier, connection, runner)");
         assertProblems("servr: {}\n" + minimal("walToken: " + TOKEN),
                 "servr: unknown key (allowed here: server, repository, clusters)");
     }
@@ -185,5 +185,46 @@ class ConfigLoaderTest {
                 "server.listen: 'x' must be HOST:PORT (e.g. 127.0.0.1:8420)",
                 "repository.path: is required for a filesystem repository",
                 "clusters.main.walToken: must be at least 16 characters long");
+    }
+
+    @Test
+    void readsConnectionAndDockerRunner() throws IOException {
+        ClusterConfig c = load(minimal("""
+                walToken: %s
+                connection: {host: 127.0.0.1, port: 5433, user: backup, password: "${env:PGPW}", sslmode: require}
+                runner: {type: docker, image: "local/postgres:{major}", network: "container:postgres-server", pull: never, memory: 512MiB, cpus: 1.5}
+                """.formatted(TOKEN)), Map.of("PGPW", "pw")).cluster("main");
+        ConnectionConfig conn = c.connection().orElseThrow();
+        assertThat(conn.describe()).isEqualTo("backup@127.0.0.1:5433/postgres");
+        assertThat(conn.libpqEnvironment()).containsEntry("PGPASSWORD", new Secret("pw")).containsEntry("PGSSLMODE", new Secret("require"));
+        RunnerConfig r = c.runner();
+        assertThat(r.type()).isEqualTo(RunnerConfig.Type.DOCKER);
+        assertThat(r.image()).isEqualTo("local/postgres:{major}");
+        assertThat(r.network()).isEqualTo("container:postgres-server");
+        assertThat(r.pull()).isEqualTo(RunnerConfig.Pull.NEVER);
+        assertThat(r.memoryBytes()).hasValue(512L << 20);
+        assertThat(r.cpus()).hasValue(1.5);
+    }
+
+    @Test
+    void theRunnerDefaultsToLocalProcesses() throws IOException {
+        RunnerConfig r = load(minimal("walToken: " + TOKEN)).cluster("main").runner();
+        assertThat(r.type()).isEqualTo(RunnerConfig.Type.PROCESS);
+        assertThat(r.binDir()).isEqualTo("/usr/lib/postgresql/{major}/bin");
+    }
+
+    @Test
+    void runnerAndConnectionErrorsNameTheirKeys() {
+        assertProblems(minimal("walToken: " + TOKEN + "\nrunner: {type: docker, pull: sometimes, cpus: lots, binDir: /x}"),
+                "clusters.main.runner.binDir: unknown key (allowed here: type, image, network, pull, memory, cpus, dockerHost)",
+                "clusters.main.runner.network: is required",
+                "clusters.main.runner.pull: 'sometimes' is not a pull policy (if-absent or never)",
+                "clusters.main.runner.cpus: 'lots' is not a number of CPUs (e.g. 1.5)");
+        assertProblems(minimal("walToken: " + TOKEN + "\nrunner: {type: podman}"),
+                "clusters.main.runner.type: 'podman' is not a runner type (docker or process)");
+        assertProblems(minimal("walToken: " + TOKEN + "\nconnection: {port: 99999, sslmode: maybe}"),
+                "clusters.main.connection.host: is required",
+                "clusters.main.connection.port: 99999 is out of range (1 to 65535)",
+                "clusters.main.connection.sslmode: 'maybe' is not an sslmode (disable, allow, prefer, require, verify-ca, verify-full)");
     }
 }

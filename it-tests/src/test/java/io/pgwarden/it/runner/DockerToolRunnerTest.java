@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.github.dockerjava.api.DockerClient;
+import io.pgwarden.config.RunnerConfig;
 import io.pgwarden.runner.DockerSettings;
 import io.pgwarden.runner.DockerToolRunner;
 import io.pgwarden.runner.ToolInvocation;
@@ -25,10 +26,10 @@ class DockerToolRunnerTest extends ToolRunnerContract {
     ToolRunner createRunner() {
         assumeTrue(DockerClientFactory.instance().isDockerAvailable(), "no Docker engine");
         assumeTrue(imagePresent(IMAGE.replace("{major}", "15")), "no local image " + IMAGE + " (it-tests/images/build-images.sh builds it)");
-        return new DockerToolRunner(settings(IMAGE, DockerSettings.PullPolicy.NEVER, Optional.empty()));
+        return new DockerToolRunner(settings(IMAGE, RunnerConfig.Pull.NEVER, Optional.empty()));
     }
 
-    DockerSettings settings(String image, DockerSettings.PullPolicy pull, Optional<String> host) {
+    DockerSettings settings(String image, RunnerConfig.Pull pull, Optional<String> host) {
         return new DockerSettings(host, image, "host", pull, Optional.of(256L << 20), Optional.of(1.0), instance);
     }
 
@@ -75,7 +76,7 @@ class DockerToolRunnerTest extends ToolRunnerContract {
 
     @Test
     void aMissingImageWithPullsOffIsAClearError() {
-        try (DockerToolRunner r = new DockerToolRunner(settings("local/no-such-image:{major}", DockerSettings.PullPolicy.NEVER, Optional.empty()))) {
+        try (DockerToolRunner r = new DockerToolRunner(settings("local/no-such-image:{major}", RunnerConfig.Pull.NEVER, Optional.empty()))) {
             assertThatThrownBy(() -> r.run(invocation("pg_dump", PASSWORD, Duration.ofSeconds(10), "--version"), out -> { }))
                     .hasMessage("image 'local/no-such-image:15' is not present and runner.pull is 'never'; "
                             + "HINT: docker pull local/no-such-image:15, or build it, or set runner.pull: if-absent");
@@ -84,7 +85,7 @@ class DockerToolRunnerTest extends ToolRunnerContract {
 
     @Test
     void anUnreachableDockerEngineIsAClearError() {
-        try (DockerToolRunner r = new DockerToolRunner(settings(IMAGE, DockerSettings.PullPolicy.NEVER, Optional.of("unix:///nonexistent/docker.sock")))) {
+        try (DockerToolRunner r = new DockerToolRunner(settings(IMAGE, RunnerConfig.Pull.NEVER, Optional.of("unix:///nonexistent/docker.sock")))) {
             assertThatThrownBy(() -> r.run(invocation("pg_dump", PASSWORD, Duration.ofSeconds(10), "--version"), out -> { }))
                     .hasMessageStartingWith("cannot reach the Docker engine at unix:///nonexistent/docker.sock: ")
                     .hasMessageEndingWith("HINT: is dockerd running, and may this user use its socket? (or use runner type: process)");

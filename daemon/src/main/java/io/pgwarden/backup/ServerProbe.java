@@ -1,0 +1,69 @@
+package io.pgwarden.backup;
+
+import io.pgwarden.config.ConnectionConfig;
+import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.PgwardenException;
+import io.pgwarden.pg.ServerInfo;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalLong;
+import java.util.Properties;
+
+/** Asks the server over JDBC what the backup recipes need: version (which tools/image), system id, tablespaces. */
+public final class ServerProbe {
+    private ServerProbe() {
+    }
+
+    public static ServerInfo probe(String cluster, ConnectionConfig connection) {
+        try (Connection c = connect(connection); Statement s = c.createStatement()) {
+            int versionNum = Integer.parseInt(single(s, "SHOW server_version_num"));
+            return new ServerInfo(versionNum, systemIdentifier(s), tablespaces(s));
+        } catch (SQLException e) {
+            throw new PgwardenException(ErrorCode.TOOL, "cluster '" + cluster + "': cannot query PostgreSQL at " + connection.describe()
+                    + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Connection connect(ConnectionConfig connection) throws SQLException {
+        Properties props = new Properties();
+        props.setProperty("user", connection.user());
+        connection.password().ifPresent(p -> props.setProperty("password", p.value()));
+        connection.sslmode().ifPresent(m -> props.setProperty("sslmode", m));
+        props.setProperty("ApplicationName", "pgwarden");
+        props.setProperty("connectTimeout", "10");
+        props.setProperty("socketTimeout", "60");
+        String host = connection.host().contains(":") ? "[" + connection.host() + "]" : connection.host();
+        return DriverManager.getConnection("jdbc:postgresql://" + host + ":" + connection.port() + "/" + connection.database(), props);
+    }
+
+    /** pg_control_system() is for superusers and pg_monitor members; a backup role without it still works. */
+    private static OptionalLong systemIdentifier(Statement s) throws SQLException {
+        try {
+            return OptionalLong.of(Long.parseUnsignedLong(single(s, "SELECT system_identifier FROM pg_control_system()")));
+        } catch (SQLException e) {
+            if ("42501".equals(e.getSQLState())) return OptionalLong.empty(); // insufficient_privilege
+            throw e;
+        }
+    }
+
+    private static List<String> tablespaces(Statement s) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (ResultSet rs = s.executeQuery("SELECT spcname, pg_tablespace_location(oid) FROM pg_tablespace"
+                + " WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY spcname")) {
+            while (rs.next()) out.add(rs.getString(1) + " (" + rs.getString(2) + ")");
+        }
+        return out;
+    }
+
+    private static String single(Statement s, String sql) throws SQLException {
+        try (ResultSet rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+}

@@ -22,7 +22,8 @@ public final class ServerProbe {
     public static ServerInfo probe(String cluster, ConnectionConfig connection) {
         try (Connection c = connect(connection); Statement s = c.createStatement()) {
             int versionNum = Integer.parseInt(single(s, "SHOW server_version_num"));
-            return new ServerInfo(versionNum, systemIdentifier(s), tablespaces(s));
+            long segmentSize = Long.parseLong(single(s, "SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'"));
+            return new ServerInfo(versionNum, systemIdentifier(s), segmentSize, tablespaces(s));
         } catch (SQLException e) {
             throw new PgwardenException(ErrorCode.TOOL, "cluster '" + cluster + "': cannot query PostgreSQL at " + connection.describe()
                     + ": " + e.getMessage(), e);

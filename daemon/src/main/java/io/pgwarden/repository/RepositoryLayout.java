@@ -8,6 +8,8 @@ import io.pgwarden.pg.WalFileName;
  * <pre>
  * {cluster}/cluster.json
  * {cluster}/wal/{timeline}/{walfile}.{codec}
+ * {cluster}/base/{backupId}/base.tar.{codec}       then manifest.json, written last (the commit marker)
+ * {cluster}/failures/{kind}/{id}.json              a run that failed: when, why
  * </pre>
  * This class is the only place that spells keys.
  */
@@ -21,6 +23,18 @@ public final class RepositoryLayout {
 
     public static String walKey(String cluster, WalFileName name, Compression compression) {
         return walNamePrefix(cluster, name) + compression.suffix();
+    }
+
+    public static String baseBackupData(String cluster, String backupId, Compression compression) {
+        return cluster + "/base/" + backupId + "/base.tar." + compression.suffix();
+    }
+
+    public static String baseBackupManifest(String cluster, String backupId) {
+        return cluster + "/base/" + backupId + "/manifest.json";
+    }
+
+    public static String failureRecord(String cluster, String kind, String id) {
+        return cluster + "/failures/" + kind + "/" + id + ".json";
     }
 
     /** Every encoding of one WAL file starts with this; the codec suffix follows. */

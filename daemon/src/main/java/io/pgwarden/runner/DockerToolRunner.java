@@ -16,6 +16,7 @@ import com.github.dockerjava.httpclient5.ApacheDockerHttpClient;
 import io.pgwarden.config.RunnerConfig;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
+import io.pgwarden.repository.codec.BlockingPipe;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -65,7 +66,7 @@ public final class DockerToolRunner implements ToolRunner {
 
     private ToolResult runContainer(String id, ToolInvocation invocation, StdoutConsumer stdout) {
         long start = System.nanoTime();
-        FramePipe pipe = new FramePipe();
+        BlockingPipe pipe = new BlockingPipe();
         StderrTail tail = new StderrTail();
         AtomicBoolean timedOut = new AtomicBoolean();
         try (var attach = attach(id, pipe, tail)) {
@@ -86,7 +87,7 @@ public final class DockerToolRunner implements ToolRunner {
         }
     }
 
-    private ResultCallback.Adapter<Frame> attach(String id, FramePipe pipe, StderrTail tail) {
+    private ResultCallback.Adapter<Frame> attach(String id, BlockingPipe pipe, StderrTail tail) {
         ResultCallback.Adapter<Frame> callback = new ResultCallback.Adapter<>() {
             @Override
             public void onNext(Frame frame) {

@@ -77,6 +77,8 @@ public final class PgCluster implements AutoCloseable {
                 local all all trust
                 host  all all 0.0.0.0/0 scram-sha-256
                 host  all all ::/0 scram-sha-256
+                host  replication all 0.0.0.0/0 scram-sha-256
+                host  replication all ::/0 scram-sha-256
                 """);
         query("SELECT pg_reload_conf()");
     }

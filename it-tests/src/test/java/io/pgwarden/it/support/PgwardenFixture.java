@@ -37,6 +37,11 @@ public final class PgwardenFixture implements AutoCloseable {
 
     /** Writes pgwarden.yml (listen on a free loopback port) with the given repository section and starts the daemon. */
     public static PgwardenFixture start(Path dir, String repositoryYaml, String serverExtraYaml) throws Exception {
+        return start(dir, repositoryYaml, serverExtraYaml, "");
+    }
+
+    /** As above, with more keys for cluster 'main' (e.g. connection, runner). */
+    public static PgwardenFixture start(Path dir, String repositoryYaml, String serverExtraYaml, String clusterExtraYaml) throws Exception {
         Path configFile = dir.resolve("pgwarden.yml");
         Files.writeString(configFile, """
                 server:
@@ -46,7 +51,9 @@ public final class PgwardenFixture implements AutoCloseable {
                 clusters:
                   main:
                     walToken: "${file:%s}"
-                """.formatted(TestDirs.freePort(), serverExtraYaml.indent(2).stripTrailing(), repositoryYaml, tokenFile(dir)));
+                %s
+                """.formatted(TestDirs.freePort(), serverExtraYaml.indent(2).stripTrailing(), repositoryYaml, tokenFile(dir),
+                clusterExtraYaml.indent(4).stripTrailing()));
         return startWithConfig(dir, configFile);
     }
 
@@ -69,6 +76,10 @@ public final class PgwardenFixture implements AutoCloseable {
         Path f = dir.resolve("main.token");
         Files.writeString(f, TOKEN + "\n");
         return f;
+    }
+
+    public PgwardenConfig config() {
+        return config;
     }
 
     public Path configFile() {

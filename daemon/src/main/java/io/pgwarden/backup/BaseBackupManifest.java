@@ -1,0 +1,14 @@
+package io.pgwarden.backup;
+
+import java.time.Instant;
+
+/**
+ * manifest.json of a base backup: written after the data object and the WAL it needs are in the repository.
+ * Its presence is what makes the backup exist. LSNs in PostgreSQL's text form.
+ */
+public record BaseBackupManifest(int formatVersion, String backupId, String cluster, String label,
+                                 String startLsn, String stopLsn, int timeline, String startWalFile, String stopWalFile,
+                                 String backupHistoryFile, Instant startTime, Instant stopTime,
+                                 int pgVersionNum, String systemIdentifier, String toolVersion,
+                                 String dataKey, String compression, long rawBytes, long storedBytes, String sha256) {
+}

@@ -1,0 +1,122 @@
+package io.pgwarden.repository.codec;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A bounded hand-over of byte chunks from a producer thread to a reader. When the reader is slower, the producer
+ * blocks (backpressure). The producer ends it with {@link #finish(Throwable)}: null means a clean end of stream,
+ * an error makes the reader's next read throw, so a consumer such as an upload aborts instead of completing.
+ */
+public final class BlockingPipe extends InputStream {
+    private static final byte[] EOF = new byte[0];
+
+    private final BlockingQueue<byte[]> frames = new ArrayBlockingQueue<>(64);
+    private byte[] current = new byte[0];
+    private int pos;
+    private volatile boolean closed;
+    private volatile Throwable failure;
+
+    /** Hands over a chunk (the pipe keeps it: do not reuse it). Returns false once the reader has gone away. */
+    public boolean offer(byte[] data) {
+        try {
+            while (!closed) {
+                if (frames.offer(data, 100, TimeUnit.MILLISECONDS)) return true;
+            }
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    public void finish(Throwable error) {
+        failure = error;
+        while (!closed) {
+            try {
+                if (frames.offer(EOF, 100, TimeUnit.MILLISECONDS)) return;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    @Override
+    public int read() throws IOException {
+        byte[] one = new byte[1];
+        int n = read(one, 0, 1);
+        return n < 0 ? -1 : one[0] & 0xFF;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+        if (len == 0) return 0;
+        while (pos == current.length) {
+            if (current == EOF) return -1;
+            try {
+                current = frames.take();
+                pos = 0;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while waiting for the tool's output");
+            }
+            if (current == EOF) {
+                if (failure != null) throw new IOException(failure.getMessage(), failure);
+                return -1;
+            }
+        }
+        int n = Math.min(len, current.length - pos);
+        System.arraycopy(current, pos, b, off, n);
+        pos += n;
+        return n;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        frames.clear();
+    }
+
+    /** An OutputStream that copies what is written into the pipe in chunks of up to {@code chunk} bytes. */
+    public OutputStream writer(int chunk) {
+        return new OutputStream() {
+            private byte[] buf = new byte[chunk];
+            private int len;
+
+            @Override
+            public void write(int b) throws IOException {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int n) throws IOException {
+                while (n > 0) {
+                    int k = Math.min(n, buf.length - len);
+                    System.arraycopy(b, off, buf, len, k);
+                    len += k;
+                    off += k;
+                    n -= k;
+                    if (len == buf.length) flush();
+                }
+            }
+
+            @Override
+            public void flush() throws IOException {
+                if (len == 0) return;
+                if (!offer(java.util.Arrays.copyOf(buf, len))) throw new IOException("the reading side of the pipe has gone away");
+                len = 0;
+            }
+
+            /** Flushes, but does not end the stream: the producer decides that with finish(). */
+            @Override
+            public void close() throws IOException {
+                flush();
+            }
+        };
+    }
+}

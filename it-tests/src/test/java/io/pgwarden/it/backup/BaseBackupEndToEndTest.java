@@ -1,0 +1,152 @@
+package io.pgwarden.it.backup;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.github.luben.zstd.ZstdInputStream;
+import io.pgwarden.backup.BaseBackupManifest;
+import io.pgwarden.backup.BaseBackupService;
+import io.pgwarden.config.ConfigLoader;
+import io.pgwarden.config.PgwardenConfig;
+import io.pgwarden.config.RunnerConfig;
+import io.pgwarden.it.support.PgCluster;
+import io.pgwarden.it.support.PgwardenFixture;
+import io.pgwarden.it.support.Processes;
+import io.pgwarden.it.support.TestDirs;
+import io.pgwarden.repository.ClusterInfoStore;
+import io.pgwarden.repository.WalRepository;
+import io.pgwarden.runner.DockerSettings;
+import io.pgwarden.runner.DockerToolRunner;
+import io.pgwarden.runner.ProcessToolRunner;
+import io.pgwarden.runner.ToolRunner;
+import io.pgwarden.storage.StorageDriver;
+import io.pgwarden.storage.StorageFactory;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.testcontainers.DockerClientFactory;
+
+/**
+ * A real PostgreSQL 15 (password required) archives to the daemon; base backups run through the process runner
+ * and through a Docker sidecar; each backup, unpacked with the archived WAL, starts and shows exactly the rows
+ * that existed when it was taken.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class BaseBackupEndToEndTest {
+    static final String PASSWORD = "backup-Pa55";
+
+    Path dir;
+    PgCluster source;
+    PgwardenFixture pgwarden;
+    StorageDriver storage;
+
+    @BeforeAll
+    void start() throws Exception {
+        dir = TestDirs.create("pgwarden-base-");
+        source = PgCluster.init(dir, "source", 1);
+        pgwarden = PgwardenFixture.start(dir, PgwardenFixture.filesystemRepositoryYaml(dir.resolve("repo")), "",
+                "connection: {host: 127.0.0.1, port: " + source.port() + ", user: postgres, password: \"" + PASSWORD + "\"}");
+        source.configure("archive_mode = on", "archive_command = '" + pgwarden.archiveCommand() + "'").start();
+        source.requirePassword(PASSWORD);
+        storage = StorageFactory.create(pgwarden.config().repository());
+    }
+
+    @AfterAll
+    void stop() {
+        if (storage != null) storage.close();
+        if (source != null) source.close();
+        if (pgwarden != null) pgwarden.close();
+        TestDirs.delete(dir);
+    }
+
+    BaseBackupService service(PgwardenConfig config) {
+        return new BaseBackupService(config, storage, new WalRepository(storage, config.repository()), new ClusterInfoStore(storage),
+                Clock.systemUTC(), Duration.ofMinutes(2), Duration.ofMinutes(10));
+    }
+
+    @Test
+    void aBackupThroughTheProcessRunnerRestoresToTheRowsAtBackupTime() throws Exception {
+        try (ToolRunner runner = new ProcessToolRunner(RunnerConfig.DEFAULT_BIN_DIR)) {
+            backupAndRestore("proc", runner);
+        }
+    }
+
+    @Test
+    void aBackupThroughADockerSidecarRestoresToTheRowsAtBackupTime() throws Exception {
+        assumeTrue(DockerClientFactory.instance().isDockerAvailable(), "no Docker engine");
+        try (ToolRunner runner = new DockerToolRunner(new DockerSettings(Optional.empty(), "local/postgres:{major}", "host",
+                RunnerConfig.Pull.NEVER, Optional.empty(), Optional.empty(), "it-base"))) {
+            backupAndRestore("dock", runner);
+        }
+    }
+
+    @Test
+    void aWrongPasswordFailsWithPostgresqlsMessageAndLeavesOnlyAFailureRecord() throws Exception {
+        Path config = dir.resolve("wrong.yml");
+        Files.writeString(config, Files.readString(pgwarden.configFile()).replace(PASSWORD, "not-the-password"));
+        PgwardenConfig wrong = ConfigLoader.load(config);
+        List<String> baseBefore = keys("main/base/");
+        try (ToolRunner runner = new ProcessToolRunner(RunnerConfig.DEFAULT_BIN_DIR)) {
+            assertThatThrownBy(() -> service(wrong).backup("main", runner))
+                    .hasMessageContaining("password authentication failed for user \"postgres\"");
+        }
+        assertThat(keys("main/base/")).isEqualTo(baseBefore);
+        assertThat(keys("main/failures/base/")).isNotEmpty();
+    }
+
+    private void backupAndRestore(String table, ToolRunner runner) throws Exception {
+        source.query("CREATE TABLE " + table + " AS SELECT g AS id, md5(g::text) AS pad FROM generate_series(1, 20000) g");
+        BaseBackupManifest manifest = service(pgwarden.config()).backup("main", runner);
+        source.query("INSERT INTO " + table + " SELECT g, 'after' FROM generate_series(1, 5000) g");
+        source.query("SELECT pg_switch_wal()");
+
+        assertThat(keys("main/base/" + manifest.backupId() + "/")).containsExactly(
+                "main/base/" + manifest.backupId() + "/base.tar.zst", "main/base/" + manifest.backupId() + "/manifest.json");
+        assertThat(manifest.rawBytes()).isGreaterThan(manifest.storedBytes()).isGreaterThan(0);
+        assertThat(manifest.toolVersion()).startsWith("pg_basebackup (PostgreSQL) 15.");
+        assertThat(manifest.backupHistoryFile()).endsWith(".backup");
+        assertThat(keys("main/wal/00000001/" + manifest.backupHistoryFile())).hasSize(1);
+
+        Path restored = restore(manifest, table);
+        try (PgCluster copy = PgCluster.existing(dir, restored, table + "-copy")) {
+            copy.configure("restore_command = '" + pgwarden.restoreCommand() + "'", "recovery_target = 'immediate'",
+                    "recovery_target_action = 'promote'", "archive_mode = off").start();
+            await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(300))
+                    .until(() -> copy.query("SELECT pg_is_in_recovery()").equals("f"));
+            assertThat(copy.query("SELECT count(*) FROM " + table)).isEqualTo("20000");
+            assertThat(copy.query("SELECT count(*) FROM " + table + " WHERE pad = 'after'")).isEqualTo("0");
+        }
+    }
+
+    /** Unpacks base.tar.zst from the repository with tar, as an operator would, into a new data directory. */
+    private Path restore(BaseBackupManifest manifest, String name) throws Exception {
+        Path target = TestDirs.forPostgres(dir, name + "-restored");
+        Process tar = new ProcessBuilder("tar", "-x", "-C", target.toString(), "-f", "-").redirectErrorStream(true).start();
+        try (var object = storage.get(manifest.dataKey()).orElseThrow(); InputStream in = new ZstdInputStream(object.content());
+             OutputStream out = tar.getOutputStream()) {
+            in.transferTo(out);
+        }
+        assertThat(tar.waitFor()).as(new String(tar.getInputStream().readAllBytes())).isEqualTo(0);
+        Processes.checked(Processes.run(List.of("chown", "-R", "postgres:postgres", target.toString()), null), "chown");
+        Processes.checked(Processes.run(List.of("chmod", "700", target.toString()), null), "chmod");
+        Files.writeString(target.resolve("recovery.signal"), "");
+        return target;
+    }
+
+    private List<String> keys(String prefix) {
+        try (var s = storage.list(prefix)) {
+            return s.map(StorageDriver.ObjectInfo::key).sorted().toList();
+        }
+    }
+}

@@ -61,18 +61,13 @@ public final class BaseBackupService {
     private final WalRepository wal;
     private final ClusterInfoStore clusterInfo;
     private final Clock clock;
-    private final Duration walWait;
-    private final Duration toolTimeout;
 
-    public BaseBackupService(PgwardenConfig config, StorageDriver storage, WalRepository wal, ClusterInfoStore clusterInfo,
-                             Clock clock, Duration walWait, Duration toolTimeout) {
+    public BaseBackupService(PgwardenConfig config, StorageDriver storage, WalRepository wal, ClusterInfoStore clusterInfo, Clock clock) {
         this.config = config;
         this.storage = storage;
         this.wal = wal;
         this.clusterInfo = clusterInfo;
         this.clock = clock;
-        this.walWait = walWait;
-        this.toolTimeout = toolTimeout;
     }
 
     public BaseBackupManifest backup(String cluster, ToolRunner runner) {
@@ -89,12 +84,13 @@ public final class BaseBackupService {
             ServerInfo server = ServerProbe.probe(cluster, connection);
             refuseTablespaces(cluster, server);
             String toolVersion = toolVersion(runner, server, connection, id);
-            Streamed streamed = stream(cluster, runner, server, connection, id, dataKey);
+            Streamed streamed = stream(clusterConfig, runner, server, connection, id, dataKey);
             // Why wait: the backup is only restorable with the WAL up to its stop point, which arrives via archive_command.
             long segmentSize = clusterInfo.get(cluster).map(ClusterInfo::segmentSize).orElse(server.walSegmentSize());
-            BackupLabel history = awaitBackupHistory(cluster, id, streamed.label(), segmentSize);
+            Duration walWait = clusterConfig.baseBackup().walWait();
+            BackupLabel history = awaitBackupHistory(cluster, id, streamed.label(), segmentSize, walWait);
             String stopWal = Lsn.walFileBefore(history.stopTimeline().orElse(streamed.label().startTimeline()), history.stopLsn().orElseThrow(), segmentSize);
-            awaitWal(cluster, id, stopWal);
+            awaitWal(cluster, id, stopWal, walWait);
             BaseBackupManifest manifest = new BaseBackupManifest(1, id, cluster, "pgwarden " + id,
                     Lsn.format(streamed.label().startLsn()), Lsn.format(history.stopLsn().orElseThrow()), streamed.label().startTimeline(),
                     streamed.label().startWalFile(), stopWal, streamed.label().historyFileName(segmentSize), started, clock.instant(),
@@ -114,7 +110,10 @@ public final class BaseBackupService {
     }
 
     /** Runs pg_basebackup; its tar goes to the repository as it is produced, and the upload completes only on exit 0. */
-    private Streamed stream(String cluster, ToolRunner runner, ServerInfo server, ConnectionConfig connection, String id, String dataKey) {
+    private Streamed stream(ClusterConfig clusterConfig, ToolRunner runner, ServerInfo server, ConnectionConfig connection, String id,
+                            String dataKey) {
+        String cluster = clusterConfig.name();
+        String checkpoint = clusterConfig.baseBackup().checkpoint().name().toLowerCase();
         BlockingPipe pipe = new BlockingPipe();
         CompletableFuture<Void> upload = CompletableFuture.runAsync(() -> storage.put(dataKey, pipe,
                 Map.of("codec", config.repository().compression().name().toLowerCase())), Executors.newVirtualThreadPerTaskExecutor());
@@ -123,8 +122,9 @@ public final class BaseBackupService {
         long[] stored = new long[1];
         ToolResult result;
         try {
-            result = runner.run(new ToolInvocation("pg_basebackup", List.of("-D", "-", "-Ft", "-X", "none", "-c", "fast",
-                    "-l", "pgwarden " + id), server.major(), connection.libpqEnvironment(), toolTimeout, "base-backup", id), stdout -> {
+            result = runner.run(new ToolInvocation("pg_basebackup", List.of("-D", "-", "-Ft", "-X", "none", "-c", checkpoint,
+                    "-l", "pgwarden " + id), server.major(), connection.libpqEnvironment(), clusterConfig.baseBackup().timeout(),
+                    "base-backup", id), stdout -> {
                 sniffer.set(new BackupLabelSniffer(stdout));
                 raw.set(new HashingInputStream(sniffer.get()));
                 OutputStream counted = new CountingOutputStream(pipe.writer(1 << 20), stored);
@@ -166,9 +166,9 @@ public final class BaseBackupService {
         return toolError;
     }
 
-    private BackupLabel awaitBackupHistory(String cluster, String id, BackupLabel label, long segmentSize) {
+    private BackupLabel awaitBackupHistory(String cluster, String id, BackupLabel label, long segmentSize, Duration walWait) {
         String name = label.historyFileName(segmentSize);
-        awaitWal(cluster, id, name);
+        awaitWal(cluster, id, name, walWait);
         try (VerifiedObject object = wal.open(cluster, WalFileName.parse(name)).orElseThrow()) {
             ByteArrayOutputStream text = new ByteArrayOutputStream();
             object.writeTo(text);
@@ -178,7 +178,7 @@ public final class BaseBackupService {
         }
     }
 
-    private void awaitWal(String cluster, String id, String walFile) {
+    private void awaitWal(String cluster, String id, String walFile, Duration walWait) {
         WalFileName name = WalFileName.parse(walFile);
         long deadline = System.nanoTime() + walWait.toNanos();
         while (wal.find(cluster, name).isEmpty()) {

@@ -10,8 +10,5 @@ import java.util.OptionalLong;
  * @param runner           where the client tools run (default: local processes)
  */
 public record ClusterConfig(String name, Secret walToken, OptionalLong systemIdentifier, Optional<ConnectionConfig> connection,
-                            RunnerConfig runner) {
-    public ClusterConfig(String name, Secret walToken, OptionalLong systemIdentifier) {
-        this(name, walToken, systemIdentifier, Optional.empty(), RunnerConfig.defaultProcess());
-    }
+                            RunnerConfig runner, BaseBackupConfig baseBackup) {
 }

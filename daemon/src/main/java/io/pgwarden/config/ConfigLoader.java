@@ -186,7 +186,7 @@ public final class ConfigLoader {
     }
 
     private static ClusterConfig cluster(String name, ConfigNode node) {
-        node.allowOnly("walToken", "systemIdentifier", "connection", "runner");
+        node.allowOnly("walToken", "systemIdentifier", "connection", "runner", "baseBackup");
         String token = node.requiredString("walToken");
         if (token != null && token.length() < MIN_TOKEN_LENGTH) {
             node.problem("walToken", "must be at least " + MIN_TOKEN_LENGTH + " characters long");
@@ -197,7 +197,21 @@ public final class ConfigLoader {
         Optional<ConnectionConfig> connection = conn.isPresent() ? Optional.of(connection(conn)) : Optional.empty();
         ConfigNode runnerNode = node.mapping("runner");
         RunnerConfig runner = runnerNode.isPresent() ? runner(runnerNode) : RunnerConfig.defaultProcess();
-        return new ClusterConfig(name, token == null ? null : new Secret(token), sysid, connection, runner);
+        ConfigNode base = node.mapping("baseBackup");
+        return new ClusterConfig(name, token == null ? null : new Secret(token), sysid, connection, runner,
+                base.isPresent() ? baseBackup(base) : BaseBackupConfig.defaults());
+    }
+
+    private static BaseBackupConfig baseBackup(ConfigNode node) {
+        node.allowOnly("checkpoint", "walWait", "timeout");
+        BaseBackupConfig d = BaseBackupConfig.defaults();
+        BaseBackupConfig.Checkpoint checkpoint = node.parsed("checkpoint", c -> switch (c) {
+            case "fast" -> BaseBackupConfig.Checkpoint.FAST;
+            case "spread" -> BaseBackupConfig.Checkpoint.SPREAD;
+            default -> throw new IllegalArgumentException("'" + c + "' is not a checkpoint mode (fast or spread)");
+        }).orElse(d.checkpoint());
+        return new BaseBackupConfig(checkpoint, node.parsed("walWait", Units::parseDuration).orElse(d.walWait()),
+                node.parsed("timeout", Units::parseDuration).orElse(d.timeout()));
     }
 
     private static ConnectionConfig connection(ConfigNode node) {

@@ -95,7 +95,7 @@ class ConfigLoaderTest {
     @Test
     void unknownKeysAreErrors() {
         assertProblems(minimal("walToken: " + TOKEN + "\nwalTokne: x"),
-                "clusters.main.walTokne: unknown key (allowed here: walToken, systemIdentifier, connection, runner)");
+                "clusters.main.walTokne: unknown key (allowed here: walToken, systemIdentifier, connection, runner, baseBackup)");
         assertProblems("servr: {}\n" + minimal("walToken: " + TOKEN),
                 "servr: unknown key (allowed here: server, repository, clusters)");
     }
@@ -226,5 +226,16 @@ class ConfigLoaderTest {
                 "clusters.main.connection.host: is required",
                 "clusters.main.connection.port: 99999 is out of range (1 to 65535)",
                 "clusters.main.connection.sslmode: 'maybe' is not an sslmode (disable, allow, prefer, require, verify-ca, verify-full)");
+    }
+
+    @Test
+    void readsBaseBackupSettingsAndRejectsBadOnes() throws IOException {
+        BaseBackupConfig b = load(minimal("walToken: " + TOKEN + "\nbaseBackup: {checkpoint: spread, walWait: 5m, timeout: 6h}"))
+                .cluster("main").baseBackup();
+        assertThat(b).isEqualTo(new BaseBackupConfig(BaseBackupConfig.Checkpoint.SPREAD, java.time.Duration.ofMinutes(5), java.time.Duration.ofHours(6)));
+        assertThat(load(minimal("walToken: " + TOKEN)).cluster("main").baseBackup()).isEqualTo(BaseBackupConfig.defaults());
+        assertProblems(minimal("walToken: " + TOKEN + "\nbaseBackup: {checkpoint: slow, walWait: soon}"),
+                "clusters.main.baseBackup.checkpoint: 'slow' is not a checkpoint mode (fast or spread)",
+                "clusters.main.baseBackup.walWait: 'soon' is not a duration (e.g. 30s, 5m, 2h, 14d)");
     }
 }

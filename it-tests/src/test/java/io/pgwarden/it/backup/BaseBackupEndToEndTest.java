@@ -72,7 +72,7 @@ class BaseBackupEndToEndTest {
 
     BaseBackupService service(PgwardenConfig config) {
         return new BaseBackupService(config, storage, new WalRepository(storage, config.repository()), new ClusterInfoStore(storage),
-                Clock.systemUTC(), Duration.ofMinutes(2), Duration.ofMinutes(10));
+                Clock.systemUTC());
     }
 
     @Test
@@ -103,6 +103,19 @@ class BaseBackupEndToEndTest {
         }
         assertThat(keys("main/base/")).isEqualTo(baseBefore);
         assertThat(keys("main/failures/base/")).isNotEmpty();
+    }
+
+    @Test
+    void theBackupCommandTakesOneAndPrintsItsId() throws Exception {
+        var r = io.pgwarden.it.support.Launcher.run("backup", "--config", pgwarden.configFile().toString(), "--cluster", "main", "--kind", "base");
+        assertThat(r.exitCode()).as(r.stderr()).isEqualTo(0);
+        String id = r.stdout().trim();
+        assertThat(id).matches("\\d{8}T\\d{6}Z-[0-9a-f]{4}");
+        assertThat(keys("main/base/" + id + "/")).contains("main/base/" + id + "/manifest.json");
+
+        var dump = io.pgwarden.it.support.Launcher.run("backup", "--config", pgwarden.configFile().toString(), "--cluster", "main", "--kind", "dump");
+        assertThat(dump.exitCode()).isEqualTo(2);
+        assertThat(dump.stderr()).contains("--kind dump is not available in this version (only base)");
     }
 
     private void backupAndRestore(String table, ToolRunner runner) throws Exception {

@@ -35,6 +35,7 @@ import org.slf4j.LoggerFactory;
 public final class DockerToolRunner implements ToolRunner {
     private static final Logger log = LoggerFactory.getLogger(DockerToolRunner.class);
     private static final Duration PULL_TIMEOUT = Duration.ofMinutes(10);
+    private static final int STDOUT_CHUNK = 256 << 10;
 
     private final DockerSettings settings;
     private final DockerClient docker;
@@ -88,13 +89,21 @@ public final class DockerToolRunner implements ToolRunner {
     }
 
     private ResultCallback.Adapter<Frame> attach(String id, BlockingPipe pipe, StderrTail tail) {
+        // Frames arrive in ~1 KiB pieces: gather them into large chunks (a copy, which docker-java's reused buffer needs).
+        java.io.OutputStream stdout = pipe.writer(STDOUT_CHUNK);
         ResultCallback.Adapter<Frame> callback = new ResultCallback.Adapter<>() {
             @Override
             public void onNext(Frame frame) {
                 byte[] payload = frame.getPayload();
-                if (frame.getStreamType() == StreamType.STDERR) tail.accept(payload, 0, payload.length);
-                // docker-java reuses the frame buffer: queue a copy.
-                else if (frame.getStreamType() == StreamType.STDOUT || frame.getStreamType() == StreamType.RAW) pipe.offer(payload.clone());
+                if (frame.getStreamType() == StreamType.STDERR) {
+                    tail.accept(payload, 0, payload.length);
+                } else if (frame.getStreamType() == StreamType.STDOUT || frame.getStreamType() == StreamType.RAW) {
+                    try {
+                        stdout.write(payload, 0, payload.length);
+                    } catch (IOException readerGone) {
+                        // the consumer stopped reading; the run's result says why
+                    }
+                }
             }
 
             @Override
@@ -104,6 +113,11 @@ public final class DockerToolRunner implements ToolRunner {
 
             @Override
             public void onComplete() {
+                try {
+                    stdout.flush();
+                } catch (IOException readerGone) {
+                    // nothing left to deliver to
+                }
                 pipe.finish(null);
             }
         };

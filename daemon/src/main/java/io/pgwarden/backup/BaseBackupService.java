@@ -1,8 +1,6 @@
 package io.pgwarden.backup;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import io.pgwarden.config.ClusterConfig;
 import io.pgwarden.config.ConnectionConfig;
 import io.pgwarden.config.PgwardenConfig;
@@ -15,6 +13,7 @@ import io.pgwarden.pg.ServerInfo;
 import io.pgwarden.pg.WalFileName;
 import io.pgwarden.repository.ClusterInfo;
 import io.pgwarden.repository.ClusterInfoStore;
+import io.pgwarden.repository.RepositoryJson;
 import io.pgwarden.repository.RepositoryLayout;
 import io.pgwarden.repository.VerifiedObject;
 import io.pgwarden.repository.WalRepository;
@@ -51,8 +50,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class BaseBackupService {
     private static final Logger log = LoggerFactory.getLogger(BaseBackupService.class);
-    static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule())
-            .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS).enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON = RepositoryJson.MAPPER;
     private static final DateTimeFormatter IDS = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
     private static final int COPY_BUFFER = 256 << 10;
 

@@ -1,8 +1,6 @@
 package io.pgwarden.repository;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.storage.StorageDriver;
 import java.io.ByteArrayInputStream;
@@ -13,8 +11,7 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /** Reads and pins cluster.json. Once pinned, the info never changes, so it is cached. */
 public final class ClusterInfoStore {
-    static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule())
-            .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS).enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON = RepositoryJson.MAPPER;
 
     private final StorageDriver storage;
     private final Map<String, ClusterInfo> pinned = new ConcurrentHashMap<>();

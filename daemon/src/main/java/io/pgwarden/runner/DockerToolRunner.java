@@ -15,6 +15,7 @@ import com.github.dockerjava.core.DockerClientImpl;
 import com.github.dockerjava.httpclient5.ApacheDockerHttpClient;
 import io.pgwarden.config.RunnerConfig;
 import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.Errors;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.repository.codec.BlockingPipe;
 import java.io.IOException;
@@ -197,7 +198,7 @@ public final class DockerToolRunner implements ToolRunner {
         try {
             docker.pingCmd().exec();
         } catch (RuntimeException e) {
-            throw new PgwardenException(ErrorCode.TOOL, "cannot reach the Docker engine at " + dockerHost + ": " + rootMessage(e)
+            throw new PgwardenException(ErrorCode.TOOL, "cannot reach the Docker engine at " + dockerHost + ": " + Errors.withRootCause(e)
                     + "; HINT: is dockerd running, and may this user use its socket? (or use runner type: process)", e);
         }
     }
@@ -222,7 +223,7 @@ public final class DockerToolRunner implements ToolRunner {
             throw new PgwardenException(ErrorCode.TOOL, "interrupted while pulling image '" + image + "'", e);
         } catch (RuntimeException e) {
             if (e instanceof PgwardenException p) throw p;
-            throw new PgwardenException(ErrorCode.TOOL, "cannot pull image '" + image + "': " + rootMessage(e), e);
+            throw new PgwardenException(ErrorCode.TOOL, "cannot pull image '" + image + "': " + Errors.withRootCause(e), e);
         }
     }
 
@@ -249,9 +250,4 @@ public final class DockerToolRunner implements ToolRunner {
         return lines.isEmpty() ? "" : "; stderr: " + String.join(" | ", lines);
     }
 
-    private static String rootMessage(Throwable t) {
-        Throwable root = t;
-        while (root.getCause() != null && root.getCause() != root) root = root.getCause();
-        return root == t ? String.valueOf(t.getMessage()) : t.getMessage() + " (" + root.getMessage() + ")";
-    }
 }

@@ -3,6 +3,7 @@ package io.pgwarden.storage;
 import io.pgwarden.config.S3Config;
 import io.pgwarden.config.Secret;
 import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.Errors;
 import io.pgwarden.error.PgwardenException;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -267,15 +268,9 @@ public final class S3Storage implements StorageDriver {
             return new PgwardenException(ErrorCode.STORAGE, message, e);
         }
         if (e instanceof SdkClientException) {
-            return PgwardenException.unavailable(action + " '" + where + "': " + rootMessage(e), e);
+            return PgwardenException.unavailable(action + " '" + where + "': " + Errors.withRootCause(e), e);
         }
-        return new PgwardenException(ErrorCode.STORAGE, action + " '" + where + "': " + rootMessage(e), e);
+        return new PgwardenException(ErrorCode.STORAGE, action + " '" + where + "': " + Errors.withRootCause(e), e);
     }
 
-    private static String rootMessage(Throwable t) {
-        Throwable root = t;
-        while (root.getCause() != null && root.getCause() != root) root = root.getCause();
-        String m = root.getMessage();
-        return root == t ? String.valueOf(m) : t.getMessage() + " (" + root.getClass().getSimpleName() + ": " + m + ")";
-    }
 }

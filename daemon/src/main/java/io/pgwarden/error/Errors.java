@@ -1,0 +1,15 @@
+package io.pgwarden.error;
+
+/** Helpers for error messages an operator reads. */
+public final class Errors {
+    private Errors() {
+    }
+
+    /** The message plus, when a library wrapped it, the innermost cause (where the real reason usually is). */
+    public static String withRootCause(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) root = root.getCause();
+        return root == t ? String.valueOf(t.getMessage())
+                : t.getMessage() + " (" + root.getClass().getSimpleName() + ": " + root.getMessage() + ")";
+    }
+}

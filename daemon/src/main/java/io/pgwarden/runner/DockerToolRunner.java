@@ -249,5 +249,4 @@ public final class DockerToolRunner implements ToolRunner {
         List<String> lines = tail.lines();
         return lines.isEmpty() ? "" : "; stderr: " + String.join(" | ", lines);
     }
-
 }

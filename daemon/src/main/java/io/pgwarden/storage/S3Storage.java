@@ -272,5 +272,4 @@ public final class S3Storage implements StorageDriver {
         }
         return new PgwardenException(ErrorCode.STORAGE, action + " '" + where + "': " + Errors.withRootCause(e), e);
     }
-
 }

@@ -60,6 +60,7 @@ public final class WalEndpoint {
                 response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
                 log.warn("refused {} {} for cluster '{}': {}", request.getMethod(), file, clusterName, e.getMessage());
             }
+            closeIfBodyUnread(request, response, false);
             return Responses.text(response, callback, e.code().httpStatus(), e.getMessage());
         }
         return switch (request.getMethod()) {
@@ -74,8 +75,9 @@ public final class WalEndpoint {
 
     private boolean push(Request request, Response response, Callback callback, String cluster, String file) {
         long start = System.nanoTime();
+        // Not try-with-resources: the catch blocks below still read from the body (drain), so it closes last.
         ReadTracking body = new ReadTracking(Content.Source.asInputStream(request));
-        try (body) {
+        try {
             PushResult result = archiver.push(cluster, file, body, request.getLength());
             long nanos = System.nanoTime() - start;
             if (result.outcome() == PushResult.Outcome.DUPLICATE) {
@@ -93,7 +95,8 @@ public final class WalEndpoint {
                     e.code() == ErrorCode.INTERNAL ? e : null);
             // Once the body was asked for (100 Continue), read the rest before answering, so the client
             // sees this answer instead of a reset connection. Over the size limit, just close.
-            if (body.started() && e.code() != ErrorCode.PAYLOAD_TOO_LARGE) body.drain(config.server().maxBodyBytes());
+            boolean drained = body.started() && e.code() != ErrorCode.PAYLOAD_TOO_LARGE && body.drain(config.server().maxBodyBytes());
+            closeIfBodyUnread(request, response, drained);
             return Responses.text(response, callback, e.code().httpStatus(), e.getMessage());
         } catch (IOException e) {
             // The client went away or sent less than it announced: nothing was stored.
@@ -104,7 +107,10 @@ public final class WalEndpoint {
         } catch (RuntimeException e) {
             metrics.walPushFailed(cluster, "internal");
             log.error("cluster '{}': push of {} failed unexpectedly", cluster, file, e);
+            closeIfBodyUnread(request, response, false);
             return Responses.text(response, callback, 500, "internal error archiving " + file + ": " + e);
+        } finally {
+            body.closeQuietly();
         }
     }
 
@@ -162,16 +168,37 @@ public final class WalEndpoint {
             return started;
         }
 
-        void drain(long max) {
+        void closeQuietly() {
+            try {
+                in.close();
+            } catch (IOException ignored) {
+                // the exchange is over either way
+            }
+        }
+
+        /** Reads and discards the rest of the body, up to max bytes; true if it reached the end. */
+        boolean drain(long max) {
             byte[] buf = new byte[64 << 10];
             long left = max;
             try {
                 int n;
-                while (left > 0 && (n = in.read(buf, 0, (int) Math.min(buf.length, left))) > 0) left -= n;
-            } catch (IOException ignored) {
-                // the client went away: nothing to answer
+                while ((n = in.read(buf, 0, (int) Math.min(buf.length, Math.max(left, 1)))) > 0) {
+                    left -= n;
+                    if (left < 0) return false;
+                }
+                return n < 0;
+            } catch (IOException clientGone) {
+                return false;
             }
         }
+    }
+
+    /**
+     * A refusal that leaves the request body unread ends the connection, and says so: otherwise a client may send
+     * its next request on a connection the server is about to close.
+     */
+    private static void closeIfBodyUnread(Request request, Response response, boolean drained) {
+        if (!drained && request.getLength() != 0) response.getHeaders().put(HttpHeader.CONNECTION, "close");
     }
 
     private static String reason(ErrorCode code) {

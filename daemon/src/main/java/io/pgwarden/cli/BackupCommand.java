@@ -1,6 +1,6 @@
 package io.pgwarden.cli;
 
-import io.pgwarden.backup.BaseBackupManifest;
+import io.pgwarden.repository.BaseBackupManifest;
 import io.pgwarden.backup.BaseBackupService;
 import io.pgwarden.config.ConfigLoader;
 import io.pgwarden.config.PgwardenConfig;

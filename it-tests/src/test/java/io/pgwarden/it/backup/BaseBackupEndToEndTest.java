@@ -6,7 +6,7 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.github.luben.zstd.ZstdInputStream;
-import io.pgwarden.backup.BaseBackupManifest;
+import io.pgwarden.repository.BaseBackupManifest;
 import io.pgwarden.backup.BaseBackupService;
 import io.pgwarden.config.ConfigLoader;
 import io.pgwarden.config.PgwardenConfig;
@@ -116,6 +116,34 @@ class BaseBackupEndToEndTest {
         var dump = io.pgwarden.it.support.Launcher.run("backup", "--config", pgwarden.configFile().toString(), "--cluster", "main", "--kind", "dump");
         assertThat(dump.exitCode()).isEqualTo(2);
         assertThat(dump.stderr()).contains("--kind dump is not available in this version (only base)");
+    }
+
+    @Test
+    void listShowsCommittedBackupsAndTheWalRangeFromTheRepositoryAlone() throws Exception {
+        BaseBackupManifest taken;
+        try (ToolRunner runner = new ProcessToolRunner(RunnerConfig.DEFAULT_BIN_DIR)) {
+            taken = service(pgwarden.config()).backup("main", runner);
+        }
+        // A directory without manifest.json is not a backup and must not be listed.
+        storage.put("main/base/20000101T000000Z-dead/base.tar.zst", new java.io.ByteArrayInputStream(new byte[10]), java.util.Map.of());
+
+        var r = io.pgwarden.it.support.Launcher.run("list", "--config", pgwarden.configFile().toString(), "--cluster", "main", "--json");
+        assertThat(r.exitCode()).as(r.stderr()).isEqualTo(0);
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.stdout());
+        List<String> ids = new java.util.ArrayList<>();
+        json.get("baseBackups").forEach(b -> ids.add(b.get("backupId").asText()));
+        assertThat(ids).contains(taken.backupId()).doesNotContain("20000101T000000Z-dead");
+        var timeline1 = json.get("wal").get(0);
+        assertThat(timeline1.get("timeline").asInt()).isEqualTo(1);
+        assertThat(timeline1.get("firstSegment").asText()).isLessThanOrEqualTo(taken.startWalFile());
+        assertThat(timeline1.get("lastSegment").asText()).isGreaterThanOrEqualTo(taken.stopWalFile());
+        assertThat(json.get("latestWalFile").asText()).isEqualTo(timeline1.get("lastSegment").asText());
+        assertThat(json.get("earliestRestorable").isNull()).isFalse();
+
+        var table = io.pgwarden.it.support.Launcher.run("list", "--config", pgwarden.configFile().toString(), "--cluster", "main");
+        assertThat(table.exitCode()).isEqualTo(0);
+        assertThat(table.stdout()).contains(taken.backupId()).contains("timeline 1: ").contains("restorable: from ");
+        storage.delete("main/base/20000101T000000Z-dead/base.tar.zst");
     }
 
     private void backupAndRestore(String table, ToolRunner runner) throws Exception {

@@ -1,4 +1,4 @@
-package io.pgwarden.backup;
+package io.pgwarden.repository;
 
 import java.time.Instant;
 

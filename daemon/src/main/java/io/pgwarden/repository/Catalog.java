@@ -1,0 +1,81 @@
+package io.pgwarden.repository;
+
+import io.pgwarden.error.PgwardenException;
+import io.pgwarden.storage.StorageDriver;
+import io.pgwarden.storage.StorageDriver.ObjectInfo;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+/**
+ * What the repository holds for a cluster, read from the repository alone (it is self-describing):
+ * committed base backups (those with a manifest) and the archived WAL per timeline. The WAL listing is
+ * streamed and folded into one range per timeline, so memory does not grow with the number of segments.
+ */
+public final class Catalog {
+    private final StorageDriver storage;
+
+    public Catalog(StorageDriver storage) {
+        this.storage = storage;
+    }
+
+    public record TimelineWal(int timeline, String firstSegment, String lastSegment, long segments, long storedBytes) {
+    }
+
+    /**
+     * @param earliestRestorable the end of the oldest committed backup: no point before it can be restored (null: no backup)
+     * @param latestWalFile      the newest archived segment on the newest timeline: recovery can replay up to its end
+     */
+    public record Listing(String cluster, List<BaseBackupManifest> baseBackups, List<TimelineWal> wal,
+                          java.time.Instant earliestRestorable, String latestWalFile) {
+    }
+
+    public Listing list(String cluster) {
+        List<BaseBackupManifest> backups = baseBackups(cluster);
+        List<TimelineWal> wal = wal(cluster);
+        return new Listing(cluster, backups, wal, backups.isEmpty() ? null : backups.get(0).stopTime(),
+                wal.isEmpty() ? null : wal.get(wal.size() - 1).lastSegment());
+    }
+
+    /** Committed base backups, oldest first. A backup directory without manifest.json is not a backup. */
+    public List<BaseBackupManifest> baseBackups(String cluster) {
+        List<BaseBackupManifest> out = new ArrayList<>();
+        try (Stream<ObjectInfo> objects = storage.list(cluster + "/base/")) {
+            objects.map(ObjectInfo::key).filter(k -> k.endsWith("/manifest.json")).forEach(k -> out.add(readManifest(k)));
+        }
+        out.sort(Comparator.comparing(BaseBackupManifest::startTime));
+        return out;
+    }
+
+    private BaseBackupManifest readManifest(String key) {
+        try (var object = storage.get(key).orElseThrow(() -> PgwardenException.notFound("repository object '" + key + "' disappeared"))) {
+            return RepositoryJson.MAPPER.readValue(object.content(), BaseBackupManifest.class);
+        } catch (IOException e) {
+            throw PgwardenException.integrity("repository object '" + key + "' is not a valid base backup manifest: " + e.getMessage());
+        }
+    }
+
+    /** Segment files per timeline (history and .backup files are not counted as segments). */
+    public List<TimelineWal> wal(String cluster) {
+        Map<Integer, TimelineWal> ranges = new TreeMap<>();
+        String prefix = cluster + "/wal/";
+        try (Stream<ObjectInfo> objects = storage.list(prefix)) {
+            objects.forEach(o -> {
+                String name = o.key().substring(o.key().lastIndexOf('/') + 1);
+                int dot = name.indexOf('.');
+                String base = dot < 0 ? name : name.substring(0, dot);
+                if (base.length() != 24 || name.indexOf('.', dot + 1) >= 0) return; // not a plain segment
+                int timeline = Integer.parseUnsignedInt(base.substring(0, 8), 16);
+                ranges.merge(timeline, new TimelineWal(timeline, base, base, 1, o.size()), (a, b) -> new TimelineWal(timeline,
+                        a.firstSegment().compareTo(b.firstSegment()) <= 0 ? a.firstSegment() : b.firstSegment(),
+                        a.lastSegment().compareTo(b.lastSegment()) >= 0 ? a.lastSegment() : b.lastSegment(),
+                        a.segments() + b.segments(), a.storedBytes() + b.storedBytes()));
+            });
+        }
+        return List.copyOf(ranges.values());
+    }
+}

@@ -34,8 +34,6 @@ public final class WalArchiver {
     private static final long SPILL_THRESHOLD = 8L << 20;
     /** How long a push waits for a free slot before answering 503 (PostgreSQL retries). */
     private static final long SLOT_WAIT_SECONDS = 60;
-    /** Large reads keep per-call overhead (JNI into zstd, digest updates) small next to the work. */
-    private static final int COPY_BUFFER = 256 << 10;
     /** Repository lookups made while a body is still arriving: blocking I/O, so virtual threads. */
     private static final ExecutorService LOOKUPS = Executors.newVirtualThreadPerTaskExecutor();
 
@@ -112,10 +110,10 @@ public final class WalArchiver {
             wal.store(cluster, name, encoded, raw.count(), sha256);
             if (log.isDebugEnabled()) {
                 log.debug("cluster '{}': {}: received and encoded {} -> {} bytes in {} ms, checked in {} ms, stored in {} ms", cluster,
-                        name.name(), raw.count(), encoded.size(), (encodedAt - started) / 1_000_000, (checkedAt - encodedAt) / 1_000_000,
+                        name.name(), raw.count(), encoded.length(), (encodedAt - started) / 1_000_000, (checkedAt - encodedAt) / 1_000_000,
                         (System.nanoTime() - checkedAt) / 1_000_000);
             }
-            return new PushResult(PushResult.Outcome.CREATED, raw.count(), encoded.size());
+            return new PushResult(PushResult.Outcome.CREATED, raw.count(), encoded.length());
         } finally {
             encoded.discard();
         }
@@ -135,9 +133,7 @@ public final class WalArchiver {
         var repo = config.repository();
         try (OutputStream out = Codecs.compress(repo.compression(), repo.compressionLevel(), 1, sink)) {
             out.write(head);
-            byte[] buf = new byte[COPY_BUFFER];
-            int n;
-            while ((n = rest.readNBytes(buf, 0, buf.length)) > 0) out.write(buf, 0, n);
+            Codecs.pump(rest, out);
         }
     }
 

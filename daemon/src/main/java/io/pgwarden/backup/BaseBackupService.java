@@ -54,7 +54,8 @@ public final class BaseBackupService {
     private static final Logger log = LoggerFactory.getLogger(BaseBackupService.class);
     private static final ObjectMapper JSON = RepositoryJson.MAPPER;
     private static final DateTimeFormatter IDS = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
-    private static final int COPY_BUFFER = 256 << 10;
+    /** Uploads run beside the tool's output; virtual threads, shared (an executor per backup was never closed). */
+    private static final java.util.concurrent.ExecutorService UPLOADS = Executors.newVirtualThreadPerTaskExecutor();
 
     private final PgwardenConfig config;
     private final StorageDriver storage;
@@ -89,10 +90,12 @@ public final class BaseBackupService {
             long segmentSize = clusterInfo.get(cluster).map(ClusterInfo::segmentSize).orElse(server.walSegmentSize());
             Duration walWait = clusterConfig.baseBackup().walWait();
             BackupLabel history = awaitBackupHistory(cluster, id, streamed.label(), segmentSize, walWait);
-            String stopWal = Lsn.walFileBefore(history.stopTimeline().orElse(streamed.label().startTimeline()), history.stopLsn().orElseThrow(), segmentSize);
+            long stopLsn = history.stopLsn().orElseThrow(() -> new PgwardenException(ErrorCode.TOOL,
+                    "cluster '" + cluster + "': backup history file of base backup " + id + " has no STOP WAL LOCATION"));
+            String stopWal = Lsn.walFileBefore(history.stopTimeline().orElse(streamed.label().startTimeline()), stopLsn, segmentSize);
             awaitWal(cluster, id, stopWal, walWait);
             BaseBackupManifest manifest = new BaseBackupManifest(1, id, cluster, "pgwarden " + id,
-                    Lsn.format(streamed.label().startLsn()), Lsn.format(history.stopLsn().orElseThrow()), streamed.label().startTimeline(),
+                    Lsn.format(streamed.label().startLsn()), Lsn.format(stopLsn), streamed.label().startTimeline(),
                     streamed.label().startWalFile(), stopWal, streamed.label().historyFileName(segmentSize), started, clock.instant(),
                     server.versionNum(), server.systemIdentifier().isPresent() ? Long.toUnsignedString(server.systemIdentifier().getAsLong()) : null,
                     toolVersion, dataKey, repo.compression().name().toLowerCase(), streamed.rawBytes(), streamed.storedBytes(), streamed.sha256());
@@ -116,7 +119,7 @@ public final class BaseBackupService {
         String checkpoint = clusterConfig.baseBackup().checkpoint().name().toLowerCase();
         BlockingPipe pipe = new BlockingPipe();
         CompletableFuture<Void> upload = CompletableFuture.runAsync(() -> storage.put(dataKey, pipe,
-                Map.of("codec", config.repository().compression().name().toLowerCase())), Executors.newVirtualThreadPerTaskExecutor());
+                Map.of("codec", config.repository().compression().name().toLowerCase())), UPLOADS);
         AtomicReference<HashingInputStream> raw = new AtomicReference<>();
         AtomicReference<BackupLabelSniffer> sniffer = new AtomicReference<>();
         long[] stored = new long[1];
@@ -129,9 +132,7 @@ public final class BaseBackupService {
                 raw.set(new HashingInputStream(sniffer.get()));
                 OutputStream counted = new CountingOutputStream(pipe.writer(1 << 20), stored);
                 try (OutputStream z = Codecs.compress(config.repository().compression(), config.repository().compressionLevel(), 1, counted)) {
-                    byte[] buf = new byte[COPY_BUFFER];
-                    int n;
-                    while ((n = raw.get().read(buf)) > 0) z.write(buf, 0, n);
+                    Codecs.pump(raw.get(), z);
                 }
             });
         } catch (RuntimeException e) {

@@ -77,7 +77,7 @@ public final class S3Storage implements StorageDriver {
         String objectKey = objectKey(key);
         byte[] first;
         try {
-            first = readPart(content);
+            first = readPart(content, 1 << 20);
         } catch (IOException e) {
             throw unreadable(key, e);
         }
@@ -136,7 +136,7 @@ public final class S3Storage implements StorageDriver {
                 String etag = s3.uploadPart(b -> b.bucket(bucket).key(objectKey).uploadId(uploadId)
                         .partNumber(number).contentLength((long) data.length), body(data)).eTag();
                 parts.add(CompletedPart.builder().partNumber(number).eTag(etag).build());
-                part = data.length < partSize ? new byte[0] : readPart(content);
+                part = data.length < partSize ? new byte[0] : readPart(content, partSize);
             }
             s3.completeMultipartUpload(b -> b.bucket(bucket).key(objectKey).uploadId(uploadId)
                     .multipartUpload(m -> m.parts(parts)));
@@ -166,9 +166,12 @@ public final class S3Storage implements StorageDriver {
         }
     }
 
-    /** Reads up to one part; grows the buffer as data arrives, so small objects cost small buffers. */
-    private byte[] readPart(InputStream in) throws IOException {
-        byte[] buf = new byte[Math.min(partSize, 1 << 20)];
+    /**
+     * Reads up to one part. The first part starts small and grows, so small objects cost small buffers; once the
+     * stream is known to be multipart, later parts are allocated whole (growing them copied 2x the part size each).
+     */
+    private byte[] readPart(InputStream in, int initialCapacity) throws IOException {
+        byte[] buf = new byte[Math.min(partSize, initialCapacity)];
         int len = 0;
         while (len < partSize) {
             if (len == buf.length) buf = java.util.Arrays.copyOf(buf, Math.min(partSize, buf.length * 2));

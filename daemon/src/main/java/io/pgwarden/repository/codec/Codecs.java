@@ -13,6 +13,8 @@ import java.util.zip.GZIPOutputStream;
 /** The compression stage and its inverse. Closing the returned stream finishes the frame and closes the sink. */
 public final class Codecs {
     private static final int BUFFER = 1 << 16;
+    /** Large reads keep per-call overhead (JNI into zstd, digest updates) small next to the work. */
+    private static final int PUMP_BUFFER = 256 << 10;
 
     private Codecs() {
     }
@@ -44,6 +46,13 @@ public final class Codecs {
             case GZIP -> new GZIPInputStream(source, BUFFER);
             case NONE -> source;
         };
+    }
+
+    /** Copies everything from in to out in large chunks (InputStream.transferTo uses 16 KiB). */
+    public static void pump(InputStream in, OutputStream out) throws IOException {
+        byte[] buf = new byte[PUMP_BUFFER];
+        int n;
+        while ((n = in.readNBytes(buf, 0, buf.length)) > 0) out.write(buf, 0, n);
     }
 
     private static final class LeveledGzipOutputStream extends GZIPOutputStream {

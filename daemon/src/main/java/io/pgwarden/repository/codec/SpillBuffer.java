@@ -72,10 +72,6 @@ public final class SpillBuffer extends OutputStream implements io.pgwarden.stora
         if (fileOut != null) fileOut.flush();
     }
 
-    public long size() {
-        return size;
-    }
-
     @Override
     public long length() {
         return size;

@@ -125,8 +125,10 @@ public final class BaseBackupService {
         long[] stored = new long[1];
         ToolResult result;
         try {
-            result = runner.run(new ToolInvocation("pg_basebackup", List.of("-D", "-", "-Ft", "-X", "none", "-c", checkpoint,
-                    "-l", "pgwarden " + id), server.major(), connection.libpqEnvironment(), clusterConfig.baseBackup().timeout(),
+            List<String> args = new java.util.ArrayList<>(List.of("-D", "-", "-Ft", "-X", "none", "-c", checkpoint, "-l", "pgwarden " + id));
+            clusterConfig.baseBackup().maxRate().ifPresent(rate -> args.addAll(List.of("-r", (rate >> 10) + "k")));
+            result = runner.run(new ToolInvocation("pg_basebackup", args, server.major(),
+                    clusterConfig.runner().toolEnvironment(connection), clusterConfig.baseBackup().timeout(),
                     "base-backup", id), stdout -> {
                 sniffer.set(new BackupLabelSniffer(stdout));
                 raw.set(new HashingInputStream(sniffer.get()));

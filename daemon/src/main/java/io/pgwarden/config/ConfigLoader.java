@@ -24,6 +24,7 @@ import java.util.regex.Pattern;
  */
 public final class ConfigLoader {
     private static final Pattern CLUSTER_NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,62}");
+    private static final Pattern INSTANCE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
     private static final int MIN_TOKEN_LENGTH = 16;
 
     private final Map<String, String> environment;
@@ -73,7 +74,7 @@ public final class ConfigLoader {
     }
 
     private static ServerConfig server(ConfigNode node) {
-        node.allowOnly("listen", "maxBodySize", "spoolDir", "maxConcurrentPushes");
+        node.allowOnly("listen", "maxBodySize", "spoolDir", "maxConcurrentPushes", "adminToken", "instance");
         String host = ServerConfig.DEFAULT_HOST;
         int port = ServerConfig.DEFAULT_PORT;
         Optional<String[]> listen = node.parsed("listen", ConfigLoader::hostAndPort);
@@ -85,7 +86,19 @@ public final class ConfigLoader {
         if (maxBody < 1024) node.problem("maxBodySize", "must be at least 1kB");
         Path spool = node.parsed("spoolDir", Path::of).orElse(Path.of(System.getProperty("java.io.tmpdir")));
         int pushes = node.integer("maxConcurrentPushes", 1, 256).orElse(ServerConfig.DEFAULT_MAX_CONCURRENT_PUSHES);
-        return new ServerConfig(host, port, maxBody, spool, pushes);
+        Optional<Secret> adminToken = node.string("adminToken").map(Secret::new);
+        if (adminToken.isPresent() && adminToken.get().value().length() < MIN_TOKEN_LENGTH) {
+            node.problem("adminToken", "must be at least " + MIN_TOKEN_LENGTH + " characters long");
+        }
+        String instance = node.parsed("instance", ConfigLoader::instanceName).orElse("pgwarden-" + port);
+        return new ServerConfig(host, port, maxBody, spool, pushes, adminToken, instance);
+    }
+
+    private static String instanceName(String text) {
+        if (!INSTANCE_NAME.matcher(text).matches()) {
+            throw new IllegalArgumentException("'" + text + "' is not an instance name (letters, digits, '.', '_', '-', at most 63)");
+        }
+        return text;
     }
 
     static String[] hostAndPort(String text) {
@@ -186,7 +199,7 @@ public final class ConfigLoader {
     }
 
     private static ClusterConfig cluster(String name, ConfigNode node) {
-        node.allowOnly("walToken", "systemIdentifier", "connection", "runner", "baseBackup");
+        node.allowOnly("walToken", "systemIdentifier", "connection", "runner", "baseBackup", "dump", "schedules");
         String token = node.requiredString("walToken");
         if (token != null && token.length() < MIN_TOKEN_LENGTH) {
             node.problem("walToken", "must be at least " + MIN_TOKEN_LENGTH + " characters long");
@@ -198,20 +211,53 @@ public final class ConfigLoader {
         ConfigNode runnerNode = node.mapping("runner");
         RunnerConfig runner = runnerNode.isPresent() ? runner(runnerNode) : RunnerConfig.defaultProcess();
         ConfigNode base = node.mapping("baseBackup");
+        ConfigNode dump = node.mapping("dump");
+        SchedulesConfig schedules = schedules(node.mapping("schedules"));
+        if (connection.isEmpty() && (schedules.base().isPresent() || schedules.dump().isPresent())) {
+            node.problem("schedules", "backups need clusters." + name + ".connection");
+        }
         return new ClusterConfig(name, token == null ? null : new Secret(token), sysid, connection, runner,
-                base.isPresent() ? baseBackup(base) : BaseBackupConfig.defaults());
+                base.isPresent() ? baseBackup(base) : BaseBackupConfig.defaults(), dump.isPresent() ? dump(dump) : DumpConfig.defaults(),
+                schedules);
+    }
+
+    private static SchedulesConfig schedules(ConfigNode node) {
+        if (!node.isPresent()) return SchedulesConfig.none();
+        for (String later : List.of("retention", "restoreTest", "verify")) {
+            if (node.has(later)) node.problem(later, "is not available in this version (base and dump only)");
+        }
+        node.allowOnly("base", "dump", "misfire", "retention", "restoreTest", "verify");
+        SchedulesConfig.Misfire misfire = node.parsed("misfire", m -> switch (m) {
+            case "run-once" -> SchedulesConfig.Misfire.RUN_ONCE;
+            case "skip" -> SchedulesConfig.Misfire.SKIP;
+            default -> throw new IllegalArgumentException("'" + m + "' is not a misfire policy (run-once or skip)");
+        }).orElse(SchedulesConfig.Misfire.RUN_ONCE);
+        return new SchedulesConfig(node.parsed("base", CronSchedule::parse), node.parsed("dump", CronSchedule::parse), misfire);
+    }
+
+    private static DumpConfig dump(ConfigNode node) {
+        node.allowOnly("databases", "timeout");
+        List<String> databases = node.stringList("databases").orElse(List.of());
+        if (node.has("databases") && databases.isEmpty()) node.problem("databases", "must name at least one database (omit it to dump all)");
+        if (databases.stream().anyMatch(String::isEmpty)) node.problem("databases", "must not contain an empty name");
+        return new DumpConfig(databases, node.parsed("timeout", Units::parseDuration).orElse(DumpConfig.defaults().timeout()));
     }
 
     private static BaseBackupConfig baseBackup(ConfigNode node) {
-        node.allowOnly("checkpoint", "walWait", "timeout");
+        node.allowOnly("checkpoint", "walWait", "timeout", "maxRate");
         BaseBackupConfig d = BaseBackupConfig.defaults();
         BaseBackupConfig.Checkpoint checkpoint = node.parsed("checkpoint", c -> switch (c) {
             case "fast" -> BaseBackupConfig.Checkpoint.FAST;
             case "spread" -> BaseBackupConfig.Checkpoint.SPREAD;
             default -> throw new IllegalArgumentException("'" + c + "' is not a checkpoint mode (fast or spread)");
         }).orElse(d.checkpoint());
+        java.util.OptionalLong maxRate = node.parsed("maxRate", Units::parseSize).map(java.util.OptionalLong::of).orElse(java.util.OptionalLong.empty());
+        // pg_basebackup -r accepts 32 kB/s to 1 GB/s.
+        if (maxRate.isPresent() && (maxRate.getAsLong() < 32 << 10 || maxRate.getAsLong() > 1L << 30)) {
+            node.problem("maxRate", "must be between 32kB and 1GB (per second)");
+        }
         return new BaseBackupConfig(checkpoint, node.parsed("walWait", Units::parseDuration).orElse(d.walWait()),
-                node.parsed("timeout", Units::parseDuration).orElse(d.timeout()));
+                node.parsed("timeout", Units::parseDuration).orElse(d.timeout()), maxRate);
     }
 
     private static ConnectionConfig connection(ConfigNode node) {
@@ -236,11 +282,12 @@ public final class ConfigLoader {
         }).orElse(RunnerConfig.Type.PROCESS);
         RunnerConfig defaults = RunnerConfig.defaultProcess();
         if (type == RunnerConfig.Type.PROCESS) {
-            node.allowOnly("type", "binDir");
+            node.allowOnly("type", "binDir", "pgHost", "pgPort");
             return new RunnerConfig(type, defaults.image(), defaults.network(), defaults.pull(), Optional.empty(), Optional.empty(),
-                    Optional.empty(), node.string("binDir").orElse(RunnerConfig.DEFAULT_BIN_DIR));
+                    Optional.empty(), node.string("binDir").orElse(RunnerConfig.DEFAULT_BIN_DIR), node.string("pgHost"),
+                    node.integer("pgPort", 1, 65535));
         }
-        node.allowOnly("type", "image", "network", "pull", "memory", "cpus", "dockerHost");
+        node.allowOnly("type", "image", "network", "pull", "memory", "cpus", "dockerHost", "pgHost", "pgPort");
         String network = node.requiredString("network");
         RunnerConfig.Pull pull = node.parsed("pull", p -> switch (p) {
             case "if-absent" -> RunnerConfig.Pull.IF_ABSENT;
@@ -257,7 +304,8 @@ public final class ConfigLoader {
             }
         });
         return new RunnerConfig(type, node.string("image").orElse(RunnerConfig.DEFAULT_IMAGE), network, pull,
-                node.parsed("memory", Units::parseSize), cpus, node.string("dockerHost"), RunnerConfig.DEFAULT_BIN_DIR);
+                node.parsed("memory", Units::parseSize), cpus, node.string("dockerHost"), RunnerConfig.DEFAULT_BIN_DIR,
+                node.string("pgHost"), node.integer("pgPort", 1, 65535));
     }
 
     private static long systemIdentifier(String text) {

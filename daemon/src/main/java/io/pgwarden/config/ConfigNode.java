@@ -96,6 +96,27 @@ final class ConfigNode {
         return Optional.ofNullable(resolved);
     }
 
+    /** A list of scalars (a single scalar counts as a list of one), each with ${..} resolved. */
+    Optional<List<String>> stringList(String key) {
+        if (!has(key)) return Optional.empty();
+        JsonNode v = json.get(key);
+        if (v.isValueNode()) return string(key).map(List::of);
+        if (!v.isArray()) {
+            problem(key, "must be a list of values");
+            return Optional.empty();
+        }
+        List<String> out = new ArrayList<>();
+        for (JsonNode item : v) {
+            if (!item.isValueNode()) {
+                problem(key, "must be a list of single values");
+                return Optional.empty();
+            }
+            String resolved = interpolator.resolve(item.asText(), message -> problem(key, message));
+            if (resolved != null) out.add(resolved);
+        }
+        return Optional.of(out);
+    }
+
     String requiredString(String key) {
         Optional<String> v = string(key);
         if (v.isEmpty() && !has(key)) problem(key, "is required");

@@ -5,9 +5,13 @@ import java.util.Optional;
 /**
  * Where PostgreSQL client tools run. Docker: a sidecar per run from {@code image} ("{major}" = the server's major
  * version) on {@code network} ({@code host}, {@code container:<name>} or a network name). Process: local binaries.
+ * @param pgHost where the tools reach PostgreSQL when that differs from {@code connection.host}, as seen from the
+ *               sidecar (with {@code network: container:<name>} the server is at 127.0.0.1)
+ * @param pgPort the same for the port
  */
 public record RunnerConfig(Type type, String image, String network, Pull pull, Optional<Long> memoryBytes,
-                           Optional<Double> cpus, Optional<String> dockerHost, String binDir) {
+                           Optional<Double> cpus, Optional<String> dockerHost, String binDir,
+                           Optional<String> pgHost, Optional<Integer> pgPort) {
     public enum Type { DOCKER, PROCESS }
 
     public enum Pull { IF_ABSENT, NEVER }
@@ -17,6 +21,14 @@ public record RunnerConfig(Type type, String image, String network, Pull pull, O
 
     public static RunnerConfig defaultProcess() {
         return new RunnerConfig(Type.PROCESS, DEFAULT_IMAGE, "host", Pull.IF_ABSENT, Optional.empty(), Optional.empty(),
-                Optional.empty(), DEFAULT_BIN_DIR);
+                Optional.empty(), DEFAULT_BIN_DIR, Optional.empty(), Optional.empty());
+    }
+
+    /** The libpq environment for a tool run by this runner: the connection's, with the sidecar's view of host and port. */
+    public java.util.Map<String, Secret> toolEnvironment(ConnectionConfig connection) {
+        var env = connection.libpqEnvironment();
+        pgHost.ifPresent(h -> env.put("PGHOST", new Secret(h)));
+        pgPort.ifPresent(p -> env.put("PGPORT", new Secret(Integer.toString(p))));
+        return env;
     }
 }

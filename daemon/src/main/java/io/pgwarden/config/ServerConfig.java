@@ -1,13 +1,18 @@
 package io.pgwarden.config;
 
 import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * @param maxBodyBytes largest WAL file the endpoint accepts (PostgreSQL's largest segment is 1 GiB)
  * @param spoolDir     where a compressed WAL file too large for memory is spooled before upload
  * @param maxConcurrentPushes WAL pushes processed at once; more wait, so memory stays bounded
+ * @param adminToken   bearer token of the admin API (/v1/clusters/{c}/backups ...); absent: the admin API is off
+ * @param instance     this daemon's name on its sidecars (label io.pgwarden.instance): stable across restarts, so
+ *                     a restarted daemon finds and removes the sidecars a crash left behind
  */
-public record ServerConfig(String host, int port, long maxBodyBytes, Path spoolDir, int maxConcurrentPushes) {
+public record ServerConfig(String host, int port, long maxBodyBytes, Path spoolDir, int maxConcurrentPushes,
+                           Optional<Secret> adminToken, String instance) {
     public static final int DEFAULT_MAX_CONCURRENT_PUSHES = 8;
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8420;

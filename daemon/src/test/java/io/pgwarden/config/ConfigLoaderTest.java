@@ -95,7 +95,7 @@ class ConfigLoaderTest {
     @Test
     void unknownKeysAreErrors() {
         assertProblems(minimal("walToken: " + TOKEN + "\nwalTokne: x"),
-                "clusters.main.walTokne: unknown key (allowed here: walToken, systemIdentifier, connection, runner, baseBackup)");
+                "clusters.main.walTokne: unknown key (allowed here: walToken, systemIdentifier, connection, runner, baseBackup, dump, schedules)");
         assertProblems("servr: {}\n" + minimal("walToken: " + TOKEN),
                 "servr: unknown key (allowed here: server, repository, clusters)");
     }
@@ -216,7 +216,7 @@ class ConfigLoaderTest {
     @Test
     void runnerAndConnectionErrorsNameTheirKeys() {
         assertProblems(minimal("walToken: " + TOKEN + "\nrunner: {type: docker, pull: sometimes, cpus: lots, binDir: /x}"),
-                "clusters.main.runner.binDir: unknown key (allowed here: type, image, network, pull, memory, cpus, dockerHost)",
+                "clusters.main.runner.binDir: unknown key (allowed here: type, image, network, pull, memory, cpus, dockerHost, pgHost, pgPort)",
                 "clusters.main.runner.network: is required",
                 "clusters.main.runner.pull: 'sometimes' is not a pull policy (if-absent or never)",
                 "clusters.main.runner.cpus: 'lots' is not a number of CPUs (e.g. 1.5)");
@@ -232,10 +232,49 @@ class ConfigLoaderTest {
     void readsBaseBackupSettingsAndRejectsBadOnes() throws IOException {
         BaseBackupConfig b = load(minimal("walToken: " + TOKEN + "\nbaseBackup: {checkpoint: spread, walWait: 5m, timeout: 6h}"))
                 .cluster("main").baseBackup();
-        assertThat(b).isEqualTo(new BaseBackupConfig(BaseBackupConfig.Checkpoint.SPREAD, java.time.Duration.ofMinutes(5), java.time.Duration.ofHours(6)));
+        assertThat(b).isEqualTo(new BaseBackupConfig(BaseBackupConfig.Checkpoint.SPREAD, java.time.Duration.ofMinutes(5), java.time.Duration.ofHours(6), java.util.OptionalLong.empty()));
         assertThat(load(minimal("walToken: " + TOKEN)).cluster("main").baseBackup()).isEqualTo(BaseBackupConfig.defaults());
         assertProblems(minimal("walToken: " + TOKEN + "\nbaseBackup: {checkpoint: slow, walWait: soon}"),
                 "clusters.main.baseBackup.checkpoint: 'slow' is not a checkpoint mode (fast or spread)",
                 "clusters.main.baseBackup.walWait: 'soon' is not a duration (e.g. 30s, 5m, 2h, 14d)");
+    }
+
+    @Test
+    void readsSchedulesDumpsAndTheAdminToken() throws IOException {
+        PgwardenConfig c = load("""
+                server: {adminToken: an-admin-token-0123, instance: db1-pgwarden}
+                repository: {type: filesystem, path: /var/tmp/repo}
+                clusters:
+                  main:
+                    walToken: %s
+                    connection: {host: 127.0.0.1}
+                    schedules: {base: "0 2 * * *", dump: "@daily", misfire: skip}
+                    dump: {databases: [appdb, "odd name"], timeout: 2h}
+                    baseBackup: {maxRate: 64MB}
+                """.formatted(TOKEN));
+        ClusterConfig main = c.cluster("main");
+        assertThat(main.schedules().base().orElseThrow().quartz()).isEqualTo("0 0 2 * * ?");
+        assertThat(main.schedules().dump().orElseThrow().quartz()).isEqualTo("0 0 0 * * ?");
+        assertThat(main.schedules().misfire()).isEqualTo(SchedulesConfig.Misfire.SKIP);
+        assertThat(main.dump().databases()).containsExactly("appdb", "odd name");
+        assertThat(main.dump().timeout()).isEqualTo(java.time.Duration.ofHours(2));
+        assertThat(main.baseBackup().maxRate()).hasValue(64L << 20);
+        assertThat(c.server().adminToken().orElseThrow().value()).isEqualTo("an-admin-token-0123");
+        assertThat(c.server().instance()).isEqualTo("db1-pgwarden");
+        assertThat(load(minimal("walToken: " + TOKEN)).server().instance()).isEqualTo("pgwarden-8420");
+    }
+
+    @Test
+    void scheduleErrorsNameTheirKeys() {
+        assertProblems(minimal("walToken: " + TOKEN + "\nconnection: {host: h}\nschedules: {base: \"0 2 * *\", dump: \"61 * * * *\", misfire: later, retention: \"0 4 * * *\"}"),
+                "clusters.main.schedules.retention: is not available in this version (base and dump only)",
+                "clusters.main.schedules.misfire: 'later' is not a misfire policy (run-once or skip)",
+                "clusters.main.schedules.base: '0 2 * *' is not a 5-field cron expression (minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\")",
+                "clusters.main.schedules.dump: '61 * * * *': minute field '61' is invalid (values 0-59, lists a,b, ranges a-b, steps */n)");
+        assertProblems(minimal("walToken: " + TOKEN + "\nschedules: {base: \"0 2 * * *\"}"),
+                "clusters.main.schedules: backups need clusters.main.connection");
+        assertProblems(minimal("walToken: " + TOKEN + "\ndump: {databases: []}\nbaseBackup: {maxRate: 1kB}"),
+                "clusters.main.baseBackup.maxRate: must be between 32kB and 1GB (per second)",
+                "clusters.main.dump.databases: must name at least one database (omit it to dump all)");
     }
 }

@@ -30,6 +30,19 @@ public final class ServerProbe {
         }
     }
 
+    /** Databases a dump of "every database" covers: those that accept connections, templates excluded. */
+    public static List<String> databases(String cluster, ConnectionConfig connection) {
+        try (Connection c = connect(connection); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname")) {
+            List<String> out = new ArrayList<>();
+            while (rs.next()) out.add(rs.getString(1));
+            return out;
+        } catch (SQLException e) {
+            throw new PgwardenException(ErrorCode.TOOL, "cluster '" + cluster + "': cannot list databases at " + connection.describe()
+                    + ": " + e.getMessage(), e);
+        }
+    }
+
     private static Connection connect(ConnectionConfig connection) throws SQLException {
         Properties props = new Properties();
         props.setProperty("user", connection.user());

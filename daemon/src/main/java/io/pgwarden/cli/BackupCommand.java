@@ -1,11 +1,13 @@
 package io.pgwarden.cli;
 
-import io.pgwarden.repository.BaseBackupManifest;
+import io.pgwarden.backup.BackupJobs;
 import io.pgwarden.backup.BaseBackupService;
+import io.pgwarden.backup.DumpService;
 import io.pgwarden.config.ConfigLoader;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
+import io.pgwarden.metrics.Metrics;
 import io.pgwarden.repository.ClusterInfoStore;
 import io.pgwarden.repository.WalRepository;
 import io.pgwarden.runner.ToolRunner;
@@ -14,14 +16,16 @@ import io.pgwarden.storage.StorageDriver;
 import io.pgwarden.storage.StorageFactory;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-@Command(name = "backup", description = {"Take one backup now (standalone, straight into the repository) and print its id.",
-        "The WAL the backup needs must reach the repository through archive_command (a running daemon)."})
+@Command(name = "backup", description = {"Take one backup now and print its id.",
+        "Goes through the running daemon's admin API when it is up (server.adminToken set), so it never overlaps a",
+        "scheduled run; otherwise runs standalone. A base backup's WAL must reach the repository through archive_command."})
 final class BackupCommand implements Callable<Integer> {
     /** Sidecars started by this command carry this instance label, apart from any daemon's. */
     static final String INSTANCE = "pgwarden-cli";
@@ -32,25 +36,49 @@ final class BackupCommand implements Callable<Integer> {
     @Option(names = "--cluster", required = true, description = "the cluster name in the configuration")
     String cluster;
 
-    @Option(names = "--kind", required = true, description = "base (dump is not available yet)")
+    @Option(names = "--kind", required = true, description = "base or dump")
     String kind;
+
+    @Option(names = "--database", description = "with --kind dump: dump only this database (and the globals)")
+    String database;
+
+    @Option(names = "--standalone", description = "do not use a running daemon even when one is up")
+    boolean standalone;
 
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() {
-        if (!kind.equals("base")) {
-            throw new PgwardenException(ErrorCode.USAGE, "--kind " + kind + " is not available in this version (only base)");
-        }
         PgwardenConfig cfg = ConfigLoader.load(config);
-        try (StorageDriver storage = StorageFactory.create(cfg.repository());
-             ToolRunner runner = ToolRunners.create(cfg.cluster(cluster).runner(), INSTANCE)) {
-            BaseBackupManifest manifest = new BaseBackupService(cfg, storage, new WalRepository(storage, cfg.repository()),
-                    new ClusterInfoStore(storage), Clock.systemUTC()).backup(cluster, runner);
-            spec.commandLine().getOut().println(manifest.backupId());
-            spec.commandLine().getOut().flush();
+        BackupJobs.Kind k;
+        try {
+            k = BackupJobs.Kind.parse(kind);
+        } catch (PgwardenException e) {
+            throw new PgwardenException(ErrorCode.USAGE, "--kind: " + e.getMessage());
+        }
+        if (database != null && k != BackupJobs.Kind.DUMP) throw new PgwardenException(ErrorCode.USAGE, "--database applies to --kind dump only");
+        cfg.cluster(cluster);
+        Optional<DaemonClient> daemon = standalone ? Optional.empty() : DaemonClient.ifRunning(cfg, spec.commandLine().getErr());
+        BackupJobs.RunState result = daemon.isPresent()
+                ? daemon.get().backup(cluster, k, Optional.ofNullable(database))
+                : runStandalone(cfg, new BackupJobs.Request(cluster, k, Optional.ofNullable(database), "cli"));
+        spec.commandLine().getOut().println(result.id());
+        spec.commandLine().getOut().flush();
+        if (!result.state().equals("succeeded")) {
+            throw new PgwardenException(ErrorCode.valueOf(result.errorCode()), result.kind() + " backup " + result.id() + " failed: " + result.error());
         }
         return 0;
+    }
+
+    private static BackupJobs.RunState runStandalone(PgwardenConfig cfg, BackupJobs.Request request) {
+        try (StorageDriver storage = StorageFactory.create(cfg.repository());
+             ToolRunner runner = ToolRunners.create(cfg.cluster(request.cluster()).runner(), INSTANCE);
+             Metrics metrics = new Metrics(Clock.systemUTC())) {
+            Clock clock = Clock.systemUTC();
+            BackupJobs jobs = new BackupJobs(new BaseBackupService(cfg, storage, new WalRepository(storage, cfg.repository()),
+                    new ClusterInfoStore(storage), clock), new DumpService(cfg, storage, clock), storage, c -> runner, metrics, clock);
+            return jobs.run(request);
+        }
     }
 }

@@ -4,6 +4,7 @@ import io.pgwarden.repository.BaseBackupManifest;
 import io.pgwarden.config.ConfigLoader;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.repository.Catalog;
+import io.pgwarden.repository.DumpManifest;
 import io.pgwarden.repository.RepositoryJson;
 import io.pgwarden.storage.StorageDriver;
 import io.pgwarden.storage.StorageFactory;
@@ -15,7 +16,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-@Command(name = "list", description = "Show a cluster's base backups and archived WAL per timeline, read from the repository.")
+@Command(name = "list", description = "Show a cluster's base backups, dumps and archived WAL per timeline, read from the repository.")
 final class ListCommand implements Callable<Integer> {
     @Option(names = "--config", required = true, description = "the YAML configuration file")
     Path config;
@@ -66,6 +67,15 @@ final class ListCommand implements Callable<Integer> {
         out.println("restorable: " + (listing.earliestRestorable() == null ? "nothing (no committed base backup)"
                 : "from " + listing.earliestRestorable() + " (end of the oldest backup) to the end of WAL file "
                 + (listing.latestWalFile() == null ? "(none archived)" : listing.latestWalFile())));
-        out.println("dumps: not available in this version");
+        out.println();
+        out.println("dumps: " + listing.dumps().size());
+        if (!listing.dumps().isEmpty()) {
+            out.printf("  %-22s %-24s %-20s %-20s %10s %10s%n", "id", "database", "start", "stop", "raw MB", "stored MB");
+            for (DumpManifest d : listing.dumps()) {
+                out.printf("  %-22s %-24s %-20s %-20s %10.1f %10.1f%n", d.dumpId(), d.isGlobals() ? "(globals)" : d.database(),
+                        d.startTime().toString().substring(0, 19), d.stopTime().toString().substring(0, 19), d.rawBytes() / 1e6,
+                        d.storedBytes() / 1e6);
+            }
+        }
     }
 }

@@ -2,56 +2,108 @@ package io.pgwarden.daemon;
 
 import io.pgwarden.archive.WalArchiver;
 import io.pgwarden.archive.WalFetcher;
+import io.pgwarden.backup.BackupJobs;
+import io.pgwarden.backup.BaseBackupService;
+import io.pgwarden.backup.DumpService;
+import io.pgwarden.config.ClusterConfig;
 import io.pgwarden.config.PgwardenConfig;
+import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.PgwardenException;
 import io.pgwarden.metrics.Metrics;
+import io.pgwarden.repository.Catalog;
 import io.pgwarden.repository.ClusterInfoStore;
 import io.pgwarden.repository.WalRepository;
+import io.pgwarden.runner.DockerToolRunner;
+import io.pgwarden.runner.ToolRunner;
+import io.pgwarden.runner.ToolRunners;
+import io.pgwarden.schedule.BackupScheduler;
 import io.pgwarden.server.HttpServer;
 import io.pgwarden.server.Routes;
 import io.pgwarden.server.WalEndpoint;
+import io.pgwarden.storage.FilesystemStorage;
 import io.pgwarden.storage.StorageDriver;
 import io.pgwarden.storage.StorageFactory;
 import java.time.Clock;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The composition root: builds storage → repository → services → HTTP server, and stops them in reverse.
- * Stopping lets in-flight WAL pushes finish (Jetty graceful stop) before the repository closes.
+ * The composition root: builds storage → repository → services → runners → HTTP server → scheduler, and stops
+ * them in reverse. Stopping lets in-flight WAL pushes finish (Jetty graceful stop) before the repository closes.
  */
 public final class Daemon implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Daemon.class);
 
     private final StorageDriver storage;
     private final Metrics metrics;
+    private final Map<String, ToolRunner> runners;
+    private final BackupJobs jobs;
     private final HttpServer http;
+    private final BackupScheduler scheduler;
 
-    private Daemon(StorageDriver storage, Metrics metrics, HttpServer http) {
+    private Daemon(StorageDriver storage, Metrics metrics, Map<String, ToolRunner> runners, BackupJobs jobs, HttpServer http,
+                   BackupScheduler scheduler) {
         this.storage = storage;
         this.metrics = metrics;
+        this.runners = runners;
+        this.jobs = jobs;
         this.http = http;
+        this.scheduler = scheduler;
     }
 
     public static Daemon start(PgwardenConfig config, Clock clock) throws Exception {
         StorageDriver storage = StorageFactory.create(config.repository());
-        if (storage instanceof io.pgwarden.storage.FilesystemStorage fs) fs.createRoot();
+        if (storage instanceof FilesystemStorage fs) fs.createRoot();
         Metrics metrics = new Metrics(clock);
-        config.clusters().keySet().forEach(metrics::registerCluster);
+        config.clusters().values().forEach(c -> registerMeters(metrics, c));
         WalRepository wal = new WalRepository(storage, config.repository());
-        WalArchiver archiver = new WalArchiver(config, new ClusterInfoStore(storage), wal, clock);
+        ClusterInfoStore clusterInfo = new ClusterInfoStore(storage);
+        WalArchiver archiver = new WalArchiver(config, clusterInfo, wal, clock);
+        Map<String, ToolRunner> runners = runners(config);
+        BackupJobs jobs = new BackupJobs(new BaseBackupService(config, storage, wal, clusterInfo, clock), new DumpService(config, storage, clock),
+                storage, runners::get, metrics, clock);
         WalEndpoint endpoint = new WalEndpoint(config, archiver, new WalFetcher(config, wal), metrics);
-        HttpServer http = new HttpServer(config.server(), new Routes(endpoint, metrics, storage));
+        HttpServer http = new HttpServer(config.server(), new Routes(endpoint, config, jobs, metrics, storage));
         try {
             http.start();
         } catch (Exception e) {
+            runners.values().forEach(ToolRunner::close);
             storage.close();
-            throw new io.pgwarden.error.PgwardenException(io.pgwarden.error.ErrorCode.CONFIG,
+            throw new PgwardenException(ErrorCode.CONFIG,
                     "cannot listen on " + config.server().host() + ":" + config.server().port() + ": " + e.getMessage(), e);
         }
         checkRepository(storage);
+        BackupScheduler scheduler = BackupScheduler.start(config, jobs, new Catalog(storage), clock);
         log.info("pgwarden listening on http://{}:{}, repository {}, clusters {}", http.host(), http.port(),
                 storage.describe(), config.clusters().keySet());
-        return new Daemon(storage, metrics, http);
+        return new Daemon(storage, metrics, runners, jobs, http, scheduler);
+    }
+
+    private static void registerMeters(Metrics metrics, ClusterConfig cluster) {
+        metrics.registerCluster(cluster.name());
+        cluster.schedules().base().ifPresent(s -> metrics.registerBackupKind(cluster.name(), "base"));
+        cluster.schedules().dump().ifPresent(s -> metrics.registerBackupKind(cluster.name(), "dump"));
+    }
+
+    /** One runner per cluster; sidecars a crash of this instance left behind are removed before anything new starts. */
+    private static Map<String, ToolRunner> runners(PgwardenConfig config) {
+        Map<String, ToolRunner> runners = new LinkedHashMap<>();
+        for (ClusterConfig cluster : config.clusters().values()) {
+            ToolRunner runner = ToolRunners.create(cluster.runner(), config.server().instance());
+            runners.put(cluster.name(), runner);
+            if (runner instanceof DockerToolRunner docker) {
+                try {
+                    int removed = docker.removeOrphans();
+                    if (removed > 0) log.warn("removed {} orphaned sidecar(s) of instance '{}'", removed, config.server().instance());
+                } catch (RuntimeException e) {
+                    // Not fatal: WAL archiving does not need Docker; backups will report the same problem when they run.
+                    log.warn("cluster '{}': cannot look for orphaned sidecars: {}", cluster.name(), e.getMessage());
+                }
+            }
+        }
+        return runners;
     }
 
     /** An unreachable repository is not fatal at start (it may come back); /ready says so meanwhile. */
@@ -71,14 +123,24 @@ public final class Daemon implements AutoCloseable {
         return metrics;
     }
 
+    public BackupJobs jobs() {
+        return jobs;
+    }
+
     @Override
     public void close() {
         log.info("pgwarden stopping: finishing in-flight requests");
+        scheduler.close();
         try {
             http.close();
         } catch (RuntimeException e) {
             log.warn("{}", e.getMessage());
         }
+        // Closing the runners stops their sidecars: a backup cut short leaves no manifest, so it never counts.
+        jobs.running().forEach(r -> log.warn("cluster '{}': {} backup {} is cut short by the stop; it leaves no manifest", r.cluster(),
+                r.kind(), r.id()));
+        runners.values().forEach(ToolRunner::close);
+        if (!jobs.awaitIdle(java.time.Duration.ofSeconds(30))) log.warn("backup runs still busy after 30s; stopping anyway");
         metrics.close();
         storage.close();
         log.info("pgwarden stopped");

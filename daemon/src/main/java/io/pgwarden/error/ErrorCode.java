@@ -18,6 +18,10 @@ public enum ErrorCode {
     /** The repository answered but refused (permissions, bucket missing, ...). */
     STORAGE(3, 503),
     TOOL(4, 500),
+    /** A backup's WAL did not reach the repository in time (archive_command failing or too slow). */
+    WAL_MISSING(4, 500),
+    /** A run of the same kind is already in progress for the cluster; nothing was started. */
+    BUSY(1, 409),
     INTEGRITY(5, 500),
     INTERNAL(3, 500);
 
@@ -27,6 +31,25 @@ public enum ErrorCode {
     ErrorCode(int exitCode, int httpStatus) {
         this.exitCode = exitCode;
         this.httpStatus = httpStatus;
+    }
+
+    /** The code of any failure: a PgwardenException's own, INTERNAL for everything unforeseen. */
+    public static ErrorCode of(Throwable t) {
+        return t instanceof PgwardenException p ? p.code() : INTERNAL;
+    }
+
+    /** A short label for metrics and failure records: tool, wal-missing, repository, integrity, config, not-found, busy, internal. */
+    public String reason() {
+        return switch (this) {
+            case TOOL -> "tool";
+            case WAL_MISSING -> "wal-missing";
+            case REPOSITORY_UNAVAILABLE, STORAGE -> "repository";
+            case INTEGRITY, CONFLICT -> "integrity";
+            case CONFIG, USAGE, BAD_REQUEST, UNAUTHORIZED, PAYLOAD_TOO_LARGE -> "config";
+            case NOT_FOUND -> "not-found";
+            case BUSY -> "busy";
+            case INTERNAL -> "internal";
+        };
     }
 
     public int exitCode() {

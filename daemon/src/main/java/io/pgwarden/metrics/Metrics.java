@@ -13,6 +13,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -27,11 +28,18 @@ public final class Metrics implements AutoCloseable {
     public static final String WAL_PUSH = "pgwarden.wal.push";
     public static final String WAL_PUSH_FAILURES = "pgwarden.wal.push.failures";
     public static final String WAL_LAST_ARCHIVED = "pgwarden.wal.last.archived.timestamp";
+    public static final String BACKUP_LAST_SUCCESS = "pgwarden.backup.last.success.timestamp";
+    public static final String BACKUP_DURATION = "pgwarden.backup.duration";
+    public static final String BACKUP_SIZE = "pgwarden.backup.size";
+    public static final String BACKUP_FAILURES = "pgwarden.backup.failures";
+    /** kind=base has no database; the label is still present (Prometheus meters of one name share label names). */
+    public static final String NO_DATABASE = "";
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Clock clock;
     // Gauges hold weak references: keep the state objects alive here.
     private final Map<String, AtomicLong> lastArchivedSeconds = new ConcurrentHashMap<>();
+    private final Map<List<String>, AtomicLong> backupGauges = new ConcurrentHashMap<>();
     private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
 
     public Metrics(Clock clock) {
@@ -85,6 +93,54 @@ public final class Metrics implements AutoCloseable {
         return Timer.builder(WAL_PUSH).tag("cluster", cluster).publishPercentileHistogram()
                 .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofSeconds(60))
                 .description("time to receive, store and acknowledge a WAL file").register(registry);
+    }
+
+    /**
+     * A successful backup of one kind (base, dump, globals) and database: when it finished, how long it took,
+     * and its raw and stored sizes, as gauges of the last success.
+     */
+    public void backupSucceeded(String cluster, String kind, String database, Duration duration, long rawBytes, long storedBytes) {
+        backupGauge(BACKUP_LAST_SUCCESS, "seconds", "when the last successful backup finished (unix time)", cluster, kind, database)
+                .set(clock.instant().getEpochSecond());
+        backupGauge(BACKUP_DURATION, "seconds", "how long the last successful backup took", cluster, kind, database)
+                .set(duration.toSeconds());
+        backupSize(cluster, kind, database, "raw").set(rawBytes);
+        backupSize(cluster, kind, database, "stored").set(storedBytes);
+    }
+
+    /** @param reason tool, wal-missing, repository, integrity, config, busy, internal */
+    public void backupFailed(String cluster, String kind, String reason) {
+        backupFailures(cluster, kind, reason).increment();
+    }
+
+    /** Registers the backup meters of a scheduled kind up front, so "never succeeded" shows as 0, not as nothing. */
+    public void registerBackupKind(String cluster, String kind) {
+        backupGauge(BACKUP_LAST_SUCCESS, "seconds", "when the last successful backup finished (unix time)", cluster, kind, NO_DATABASE);
+        backupFailures(cluster, kind, "tool");
+    }
+
+    private AtomicLong backupSize(String cluster, String kind, String database, String stage) {
+        return backupGauges.computeIfAbsent(List.of(BACKUP_SIZE, cluster, kind, database, stage), k -> {
+            AtomicLong v = new AtomicLong();
+            Gauge.builder(BACKUP_SIZE, v, AtomicLong::get).tags("cluster", cluster, "kind", kind, "database", database, "stage", stage)
+                    .baseUnit("bytes").description("size of the last successful backup: raw (tool output) or stored (compressed)")
+                    .register(registry);
+            return v;
+        });
+    }
+
+    private AtomicLong backupGauge(String name, String unit, String description, String cluster, String kind, String database) {
+        return backupGauges.computeIfAbsent(List.of(name, cluster, kind, database), k -> {
+            AtomicLong v = new AtomicLong();
+            Gauge.builder(name, v, AtomicLong::get).tags("cluster", cluster, "kind", kind, "database", database).baseUnit(unit)
+                    .description(description).register(registry);
+            return v;
+        });
+    }
+
+    private Counter backupFailures(String cluster, String kind, String reason) {
+        return Counter.builder(BACKUP_FAILURES).tags("cluster", cluster, "kind", kind, "reason", reason)
+                .description("backup runs that failed, by reason").register(registry);
     }
 
     /** Prometheus text exposition format 0.0.4. */

@@ -30,14 +30,14 @@ public final class Catalog {
      * @param earliestRestorable the end of the oldest committed backup: no point before it can be restored (null: no backup)
      * @param latestWalFile      the newest archived segment on the newest timeline: recovery can replay up to its end
      */
-    public record Listing(String cluster, List<BaseBackupManifest> baseBackups, List<TimelineWal> wal,
+    public record Listing(String cluster, List<BaseBackupManifest> baseBackups, List<DumpManifest> dumps, List<TimelineWal> wal,
                           java.time.Instant earliestRestorable, String latestWalFile) {
     }
 
     public Listing list(String cluster) {
         List<BaseBackupManifest> backups = baseBackups(cluster);
         List<TimelineWal> wal = wal(cluster);
-        return new Listing(cluster, backups, wal, backups.isEmpty() ? null : backups.get(0).stopTime(),
+        return new Listing(cluster, backups, dumps(cluster), wal, backups.isEmpty() ? null : backups.get(0).stopTime(),
                 wal.isEmpty() ? null : wal.get(wal.size() - 1).lastSegment());
     }
 
@@ -45,18 +45,49 @@ public final class Catalog {
     public List<BaseBackupManifest> baseBackups(String cluster) {
         List<BaseBackupManifest> out = new ArrayList<>();
         try (Stream<ObjectInfo> objects = storage.list(cluster + "/base/")) {
-            objects.map(ObjectInfo::key).filter(k -> k.endsWith("/manifest.json")).forEach(k -> out.add(readManifest(k)));
+            objects.map(ObjectInfo::key).filter(k -> k.endsWith("/manifest.json"))
+                    .forEach(k -> out.add(readManifest(k, BaseBackupManifest.class, "base backup")));
         }
         out.sort(Comparator.comparing(BaseBackupManifest::startTime));
         return out;
     }
 
-    private BaseBackupManifest readManifest(String key) {
-        try (var object = storage.get(key).orElseThrow(() -> PgwardenException.notFound("repository object '" + key + "' disappeared"))) {
-            return RepositoryJson.MAPPER.readValue(object.content(), BaseBackupManifest.class);
-        } catch (IOException e) {
-            throw PgwardenException.integrity("repository object '" + key + "' is not a valid base backup manifest: " + e.getMessage());
+    /** Committed dumps (globals and databases), oldest run first, globals first within a run. */
+    public List<DumpManifest> dumps(String cluster) {
+        List<DumpManifest> out = new ArrayList<>();
+        for (String prefix : List.of(cluster + "/globals/", cluster + "/dump/")) {
+            try (Stream<ObjectInfo> objects = storage.list(prefix)) {
+                objects.map(ObjectInfo::key).filter(k -> k.endsWith("/manifest.json"))
+                        .forEach(k -> out.add(readManifest(k, DumpManifest.class, "dump")));
+            }
         }
+        out.sort(Comparator.comparing(DumpManifest::dumpId).thenComparing(d -> d.database() == null ? "" : "~" + d.database()));
+        return out;
+    }
+
+    private <T> T readManifest(String key, Class<T> type, String what) {
+        try (var object = storage.get(key).orElseThrow(() -> PgwardenException.notFound("repository object '" + key + "' disappeared"))) {
+            return RepositoryJson.MAPPER.readValue(object.content(), type);
+        } catch (IOException e) {
+            throw PgwardenException.integrity("repository object '" + key + "' is not a valid " + what + " manifest: " + e.getMessage());
+        }
+    }
+
+    /**
+     * When the newest run of a kind (base or dump) started, successful or not, read from the run ids in object keys:
+     * this is how a restarted daemon knows whether it missed a scheduled time.
+     */
+    public java.util.Optional<java.time.Instant> lastRunStart(String cluster, String kind) {
+        String runs = kind.equals("base") ? cluster + "/base/" : cluster + "/globals/";
+        java.util.Optional<java.time.Instant> newest = java.util.Optional.empty();
+        for (String prefix : List.of(runs, cluster + "/failures/" + kind + "/")) {
+            try (Stream<ObjectInfo> objects = storage.list(prefix)) {
+                java.util.Optional<java.time.Instant> last = objects.map(o -> o.key().substring(prefix.length()))
+                        .map(RunIds::startedAt).flatMap(java.util.Optional::stream).max(Comparator.naturalOrder());
+                if (last.isPresent() && (newest.isEmpty() || last.get().isAfter(newest.get()))) newest = last;
+            }
+        }
+        return newest;
     }
 
     /** Segment files per timeline (history and .backup files are not counted as segments). */

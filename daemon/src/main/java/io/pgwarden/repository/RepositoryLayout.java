@@ -9,6 +9,8 @@ import io.pgwarden.pg.WalFileName;
  * {cluster}/cluster.json
  * {cluster}/wal/{timeline}/{walfile}.{codec}
  * {cluster}/base/{backupId}/base.tar.{codec}       then manifest.json, written last (the commit marker)
+ * {cluster}/dump/{database}/{dumpId}/dump.{codec}   pg_dump -Fc output, then manifest.json (database names escaped)
+ * {cluster}/globals/{dumpId}/globals.sql.{codec}     pg_dumpall --globals-only output, then manifest.json
  * {cluster}/failures/{kind}/{id}.json              a run that failed: when, why
  * </pre>
  * This class is the only place that spells keys.
@@ -31,6 +33,41 @@ public final class RepositoryLayout {
 
     public static String baseBackupManifest(String cluster, String backupId) {
         return cluster + "/base/" + backupId + "/manifest.json";
+    }
+
+    public static String dumpData(String cluster, String database, String dumpId, Compression compression) {
+        return dumpPrefix(cluster, database) + dumpId + "/dump." + compression.suffix();
+    }
+
+    public static String dumpManifest(String cluster, String database, String dumpId) {
+        return dumpPrefix(cluster, database) + dumpId + "/manifest.json";
+    }
+
+    /** Every dump of one database lies under this prefix. */
+    public static String dumpPrefix(String cluster, String database) {
+        return cluster + "/dump/" + escape(database) + "/";
+    }
+
+    public static String globalsData(String cluster, String dumpId, Compression compression) {
+        return cluster + "/globals/" + dumpId + "/globals.sql." + compression.suffix();
+    }
+
+    public static String globalsManifest(String cluster, String dumpId) {
+        return cluster + "/globals/" + dumpId + "/manifest.json";
+    }
+
+    /**
+     * A database name as one key segment. PostgreSQL allows any character in names; keys get only [A-Za-z0-9_-]
+     * and %XX for every other UTF-8 byte ('.' too: a leading dot would be a hidden file on a filesystem repository).
+     */
+    public static String escape(String name) {
+        StringBuilder out = new StringBuilder();
+        for (byte b : name.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+            char c = (char) (b & 0xff);
+            if (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') out.append(c);
+            else out.append('%').append("%02X".formatted(b & 0xff));
+        }
+        return out.toString();
     }
 
     public static String failureRecord(String cluster, String kind, String id) {

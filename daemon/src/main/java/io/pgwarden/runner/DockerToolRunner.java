@@ -38,6 +38,7 @@ public final class DockerToolRunner implements ToolRunner {
     private static final Duration PULL_TIMEOUT = Duration.ofMinutes(10);
     private static final int STDOUT_CHUNK = 256 << 10;
 
+    private final java.util.Set<String> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final DockerSettings settings;
     private final DockerClient docker;
     private final String dockerHost;
@@ -59,10 +60,12 @@ public final class DockerToolRunner implements ToolRunner {
         checkEngine();
         ensureImage(image);
         String id = create(invocation, image);
+        live.add(id);
         try {
             return runContainer(id, invocation, stdout);
         } finally {
             remove(id);
+            live.remove(id);
         }
     }
 
@@ -234,6 +237,8 @@ public final class DockerToolRunner implements ToolRunner {
 
     @Override
     public void close() {
+        // Sidecars still running belong to runs being abandoned (daemon stopping): remove them, their runs then fail.
+        for (String id : List.copyOf(live)) remove(id);
         try {
             docker.close();
         } catch (IOException e) {

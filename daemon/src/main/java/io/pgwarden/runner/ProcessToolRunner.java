@@ -20,6 +20,7 @@ public final class ProcessToolRunner implements ToolRunner {
     public static final String DEFAULT_BIN_DIR = io.pgwarden.config.RunnerConfig.DEFAULT_BIN_DIR;
 
     private final String binDirTemplate;
+    private final java.util.Set<Process> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("tool-watchdog").factory());
 
@@ -46,7 +47,12 @@ public final class ProcessToolRunner implements ToolRunner {
         } catch (IOException e) {
             throw new PgwardenException(ErrorCode.TOOL, "cannot start '" + tool + "': " + e.getMessage(), e);
         }
-        return supervise(invocation, process, stdout, start);
+        live.add(process);
+        try {
+            return supervise(invocation, process, stdout, start);
+        } finally {
+            live.remove(process);
+        }
     }
 
     private ToolResult supervise(ToolInvocation invocation, Process process, StdoutConsumer stdout, long start) {
@@ -99,6 +105,11 @@ public final class ProcessToolRunner implements ToolRunner {
 
     @Override
     public void close() {
+        // Tools still running belong to runs being abandoned (daemon stopping): kill them, their runs then fail.
+        for (Process p : java.util.List.copyOf(live)) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
         watchdog.shutdownNow();
     }
 }

@@ -17,6 +17,18 @@ final class Responses {
         return true;
     }
 
+    /** A JSON document (admin API answers). */
+    static boolean json(Response response, Callback callback, int status, Object body) {
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+        try {
+            Content.Sink.write(response, true, io.pgwarden.repository.RepositoryJson.MAPPER.writeValueAsString(body) + "\n", callback);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+        return true;
+    }
+
     private static String oneLine(String s) {
         return s == null ? "" : s.replace('\r', ' ').replace('\n', ' ');
     }

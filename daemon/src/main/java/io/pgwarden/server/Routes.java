@@ -1,5 +1,7 @@
 package io.pgwarden.server;
 
+import io.pgwarden.backup.BackupJobs;
+import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.metrics.Metrics;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.storage.StorageDriver;
@@ -12,15 +14,18 @@ import org.eclipse.jetty.util.Callback;
 
 /**
  * Dispatches on the raw (undecoded) path, so an encoded '/' or '..' can never route a request elsewhere:
- * {@code /health}, {@code /ready}, {@code /metrics}, {@code /v1/clusters/{cluster}/wal/{file}}.
+ * {@code /health}, {@code /ready}, {@code /metrics}, {@code /v1/clusters/{cluster}/wal/{file}}, and the admin API
+ * ({@code /v1/clusters/{cluster}/backups}, {@code /v1/clusters/{cluster}/runs/{id}}).
  */
 public final class Routes extends Handler.Abstract {
     private final WalEndpoint wal;
+    private final AdminEndpoint admin;
     private final Metrics metrics;
     private final StorageDriver storage;
 
-    public Routes(WalEndpoint wal, Metrics metrics, StorageDriver storage) {
+    public Routes(WalEndpoint wal, PgwardenConfig config, BackupJobs jobs, Metrics metrics, StorageDriver storage) {
         this.wal = wal;
+        this.admin = new AdminEndpoint(config, jobs);
         this.metrics = metrics;
         this.storage = storage;
     }
@@ -39,7 +44,11 @@ public final class Routes extends Handler.Abstract {
                 Content.Sink.write(response, true, metrics.scrape(), callback);
                 return true;
             default:
-                if (path.startsWith(WalEndpoint.PREFIX)) return wal.handle(request, response, callback, path);
+                if (path.startsWith(WalEndpoint.PREFIX)) {
+                    String[] parts = path.substring(WalEndpoint.PREFIX.length()).split("/", -1);
+                    if (parts.length >= 2 && !parts[1].equals("wal")) return admin.handle(request, response, callback, parts);
+                    return wal.handle(request, response, callback, path);
+                }
                 return Responses.text(response, callback, 404, "no such endpoint '" + path + "'");
         }
     }

@@ -1,0 +1,199 @@
+package io.pgwarden.backup;
+
+import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.PgwardenException;
+import io.pgwarden.metrics.Metrics;
+import io.pgwarden.repository.BaseBackupManifest;
+import io.pgwarden.repository.DumpManifest;
+import io.pgwarden.repository.FailureRecord;
+import io.pgwarden.repository.RepositoryJson;
+import io.pgwarden.repository.RepositoryLayout;
+import io.pgwarden.repository.RunIds;
+import io.pgwarden.runner.ToolRunner;
+import io.pgwarden.storage.StorageDriver;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one way backups run, whoever asks (a schedule, the admin API, the command line): at most one run of a kind
+ * per cluster at a time, each outcome counted in metrics, recent runs kept for status queries. Never throws out of
+ * a scheduled run: failures are logged, counted and recorded.
+ */
+public final class BackupJobs {
+    private static final Logger log = LoggerFactory.getLogger(BackupJobs.class);
+    private static final int KEPT_RUNS = 200;
+
+    public enum Kind {
+        BASE, DUMP;
+
+        public String label() {
+            return name().toLowerCase();
+        }
+
+        public static Kind parse(String text) {
+            return switch (text) {
+                case "base" -> BASE;
+                case "dump" -> DUMP;
+                default -> throw PgwardenException.badRequest("'" + text + "' is not a backup kind (base or dump)");
+            };
+        }
+    }
+
+    /** @param trigger who asked: schedule, misfire, api, cli */
+    public record Request(String cluster, Kind kind, Optional<String> database, String trigger) {
+    }
+
+    /** @param state running, succeeded or failed; error and errorCode (an {@link ErrorCode} name) are set when failed */
+    public record RunState(String id, String cluster, String kind, String database, String trigger, String state,
+                           Instant startedAt, Instant finishedAt, String error, String errorCode) {
+        @com.fasterxml.jackson.annotation.JsonIgnore
+        public boolean finished() {
+            return !state.equals("running");
+        }
+    }
+
+    private final BaseBackupService base;
+    private final DumpService dumps;
+    private final StorageDriver storage;
+    private final Function<String, ToolRunner> runners;
+    private final Metrics metrics;
+    private final Clock clock;
+    private final Map<String, RunState> running = new ConcurrentHashMap<>();
+    private final Map<String, RunState> recent = new LinkedHashMap<>();
+
+    /** @param runners the tool runner of each cluster */
+    public BackupJobs(BaseBackupService base, DumpService dumps, StorageDriver storage, Function<String, ToolRunner> runners,
+                      Metrics metrics, Clock clock) {
+        this.base = base;
+        this.dumps = dumps;
+        this.storage = storage;
+        this.runners = runners;
+        this.metrics = metrics;
+        this.clock = clock;
+    }
+
+    /** Starts a run in the background and returns at once with its id; BUSY when one of its kind is running. */
+    public RunState start(Request request) {
+        RunState state = claim(request);
+        Thread.ofVirtual().name("backup-" + state.id()).start(() -> execute(request, state));
+        return state;
+    }
+
+    /** Runs now in this thread and returns the finished state; BUSY when one of its kind is running. */
+    public RunState run(Request request) {
+        return execute(request, claim(request));
+    }
+
+    public Optional<RunState> status(String cluster, String id) {
+        synchronized (recent) {
+            return Optional.ofNullable(recent.get(id)).filter(s -> s.cluster().equals(cluster));
+        }
+    }
+
+    private RunState claim(Request request) {
+        String slot = request.cluster() + "/" + request.kind().label();
+        Instant now = clock.instant();
+        RunState state = new RunState(RunIds.next(now), request.cluster(), request.kind().label(), request.database().orElse(null),
+                request.trigger(), "running", now, null, null, null);
+        RunState existing = running.putIfAbsent(slot, state);
+        if (existing != null) {
+            metrics.backupFailed(request.cluster(), request.kind().label(), ErrorCode.BUSY.reason());
+            throw new PgwardenException(ErrorCode.BUSY, "a " + request.kind().label() + " backup of cluster '" + request.cluster()
+                    + "' is already running (run " + existing.id() + ", started " + existing.startedAt() + " by " + existing.trigger()
+                    + "); nothing was started");
+        }
+        remember(state);
+        log.info("cluster '{}': {} backup {} started ({})", request.cluster(), request.kind().label(), state.id(), request.trigger());
+        return state;
+    }
+
+    private RunState execute(Request request, RunState state) {
+        RunState done;
+        try {
+            String error = request.kind() == Kind.BASE ? runBase(request, state) : runDumps(request, state);
+            done = finish(state, error == null ? "succeeded" : "failed", error, error == null ? null : ErrorCode.TOOL);
+        } catch (RuntimeException e) {
+            ErrorCode code = ErrorCode.of(e);
+            metrics.backupFailed(request.cluster(), request.kind().label(), code.reason());
+            if (request.kind() == Kind.DUMP) recordDumpFailure(state, e, code);
+            if (code == ErrorCode.INTERNAL) log.error("cluster '{}': {} backup {} failed", request.cluster(), request.kind().label(), state.id(), e);
+            done = finish(state, "failed", e.getMessage(), code);
+        } finally {
+            running.remove(request.cluster() + "/" + request.kind().label());
+        }
+        return done;
+    }
+
+    private String runBase(Request request, RunState state) {
+        BaseBackupManifest m = base.backup(request.cluster(), runners.apply(request.cluster()), state.id());
+        metrics.backupSucceeded(request.cluster(), "base", Metrics.NO_DATABASE, Duration.between(m.startTime(), m.stopTime()),
+                m.rawBytes(), m.storedBytes());
+        return null;
+    }
+
+    /** @return null when every dump succeeded, else the run's summary */
+    private String runDumps(Request request, RunState state) {
+        DumpService.DumpRun run = dumps.dump(request.cluster(), runners.apply(request.cluster()), request.database(), state.id());
+        for (DumpManifest d : run.dumps()) {
+            metrics.backupSucceeded(request.cluster(), d.isGlobals() ? "globals" : "dump", d.isGlobals() ? Metrics.NO_DATABASE : d.database(),
+                    Duration.between(d.startTime(), d.stopTime()), d.rawBytes(), d.storedBytes());
+        }
+        for (FailureRecord f : run.failures()) metrics.backupFailed(request.cluster(), f.database() == null ? "globals" : "dump", f.reason());
+        return run.succeeded() ? null : run.summary();
+    }
+
+    /** A dump run that failed before any database (server unreachable, tools too old) still leaves a record. */
+    private void recordDumpFailure(RunState state, RuntimeException e, ErrorCode code) {
+        log.error("cluster '{}': dump run {} failed: {}", state.cluster(), state.id(), e.getMessage());
+        try {
+            RepositoryJson.write(storage, RepositoryLayout.failureRecord(state.cluster(), "dump", state.id()), new FailureRecord("dump",
+                    state.id(), state.cluster(), state.database(), state.startedAt(), clock.instant(), code.reason(), e.getMessage()));
+        } catch (RuntimeException again) {
+            log.warn("cluster '{}': could not record the failure of dump run {}: {}", state.cluster(), state.id(), again.getMessage());
+        }
+    }
+
+    private RunState finish(RunState state, String outcome, String error, ErrorCode code) {
+        RunState done = new RunState(state.id(), state.cluster(), state.kind(), state.database(), state.trigger(), outcome,
+                state.startedAt(), clock.instant(), error, code == null ? null : code.name());
+        remember(done);
+        log.info("cluster '{}': {} backup {} {}", state.cluster(), state.kind(), state.id(), outcome);
+        return done;
+    }
+
+    private void remember(RunState state) {
+        synchronized (recent) {
+            recent.put(state.id(), state);
+            if (recent.size() > KEPT_RUNS) recent.remove(recent.keySet().iterator().next());
+        }
+    }
+
+    /** Waits until no run is in progress (after their tools were stopped), so their failure records get written. */
+    public boolean awaitIdle(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!running.isEmpty()) {
+            if (System.nanoTime() > deadline) return false;
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The runs in progress now (for shutdown logs and tests). */
+    public List<RunState> running() {
+        return List.copyOf(running.values());
+    }
+}

@@ -1,0 +1,148 @@
+package io.pgwarden.schedule;
+
+import io.pgwarden.backup.BackupJobs;
+import io.pgwarden.backup.BackupJobs.Kind;
+import io.pgwarden.config.ClusterConfig;
+import io.pgwarden.config.CronSchedule;
+import io.pgwarden.config.PgwardenConfig;
+import io.pgwarden.config.SchedulesConfig.Misfire;
+import io.pgwarden.error.PgwardenException;
+import io.pgwarden.repository.Catalog;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.Properties;
+import org.quartz.CronScheduleBuilder;
+import org.quartz.CronTrigger;
+import org.quartz.DisallowConcurrentExecution;
+import org.quartz.Job;
+import org.quartz.JobBuilder;
+import org.quartz.JobDetail;
+import org.quartz.JobExecutionContext;
+import org.quartz.Scheduler;
+import org.quartz.SchedulerException;
+import org.quartz.TriggerBuilder;
+import org.quartz.impl.StdSchedulerFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Quartz wiring: one job per cluster and kind, fired by its cron trigger; the job only asks {@link BackupJobs}
+ * for a run (which also keeps manual runs and scheduled ones apart). Quartz's in-memory store forgets missed
+ * times across restarts, so the misfire check at start reads the last run from the repository instead.
+ */
+public final class BackupScheduler implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(BackupScheduler.class);
+    private static final String CLUSTER = "cluster";
+    private static final String KIND = "kind";
+
+    private final Scheduler scheduler;
+
+    private BackupScheduler(Scheduler scheduler) {
+        this.scheduler = scheduler;
+    }
+
+    public static BackupScheduler start(PgwardenConfig config, BackupJobs jobs, Catalog catalog, Clock clock) {
+        try {
+            Scheduler scheduler = new StdSchedulerFactory(properties(config)).getScheduler();
+            // Jobs are built here, not by reflection: each gets the BackupJobs it calls.
+            scheduler.setJobFactory((bundle, s) -> new ScheduledBackup(jobs));
+            for (ClusterConfig cluster : config.clusters().values()) {
+                schedule(scheduler, cluster, Kind.BASE, cluster.schedules().base(), catalog, clock);
+                schedule(scheduler, cluster, Kind.DUMP, cluster.schedules().dump(), catalog, clock);
+            }
+            scheduler.start();
+            return new BackupScheduler(scheduler);
+        } catch (SchedulerException e) {
+            throw new IllegalStateException("cannot start the scheduler: " + e.getMessage(), e);
+        }
+    }
+
+    private static Properties properties(PgwardenConfig config) {
+        Properties p = new Properties();
+        p.setProperty(StdSchedulerFactory.PROP_SCHED_INSTANCE_NAME, "pgwarden-" + config.server().instance());
+        p.setProperty("org.quartz.threadPool.threadCount", Integer.toString(Math.max(2, 2 * config.clusters().size())));
+        p.setProperty("org.quartz.jobStore.class", "org.quartz.simpl.RAMJobStore");
+        // A trigger late by more than this (every worker busy) counts as misfired and follows the misfire policy.
+        p.setProperty("org.quartz.jobStore.misfireThreshold", "60000");
+        return p;
+    }
+
+    private static void schedule(Scheduler scheduler, ClusterConfig cluster, Kind kind, Optional<CronSchedule> cron, Catalog catalog,
+                                 Clock clock) throws SchedulerException {
+        if (cron.isEmpty()) return;
+        Misfire misfire = cluster.schedules().misfire();
+        JobDetail job = JobBuilder.newJob(ScheduledBackup.class).withIdentity(cluster.name() + "." + kind.label(), "backup")
+                .usingJobData(CLUSTER, cluster.name()).usingJobData(KIND, kind.label()).storeDurably().build();
+        CronScheduleBuilder builder = CronScheduleBuilder.cronSchedule(cron.get().expression()).inTimeZone(
+                java.util.TimeZone.getTimeZone(cron.get().zone()));
+        builder = misfire == Misfire.RUN_ONCE ? builder.withMisfireHandlingInstructionFireAndProceed()
+                : builder.withMisfireHandlingInstructionDoNothing();
+        CronTrigger trigger = TriggerBuilder.newTrigger().withIdentity(job.getKey().getName(), "backup").withSchedule(builder).build();
+        scheduler.scheduleJob(job, trigger);
+        log.info("cluster '{}': {} backups scheduled at '{}' ({}), next at {}", cluster.name(), kind.label(), cron.get().crontab(),
+                cron.get().zone(), trigger.getFireTimeAfter(java.util.Date.from(clock.instant())).toInstant());
+        missedWhileDown(cluster.name(), kind, cron.get(), misfire, catalog, clock).ifPresent(due -> {
+            log.warn("cluster '{}': the {} backup due at {} was missed while pgwarden was down; running it now (misfire: run-once)",
+                    cluster.name(), kind.label(), due);
+            try {
+                scheduler.triggerJob(job.getKey(), new org.quartz.JobDataMap(java.util.Map.of("trigger", "misfire")));
+            } catch (SchedulerException e) {
+                log.error("cluster '{}': cannot run the missed {} backup: {}", cluster.name(), kind.label(), e.getMessage());
+            }
+        });
+    }
+
+    /** The scheduled time that passed after the last recorded run (success or failure), if the policy runs it. */
+    static Optional<Instant> missedWhileDown(String cluster, Kind kind, CronSchedule cron, Misfire misfire, Catalog catalog, Clock clock) {
+        Optional<Instant> last;
+        try {
+            last = catalog.lastRunStart(cluster, kind.label());
+        } catch (PgwardenException e) {
+            log.warn("cluster '{}': cannot read the last {} backup from the repository, so a run missed while down is not detected: {}",
+                    cluster, kind.label(), e.getMessage());
+            return Optional.empty();
+        }
+        if (last.isEmpty()) return Optional.empty(); // never ran: nothing was missed, the first run comes at its time
+        Optional<Instant> due = cron.nextAfter(last.get()).filter(t -> !t.isAfter(clock.instant()));
+        if (due.isPresent() && misfire == Misfire.SKIP) {
+            log.warn("cluster '{}': the {} backup due at {} was missed while pgwarden was down; skipped (misfire: skip)",
+                    cluster, kind.label(), due.get());
+            return Optional.empty();
+        }
+        return due;
+    }
+
+    @Override
+    public void close() {
+        try {
+            // Running backups are not waited for here: they end with the process and leave no manifest.
+            scheduler.shutdown(false);
+        } catch (SchedulerException e) {
+            log.warn("scheduler did not stop cleanly: {}", e.getMessage());
+        }
+    }
+
+    /** The Quartz job: one call into BackupJobs; never throws (Quartz would only log it). */
+    @DisallowConcurrentExecution
+    static final class ScheduledBackup implements Job {
+        private final BackupJobs jobs;
+
+        ScheduledBackup(BackupJobs jobs) {
+            this.jobs = jobs;
+        }
+
+        @Override
+        public void execute(JobExecutionContext context) {
+            String cluster = context.getMergedJobDataMap().getString(CLUSTER);
+            Kind kind = Kind.parse(context.getMergedJobDataMap().getString(KIND));
+            String trigger = context.getMergedJobDataMap().containsKey("trigger") ? context.getMergedJobDataMap().getString("trigger") : "schedule";
+            try {
+                jobs.run(new BackupJobs.Request(cluster, kind, Optional.empty(), trigger));
+            } catch (RuntimeException e) {
+                // BUSY (a manual run of this kind is in progress) and anything unforeseen: logged and counted, never lost.
+                log.warn("cluster '{}': scheduled {} backup not run: {}", cluster, kind.label(), e.getMessage());
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+package io.pgwarden.server;
+
+import io.pgwarden.backup.BackupJobs;
+import io.pgwarden.config.PgwardenConfig;
+import io.pgwarden.config.Secret;
+import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.PgwardenException;
+import java.util.Optional;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.Fields;
+
+/**
+ * The admin API, authenticated with {@code server.adminToken}:
+ * <ul>
+ * <li>{@code POST /v1/clusters/{cluster}/backups?kind=base|dump[&database=D]} → 202 with the run's state (409 if one
+ * of that kind is running)</li>
+ * <li>{@code GET /v1/clusters/{cluster}/runs/{id}} → 200 with the run's state: running, succeeded or failed</li>
+ * </ul>
+ * Without an admin token in the config the API is off (404 saying so).
+ */
+final class AdminEndpoint {
+    private final PgwardenConfig config;
+    private final BackupJobs jobs;
+
+    AdminEndpoint(PgwardenConfig config, BackupJobs jobs) {
+        this.config = config;
+        this.jobs = jobs;
+    }
+
+    /** @param parts the path after /v1/clusters/, split on '/' */
+    boolean handle(Request request, Response response, Callback callback, String[] parts) {
+        try {
+            Secret token = config.server().adminToken().orElseThrow(() -> PgwardenException.notFound(
+                    "the admin API is off: set server.adminToken in the configuration to enable it"));
+            BearerAuth.check(request, token, "wrong admin token");
+            String cluster = config.cluster(parts[0]).name();
+            if (parts.length == 2 && parts[1].equals("backups")) {
+                requireMethod(request, response, "POST");
+                return Responses.json(response, callback, 202, jobs.start(backupRequest(request, cluster)));
+            }
+            if (parts.length == 3 && parts[1].equals("runs")) {
+                requireMethod(request, response, "GET");
+                return Responses.json(response, callback, 200, jobs.status(cluster, parts[2]).orElseThrow(() -> PgwardenException.notFound(
+                        "cluster '" + cluster + "' has no run '" + parts[2] + "' (runs are kept in memory until the daemon restarts)")));
+            }
+            return Responses.text(response, callback, 404, "no such endpoint '" + request.getHttpURI().getPath() + "'");
+        } catch (PgwardenException e) {
+            if (e.code() == ErrorCode.UNAUTHORIZED) response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
+            int status = e.code() == ErrorCode.USAGE && e.getMessage().startsWith("method") ? 405 : e.code().httpStatus();
+            return Responses.text(response, callback, status, e.getMessage());
+        }
+    }
+
+    private static BackupJobs.Request backupRequest(Request request, String cluster) {
+        Fields query = Request.extractQueryParameters(request);
+        String kind = query.getValue("kind");
+        if (kind == null) throw PgwardenException.badRequest("query parameter 'kind' is required (base or dump)");
+        for (String name : query.getNames()) {
+            if (!name.equals("kind") && !name.equals("database")) {
+                throw PgwardenException.badRequest("unknown query parameter '" + name + "' (allowed: kind, database)");
+            }
+        }
+        BackupJobs.Kind k = BackupJobs.Kind.parse(kind);
+        Optional<String> database = Optional.ofNullable(query.getValue("database")).filter(d -> !d.isEmpty());
+        if (database.isPresent() && k != BackupJobs.Kind.DUMP) throw PgwardenException.badRequest("'database' applies to kind=dump only");
+        return new BackupJobs.Request(cluster, k, database, "api");
+    }
+
+    private static void requireMethod(Request request, Response response, String method) {
+        if (!request.getMethod().equals(method)) {
+            response.getHeaders().put(HttpHeader.ALLOW, method);
+            throw new PgwardenException(ErrorCode.USAGE, "method " + request.getMethod() + " is not allowed here (" + method + ")");
+        }
+    }
+}

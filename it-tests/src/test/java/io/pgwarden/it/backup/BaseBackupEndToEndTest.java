@@ -107,15 +107,31 @@ class BaseBackupEndToEndTest {
 
     @Test
     void theBackupCommandTakesOneAndPrintsItsId() throws Exception {
+        // The daemon is up and has an admin token: the command goes through it.
         var r = io.pgwarden.it.support.Launcher.run("backup", "--config", pgwarden.configFile().toString(), "--cluster", "main", "--kind", "base");
         assertThat(r.exitCode()).as(r.stderr()).isEqualTo(0);
+        assertThat(r.stderr()).contains("running through the daemon at " + pgwarden.baseUrl());
         String id = r.stdout().trim();
         assertThat(id).matches("\\d{8}T\\d{6}Z-[0-9a-f]{4}");
         assertThat(keys("main/base/" + id + "/")).contains("main/base/" + id + "/manifest.json");
 
-        var dump = io.pgwarden.it.support.Launcher.run("backup", "--config", pgwarden.configFile().toString(), "--cluster", "main", "--kind", "dump");
-        assertThat(dump.exitCode()).isEqualTo(2);
-        assertThat(dump.stderr()).contains("--kind dump is not available in this version (only base)");
+        var dump = io.pgwarden.it.support.Launcher.run("backup", "--config", pgwarden.configFile().toString(), "--cluster", "main",
+                "--kind", "dump", "--database", "postgres", "--standalone");
+        assertThat(dump.exitCode()).as(dump.stderr()).isEqualTo(0);
+        assertThat(dump.stderr()).doesNotContain("through the daemon");
+        String dumpId = dump.stdout().trim();
+        assertThat(keys("main/dump/postgres/" + dumpId + "/")).containsExactly("main/dump/postgres/" + dumpId + "/dump.zst",
+                "main/dump/postgres/" + dumpId + "/manifest.json");
+        assertThat(keys("main/globals/" + dumpId + "/")).hasSize(2);
+
+        var missing = io.pgwarden.it.support.Launcher.run("backup", "--config", pgwarden.configFile().toString(), "--cluster", "main",
+                "--kind", "dump", "--database", "nosuchdb");
+        assertThat(missing.exitCode()).isEqualTo(1);
+        assertThat(missing.stderr()).contains("database 'nosuchdb' does not exist or does not accept connections (present: postgres)");
+        var usage = io.pgwarden.it.support.Launcher.run("backup", "--config", pgwarden.configFile().toString(), "--cluster", "main",
+                "--kind", "incremental");
+        assertThat(usage.exitCode()).isEqualTo(2);
+        assertThat(usage.stderr()).contains("--kind: 'incremental' is not a backup kind (base or dump)");
     }
 
     @Test

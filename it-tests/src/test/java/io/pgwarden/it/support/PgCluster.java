@@ -106,8 +106,12 @@ public final class PgCluster implements AutoCloseable {
 
     /** psql -Atc, through the unix socket; returns trimmed output. */
     public String query(String sql) {
+        return query(sql, "postgres");
+    }
+
+    public String query(String sql, String database) {
         return Processes.checked(Processes.asPostgres(BIN.resolve("psql").toString(), "-h", socketDir.toString(), "-p",
-                Integer.toString(port), "-U", "postgres", "-d", "postgres", "-Atqc", sql), "psql").stdout().trim();
+                Integer.toString(port), "-U", "postgres", "-d", database, "-Atqc", sql), "psql").stdout().trim();
     }
 
     public List<String> queryLines(String sql) {

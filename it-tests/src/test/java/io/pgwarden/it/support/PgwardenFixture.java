@@ -21,6 +21,7 @@ import java.util.stream.Stream;
 public final class PgwardenFixture implements AutoCloseable {
     public static final String CLUSTER = "main";
     public static final String TOKEN = "it-token-0123456789abcdef";
+    public static final String ADMIN_TOKEN = "it-admin-token-0123456789";
 
     private final Path dir;
     private final Path configFile;
@@ -42,19 +43,31 @@ public final class PgwardenFixture implements AutoCloseable {
 
     /** As above, with more keys for cluster 'main' (e.g. connection, runner). */
     public static PgwardenFixture start(Path dir, String repositoryYaml, String serverExtraYaml, String clusterExtraYaml) throws Exception {
+        return start(dir, "127.0.0.1:" + TestDirs.freePort(), repositoryYaml, serverExtraYaml, clusterExtraYaml);
+    }
+
+    /** @param listen HOST:PORT, e.g. 0.0.0.0:PORT for a daemon that containers reach through host.docker.internal */
+    public static PgwardenFixture start(Path dir, String listen, String repositoryYaml, String serverExtraYaml, String clusterExtraYaml)
+            throws Exception {
+        return startWithConfig(dir, writeConfig(dir, listen, repositoryYaml, serverExtraYaml, clusterExtraYaml));
+    }
+
+    public static Path writeConfig(Path dir, String listen, String repositoryYaml, String serverExtraYaml, String clusterExtraYaml)
+            throws IOException {
         Path configFile = dir.resolve("pgwarden.yml");
         Files.writeString(configFile, """
                 server:
-                  listen: 127.0.0.1:%d
+                  listen: %s
+                  adminToken: %s
                 %s
                 %s
                 clusters:
                   main:
                     walToken: "${file:%s}"
                 %s
-                """.formatted(TestDirs.freePort(), serverExtraYaml.indent(2).stripTrailing(), repositoryYaml, tokenFile(dir),
+                """.formatted(listen, ADMIN_TOKEN, serverExtraYaml.indent(2).stripTrailing(), repositoryYaml, tokenFile(dir),
                 clusterExtraYaml.indent(4).stripTrailing()));
-        return startWithConfig(dir, configFile);
+        return configFile;
     }
 
     /** Starts a daemon from an existing config file (its cluster 'main' must use TOKEN). */
@@ -99,7 +112,33 @@ public final class PgwardenFixture implements AutoCloseable {
     }
 
     public String archiveCommand() {
-        return "curl --fail -sS -H @" + dir.resolve("auth-header") + " -T %p " + baseUrl() + "/v1/clusters/main/wal/%f";
+        return archiveCommandWithHeaderFile(dir, daemon.port());
+    }
+
+    /** archive_command for a daemon that will listen on 127.0.0.1:port (PostgreSQL retries until it does). */
+    public static String archiveCommandWithHeaderFile(Path dir, int port) {
+        try {
+            Files.writeString(dir.resolve("auth-header"), "Authorization: Bearer " + TOKEN + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return "curl --fail -sS -H @" + dir.resolve("auth-header") + " -T %p http://127.0.0.1:" + port + "/v1/clusters/main/wal/%f";
+    }
+
+    /** archive_command for a PostgreSQL in a container on this host (the token inline: the container has no header file). */
+    public String archiveCommandFromContainer() {
+        return archiveCommandFromContainer(daemon.port());
+    }
+
+    public static String archiveCommandFromContainer(int port) {
+        return "curl --fail -sS -H \"Authorization: Bearer " + TOKEN + "\" -T %p http://host.docker.internal:" + port
+                + "/v1/clusters/main/wal/%f";
+    }
+
+    /** An admin API call with the admin token. */
+    public HttpResponse<String> admin(String method, String path) throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(URI.create(baseUrl() + path)).header("Authorization", "Bearer " + ADMIN_TOKEN)
+                .method(method, HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
     }
 
     public String restoreCommand() {

@@ -20,8 +20,13 @@ public final class Processes {
     }
 
     public static Result run(List<String> command, Path workDir) {
+        return run(command, workDir, java.util.Map.of());
+    }
+
+    public static Result run(List<String> command, Path workDir, java.util.Map<String, String> env) {
         try {
             ProcessBuilder pb = new ProcessBuilder(command);
+            pb.environment().putAll(env);
             if (workDir != null) pb.directory(workDir.toFile());
             Process p = pb.start();
             p.getOutputStream().close();

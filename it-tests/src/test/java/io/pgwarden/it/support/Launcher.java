@@ -22,6 +22,14 @@ public final class Launcher {
         return home().resolve("bin/pgwarden");
     }
 
+    /** Starts bin/pgwarden in the background (e.g. the daemon), its output appended to {@code log}. */
+    public static Process start(Path log, String... args) throws java.io.IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(executable().toString());
+        cmd.addAll(List.of(args));
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    }
+
     public static Processes.Result run(String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(executable().toString());

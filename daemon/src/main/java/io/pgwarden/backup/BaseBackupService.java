@@ -141,7 +141,7 @@ public final class BaseBackupService {
                         + "' did not reach the repository within " + walWait.toSeconds() + "s; HINT: check archive_command and pg_stat_archiver");
             }
             try {
-                Thread.sleep(500);
+                Thread.sleep(100);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new PgwardenException(ErrorCode.TOOL, "interrupted while waiting for WAL file '" + walFile + "'", e);

@@ -11,6 +11,10 @@ import java.io.InputStream;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
@@ -39,6 +43,7 @@ import software.amazon.awssdk.services.s3.model.S3Exception;
  */
 public final class S3Storage implements StorageDriver {
     private static final Logger log = LoggerFactory.getLogger(S3Storage.class);
+    private static final ExecutorService PART_UPLOADS = Executors.newVirtualThreadPerTaskExecutor();
 
     private final S3Client s3;
     private final String bucket;
@@ -127,30 +132,50 @@ public final class S3Storage implements StorageDriver {
         } catch (SdkException e) {
             throw translate("cannot start a multipart upload of", key, e);
         }
+        CompletableFuture<CompletedPart> inFlight = null;
         try {
             List<CompletedPart> parts = new ArrayList<>();
             byte[] part = first;
             while (part.length > 0) {
                 int number = parts.size() + 1;
                 byte[] data = part;
-                String etag = s3.uploadPart(b -> b.bucket(bucket).key(objectKey).uploadId(uploadId)
-                        .partNumber(number).contentLength((long) data.length), body(data)).eTag();
-                parts.add(CompletedPart.builder().partNumber(number).eTag(etag).build());
+                // One part uploads while the next is read (and so produced upstream): reading and sending overlap,
+                // at the cost of a second part buffer.
+                inFlight = CompletableFuture.supplyAsync(() -> CompletedPart.builder().partNumber(number).eTag(s3.uploadPart(
+                        b -> b.bucket(bucket).key(objectKey).uploadId(uploadId).partNumber(number).contentLength((long) data.length),
+                        body(data)).eTag()).build(), PART_UPLOADS);
                 part = data.length < partSize ? new byte[0] : readPart(content, partSize);
+                parts.add(joinPart(inFlight));
+                inFlight = null;
             }
             s3.completeMultipartUpload(b -> b.bucket(bucket).key(objectKey).uploadId(uploadId)
                     .multipartUpload(m -> m.parts(parts)));
         } catch (SdkException e) {
-            abort(key, objectKey, uploadId);
+            abort(key, objectKey, uploadId, inFlight);
             throw translate("cannot upload", key, e);
         } catch (IOException e) {
-            abort(key, objectKey, uploadId);
+            abort(key, objectKey, uploadId, inFlight);
             throw unreadable(key, e);
         } catch (RuntimeException | Error e) {
             // Whatever went wrong (the source's own error, an interrupt), no partial object may become visible.
-            abort(key, objectKey, uploadId);
+            abort(key, objectKey, uploadId, inFlight);
             throw e;
         }
+    }
+
+    private static CompletedPart joinPart(CompletableFuture<CompletedPart> upload) {
+        try {
+            return upload.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            throw e;
+        }
+    }
+
+    /** Aborts after the part still in flight has ended, so it cannot land after the abort. */
+    private void abort(String key, String objectKey, String uploadId, CompletableFuture<CompletedPart> inFlight) {
+        if (inFlight != null) inFlight.exceptionally(x -> null).join();
+        abort(key, objectKey, uploadId);
     }
 
     /** The source we were uploading from failed (not S3): the object was not stored. */

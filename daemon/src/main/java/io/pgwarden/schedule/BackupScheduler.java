@@ -93,7 +93,7 @@ public final class BackupScheduler implements AutoCloseable {
         });
     }
 
-    /** The scheduled time that passed after the last recorded run (success or failure), if the policy runs it. */
+    /** The latest scheduled time that passed after the last recorded run (success or failure), if the policy runs it. */
     static Optional<Instant> missedWhileDown(String cluster, Kind kind, CronSchedule cron, Misfire misfire, Catalog catalog, Clock clock) {
         Optional<Instant> last;
         try {
@@ -104,7 +104,13 @@ public final class BackupScheduler implements AutoCloseable {
             return Optional.empty();
         }
         if (last.isEmpty()) return Optional.empty(); // never ran: nothing was missed, the first run comes at its time
-        Optional<Instant> due = cron.nextAfter(last.get()).filter(t -> !t.isAfter(clock.instant()));
+        // The latest scheduled time that passed since the last run (bounded walk: a minutely schedule over years).
+        Optional<Instant> due = Optional.empty();
+        Optional<Instant> next = cron.nextAfter(last.get());
+        for (int i = 0; i < 1_000_000 && next.isPresent() && !next.get().isAfter(clock.instant()); i++) {
+            due = next;
+            next = cron.nextAfter(next.get());
+        }
         if (due.isPresent() && misfire == Misfire.SKIP) {
             log.warn("cluster '{}': the {} backup due at {} was missed while pgwarden was down; skipped (misfire: skip)",
                     cluster, kind.label(), due.get());

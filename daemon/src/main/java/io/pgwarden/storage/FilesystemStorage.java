@@ -77,8 +77,8 @@ public final class FilesystemStorage implements StorageDriver {
     public Optional<ObjectInfo> stat(String key) {
         Path target = resolve(key);
         try {
-            long size = Files.size(target);
-            return Optional.of(new ObjectInfo(key, size, readMetadata(target)));
+            var attributes = Files.readAttributes(target, java.nio.file.attribute.BasicFileAttributes.class);
+            return Optional.of(new ObjectInfo(key, attributes.size(), readMetadata(target), attributes.lastModifiedTime().toInstant()));
         } catch (NoSuchFileException e) {
             return Optional.empty();
         } catch (IOException e) {
@@ -108,7 +108,7 @@ public final class FilesystemStorage implements StorageDriver {
         return StreamSupport.stream(Spliterators.spliteratorUnknownSize(files, Spliterator.ORDERED), false)
                 .map(p -> root.relativize(p).toString().replace('\\', '/'))
                 .filter(k -> k.startsWith(prefix))
-                .map(k -> new ObjectInfo(k, sizeOf(root.resolve(k)), Map.of()));
+                .map(k -> info(k, root.resolve(k)));
     }
 
     @Override
@@ -210,11 +210,12 @@ public final class FilesystemStorage implements StorageDriver {
         }
     }
 
-    private static long sizeOf(Path p) {
+    private static ObjectInfo info(String key, Path p) {
         try {
-            return Files.size(p);
+            var attributes = Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class);
+            return new ObjectInfo(key, attributes.size(), Map.of(), attributes.lastModifiedTime().toInstant());
         } catch (IOException e) {
-            return -1; // deleted between listing and stat
+            return new ObjectInfo(key, -1, Map.of(), java.time.Instant.EPOCH); // deleted between listing and stat
         }
     }
 

@@ -216,7 +216,7 @@ public final class S3Storage implements StorageDriver {
     public Optional<ObjectInfo> stat(String key) {
         try {
             HeadObjectResponse head = s3.headObject(b -> b.bucket(bucket).key(objectKey(key)));
-            return Optional.of(new ObjectInfo(key, head.contentLength(), head.metadata()));
+            return Optional.of(new ObjectInfo(key, head.contentLength(), head.metadata(), head.lastModified()));
         } catch (S3Exception e) {
             if (e.statusCode() == 404) return Optional.empty();
             throw translate("cannot stat", key, e);
@@ -230,7 +230,7 @@ public final class S3Storage implements StorageDriver {
         try {
             ResponseInputStream<GetObjectResponse> in = s3.getObject(b -> b.bucket(bucket).key(objectKey(key)));
             GetObjectResponse r = in.response();
-            return Optional.of(new StoredObject(new ObjectInfo(key, r.contentLength(), r.metadata()), in));
+            return Optional.of(new StoredObject(new ObjectInfo(key, r.contentLength(), r.metadata(), r.lastModified()), in));
         } catch (S3Exception e) {
             if (e.statusCode() == 404) return Optional.empty();
             throw translate("cannot download", key, e);
@@ -243,7 +243,7 @@ public final class S3Storage implements StorageDriver {
     public Stream<ObjectInfo> list(String keyPrefix) {
         try {
             return s3.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(prefix + Keys.checkPrefix(keyPrefix))).contents().stream()
-                    .map(o -> new ObjectInfo(o.key().substring(prefix.length()), o.size(), Map.of()));
+                    .map(o -> new ObjectInfo(o.key().substring(prefix.length()), o.size(), Map.of(), o.lastModified()));
         } catch (SdkException e) {
             throw translate("cannot list", keyPrefix, e);
         }

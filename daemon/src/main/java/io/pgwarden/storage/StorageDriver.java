@@ -52,7 +52,8 @@ public interface StorageDriver extends AutoCloseable {
     @Override
     void close();
 
-    record ObjectInfo(String key, long size, Map<String, String> metadata) {
+    /** @param lastModified when the object was written (S3 LastModified, file mtime) */
+    record ObjectInfo(String key, long size, Map<String, String> metadata, java.time.Instant lastModified) {
     }
 
     /** An open object: info plus its content stream. */

@@ -1,0 +1,213 @@
+package io.pgwarden.cli;
+
+import io.pgwarden.config.ConfigLoader;
+import io.pgwarden.config.PgwardenConfig;
+import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.PgwardenException;
+import io.pgwarden.pg.Lsn;
+import io.pgwarden.repository.WalRepository;
+import io.pgwarden.restore.Progress;
+import io.pgwarden.restore.RecoverySettings;
+import io.pgwarden.restore.RestorePlan;
+import io.pgwarden.restore.RestorePlanner;
+import io.pgwarden.restore.RestoreTarget;
+import io.pgwarden.restore.Restorer;
+import io.pgwarden.storage.StorageDriver;
+import io.pgwarden.storage.StorageFactory;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeParseException;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "restore", description = {"Restore a cluster to a point in time into an empty directory, from the repository alone.",
+        "Plans first (backup, timeline, every WAL file present), then unpacks the base backup and writes recovery.signal",
+        "and the recovery settings; PostgreSQL fetches the WAL through restore_command when started."})
+final class RestoreCommand implements Callable<Integer> {
+    @Option(names = "--config", required = true, description = "the YAML configuration file")
+    Path config;
+
+    @Option(names = "--cluster", required = true, description = "the cluster name in the configuration")
+    String cluster;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Target target;
+
+    static final class Target {
+        @Option(names = "--target-time", description = "ISO-8601 with a zone, e.g. 2026-11-25T03:15:00Z or 2026-11-25 04:15:00+01:00")
+        String time;
+
+        @Option(names = "--target-lsn", description = "e.g. 0/3000028")
+        String lsn;
+
+        @Option(names = "--target-name", description = "a restore point made with pg_create_restore_point()")
+        String name;
+
+        @Option(names = "--latest", description = "replay all archived WAL")
+        boolean latest;
+    }
+
+    @Option(names = "--target-dir", description = "the new data directory: empty or absent")
+    Path targetDir;
+
+    @Option(names = "--backup", description = "restore from this base backup instead of the newest suitable one")
+    String backup;
+
+    @Option(names = "--target-timeline", defaultValue = "latest", description = "latest (follow .history files) or a number")
+    String timeline;
+
+    @Option(names = "--target-action", defaultValue = "promote", description = "promote, pause or shutdown at the target")
+    String action;
+
+    @Option(names = "--restore-command", defaultValue = "standalone",
+            description = "standalone (pgwarden wal-fetch, no daemon needed) or daemon (curl to server.listen)")
+    String restoreCommandKind;
+
+    @Option(names = "--dry-run", description = "print the plan and stop")
+    boolean dryRun;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        RestoreTarget restoreTarget = target();
+        OptionalInt tli = timeline();
+        if (!java.util.List.of("promote", "pause", "shutdown").contains(action)) {
+            throw usage("--target-action must be promote, pause or shutdown, not '" + action + "'");
+        }
+        if (!dryRun && targetDir == null) throw usage("--target-dir is required (or --dry-run)");
+        PgwardenConfig cfg = ConfigLoader.load(config);
+        cfg.cluster(cluster);
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        try (StorageDriver storage = StorageFactory.create(cfg.repository())) {
+            RestorePlan plan = new RestorePlanner(storage, new WalRepository(storage, cfg.repository()))
+                    .plan(cluster, restoreTarget, Optional.ofNullable(backup), tli);
+            printPlan(out, plan);
+            if (dryRun) return 0;
+            Path dir = targetDir.toAbsolutePath().normalize();
+            RecoverySettings settings = new RecoverySettings(restoreCommand(cfg, dir), restoreTarget, action, tli,
+                    "recovery settings added by pgwarden restore: base backup " + plan.backup().backupId() + ", target " + restoreTarget.describe());
+            new Restorer(storage).restore(plan, dir, settings, new Progress(err, plan.backup().rawBytes(), System.console() != null));
+            printNextStep(out, plan, dir);
+        }
+        return 0;
+    }
+
+    private RestoreTarget target() {
+        if (target.latest) return new RestoreTarget.Latest();
+        if (target.name != null) {
+            if (target.name.isBlank()) throw usage("--target-name must not be empty");
+            return new RestoreTarget.Name(target.name);
+        }
+        if (target.lsn != null) {
+            try {
+                return new RestoreTarget.Position(Lsn.parse(target.lsn));
+            } catch (IllegalArgumentException e) {
+                throw usage("--target-lsn: " + e.getMessage());
+            }
+        }
+        return new RestoreTarget.Time(parseTime(target.time));
+    }
+
+    /** ISO-8601 with a zone; a time without one is refused: it would silently mean the server's zone. */
+    static Instant parseTime(String text) {
+        String iso = text.trim().replace(' ', 'T').replaceFirst("([+-]\\d\\d)$", "$1:00");
+        try {
+            return OffsetDateTime.parse(iso).toInstant();
+        } catch (DateTimeParseException e) {
+            try {
+                LocalDateTime.parse(iso);
+                throw usage("--target-time '" + text + "' has no time zone; add one, e.g. '" + text + "Z' or '" + text + "+01:00'");
+            } catch (DateTimeParseException notEvenLocal) {
+                throw usage("--target-time '" + text + "' is not an ISO-8601 time with a zone (e.g. 2026-11-25T03:15:00Z)");
+            }
+        }
+    }
+
+    private OptionalInt timeline() {
+        if (timeline.equals("latest")) return OptionalInt.empty();
+        try {
+            int t = Integer.parseInt(timeline);
+            if (t < 1) throw new NumberFormatException();
+            return OptionalInt.of(t);
+        } catch (NumberFormatException e) {
+            throw usage("--target-timeline must be 'latest' or a timeline number, not '" + timeline + "'");
+        }
+    }
+
+    private String restoreCommand(PgwardenConfig cfg, Path dir) {
+        switch (restoreCommandKind) {
+            case "standalone": {
+                String launcher = System.getProperty("pgwarden.launcher", "pgwarden");
+                return shellQuote(launcher) + " wal-fetch --config " + shellQuote(config.toAbsolutePath().normalize().toString())
+                        + " --cluster " + shellQuote(cluster) + " %f %p";
+            }
+            case "daemon": {
+                // The token goes in a header file beside (not inside) the data directory: never in postgresql.auto.conf.
+                Path header = dir.resolveSibling(dir.getFileName() + ".pgwarden-auth-header");
+                writeSecret(header, "Authorization: Bearer " + cfg.cluster(cluster).walToken().value() + "\n");
+                String host = cfg.server().host().equals("0.0.0.0") ? "127.0.0.1" : cfg.server().host();
+                return "curl --fail -sS -H @" + shellQuote(header.toString()) + " -o %p http://" + host + ":" + cfg.server().port()
+                        + "/v1/clusters/" + cluster + "/wal/%f";
+            }
+            default:
+                throw usage("--restore-command must be standalone or daemon, not '" + restoreCommandKind + "'");
+        }
+    }
+
+    private static void writeSecret(Path file, String content) {
+        try {
+            Files.deleteIfExists(file);
+            Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            Files.writeString(file, content);
+        } catch (IOException e) {
+            throw usage("cannot write '" + file + "': " + e.getMessage());
+        }
+    }
+
+    private static String shellQuote(String s) {
+        return s.matches("[A-Za-z0-9_./:@=+-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
+    }
+
+    private static void printPlan(PrintWriter out, RestorePlan plan) {
+        out.println("restore plan for cluster '" + plan.cluster() + "'");
+        out.println("  target:        " + plan.target().describe());
+        out.printf("  base backup:   %s (ended %s, LSN %s, timeline %d, %.1f MB stored)%n", plan.backup().backupId(),
+                plan.backup().stopTime(), plan.backup().stopLsn(), plan.backup().timeline(), plan.backup().storedBytes() / 1e6);
+        out.println("  timeline:      " + plan.timeline());
+        out.printf("  WAL:           %s .. %s (%d files, %.1f MB stored; fetched by restore_command during recovery)%n",
+                plan.firstWal(), plan.lastWal(), plan.walFiles(), plan.walStoredBytes() / 1e6);
+        out.printf("  to download:   %.1f MB%n", plan.bytesToDownload() / 1e6);
+        out.println("  latest restorable point: " + plan.latestArchiveAt() + " (when " + plan.lastWal() + " was archived)");
+        out.flush();
+    }
+
+    private static void printNextStep(PrintWriter out, RestorePlan plan, Path dir) {
+        int major = plan.backup().pgVersionNum() / 10000;
+        out.println("restored base backup " + plan.backup().backupId() + " into " + dir + "; recovery.signal and the recovery settings"
+                + " (end of postgresql.auto.conf) are written");
+        out.println("next: start PostgreSQL " + major + " on it as the postgres user; it replays WAL up to the target, then "
+                + "acts as --target-action says:");
+        if ("root".equals(System.getProperty("user.name"))) out.println("  chown -R postgres:postgres " + dir);
+        out.println("  /usr/lib/postgresql/" + major + "/bin/pg_ctl -D " + dir + " -l " + dir + "/restore.log start");
+        out.flush();
+    }
+
+    private static PgwardenException usage(String message) {
+        return new PgwardenException(ErrorCode.USAGE, message);
+    }
+}

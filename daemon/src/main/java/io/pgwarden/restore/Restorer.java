@@ -1,0 +1,140 @@
+package io.pgwarden.restore;
+
+import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.PgwardenException;
+import io.pgwarden.repository.BackupObjects;
+import io.pgwarden.repository.VerifiedObject;
+import io.pgwarden.repository.codec.BlockingPipe;
+import io.pgwarden.storage.StorageDriver;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Comparator;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.stream.Stream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+
+/**
+ * Carries out a plan: streams the base backup from the repository, verifies its SHA-256, decompresses and
+ * unpacks it into an empty directory, then writes the recovery settings. Nothing is buffered whole; a failure
+ * (corrupt object, full disk) removes what was unpacked, so no half-restored directory is left to be started.
+ */
+public final class Restorer {
+    private final StorageDriver storage;
+
+    public Restorer(StorageDriver storage) {
+        this.storage = storage;
+    }
+
+    public void restore(RestorePlan plan, Path targetDir, RecoverySettings settings, Progress progress) {
+        prepare(targetDir);
+        try {
+            unpack(plan, targetDir, progress);
+            settings.writeTo(targetDir);
+        } catch (RuntimeException e) {
+            clear(targetDir);
+            throw e;
+        }
+    }
+
+    /** The directory must be empty or absent: a restore never overwrites anything. */
+    private static void prepare(Path dir) {
+        try {
+            if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+                if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) throw usage("target '" + dir + "' exists and is not a directory");
+                try (Stream<Path> entries = Files.list(dir)) {
+                    if (entries.findAny().isPresent()) throw usage("target directory '" + dir + "' is not empty; refusing to restore over it");
+                }
+            } else {
+                Files.createDirectories(dir);
+            }
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------")); // PostgreSQL insists on 0700
+        } catch (IOException e) {
+            throw usage("cannot prepare target directory '" + dir + "': " + e.getMessage());
+        }
+    }
+
+    private void unpack(RestorePlan plan, Path dir, Progress progress) {
+        BlockingPipe pipe = new BlockingPipe();
+        VerifiedObject object = BackupObjects.openBase(storage, plan.backup());
+        // The verified stream runs beside the unpacking: a checksum mismatch arrives before the last bytes do.
+        CompletableFuture<Void> download = CompletableFuture.runAsync(() -> {
+            try (object; OutputStream out = progress.counting(pipe.writer(1 << 20))) {
+                object.writeTo(out);
+            } catch (IOException | RuntimeException e) {
+                pipe.finish(e);
+                throw e instanceof RuntimeException r ? r : new CompletionException(e);
+            }
+            pipe.finish(null);
+        }, r -> Thread.ofVirtual().name("restore-download").start(r));
+        try (InputStream raw = pipe; TarArchiveInputStream tar = new TarArchiveInputStream(raw)) {
+            TarArchiveEntry entry;
+            while ((entry = tar.getNextEntry()) != null) extract(tar, entry, dir);
+            raw.transferTo(OutputStream.nullOutputStream()); // tar's zero blocks: the whole object must be verified
+        } catch (IOException e) {
+            throw failure(download, "cannot unpack base backup " + plan.backup().backupId() + " into '" + dir + "': " + e.getMessage(), e);
+        }
+        try {
+            download.join();
+        } catch (CompletionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : new PgwardenException(ErrorCode.INTERNAL, e.getMessage(), e);
+        }
+        progress.done();
+    }
+
+    /** The repository's error (corrupt, unreachable) explains an unpacking failure better than the tar reader's. */
+    private static PgwardenException failure(CompletableFuture<Void> download, String message, IOException cause) {
+        try {
+            download.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof PgwardenException p) return p;
+        }
+        return new PgwardenException(ErrorCode.INTERNAL, message, cause);
+    }
+
+    private static void extract(TarArchiveInputStream tar, TarArchiveEntry entry, Path dir) throws IOException {
+        Path target = dir.resolve(entry.getName()).normalize();
+        if (!target.startsWith(dir)) throw new IOException("tar entry '" + entry.getName() + "' points outside the target directory");
+        if (entry.isDirectory()) {
+            Files.createDirectories(target);
+        } else if (entry.isSymbolicLink()) {
+            Files.createDirectories(target.getParent());
+            Files.createSymbolicLink(target, Path.of(entry.getLinkName()));
+            return;
+        } else if (entry.isFile()) {
+            Files.createDirectories(target.getParent());
+            Files.copy(tar, target, StandardCopyOption.REPLACE_EXISTING);
+        } else {
+            return; // pg_basebackup writes only directories, files and symlinks
+        }
+        Files.setPosixFilePermissions(target, permissions(entry.getMode()));
+    }
+
+    private static Set<PosixFilePermission> permissions(int mode) {
+        StringBuilder s = new StringBuilder();
+        String rwx = "rwxrwxrwx";
+        for (int i = 0; i < 9; i++) s.append((mode & (1 << (8 - i))) != 0 ? rwx.charAt(i) : '-');
+        return PosixFilePermissions.fromString(s.toString());
+    }
+
+    private static void clear(Path dir) {
+        try (Stream<Path> all = Files.walk(dir)) {
+            all.sorted(Comparator.reverseOrder()).filter(p -> !p.equals(dir)).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // best effort: the error that brought us here is the one to report
+        }
+    }
+
+    private static PgwardenException usage(String message) {
+        return new PgwardenException(ErrorCode.USAGE, message);
+    }
+}

@@ -18,12 +18,16 @@ import java.util.OptionalInt;
  * @param action   promote, pause or shutdown once the target is reached
  */
 public record RecoverySettings(String restoreCommand, RestoreTarget target, String action, OptionalInt timeline, String comment) {
+    /** PostgreSQL's own timestamptz form (its recovery_target_time check refuses ISO-8601's 'T' ... 'Z' spelling). */
+    private static final java.time.format.DateTimeFormatter PG_TIME =
+            java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSSx").withZone(java.time.ZoneOffset.UTC);
+
     public List<String> lines() {
         List<String> lines = new ArrayList<>();
         lines.add("# " + comment);
         lines.add("restore_command = " + quote(restoreCommand));
         switch (target) {
-            case RestoreTarget.Time t -> lines.add("recovery_target_time = " + quote(t.at().toString()));
+            case RestoreTarget.Time t -> lines.add("recovery_target_time = " + quote(PG_TIME.format(t.at())));
             case RestoreTarget.Position p -> lines.add("recovery_target_lsn = " + quote(Lsn.format(p.lsn())));
             case RestoreTarget.Name n -> lines.add("recovery_target_name = " + quote(n.restorePoint()));
             case RestoreTarget.Latest l -> { }

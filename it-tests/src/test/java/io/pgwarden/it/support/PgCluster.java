@@ -70,6 +70,11 @@ public final class PgCluster implements AutoCloseable {
         running = false;
     }
 
+    public void restart() {
+        stop();
+        start();
+    }
+
     /** Requires a SCRAM password for user postgres over TCP from now on (the unix socket stays trust). */
     public void requirePassword(String password) throws IOException {
         query("ALTER USER postgres PASSWORD '" + password.replace("'", "''") + "'");

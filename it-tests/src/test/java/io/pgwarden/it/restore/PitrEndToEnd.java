@@ -1,0 +1,225 @@
+package io.pgwarden.it.restore;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.pgwarden.backup.BackupJobs;
+import io.pgwarden.it.support.Launcher;
+import io.pgwarden.it.support.PgCluster;
+import io.pgwarden.it.support.PgwardenFixture;
+import io.pgwarden.it.support.Processes;
+import io.pgwarden.it.support.TestDirs;
+import io.pgwarden.storage.StorageDriver;
+import io.pgwarden.storage.StorageFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * The PITR truth test: rows committed in batches; a time T between two batches; `pgwarden restore --target-time T`
+ * gives exactly the rows committed before T, `--latest` all of them; then the restored copy, promoted to timeline 2,
+ * archives to the same cluster and a restore to a time on timeline 2 follows the history file. Every restore runs
+ * the real CLI and a real PostgreSQL 15 whose restore_command is `pgwarden wal-fetch`. Subclasses pick the repository.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+abstract class PitrEndToEnd {
+    Path dir;
+    PgwardenFixture pgwarden;
+    PgCluster source;
+    String backupId;
+    Instant betweenBatches;
+    Instant beforeTheBackup;
+    PgCluster promoted;
+
+    abstract String repositoryYaml(Path dir) throws Exception;
+
+    void stopRepository() throws Exception {
+    }
+
+    @BeforeAll
+    void start() throws Exception {
+        dir = TestDirs.create("pgwarden-pitr-");
+        source = PgCluster.init(dir, "source", 16);
+        pgwarden = PgwardenFixture.start(dir, repositoryYaml(dir), "", "connection: {host: 127.0.0.1, port: PORT, user: postgres}"
+                .replace("PORT", Integer.toString(source.port())));
+        source.configure("archive_mode = on", "archive_command = '" + pgwarden.archiveCommand() + "'").start();
+        source.query("CREATE TABLE t (id serial, batch int, at timestamptz DEFAULT clock_timestamp())");
+        beforeTheBackup = Instant.parse(source.query("SELECT to_json(clock_timestamp())#>>'{}'"));
+        var run = pgwarden.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.BASE, Optional.empty(), "test"));
+        assertThat(run.state()).as(String.valueOf(run.error())).isEqualTo("succeeded");
+        backupId = run.id();
+
+        insertBatch(source, 1, 100);
+        Thread.sleep(1100);
+        betweenBatches = Instant.parse(source.query("SELECT to_json(clock_timestamp())#>>'{}'"));
+        Thread.sleep(1100);
+        insertBatch(source, 2, 50);
+        source.awaitArchived(source.query("SELECT pg_walfile_name(pg_switch_wal())"), Duration.ofMinutes(1));
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        if (promoted != null) promoted.close();
+        if (source != null) source.close();
+        if (pgwarden != null) pgwarden.close();
+        stopRepository();
+        TestDirs.delete(dir);
+    }
+
+    static void insertBatch(PgCluster pg, int batch, int rows) {
+        pg.query("INSERT INTO t (batch) SELECT " + batch + " FROM generate_series(1, " + rows + ")");
+    }
+
+    Processes.Result restore(String... args) {
+        List<String> all = new java.util.ArrayList<>(List.of("restore", "--config", pgwarden.configFile().toString(), "--cluster", "main"));
+        all.addAll(List.of(args));
+        return Launcher.run(all.toArray(String[]::new));
+    }
+
+    /**
+     * Starts PostgreSQL on a restored directory and waits until recovery has ended (promoted). Without archiving,
+     * so the copy's new timeline stays out of the repository (its history file is archived only when archiving is
+     * on at promotion).
+     */
+    PgCluster startRestored(Path data, String name) {
+        return startRestored(data, name, "archive_mode = off");
+    }
+
+    PgCluster startRestored(Path data, String name, String... settings) {
+        Processes.checked(Processes.run(List.of("chown", "-R", "postgres:postgres", data.toString()), null), "chown");
+        PgCluster copy = PgCluster.existing(dir, data, name);
+        copy.configure(settings).start();
+        await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(300)).until(() -> copy.query("SELECT pg_is_in_recovery()").equals("f"));
+        return copy;
+    }
+
+    static String batches(PgCluster pg) {
+        return pg.query("SELECT string_agg(batch || ':' || n, ',' ORDER BY batch) FROM (SELECT batch, count(*) n FROM t GROUP BY batch) s");
+    }
+
+    @Test
+    @Order(1)
+    void aRestoreToATimeBetweenTwoBatchesHasExactlyTheRowsCommittedBefore() {
+        Path target = dir.resolve("to-time");
+        var r = restore("--target-time", betweenBatches.toString(), "--target-dir", target.toString());
+        assertThat(r.exitCode()).as(r.stderr()).isEqualTo(0);
+        assertThat(r.stdout()).contains("base backup:   " + backupId).contains("target:        time " + betweenBatches)
+                .contains("next: start PostgreSQL 15");
+        assertThat(r.stderr()).contains("(100%)");
+        try (PgCluster copy = startRestored(target, "to-time")) {
+            assertThat(batches(copy)).isEqualTo("1:100");
+        }
+    }
+
+    @Test
+    @Order(2)
+    void aRestoreToTheLatestPointHasEveryRow() {
+        Path target = dir.resolve("latest");
+        var r = restore("--latest", "--target-dir", target.toString());
+        assertThat(r.exitCode()).as(r.stderr()).isEqualTo(0);
+        // This copy goes on as a server: archiving on at promotion, to the same cluster (same system identifier).
+        promoted = startRestored(target, "latest", "archive_mode = on", "archive_command = '" + pgwarden.archiveCommand() + "'");
+        assertThat(batches(promoted)).isEqualTo("1:100,2:50");
+    }
+
+    @Test
+    @Order(3)
+    void aRestoreFollowsTheHistoryFileToATimeOnTimelineTwo() throws Exception {
+        assertThat(promoted.query("SELECT timeline_id FROM pg_control_checkpoint()")).isEqualTo("2");
+        insertBatch(promoted, 3, 30);
+        Thread.sleep(1100);
+        Instant onTimeline2 = Instant.parse(promoted.query("SELECT to_json(clock_timestamp())#>>'{}'"));
+        Thread.sleep(1100);
+        insertBatch(promoted, 4, 7);
+        promoted.awaitArchived(promoted.query("SELECT pg_walfile_name(pg_switch_wal())"), Duration.ofMinutes(1));
+        assertThat(pgwarden.walKeys()).anyMatch(k -> k.startsWith("main/wal/00000002/00000002.history."));
+
+        Path target = dir.resolve("timeline2");
+        var r = restore("--target-time", onTimeline2.toString(), "--target-dir", target.toString());
+        assertThat(r.exitCode()).as(r.stderr()).isEqualTo(0);
+        assertThat(r.stdout()).contains("timeline:      2");
+        try (PgCluster copy = startRestored(target, "timeline2")) {
+            assertThat(batches(copy)).isEqualTo("1:100,2:50,3:30");
+        }
+    }
+
+    @Test
+    @Order(4)
+    void aDryRunPrintsThePlanAndWritesNothing() {
+        Path target = dir.resolve("dry");
+        var r = restore("--target-time", betweenBatches.toString(), "--target-dir", target.toString(), "--target-timeline", "1", "--dry-run");
+        assertThat(r.exitCode()).as(r.stderr()).isEqualTo(0);
+        assertThat(r.stdout()).contains("base backup:   " + backupId).contains("timeline:      1").contains("WAL:           0000000100000000000000")
+                .contains("to download:").doesNotContain("next:");
+        assertThat(target).doesNotExist();
+    }
+
+    @Test
+    @Order(5)
+    void refusalsSayExactlyWhatIsWrong() throws Exception {
+        var before = restore("--target-time", beforeTheBackup.toString(), "--dry-run");
+        assertThat(before.exitCode()).isEqualTo(1);
+        assertThat(before.stderr()).contains("ended before the target time " + beforeTheBackup + "; the earliest restorable point is ")
+                .contains("the end of base backup " + backupId);
+
+        Instant future = Instant.now().plusSeconds(3600);
+        var later = restore("--target-time", future.toString(), "--dry-run", "--target-timeline", "1");
+        assertThat(later.exitCode()).isEqualTo(1);
+        assertThat(later.stderr()).contains("the target time " + future + " is later than the newest archived WAL of cluster 'main'")
+                .contains("the latest restorable point is ");
+
+        var zoneless = restore("--target-time", "2026-11-25 10:00:00", "--dry-run");
+        assertThat(zoneless.exitCode()).isEqualTo(2);
+        assertThat(zoneless.stderr()).contains("--target-time '2026-11-25 10:00:00' has no time zone");
+
+        Path occupied = Files.createDirectories(dir.resolve("occupied"));
+        Files.writeString(occupied.resolve("keep-me"), "precious");
+        var notEmpty = restore("--latest", "--target-dir", occupied.toString());
+        assertThat(notEmpty.exitCode()).isEqualTo(2);
+        assertThat(notEmpty.stderr()).contains("target directory '" + occupied + "' is not empty; refusing to restore over it");
+        assertThat(Files.readString(occupied.resolve("keep-me"))).isEqualTo("precious");
+    }
+
+    @Test
+    @Order(6)
+    void aMissingWalFileIsNamedAsTheGap() throws Exception {
+        // More WAL on timeline 1, so the hole below lies inside the chain, not at its (still growing) end.
+        for (int i = 0; i < 3; i++) {
+            insertBatch(source, 9, 1);
+            source.awaitArchived(source.query("SELECT pg_walfile_name(pg_switch_wal())"), Duration.ofMinutes(1));
+        }
+        try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository())) {
+            String manifestStart = restore("--latest", "--dry-run", "--target-timeline", "1").stdout()
+                    .lines().filter(l -> l.contains("WAL:")).findFirst().orElseThrow().trim().split("\\s+")[1];
+            // The file after the backup's first one: a hole in the middle of the chain.
+            long next = Long.parseLong(manifestStart.substring(16), 16) + 1;
+            String missing = manifestStart.substring(0, 16) + "%08X".formatted(next);
+            String key = pgwarden.walKeys().stream().filter(k -> k.contains("/" + missing + ".")).findFirst().orElseThrow();
+            byte[] saved;
+            var info = storage.stat(key).orElseThrow();
+            try (var object = storage.get(key).orElseThrow()) {
+                saved = object.content().readAllBytes();
+            }
+            storage.delete(key);
+            try {
+                var r = restore("--latest", "--dry-run", "--target-timeline", "1");
+                assertThat(r.exitCode()).isEqualTo(5);
+                assertThat(r.stderr()).contains("WAL gap in cluster 'main': file '" + missing + "' is missing from the repository; base backup "
+                        + backupId + " needs every WAL file from " + manifestStart);
+            } finally {
+                storage.put(key, new java.io.ByteArrayInputStream(saved), info.metadata());
+            }
+        }
+    }
+}

@@ -222,4 +222,31 @@ abstract class PitrEndToEnd {
             }
         }
     }
+
+    @Test
+    @Order(7)
+    void aCorruptBaseBackupFailsTheRestoreAndLeavesTheDirectoryEmpty() throws Exception {
+        try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository())) {
+            String key = "main/base/" + backupId + "/base.tar.zst";
+            var info = storage.stat(key).orElseThrow();
+            byte[] original;
+            try (var object = storage.get(key).orElseThrow()) {
+                original = object.content().readAllBytes();
+            }
+            byte[] corrupt = original.clone();
+            corrupt[corrupt.length / 2] ^= 0x5a;
+            storage.put(key, new java.io.ByteArrayInputStream(corrupt), info.metadata());
+            try {
+                Path target = dir.resolve("corrupt");
+                var r = restore("--latest", "--target-dir", target.toString(), "--target-timeline", "1");
+                assertThat(r.exitCode()).as(r.stderr()).isEqualTo(5);
+                assertThat(r.stderr()).contains("repository object '" + key + "'");
+                try (var left = Files.list(target)) {
+                    assertThat(left).isEmpty();
+                }
+            } finally {
+                storage.put(key, new java.io.ByteArrayInputStream(original), info.metadata());
+            }
+        }
+    }
 }

@@ -4,6 +4,9 @@ import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.metrics.Metrics;
 import io.pgwarden.repository.BaseBackupManifest;
+import io.pgwarden.repository.Catalog;
+import io.pgwarden.repository.RestoreTestRecord;
+import io.pgwarden.restore.TestRestoreService;
 import io.pgwarden.repository.DumpManifest;
 import io.pgwarden.repository.FailureRecord;
 import io.pgwarden.repository.RepositoryJson;
@@ -33,12 +36,13 @@ public final class BackupJobs {
     private static final int KEPT_RUNS = 200;
 
     public enum Kind {
-        BASE, DUMP;
+        BASE, DUMP, RESTORE_TEST;
 
         public String label() {
-            return name().toLowerCase();
+            return this == RESTORE_TEST ? "restore-test" : name().toLowerCase();
         }
 
+        /** The kinds a backup request may name (test restores have their own endpoint). */
         public static Kind parse(String text) {
             return switch (text) {
                 case "base" -> BASE;
@@ -63,6 +67,7 @@ public final class BackupJobs {
 
     private final BaseBackupService base;
     private final DumpService dumps;
+    private final TestRestoreService testRestores;
     private final StorageDriver storage;
     private final Function<String, ToolRunner> runners;
     private final Metrics metrics;
@@ -71,10 +76,11 @@ public final class BackupJobs {
     private final Map<String, RunState> recent = new LinkedHashMap<>();
 
     /** @param runners the tool runner of each cluster */
-    public BackupJobs(BaseBackupService base, DumpService dumps, StorageDriver storage, Function<String, ToolRunner> runners,
-                      Metrics metrics, Clock clock) {
+    public BackupJobs(BaseBackupService base, DumpService dumps, TestRestoreService testRestores, StorageDriver storage,
+                      Function<String, ToolRunner> runners, Metrics metrics, Clock clock) {
         this.base = base;
         this.dumps = dumps;
+        this.testRestores = testRestores;
         this.storage = storage;
         this.runners = runners;
         this.metrics = metrics;
@@ -119,11 +125,16 @@ public final class BackupJobs {
     private RunState execute(Request request, RunState state) {
         RunState done;
         try {
-            String error = request.kind() == Kind.BASE ? runBase(request, state) : runDumps(request, state);
+            String error = switch (request.kind()) {
+                case BASE -> runBase(request, state);
+                case DUMP -> runDumps(request, state);
+                case RESTORE_TEST -> runTestRestore(request, state);
+            };
             done = finish(state, error == null ? "succeeded" : "failed", error, error == null ? null : ErrorCode.TOOL);
         } catch (RuntimeException e) {
             ErrorCode code = ErrorCode.of(e);
-            metrics.backupFailed(request.cluster(), request.kind().label(), code.reason());
+            if (request.kind() == Kind.RESTORE_TEST) metrics.restoreTestFailed(request.cluster());
+            else metrics.backupFailed(request.cluster(), request.kind().label(), code.reason());
             if (request.kind() == Kind.DUMP) recordDumpFailure(state, e, code);
             if (code == ErrorCode.INTERNAL) log.error("cluster '{}': {} backup {} failed", request.cluster(), request.kind().label(), state.id(), e);
             done = finish(state, "failed", e.getMessage(), code);
@@ -137,7 +148,27 @@ public final class BackupJobs {
         BaseBackupManifest m = base.backup(request.cluster(), runners.apply(request.cluster()), state.id());
         metrics.backupSucceeded(request.cluster(), "base", Metrics.NO_DATABASE, Duration.between(m.startTime(), m.stopTime()),
                 m.rawBytes(), m.storedBytes());
+        updateRecoveryWindow(request.cluster());
         return null;
+    }
+
+    /** @return null when the restored copy started and passed its checks, else why not */
+    private String runTestRestore(Request request, RunState state) {
+        RestoreTestRecord record = testRestores.run(request.cluster(), state.id());
+        if (record.succeeded()) metrics.restoreTestSucceeded(request.cluster(), Duration.ofMillis(Math.round(record.totalSeconds() * 1000)));
+        else metrics.restoreTestFailed(request.cluster());
+        updateRecoveryWindow(request.cluster());
+        return record.succeeded() ? null : record.error();
+    }
+
+    /** Recomputes where point-in-time recovery reaches back to (after a backup; retention will change it too). */
+    public void updateRecoveryWindow(String cluster) {
+        try {
+            List<BaseBackupManifest> backups = new Catalog(storage).baseBackups(cluster);
+            metrics.earliestRestorable(cluster, backups.isEmpty() ? null : backups.get(0).stopTime());
+        } catch (RuntimeException e) {
+            log.warn("cluster '{}': cannot read the backups to update recovery_window_seconds: {}", cluster, e.getMessage());
+        }
     }
 
     /** @return null when every dump succeeded, else the run's summary */

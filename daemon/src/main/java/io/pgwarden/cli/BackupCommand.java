@@ -10,6 +10,7 @@ import io.pgwarden.error.PgwardenException;
 import io.pgwarden.metrics.Metrics;
 import io.pgwarden.repository.ClusterInfoStore;
 import io.pgwarden.repository.WalRepository;
+import io.pgwarden.restore.TestRestoreService;
 import io.pgwarden.runner.ToolRunner;
 import io.pgwarden.runner.ToolRunners;
 import io.pgwarden.storage.StorageDriver;
@@ -77,7 +78,8 @@ final class BackupCommand implements Callable<Integer> {
              Metrics metrics = new Metrics(Clock.systemUTC())) {
             Clock clock = Clock.systemUTC();
             BackupJobs jobs = new BackupJobs(new BaseBackupService(cfg, storage, new WalRepository(storage, cfg.repository()),
-                    new ClusterInfoStore(storage), clock), new DumpService(cfg, storage, clock), storage, c -> runner, metrics, clock);
+                    new ClusterInfoStore(storage), clock), new DumpService(cfg, storage, clock), new TestRestoreService(cfg, storage, clock), storage,
+                    c -> runner, metrics, clock);
             return jobs.run(request);
         }
     }

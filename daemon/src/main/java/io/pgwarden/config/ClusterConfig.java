@@ -10,5 +10,6 @@ import java.util.OptionalLong;
  * @param runner           where the client tools run (default: local processes)
  */
 public record ClusterConfig(String name, Secret walToken, OptionalLong systemIdentifier, Optional<ConnectionConfig> connection,
-                            RunnerConfig runner, BaseBackupConfig baseBackup, DumpConfig dump, SchedulesConfig schedules) {
+                            RunnerConfig runner, BaseBackupConfig baseBackup, DumpConfig dump, SchedulesConfig schedules,
+                            RestoreTestConfig restoreTest) {
 }

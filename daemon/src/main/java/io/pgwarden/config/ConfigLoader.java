@@ -199,7 +199,7 @@ public final class ConfigLoader {
     }
 
     private static ClusterConfig cluster(String name, ConfigNode node) {
-        node.allowOnly("walToken", "systemIdentifier", "connection", "runner", "baseBackup", "dump", "schedules");
+        node.allowOnly("walToken", "systemIdentifier", "connection", "runner", "baseBackup", "dump", "schedules", "restoreTest");
         String token = node.requiredString("walToken");
         if (token != null && token.length() < MIN_TOKEN_LENGTH) {
             node.problem("walToken", "must be at least " + MIN_TOKEN_LENGTH + " characters long");
@@ -218,13 +218,28 @@ public final class ConfigLoader {
         }
         return new ClusterConfig(name, token == null ? null : new Secret(token), sysid, connection, runner,
                 base.isPresent() ? baseBackup(base) : BaseBackupConfig.defaults(), dump.isPresent() ? dump(dump) : DumpConfig.defaults(),
-                schedules);
+                schedules, restoreTest(node.mapping("restoreTest")));
+    }
+
+    private static RestoreTestConfig restoreTest(ConfigNode node) {
+        RestoreTestConfig d = RestoreTestConfig.defaults();
+        if (!node.isPresent()) return d;
+        node.allowOnly("scratchDir", "timeout", "checks");
+        List<RestoreTestConfig.Check> checks = new ArrayList<>();
+        node.mappingList("checks").forEach(c -> {
+            c.allowOnly("database", "sql", "expect");
+            String sql = c.requiredString("sql");
+            String expect = c.requiredString("expect");
+            if (sql != null && expect != null) checks.add(new RestoreTestConfig.Check(c.string("database").orElse("postgres"), sql, expect));
+        });
+        return new RestoreTestConfig(node.parsed("scratchDir", Path::of).orElse(d.scratchDir()),
+                node.parsed("timeout", Units::parseDuration).orElse(d.timeout()), checks);
     }
 
     private static SchedulesConfig schedules(ConfigNode node) {
         if (!node.isPresent()) return SchedulesConfig.none();
-        for (String later : List.of("retention", "restoreTest", "verify")) {
-            if (node.has(later)) node.problem(later, "is not available in this version (base and dump only)");
+        for (String later : List.of("retention", "verify")) {
+            if (node.has(later)) node.problem(later, "is not available in this version (base, dump and restoreTest only)");
         }
         node.allowOnly("base", "dump", "misfire", "retention", "restoreTest", "verify");
         SchedulesConfig.Misfire misfire = node.parsed("misfire", m -> switch (m) {
@@ -232,7 +247,8 @@ public final class ConfigLoader {
             case "skip" -> SchedulesConfig.Misfire.SKIP;
             default -> throw new IllegalArgumentException("'" + m + "' is not a misfire policy (run-once or skip)");
         }).orElse(SchedulesConfig.Misfire.RUN_ONCE);
-        return new SchedulesConfig(node.parsed("base", CronSchedule::parse), node.parsed("dump", CronSchedule::parse), misfire);
+        return new SchedulesConfig(node.parsed("base", CronSchedule::parse), node.parsed("dump", CronSchedule::parse),
+                node.parsed("restoreTest", CronSchedule::parse), misfire);
     }
 
     private static DumpConfig dump(ConfigNode node) {

@@ -96,6 +96,22 @@ final class ConfigNode {
         return Optional.ofNullable(resolved);
     }
 
+    /** A list of mappings, each a node (e.g. checks: [{sql: ..., expect: ...}]); problems for anything else. */
+    List<ConfigNode> mappingList(String key) {
+        List<ConfigNode> out = new ArrayList<>();
+        if (!has(key)) return out;
+        JsonNode v = json.get(key);
+        if (!v.isArray()) {
+            problem(key, "must be a list");
+            return out;
+        }
+        for (int i = 0; i < v.size(); i++) {
+            if (!v.get(i).isObject()) problem(key + "[" + i + "]", "must be a mapping of keys to values");
+            else out.add(new ConfigNode(v.get(i), keyPath(key) + "[" + i + "]", problems, interpolator));
+        }
+        return out;
+    }
+
     /** A list of scalars (a single scalar counts as a list of one), each with ${..} resolved. */
     Optional<List<String>> stringList(String key) {
         if (!has(key)) return Optional.empty();

@@ -13,6 +13,7 @@ import io.pgwarden.metrics.Metrics;
 import io.pgwarden.repository.Catalog;
 import io.pgwarden.repository.ClusterInfoStore;
 import io.pgwarden.repository.WalRepository;
+import io.pgwarden.restore.TestRestoreService;
 import io.pgwarden.runner.DockerToolRunner;
 import io.pgwarden.runner.ToolRunner;
 import io.pgwarden.runner.ToolRunners;
@@ -63,7 +64,7 @@ public final class Daemon implements AutoCloseable {
         WalArchiver archiver = new WalArchiver(config, clusterInfo, wal, clock);
         Map<String, ToolRunner> runners = runners(config);
         BackupJobs jobs = new BackupJobs(new BaseBackupService(config, storage, wal, clusterInfo, clock), new DumpService(config, storage, clock),
-                storage, runners::get, metrics, clock);
+                new TestRestoreService(config, storage, clock), storage, runners::get, metrics, clock);
         WalEndpoint endpoint = new WalEndpoint(config, archiver, new WalFetcher(config, wal), metrics);
         HttpServer http = new HttpServer(config.server(), new Routes(endpoint, config, jobs, metrics, storage));
         try {
@@ -75,6 +76,7 @@ public final class Daemon implements AutoCloseable {
                     "cannot listen on " + config.server().host() + ":" + config.server().port() + ": " + e.getMessage(), e);
         }
         checkRepository(storage);
+        config.clusters().keySet().forEach(jobs::updateRecoveryWindow);
         BackupScheduler scheduler = BackupScheduler.start(config, jobs, new Catalog(storage), clock);
         log.info("pgwarden listening on http://{}:{}, repository {}, clusters {}", http.host(), http.port(),
                 storage.describe(), config.clusters().keySet());
@@ -85,6 +87,7 @@ public final class Daemon implements AutoCloseable {
         metrics.registerCluster(cluster.name());
         cluster.schedules().base().ifPresent(s -> metrics.registerBackupKind(cluster.name(), "base"));
         cluster.schedules().dump().ifPresent(s -> metrics.registerBackupKind(cluster.name(), "dump"));
+        metrics.registerRestoreMeters(cluster.name());
     }
 
     /** One runner per cluster; sidecars a crash of this instance left behind are removed before anything new starts. */

@@ -32,6 +32,10 @@ public final class Metrics implements AutoCloseable {
     public static final String BACKUP_DURATION = "pgwarden.backup.duration";
     public static final String BACKUP_SIZE = "pgwarden.backup.size";
     public static final String BACKUP_FAILURES = "pgwarden.backup.failures";
+    public static final String RESTORE_TEST_LAST_SUCCESS = "pgwarden.restore.test.last.success.timestamp";
+    public static final String RESTORE_TEST_DURATION = "pgwarden.restore.test.duration";
+    public static final String RESTORE_TEST_FAILURES = "pgwarden.restore.test.failures";
+    public static final String RECOVERY_WINDOW = "pgwarden.recovery.window";
     /** kind=base has no database; the label is still present (Prometheus meters of one name share label names). */
     public static final String NO_DATABASE = "";
 
@@ -141,6 +145,44 @@ public final class Metrics implements AutoCloseable {
     private Counter backupFailures(String cluster, String kind, String reason) {
         return Counter.builder(BACKUP_FAILURES).tags("cluster", cluster, "kind", kind, "reason", reason)
                 .description("backup runs that failed, by reason").register(registry);
+    }
+
+    /** Registers the test-restore meters and the recovery window of a cluster (zeros until known). */
+    public void registerRestoreMeters(String cluster) {
+        backupGauges.computeIfAbsent(List.of(RESTORE_TEST_LAST_SUCCESS, cluster), k -> gauge(RESTORE_TEST_LAST_SUCCESS, cluster, "seconds",
+                "when the last successful test restore finished (unix time)"));
+        backupGauges.computeIfAbsent(List.of(RESTORE_TEST_DURATION, cluster), k -> gauge(RESTORE_TEST_DURATION, cluster, "seconds",
+                "the measured recovery time of the last successful test restore: download, unpack, WAL replay, checks"));
+        restoreTestFailures(cluster);
+        AtomicLong earliest = backupGauges.computeIfAbsent(List.of(RECOVERY_WINDOW, cluster), k -> new AtomicLong());
+        Gauge.builder(RECOVERY_WINDOW, earliest, e -> e.get() == 0 ? 0 : Math.max(0, clock.instant().getEpochSecond() - e.get()))
+                .tag("cluster", cluster).baseUnit("seconds").description("how far back point-in-time recovery reaches now: now minus the"
+                        + " end of the oldest committed base backup (0: nothing restorable)").register(registry);
+    }
+
+    public void restoreTestSucceeded(String cluster, Duration duration) {
+        backupGauges.get(List.of(RESTORE_TEST_LAST_SUCCESS, cluster)).set(clock.instant().getEpochSecond());
+        backupGauges.get(List.of(RESTORE_TEST_DURATION, cluster)).set(Math.round(duration.toMillis() / 1000.0));
+    }
+
+    public void restoreTestFailed(String cluster) {
+        restoreTestFailures(cluster).increment();
+    }
+
+    /** The end of the oldest committed base backup: recovery_window_seconds counts from it. */
+    public void earliestRestorable(String cluster, java.time.Instant earliest) {
+        AtomicLong e = backupGauges.get(List.of(RECOVERY_WINDOW, cluster));
+        if (e != null) e.set(earliest == null ? 0 : earliest.getEpochSecond());
+    }
+
+    private AtomicLong gauge(String name, String cluster, String unit, String description) {
+        AtomicLong v = new AtomicLong();
+        Gauge.builder(name, v, AtomicLong::get).tag("cluster", cluster).baseUnit(unit).description(description).register(registry);
+        return v;
+    }
+
+    private Counter restoreTestFailures(String cluster) {
+        return Counter.builder(RESTORE_TEST_FAILURES).tag("cluster", cluster).description("test restores that failed").register(registry);
     }
 
     /** Prometheus text exposition format 0.0.4. */

@@ -78,7 +78,11 @@ public final class Catalog {
      * this is how a restarted daemon knows whether it missed a scheduled time.
      */
     public java.util.Optional<java.time.Instant> lastRunStart(String cluster, String kind) {
-        String runs = kind.equals("base") ? cluster + "/base/" : cluster + "/globals/";
+        String runs = switch (kind) {
+            case "base" -> cluster + "/base/";
+            case "restore-test" -> cluster + "/restore-test/";
+            default -> cluster + "/globals/";
+        };
         java.util.Optional<java.time.Instant> newest = java.util.Optional.empty();
         for (String prefix : List.of(runs, cluster + "/failures/" + kind + "/")) {
             try (Stream<ObjectInfo> objects = storage.list(prefix)) {

@@ -12,6 +12,7 @@ import io.pgwarden.pg.WalFileName;
  * {cluster}/dump/{database}/{dumpId}/dump.{codec}   pg_dump -Fc output, then manifest.json (database names escaped)
  * {cluster}/globals/{dumpId}/globals.sql.{codec}     pg_dumpall --globals-only output, then manifest.json
  * {cluster}/failures/{kind}/{id}.json              a run that failed: when, why
+ * {cluster}/restore-test/{id}.json                 a test restore's result
  * </pre>
  * This class is the only place that spells keys.
  */
@@ -68,6 +69,10 @@ public final class RepositoryLayout {
             else out.append('%').append("%02X".formatted(b & 0xff));
         }
         return out.toString();
+    }
+
+    public static String restoreTestRecord(String cluster, String id) {
+        return cluster + "/restore-test/" + id + ".json";
     }
 
     public static String failureRecord(String cluster, String kind, String id) {

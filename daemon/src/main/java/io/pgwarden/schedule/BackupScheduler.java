@@ -50,6 +50,7 @@ public final class BackupScheduler implements AutoCloseable {
             for (ClusterConfig cluster : config.clusters().values()) {
                 schedule(scheduler, cluster, Kind.BASE, cluster.schedules().base(), catalog, clock);
                 schedule(scheduler, cluster, Kind.DUMP, cluster.schedules().dump(), catalog, clock);
+                schedule(scheduler, cluster, Kind.RESTORE_TEST, cluster.schedules().restoreTest(), catalog, clock);
             }
             scheduler.start();
             return new BackupScheduler(scheduler);
@@ -73,7 +74,7 @@ public final class BackupScheduler implements AutoCloseable {
         if (cron.isEmpty()) return;
         Misfire misfire = cluster.schedules().misfire();
         JobDetail job = JobBuilder.newJob(ScheduledBackup.class).withIdentity(cluster.name() + "." + kind.label(), "backup")
-                .usingJobData(CLUSTER, cluster.name()).usingJobData(KIND, kind.label()).storeDurably().build();
+                .usingJobData(CLUSTER, cluster.name()).usingJobData(KIND, kind.name()).storeDurably().build();
         CronScheduleBuilder builder = CronScheduleBuilder.cronSchedule(cron.get().expression()).inTimeZone(
                 java.util.TimeZone.getTimeZone(cron.get().zone()));
         builder = misfire == Misfire.RUN_ONCE ? builder.withMisfireHandlingInstructionFireAndProceed()
@@ -141,7 +142,7 @@ public final class BackupScheduler implements AutoCloseable {
         @Override
         public void execute(JobExecutionContext context) {
             String cluster = context.getMergedJobDataMap().getString(CLUSTER);
-            Kind kind = Kind.parse(context.getMergedJobDataMap().getString(KIND));
+            Kind kind = Kind.valueOf(context.getMergedJobDataMap().getString(KIND));
             String trigger = context.getMergedJobDataMap().containsKey("trigger") ? context.getMergedJobDataMap().getString("trigger") : "schedule";
             try {
                 jobs.run(new BackupJobs.Request(cluster, kind, Optional.empty(), trigger));

@@ -17,6 +17,7 @@ import org.eclipse.jetty.util.Fields;
  * <ul>
  * <li>{@code POST /v1/clusters/{cluster}/backups?kind=base|dump[&database=D]} → 202 with the run's state (409 if one
  * of that kind is running)</li>
+ * <li>{@code POST /v1/clusters/{cluster}/restore-tests} → 202, a test restore now (409 if one is running)</li>
  * <li>{@code GET /v1/clusters/{cluster}/runs/{id}} → 200 with the run's state: running, succeeded or failed</li>
  * </ul>
  * Without an admin token in the config the API is off (404 saying so).
@@ -40,6 +41,11 @@ final class AdminEndpoint {
             if (parts.length == 2 && parts[1].equals("backups")) {
                 requireMethod(request, response, "POST");
                 return Responses.json(response, callback, 202, jobs.start(backupRequest(request, cluster)));
+            }
+            if (parts.length == 2 && parts[1].equals("restore-tests")) {
+                requireMethod(request, response, "POST");
+                return Responses.json(response, callback, 202, jobs.start(new BackupJobs.Request(cluster, BackupJobs.Kind.RESTORE_TEST,
+                        Optional.empty(), "api")));
             }
             if (parts.length == 3 && parts[1].equals("runs")) {
                 requireMethod(request, response, "GET");

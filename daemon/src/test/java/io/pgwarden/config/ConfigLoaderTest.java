@@ -95,7 +95,7 @@ class ConfigLoaderTest {
     @Test
     void unknownKeysAreErrors() {
         assertProblems(minimal("walToken: " + TOKEN + "\nwalTokne: x"),
-                "clusters.main.walTokne: unknown key (allowed here: walToken, systemIdentifier, connection, runner, baseBackup, dump, schedules)");
+                "clusters.main.walTokne: unknown key (allowed here: walToken, systemIdentifier, connection, runner, baseBackup, dump, schedules, restoreTest)");
         assertProblems("servr: {}\n" + minimal("walToken: " + TOKEN),
                 "servr: unknown key (allowed here: server, repository, clusters)");
     }
@@ -267,7 +267,7 @@ class ConfigLoaderTest {
     @Test
     void scheduleErrorsNameTheirKeys() {
         assertProblems(minimal("walToken: " + TOKEN + "\nconnection: {host: h}\nschedules: {base: \"0 2 * *\", dump: \"61 * * * *\", misfire: later, retention: \"0 4 * * *\"}"),
-                "clusters.main.schedules.retention: is not available in this version (base and dump only)",
+                "clusters.main.schedules.retention: is not available in this version (base, dump and restoreTest only)",
                 "clusters.main.schedules.misfire: 'later' is not a misfire policy (run-once or skip)",
                 "clusters.main.schedules.base: '0 2 * *' is not a 5-field cron expression (minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\")",
                 "clusters.main.schedules.dump: '61 * * * *': minute field '61' is invalid (values 0-59, lists a,b, ranges a-b, steps */n)");
@@ -276,5 +276,29 @@ class ConfigLoaderTest {
         assertProblems(minimal("walToken: " + TOKEN + "\ndump: {databases: []}\nbaseBackup: {maxRate: 1kB}"),
                 "clusters.main.baseBackup.maxRate: must be between 32kB and 1GB (per second)",
                 "clusters.main.dump.databases: must name at least one database (omit it to dump all)");
+    }
+
+    @Test
+    void readsTestRestoreSettings() throws IOException {
+        ClusterConfig c = load(minimal("walToken: " + TOKEN + """
+
+                connection: {host: 127.0.0.1}
+                schedules: {restoreTest: "0 5 * * 0"}
+                restoreTest:
+                  scratchDir: /var/tmp/scratch
+                  timeout: 30m
+                  checks:
+                    - {database: appdb, sql: "SELECT count(*) FROM orders", expect: "20000"}
+                    - {sql: "SELECT 1", expect: "1"}
+                """)).cluster("main");
+        assertThat(c.schedules().restoreTest().orElseThrow().quartz()).isEqualTo("0 0 5 ? * SUN");
+        assertThat(c.restoreTest().scratchDir()).isEqualTo(Path.of("/var/tmp/scratch"));
+        assertThat(c.restoreTest().timeout()).isEqualTo(java.time.Duration.ofMinutes(30));
+        assertThat(c.restoreTest().checks()).containsExactly(new RestoreTestConfig.Check("appdb", "SELECT count(*) FROM orders", "20000"),
+                new RestoreTestConfig.Check("postgres", "SELECT 1", "1"));
+        assertProblems(minimal("walToken: " + TOKEN + "\nrestoreTest: {checks: [{sql: \"SELECT 1\", expected: \"1\"}, 42]}"),
+                "clusters.main.restoreTest.checks[1]: must be a mapping of keys to values",
+                "clusters.main.restoreTest.checks[0].expected: unknown key (allowed here: database, sql, expect)",
+                "clusters.main.restoreTest.checks[0].expect: is required");
     }
 }

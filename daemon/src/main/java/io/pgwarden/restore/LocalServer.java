@@ -1,0 +1,122 @@
+package io.pgwarden.restore;
+
+import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.PgwardenException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * PostgreSQL started by pgwarden on a restored directory with local binaries, reachable only through its own
+ * socket directory (no TCP, archiving off: a scratch copy must never archive into the repository or be reached
+ * by clients). PostgreSQL refuses to run as root: when pgwarden is root, the server runs as user postgres.
+ */
+final class LocalServer implements AutoCloseable {
+    private final Path binDir;
+    private final Path dataDir;
+    private final Path socketDir;
+    private final int port;
+    private boolean started;
+
+    LocalServer(Path binDir, Path dataDir, Path socketDir, int port) {
+        this.binDir = binDir;
+        this.dataDir = dataDir;
+        this.socketDir = socketDir;
+        this.port = port;
+    }
+
+    void start(Duration timeout) {
+        String options = "-c port=" + port + " -c listen_addresses='' -c unix_socket_directories='" + socketDir
+                + "' -c archive_mode=off -c hot_standby=on";
+        run(List.of(binDir.resolve("pg_ctl").toString(), "-D", dataDir.toString(), "-l", dataDir.resolveSibling("server.log").toString(),
+                "-o", options, "-w", "-t", Long.toString(timeout.toSeconds()), "start"), timeout, "pg_ctl start");
+        started = true;
+    }
+
+    /** Waits until recovery has ended and the server was promoted. */
+    void awaitPromoted(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!"f".equals(queryOrNull("postgres", "SELECT pg_is_in_recovery()"))) {
+            if (System.nanoTime() > deadline) {
+                throw new PgwardenException(ErrorCode.TOOL, "the restored server did not finish recovery within " + timeout.toSeconds()
+                        + "s; server log: " + logTail());
+            }
+            sleep(300);
+        }
+    }
+
+    String query(String database, String sql) {
+        return run(List.of(binDir.resolve("psql").toString(), "-X", "-At", "-h", socketDir.toString(), "-p", Integer.toString(port),
+                "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-c", sql), Duration.ofMinutes(10), "psql").strip();
+    }
+
+    private String queryOrNull(String database, String sql) {
+        try {
+            return query(database, sql);
+        } catch (PgwardenException notYet) {
+            return null;
+        }
+    }
+
+    String logTail() {
+        try {
+            List<String> lines = Files.readAllLines(dataDir.resolveSibling("server.log"));
+            return String.join(" | ", lines.subList(Math.max(0, lines.size() - 8), lines.size()));
+        } catch (IOException e) {
+            return "(no server log)";
+        }
+    }
+
+    @Override
+    public void close() {
+        if (!started) return;
+        started = false;
+        try {
+            run(List.of(binDir.resolve("pg_ctl").toString(), "-D", dataDir.toString(), "-m", "immediate", "-w", "stop"), Duration.ofMinutes(2),
+                    "pg_ctl stop");
+        } catch (PgwardenException e) {
+            // the scratch directory is removed next; a server that did not stop is reported by the caller's log
+        }
+    }
+
+    static boolean asRoot() {
+        return "root".equals(System.getProperty("user.name"));
+    }
+
+    private static String run(List<String> command, Duration timeout, String what) {
+        List<String> cmd = new ArrayList<>();
+        if (asRoot()) cmd.addAll(List.of("runuser", "-u", "postgres", "--"));
+        cmd.addAll(command);
+        try {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                    .directory(new java.io.File("/")).start();
+            byte[] out = p.getInputStream().readAllBytes();
+            if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                p.destroyForcibly();
+                throw new PgwardenException(ErrorCode.TOOL, what + " did not finish within " + timeout.toSeconds() + "s");
+            }
+            String text = new String(out, StandardCharsets.UTF_8);
+            if (p.exitValue() != 0) throw new PgwardenException(ErrorCode.TOOL, what + " exited with code " + p.exitValue() + ": " + text.strip());
+            return text;
+        } catch (IOException e) {
+            throw new PgwardenException(ErrorCode.TOOL, "cannot run " + what + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PgwardenException(ErrorCode.TOOL, what + " was interrupted", e);
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PgwardenException(ErrorCode.TOOL, "interrupted while waiting for the restored server", e);
+        }
+    }
+}

@@ -78,6 +78,17 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--dry-run", description = "print the plan and stop")
     boolean dryRun;
 
+    @Option(names = "--start", description = "start PostgreSQL on the restored directory (process runner: pg_ctl) and wait until"
+            + " recovery has finished")
+    boolean start;
+
+    @Option(names = "--port", description = "with --start: the port to listen on (localhost); default: a free one")
+    Integer port;
+
+    @Option(names = "--archive-mode", defaultValue = "preserve",
+            description = "with --start: preserve (the backup's archive settings) or off (a copy that must not archive)")
+    String archiveMode;
+
     @Spec
     CommandSpec spec;
 
@@ -89,6 +100,8 @@ final class RestoreCommand implements Callable<Integer> {
             throw usage("--target-action must be promote, pause or shutdown, not '" + action + "'");
         }
         if (!dryRun && targetDir == null) throw usage("--target-dir is required (or --dry-run)");
+        if (!archiveMode.equals("preserve") && !archiveMode.equals("off")) throw usage("--archive-mode must be preserve or off, not '" + archiveMode + "'");
+        if (!start && (port != null || !archiveMode.equals("preserve"))) throw usage("--port and --archive-mode apply with --start only");
         PgwardenConfig cfg = ConfigLoader.load(config);
         cfg.cluster(cluster);
         PrintWriter out = spec.commandLine().getOut();
@@ -102,9 +115,59 @@ final class RestoreCommand implements Callable<Integer> {
             RecoverySettings settings = new RecoverySettings(restoreCommand(cfg, dir), restoreTarget, action, tli,
                     "recovery settings added by pgwarden restore: base backup " + plan.backup().backupId() + ", target " + restoreTarget.describe());
             new Restorer(storage).restore(plan, dir, settings, new Progress(err, plan.backup().rawBytes(), System.console() != null));
-            printNextStep(out, plan, dir);
+            if (start) startServer(cfg, plan, dir, out);
+            else printNextStep(out, plan, dir);
         }
         return 0;
+    }
+
+    /** Starts the restored server with local binaries and waits for the end of recovery (promote) or just for it to run. */
+    private void startServer(PgwardenConfig cfg, RestorePlan plan, Path dir, PrintWriter out) {
+        if (cfg.cluster(cluster).runner().type() != io.pgwarden.config.RunnerConfig.Type.PROCESS) {
+            throw usage("--start with the docker runner is not built yet; the directory is restored, start it with pg_ctl or a container");
+        }
+        int major = plan.backup().pgVersionNum() / 10000;
+        Path bin = Path.of(cfg.cluster(cluster).runner().binDir().replace("{major}", Integer.toString(major)));
+        int p = port != null ? port : freePort();
+        if (io.pgwarden.restore.LocalServer.asRoot()) chownToPostgres(dir);
+        io.pgwarden.restore.LocalServer server = new io.pgwarden.restore.LocalServer(bin, dir, dir.resolve("restore.log"), dir, p,
+                "localhost", archiveMode.equals("preserve"));
+        java.time.Duration timeout = java.time.Duration.ofHours(24);
+        server.start(timeout);
+        server.detach();
+        out.println("PostgreSQL " + major + " started on " + dir + " (port " + p + " on localhost, socket directory " + dir + ", log "
+                + dir.resolve("restore.log") + ")");
+        out.flush();
+        if (!action.equals("promote")) {
+            out.println("recovery goes on in the server; it will " + action + " at the target");
+            return;
+        }
+        server.awaitPromoted(timeout);
+        out.println("recovery finished and the server was promoted; recovered to " + server.recoveredTo().map(Instant::toString)
+                .orElse("(no transaction replayed)"));
+        out.println("stop it with: " + bin.resolve("pg_ctl") + " -D " + dir + " stop");
+        out.flush();
+    }
+
+    private static int freePort() {
+        try (var socket = new java.net.ServerSocket(0)) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw usage("cannot find a free port: " + e.getMessage());
+        }
+    }
+
+    private static void chownToPostgres(Path dir) {
+        try {
+            Process p = new ProcessBuilder("chown", "-R", "postgres:postgres", dir.toString()).redirectErrorStream(true).start();
+            String output = new String(p.getInputStream().readAllBytes());
+            if (p.waitFor() != 0) throw usage("chown -R postgres:postgres " + dir + " failed: " + output.strip());
+        } catch (IOException e) {
+            throw usage("cannot chown " + dir + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw usage("interrupted");
+        }
     }
 
     private RestoreTarget target() {

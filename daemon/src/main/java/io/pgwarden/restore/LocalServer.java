@@ -12,34 +12,48 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * PostgreSQL started by pgwarden on a restored directory with local binaries, reachable only through its own
- * socket directory (no TCP, archiving off: a scratch copy must never archive into the repository or be reached
- * by clients). PostgreSQL refuses to run as root: when pgwarden is root, the server runs as user postgres.
+ * PostgreSQL started by pgwarden on a restored directory with local binaries (pg_ctl), queried with psql through
+ * its socket directory. PostgreSQL refuses to run as root: when pgwarden is root, the server runs as user postgres.
  */
-final class LocalServer implements AutoCloseable {
+public final class LocalServer implements AutoCloseable {
     private final Path binDir;
     private final Path dataDir;
+    private final Path logFile;
     private final Path socketDir;
     private final int port;
+    private final String listen;
+    private final boolean archiving;
     private boolean started;
 
-    LocalServer(Path binDir, Path dataDir, Path socketDir, int port) {
+    /**
+     * @param listen    listen_addresses ('' for a socket-only scratch copy)
+     * @param archiving false forces archive_mode=off (a scratch copy must never archive into the repository)
+     */
+    public LocalServer(Path binDir, Path dataDir, Path logFile, Path socketDir, int port, String listen, boolean archiving) {
         this.binDir = binDir;
         this.dataDir = dataDir;
+        this.logFile = logFile;
         this.socketDir = socketDir;
         this.port = port;
+        this.listen = listen;
+        this.archiving = archiving;
     }
 
-    void start(Duration timeout) {
-        String options = "-c port=" + port + " -c listen_addresses='' -c unix_socket_directories='" + socketDir
-                + "' -c archive_mode=off -c hot_standby=on";
-        run(List.of(binDir.resolve("pg_ctl").toString(), "-D", dataDir.toString(), "-l", dataDir.resolveSibling("server.log").toString(),
+    public void start(Duration timeout) {
+        String options = "-c port=" + port + " -c listen_addresses='" + listen + "' -c unix_socket_directories='" + socketDir + "'"
+                + (archiving ? "" : " -c archive_mode=off");
+        run(List.of(binDir.resolve("pg_ctl").toString(), "-D", dataDir.toString(), "-l", logFile.toString(),
                 "-o", options, "-w", "-t", Long.toString(timeout.toSeconds()), "start"), timeout, "pg_ctl start");
         started = true;
     }
 
+    /** Leaves the server running when this object is closed (an operator's restored server). */
+    public void detach() {
+        started = false;
+    }
+
     /** Waits until recovery has ended and the server was promoted. */
-    void awaitPromoted(Duration timeout) {
+    public void awaitPromoted(Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!"f".equals(queryOrNull("postgres", "SELECT pg_is_in_recovery()"))) {
             if (System.nanoTime() > deadline) {
@@ -50,10 +64,25 @@ final class LocalServer implements AutoCloseable {
         }
     }
 
-    String query(String database, String sql) {
+    public String query(String database, String sql) {
         return run(List.of(binDir.resolve("psql").toString(), "-X", "-At", "-h", socketDir.toString(), "-p", Integer.toString(port),
                 "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-c", sql), Duration.ofMinutes(10), "psql").strip();
     }
+
+    /** The commit time of the last transaction recovery replayed (empty when none was). */
+    public java.util.Optional<java.time.Instant> recoveredTo() {
+        String text = query("postgres", "SELECT pg_last_xact_replay_timestamp()");
+        if (text.isBlank()) return java.util.Optional.empty();
+        try {
+            return java.util.Optional.of(java.time.OffsetDateTime.parse(text, PG_TIMESTAMPTZ).toInstant());
+        } catch (java.time.format.DateTimeParseException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
+    private static final java.time.format.DateTimeFormatter PG_TIMESTAMPTZ = new java.time.format.DateTimeFormatterBuilder()
+            .appendPattern("yyyy-MM-dd HH:mm:ss").optionalStart().appendFraction(java.time.temporal.ChronoField.NANO_OF_SECOND, 0, 9, true)
+            .optionalEnd().appendPattern("x").toFormatter();
 
     private String queryOrNull(String database, String sql) {
         try {
@@ -65,7 +94,7 @@ final class LocalServer implements AutoCloseable {
 
     String logTail() {
         try {
-            List<String> lines = Files.readAllLines(dataDir.resolveSibling("server.log"));
+            List<String> lines = Files.readAllLines(logFile);
             return String.join(" | ", lines.subList(Math.max(0, lines.size() - 8), lines.size()));
         } catch (IOException e) {
             return "(no server log)";
@@ -84,7 +113,7 @@ final class LocalServer implements AutoCloseable {
         }
     }
 
-    static boolean asRoot() {
+    public static boolean asRoot() {
         return "root".equals(System.getProperty("user.name"));
     }
 

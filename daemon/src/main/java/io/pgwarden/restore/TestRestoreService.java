@@ -21,10 +21,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.format.DateTimeFormatter;
-import java.time.format.DateTimeFormatterBuilder;
-import java.time.temporal.ChronoField;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -42,8 +38,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class TestRestoreService {
     private static final Logger log = LoggerFactory.getLogger(TestRestoreService.class);
-    private static final DateTimeFormatter PG_TIMESTAMPTZ = new DateTimeFormatterBuilder().appendPattern("yyyy-MM-dd HH:mm:ss")
-            .optionalStart().appendFraction(ChronoField.NANO_OF_SECOND, 0, 9, true).optionalEnd().appendPattern("x").toFormatter();
 
     private final PgwardenConfig config;
     private final StorageDriver storage;
@@ -81,12 +75,13 @@ public final class TestRestoreService {
             Files.writeString(data.resolve("pg_hba.conf"), "local all all trust\n");
             handOver(scratch);
             Path bin = Path.of(clusterConfig.runner().binDir().replace("{major}", Integer.toString(plan.backup().pgVersionNum() / 10000)));
-            try (LocalServer server = new LocalServer(bin, data, scratch, 5432)) {
+            // Socket-only and archiving off: a scratch copy is never reached by clients nor archives into the repository.
+            try (LocalServer server = new LocalServer(bin, data, scratch.resolve("server.log"), scratch, 5432, "", false)) {
                 long r0 = System.nanoTime();
                 server.start(settings.timeout());
                 server.awaitPromoted(settings.timeout());
                 recoverySeconds = (System.nanoTime() - r0) / 1e9;
-                recoveredTo = parseTimestamp(server.query("postgres", "SELECT pg_last_xact_replay_timestamp()"));
+                recoveredTo = server.recoveredTo().orElse(null);
                 checks = runChecks(server, settings);
             }
             CheckResult failed = checks.stream().filter(c -> !c.passed()).findFirst().orElse(null);
@@ -160,15 +155,6 @@ public final class TestRestoreService {
             results.add(new CheckResult(c.database(), c.sql(), c.expect(), actual, actual.equals(c.expect().strip())));
         }
         return results;
-    }
-
-    static Instant parseTimestamp(String text) {
-        if (text == null || text.isBlank()) return null;
-        try {
-            return OffsetDateTime.parse(text.strip(), PG_TIMESTAMPTZ).toInstant();
-        } catch (RuntimeException e) {
-            return null;
-        }
     }
 
     private static void delete(Path dir) {

@@ -249,4 +249,25 @@ abstract class PitrEndToEnd {
             }
         }
     }
+
+    @Test
+    @Order(8)
+    void withStartTheRestoredServerRunsAndSaysWhereRecoveryEnded() {
+        Path target = dir.resolve("started");
+        int port = TestDirs.freePort();
+        var r = restore("--target-time", betweenBatches.toString(), "--target-dir", target.toString(), "--start", "--port",
+                Integer.toString(port), "--archive-mode", "off");
+        try {
+            assertThat(r.exitCode()).as(r.stderr()).isEqualTo(0);
+            assertThat(r.stdout()).contains("PostgreSQL 15 started on " + target + " (port " + port + " on localhost")
+                    .contains("recovery finished and the server was promoted; recovered to ");
+            var psql = new io.pgwarden.it.support.Psql("127.0.0.1", port, "unused");
+            assertThat(psql.query("postgres", "SELECT string_agg(batch || ':' || n, ',' ORDER BY batch) FROM"
+                    + " (SELECT batch, count(*) n FROM t GROUP BY batch) s")).isEqualTo("1:100");
+            assertThat(psql.query("postgres", "SHOW archive_mode")).isEqualTo("off");
+        } finally {
+            Processes.asPostgres(PgCluster.BIN.resolve("pg_ctl").toString(), "-D", target.toString(), "-m", "fast", "-w", "stop");
+        }
+        assertThat(restore("--latest", "--port", "5999", "--dry-run").stderr()).contains("--port and --archive-mode apply with --start only");
+    }
 }

@@ -16,13 +16,8 @@ import io.pgwarden.storage.StorageDriver;
 import io.pgwarden.storage.StorageFactory;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
-import java.time.LocalDateTime;
-import java.time.OffsetDateTime;
-import java.time.format.DateTimeParseException;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.Callable;
@@ -186,19 +181,8 @@ final class RestoreCommand implements Callable<Integer> {
         return new RestoreTarget.Time(parseTime(target.time));
     }
 
-    /** ISO-8601 with a zone; a time without one is refused: it would silently mean the server's zone. */
     static Instant parseTime(String text) {
-        String iso = text.trim().replace(' ', 'T').replaceFirst("([+-]\\d\\d)$", "$1:00");
-        try {
-            return OffsetDateTime.parse(iso).toInstant();
-        } catch (DateTimeParseException e) {
-            try {
-                LocalDateTime.parse(iso);
-                throw usage("--target-time '" + text + "' has no time zone; add one, e.g. '" + text + "Z' or '" + text + "+01:00'");
-            } catch (DateTimeParseException notEvenLocal) {
-                throw usage("--target-time '" + text + "' is not an ISO-8601 time with a zone (e.g. 2026-11-25T03:15:00Z)");
-            }
-        }
+        return RestoreTarget.parseTime(text, "--target-time");
     }
 
     private OptionalInt timeline() {
@@ -213,37 +197,12 @@ final class RestoreCommand implements Callable<Integer> {
     }
 
     private String restoreCommand(PgwardenConfig cfg, Path dir) {
-        switch (restoreCommandKind) {
-            case "standalone": {
-                String launcher = System.getProperty("pgwarden.launcher", "pgwarden");
-                return shellQuote(launcher) + " wal-fetch --config " + shellQuote(config.toAbsolutePath().normalize().toString())
-                        + " --cluster " + shellQuote(cluster) + " %f %p";
-            }
-            case "daemon": {
-                // The token goes in a header file beside (not inside) the data directory: never in postgresql.auto.conf.
-                Path header = dir.resolveSibling(dir.getFileName() + ".pgwarden-auth-header");
-                writeSecret(header, "Authorization: Bearer " + cfg.cluster(cluster).walToken().value() + "\n");
-                String host = cfg.server().host().equals("0.0.0.0") ? "127.0.0.1" : cfg.server().host();
-                return "curl --fail -sS -H @" + shellQuote(header.toString()) + " -o %p http://" + host + ":" + cfg.server().port()
-                        + "/v1/clusters/" + cluster + "/wal/%f";
-            }
-            default:
-                throw usage("--restore-command must be standalone or daemon, not '" + restoreCommandKind + "'");
-        }
-    }
-
-    private static void writeSecret(Path file, String content) {
-        try {
-            Files.deleteIfExists(file);
-            Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-            Files.writeString(file, content);
-        } catch (IOException e) {
-            throw usage("cannot write '" + file + "': " + e.getMessage());
-        }
-    }
-
-    private static String shellQuote(String s) {
-        return s.matches("[A-Za-z0-9_./:@=+-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
+        return switch (restoreCommandKind) {
+            case "standalone" -> io.pgwarden.restore.RestoreCommands.standalone(config, cluster);
+            // Beside (not inside) the data directory: a later base backup must not carry the token.
+            case "daemon" -> io.pgwarden.restore.RestoreCommands.viaDaemon(cfg, cluster, dir.resolveSibling(dir.getFileName() + ".pgwarden-auth-header"));
+            default -> throw usage("--restore-command must be standalone or daemon, not '" + restoreCommandKind + "'");
+        };
     }
 
     private static void printPlan(PrintWriter out, RestorePlan plan) {

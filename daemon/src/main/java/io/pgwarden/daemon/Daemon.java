@@ -13,6 +13,7 @@ import io.pgwarden.metrics.Metrics;
 import io.pgwarden.repository.Catalog;
 import io.pgwarden.repository.ClusterInfoStore;
 import io.pgwarden.repository.WalRepository;
+import io.pgwarden.restore.RestoreJobs;
 import io.pgwarden.restore.TestRestoreService;
 import io.pgwarden.runner.DockerToolRunner;
 import io.pgwarden.runner.ToolRunner;
@@ -66,7 +67,7 @@ public final class Daemon implements AutoCloseable {
         BackupJobs jobs = new BackupJobs(new BaseBackupService(config, storage, wal, clusterInfo, clock), new DumpService(config, storage, clock),
                 new TestRestoreService(config, storage, clock), storage, runners::get, metrics, clock);
         WalEndpoint endpoint = new WalEndpoint(config, archiver, new WalFetcher(config, wal), metrics);
-        HttpServer http = new HttpServer(config.server(), new Routes(endpoint, config, jobs, metrics, storage));
+        HttpServer http = new HttpServer(config.server(), new Routes(endpoint, config, jobs, new RestoreJobs(config, storage, clock), metrics, storage));
         try {
             http.start();
         } catch (Exception e) {

@@ -47,6 +47,10 @@ public final class Progress {
         print(false);
     }
 
+    public synchronized long bytesDone() {
+        return done;
+    }
+
     synchronized void done() {
         print(true);
     }

@@ -17,6 +17,26 @@ public sealed interface RestoreTarget {
     record Latest() implements RestoreTarget {
     }
 
+    /**
+     * ISO-8601 or PostgreSQL's spelling, always with a zone; a time without one is refused: it would silently mean
+     * some server's zone. @param what names the input in the message, e.g. --target-time
+     */
+    static Instant parseTime(String text, String what) {
+        String iso = text.trim().replace(' ', 'T').replaceFirst("([+-]\\d\\d)$", "$1:00");
+        try {
+            return java.time.OffsetDateTime.parse(iso).toInstant();
+        } catch (java.time.format.DateTimeParseException e) {
+            try {
+                java.time.LocalDateTime.parse(iso);
+                throw new io.pgwarden.error.PgwardenException(io.pgwarden.error.ErrorCode.USAGE, what + " '" + text
+                        + "' has no time zone; add one, e.g. '" + text + "Z' or '" + text + "+01:00'");
+            } catch (java.time.format.DateTimeParseException notEvenLocal) {
+                throw new io.pgwarden.error.PgwardenException(io.pgwarden.error.ErrorCode.USAGE, what + " '" + text
+                        + "' is not an ISO-8601 time with a zone (e.g. 2026-11-25T03:15:00Z)");
+            }
+        }
+    }
+
     default String describe() {
         return switch (this) {
             case Time t -> "time " + t.at();

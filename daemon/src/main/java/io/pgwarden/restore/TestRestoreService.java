@@ -17,7 +17,6 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -68,7 +67,7 @@ public final class TestRestoreService {
             plan = new RestorePlanner(storage, new WalRepository(storage, config.repository()))
                     .plan(cluster, new RestoreTarget.Latest(), Optional.empty(), OptionalInt.empty());
             Path data = prepareScratch(scratch);
-            new Restorer(storage).restore(plan, data, new RecoverySettings(restoreCommand(cluster, scratch), new RestoreTarget.Latest(),
+            new Restorer(storage).restore(plan, data, new RecoverySettings(RestoreCommands.viaDaemon(config, cluster, scratch.resolve("auth-header")), new RestoreTarget.Latest(),
                     "promote", OptionalInt.empty(), "test restore " + id + " by pgwarden"), new Progress(new PrintWriter(new StringWriter()),
                     plan.backup().rawBytes(), false));
             // The scratch copy is reached through its own socket only: production's pg_hba.conf does not apply to it.
@@ -111,19 +110,6 @@ public final class TestRestoreService {
         if (Files.exists(scratch)) delete(scratch);
         Files.createDirectories(scratch);
         return scratch.resolve("data");
-    }
-
-    /** restore_command through this daemon's own endpoint; the token in a 0600 file in the scratch directory. */
-    private String restoreCommand(String cluster, Path scratch) throws IOException {
-        Path header = scratch.resolve("auth-header");
-        Files.createFile(header, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.writeString(header, "Authorization: Bearer " + config.cluster(cluster).walToken().value() + "\n");
-        String host = switch (config.server().host()) {
-            case "0.0.0.0", "::", "" -> "127.0.0.1";
-            default -> config.server().host();
-        };
-        return "curl --fail -sS -H @" + header + " -o %p http://" + (host.contains(":") ? "[" + host + "]" : host) + ":"
-                + config.server().port() + "/v1/clusters/" + cluster + "/wal/%f";
     }
 
     /** PostgreSQL refuses to run as root: when pgwarden is root, the scratch copy belongs to postgres. */

@@ -5,6 +5,8 @@ import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.config.Secret;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
+import io.pgwarden.restore.RestoreJobs;
+import org.eclipse.jetty.io.Content;
 import java.util.Optional;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
@@ -18,6 +20,8 @@ import org.eclipse.jetty.util.Fields;
  * <li>{@code POST /v1/clusters/{cluster}/backups?kind=base|dump[&database=D]} → 202 with the run's state (409 if one
  * of that kind is running)</li>
  * <li>{@code POST /v1/clusters/{cluster}/restore-tests} → 202, a test restore now (409 if one is running)</li>
+ * <li>{@code POST /v1/clusters/{cluster}/restores} (JSON options as on the command line) → 202 with the restore's status, after
+ * planning (a refusal answers the request); {@code GET /v1/clusters/{cluster}/restores/{id}} → state, progress, result</li>
  * <li>{@code GET /v1/clusters/{cluster}/runs/{id}} → 200 with the run's state: running, succeeded or failed</li>
  * </ul>
  * Without an admin token in the config the API is off (404 saying so).
@@ -25,10 +29,12 @@ import org.eclipse.jetty.util.Fields;
 final class AdminEndpoint {
     private final PgwardenConfig config;
     private final BackupJobs jobs;
+    private final RestoreJobs restores;
 
-    AdminEndpoint(PgwardenConfig config, BackupJobs jobs) {
+    AdminEndpoint(PgwardenConfig config, BackupJobs jobs, RestoreJobs restores) {
         this.config = config;
         this.jobs = jobs;
+        this.restores = restores;
     }
 
     /** @param parts the path after /v1/clusters/, split on '/' */
@@ -46,6 +52,15 @@ final class AdminEndpoint {
                 requireMethod(request, response, "POST");
                 return Responses.json(response, callback, 202, jobs.start(new BackupJobs.Request(cluster, BackupJobs.Kind.RESTORE_TEST,
                         Optional.empty(), "api")));
+            }
+            if (parts.length == 2 && parts[1].equals("restores")) {
+                requireMethod(request, response, "POST");
+                return Responses.json(response, callback, 202, restores.start(cluster, restoreBody(request).toRequest()));
+            }
+            if (parts.length == 3 && parts[1].equals("restores")) {
+                requireMethod(request, response, "GET");
+                return Responses.json(response, callback, 200, restores.status(cluster, parts[2]).orElseThrow(() -> PgwardenException.notFound(
+                        "cluster '" + cluster + "' has no restore '" + parts[2] + "' (kept in memory until the daemon restarts)")));
             }
             if (parts.length == 3 && parts[1].equals("runs")) {
                 requireMethod(request, response, "GET");
@@ -74,6 +89,24 @@ final class AdminEndpoint {
         if (database.isPresent() && k != BackupJobs.Kind.DUMP) throw PgwardenException.badRequest("'database' applies to kind=dump only");
         return new BackupJobs.Request(cluster, k, database, "api");
     }
+
+    private static RestoreRequestBody restoreBody(Request request) {
+        try {
+            String body = Content.Source.asString(request, java.nio.charset.StandardCharsets.UTF_8);
+            if (body.length() > 65536) throw PgwardenException.badRequest("the request body is larger than 64 KiB");
+            return STRICT.readValue(body, RestoreRequestBody.class);
+        } catch (com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException e) {
+            throw PgwardenException.badRequest("unknown field '" + e.getPropertyName() + "' (allowed: targetTime, targetLsn, targetName, latest,"
+                    + " targetDir, backup, targetTimeline, targetAction)");
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw PgwardenException.badRequest("the body is not a JSON object of restore options: " + e.getOriginalMessage());
+        } catch (java.io.IOException e) {
+            throw PgwardenException.badRequest("cannot read the request body: " + e.getMessage());
+        }
+    }
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper STRICT = new com.fasterxml.jackson.databind.ObjectMapper()
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
     private static void requireMethod(Request request, Response response, String method) {
         if (!request.getMethod().equals(method)) {

@@ -3,6 +3,7 @@ package io.pgwarden.server;
 import io.pgwarden.backup.BackupJobs;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.metrics.Metrics;
+import io.pgwarden.restore.RestoreJobs;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.storage.StorageDriver;
 import org.eclipse.jetty.http.HttpHeader;
@@ -23,9 +24,9 @@ public final class Routes extends Handler.Abstract {
     private final Metrics metrics;
     private final StorageDriver storage;
 
-    public Routes(WalEndpoint wal, PgwardenConfig config, BackupJobs jobs, Metrics metrics, StorageDriver storage) {
+    public Routes(WalEndpoint wal, PgwardenConfig config, BackupJobs jobs, RestoreJobs restores, Metrics metrics, StorageDriver storage) {
         this.wal = wal;
-        this.admin = new AdminEndpoint(config, jobs);
+        this.admin = new AdminEndpoint(config, jobs, restores);
         this.metrics = metrics;
         this.storage = storage;
     }

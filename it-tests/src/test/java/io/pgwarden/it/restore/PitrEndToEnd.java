@@ -270,4 +270,39 @@ abstract class PitrEndToEnd {
         }
         assertThat(restore("--latest", "--port", "5999", "--dry-run").stderr()).contains("--port and --archive-mode apply with --start only");
     }
+
+    @Test
+    @Order(9)
+    void theAdminApiRestoresToATimeAndReportsProgress() throws Exception {
+        Path target = dir.resolve("api");
+        var started = pgwarden.admin("POST", "/v1/clusters/main/restores", """
+                {"targetTime": "%s", "targetDir": "%s"}""".formatted(betweenBatches, target));
+        assertThat(started.statusCode()).as(started.body()).isEqualTo(202);
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        String id = json.readTree(started.body()).get("id").asText();
+        com.fasterxml.jackson.databind.JsonNode[] status = new com.fasterxml.jackson.databind.JsonNode[1];
+        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(300)).until(() -> {
+            status[0] = json.readTree(pgwarden.admin("GET", "/v1/clusters/main/restores/" + id, null).body());
+            return !status[0].get("state").asText().equals("running");
+        });
+        assertThat(status[0].get("state").asText()).as(status[0].toString()).isEqualTo("succeeded");
+        assertThat(status[0].get("backupId").asText()).isEqualTo(backupId);
+        assertThat(status[0].get("bytesDone").asLong()).isEqualTo(status[0].get("bytesTotal").asLong()).isGreaterThan(0);
+        assertThat(status[0].get("next").asText()).contains("pg_ctl -D " + target);
+        Processes.checked(Processes.run(List.of("chown", "postgres", target + ".pgwarden-auth-header"), null), "chown");
+        try (PgCluster copy = startRestored(target, "api")) {
+            assertThat(batches(copy)).isEqualTo("1:100");
+        }
+
+        var refused = pgwarden.admin("POST", "/v1/clusters/main/restores", """
+                {"targetTime": "%s", "targetDir": "%s"}""".formatted(beforeTheBackup, dir.resolve("api-refused")));
+        assertThat(refused.statusCode()).isEqualTo(404);
+        assertThat(refused.body()).contains("the earliest restorable point is ");
+        var bad = pgwarden.admin("POST", "/v1/clusters/main/restores", "{\"latest\": true, \"targetDir\": \"/x\", \"colour\": \"red\"}");
+        assertThat(bad.statusCode()).isEqualTo(400);
+        assertThat(bad.body()).startsWith("unknown field 'colour'");
+        var two = pgwarden.admin("POST", "/v1/clusters/main/restores", "{\"latest\": true, \"targetLsn\": \"0/0\", \"targetDir\": \"/x\"}");
+        assertThat(two.statusCode()).isEqualTo(400);
+        assertThat(two.body()).startsWith("give exactly one of targetTime, targetLsn, targetName, latest: true");
+    }
 }

@@ -137,8 +137,14 @@ public final class PgwardenFixture implements AutoCloseable {
 
     /** An admin API call with the admin token. */
     public HttpResponse<String> admin(String method, String path) throws IOException, InterruptedException {
+        return admin(method, path, null);
+    }
+
+    /** An admin API call with a JSON body (null: none). */
+    public HttpResponse<String> admin(String method, String path, String json) throws IOException, InterruptedException {
+        var body = json == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(json);
         return http.send(HttpRequest.newBuilder(URI.create(baseUrl() + path)).header("Authorization", "Bearer " + ADMIN_TOKEN)
-                .method(method, HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+                .header("Content-Type", "application/json").method(method, body).build(), HttpResponse.BodyHandlers.ofString());
     }
 
     public String restoreCommand() {

@@ -1,0 +1,46 @@
+package io.pgwarden.restore;
+
+import io.pgwarden.config.PgwardenConfig;
+import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.PgwardenException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+
+/** The restore_command a restored server uses: pgwarden wal-fetch (no daemon needed) or curl to the daemon. */
+public final class RestoreCommands {
+    private RestoreCommands() {
+    }
+
+    /** {@code pgwarden wal-fetch} through the launcher this process was started by. */
+    public static String standalone(Path configFile, String cluster) {
+        String launcher = System.getProperty("pgwarden.launcher", "pgwarden");
+        return shellQuote(launcher) + " wal-fetch --config " + shellQuote(configFile.toAbsolutePath().normalize().toString())
+                + " --cluster " + shellQuote(cluster) + " %f %p";
+    }
+
+    /**
+     * curl to the daemon at server.listen; the token goes into {@code headerFile} (0600), never into the server's
+     * configuration, where pg_settings would show it.
+     */
+    public static String viaDaemon(PgwardenConfig config, String cluster, Path headerFile) {
+        try {
+            Files.deleteIfExists(headerFile);
+            Files.createFile(headerFile, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            Files.writeString(headerFile, "Authorization: Bearer " + config.cluster(cluster).walToken().value() + "\n");
+        } catch (IOException e) {
+            throw new PgwardenException(ErrorCode.USAGE, "cannot write '" + headerFile + "': " + e.getMessage());
+        }
+        String host = switch (config.server().host()) {
+            case "0.0.0.0", "::", "" -> "127.0.0.1";
+            default -> config.server().host();
+        };
+        return "curl --fail -sS -H @" + shellQuote(headerFile.toString()) + " -o %p http://" + (host.contains(":") ? "[" + host + "]" : host)
+                + ":" + config.server().port() + "/v1/clusters/" + cluster + "/wal/%f";
+    }
+
+    static String shellQuote(String s) {
+        return s.matches("[A-Za-z0-9_./:@=+-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
+    }
+}

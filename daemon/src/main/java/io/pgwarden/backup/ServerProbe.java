@@ -43,7 +43,7 @@ public final class ServerProbe {
         }
     }
 
-    private static Connection connect(ConnectionConfig connection) throws SQLException {
+    public static Connection connect(ConnectionConfig connection) throws SQLException {
         Properties props = new Properties();
         props.setProperty("user", connection.user());
         connection.password().ifPresent(p -> props.setProperty("password", p.value()));

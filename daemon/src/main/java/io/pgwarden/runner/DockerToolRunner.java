@@ -55,26 +55,26 @@ public final class DockerToolRunner implements ToolRunner {
     }
 
     @Override
-    public ToolResult run(ToolInvocation invocation, StdoutConsumer stdout) {
+    public ToolResult run(ToolInvocation invocation, java.io.InputStream stdin, StdoutConsumer stdout) {
         String image = settings.imageFor(invocation.pgMajor());
         checkEngine();
         ensureImage(image);
-        String id = create(invocation, image);
+        String id = create(invocation, image, stdin != null);
         live.add(id);
         try {
-            return runContainer(id, invocation, stdout);
+            return runContainer(id, invocation, stdin, stdout);
         } finally {
             remove(id);
             live.remove(id);
         }
     }
 
-    private ToolResult runContainer(String id, ToolInvocation invocation, StdoutConsumer stdout) {
+    private ToolResult runContainer(String id, ToolInvocation invocation, java.io.InputStream stdin, StdoutConsumer stdout) {
         long start = System.nanoTime();
         BlockingPipe pipe = new BlockingPipe();
         StderrTail tail = new StderrTail();
         AtomicBoolean timedOut = new AtomicBoolean();
-        try (var attach = attach(id, pipe, tail)) {
+        try (var attach = attach(id, pipe, tail, stdin)) {
             docker.startContainerCmd(id).exec();
             Thread watchdog = Thread.ofVirtual().start(() -> killAfter(id, invocation.timeout(), timedOut));
             try (pipe) {
@@ -92,7 +92,7 @@ public final class DockerToolRunner implements ToolRunner {
         }
     }
 
-    private ResultCallback.Adapter<Frame> attach(String id, BlockingPipe pipe, StderrTail tail) {
+    private ResultCallback.Adapter<Frame> attach(String id, BlockingPipe pipe, StderrTail tail, java.io.InputStream stdin) {
         // Frames arrive in ~1 KiB pieces: gather them into large chunks (a copy, which docker-java's reused buffer needs).
         java.io.OutputStream stdout = pipe.writer(STDOUT_CHUNK);
         ResultCallback.Adapter<Frame> callback = new ResultCallback.Adapter<>() {
@@ -126,7 +126,9 @@ public final class DockerToolRunner implements ToolRunner {
             }
         };
         // Attach before start, without the log backlog: the output arrives once, as it is produced.
-        docker.attachContainerCmd(id).withStdOut(true).withStdErr(true).withFollowStream(true).withLogs(false).exec(callback);
+        var attach = docker.attachContainerCmd(id).withStdOut(true).withStdErr(true).withFollowStream(true).withLogs(false);
+        if (stdin != null) attach.withStdIn(stdin);
+        attach.exec(callback);
         try {
             callback.awaitStarted(30, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
@@ -150,7 +152,7 @@ public final class DockerToolRunner implements ToolRunner {
         }
     }
 
-    private String create(ToolInvocation invocation, String image) {
+    private String create(ToolInvocation invocation, String image, boolean withStdin) {
         List<String> cmd = new ArrayList<>();
         cmd.add(invocation.tool());
         cmd.addAll(invocation.arguments());
@@ -163,7 +165,8 @@ public final class DockerToolRunner implements ToolRunner {
         settings.cpus().ifPresent(c -> host.withNanoCPUs((long) (c * 1e9)));
         try {
             return docker.createContainerCmd(image).withCmd(cmd).withEnv(env).withTty(false)
-                    .withAttachStdout(true).withAttachStderr(true).withStdinOpen(false)
+                    .withAttachStdout(true).withAttachStderr(true).withAttachStdin(withStdin).withStdinOpen(withStdin)
+                    .withStdInOnce(withStdin)
                     .withLabels(Map.of(DockerSettings.LABEL_INSTANCE, settings.instance(),
                             DockerSettings.LABEL_JOB, invocation.job(), DockerSettings.LABEL_RUN, invocation.runId()))
                     .withName("pgwarden-" + invocation.job() + "-" + invocation.runId())

@@ -29,7 +29,7 @@ public final class ProcessToolRunner implements ToolRunner {
     }
 
     @Override
-    public ToolResult run(ToolInvocation invocation, StdoutConsumer stdout) {
+    public ToolResult run(ToolInvocation invocation, InputStream stdin, StdoutConsumer stdout) {
         Path tool = binDir(invocation.pgMajor()).resolve(invocation.tool());
         if (!Files.isExecutable(tool)) {
             throw new PgwardenException(ErrorCode.TOOL, "tool '" + invocation.tool() + "' not found in '" + tool.getParent()
@@ -38,7 +38,8 @@ public final class ProcessToolRunner implements ToolRunner {
         List<String> command = new ArrayList<>();
         command.add(tool.toString());
         command.addAll(invocation.arguments());
-        ProcessBuilder builder = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        ProcessBuilder builder = new ProcessBuilder(command);
+        if (stdin == null) builder.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         invocation.secretEnvironment().forEach((k, v) -> builder.environment().put(k, v.value()));
         long start = System.nanoTime();
         Process process;
@@ -48,6 +49,7 @@ public final class ProcessToolRunner implements ToolRunner {
             throw new PgwardenException(ErrorCode.TOOL, "cannot start '" + tool + "': " + e.getMessage(), e);
         }
         live.add(process);
+        if (stdin != null) feed(process, stdin, invocation);
         try {
             return supervise(invocation, process, stdout, start);
         } finally {
@@ -82,6 +84,17 @@ public final class ProcessToolRunner implements ToolRunner {
         } finally {
             kill.cancel(false);
         }
+    }
+
+    /** Copies stdin into the tool beside the run; a tool that stops reading early ends the copy, not the run. */
+    private static void feed(Process process, InputStream stdin, ToolInvocation invocation) {
+        Thread.ofVirtual().name("stdin-" + invocation.runId()).start(() -> {
+            try (var in = stdin; var out = process.getOutputStream()) {
+                in.transferTo(out);
+            } catch (IOException toolGone) {
+                // the tool exited or closed its input; its exit code says what happened
+            }
+        });
     }
 
     private static void drain(InputStream stderr, StderrTail tail) {

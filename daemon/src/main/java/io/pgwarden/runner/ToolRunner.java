@@ -7,7 +7,12 @@ package io.pgwarden.runner;
  */
 public interface ToolRunner extends AutoCloseable {
 
-    ToolResult run(ToolInvocation invocation, StdoutConsumer stdout);
+    default ToolResult run(ToolInvocation invocation, StdoutConsumer stdout) {
+        return run(invocation, null, stdout);
+    }
+
+    /** @param stdin fed to the tool, then closed (e.g. a dump for pg_restore); null: no input */
+    ToolResult run(ToolInvocation invocation, java.io.InputStream stdin, StdoutConsumer stdout);
 
     /** e.g. "docker image postgres:15 (network host)" or "process /usr/lib/postgresql/15/bin". */
     String describe(int pgMajor);

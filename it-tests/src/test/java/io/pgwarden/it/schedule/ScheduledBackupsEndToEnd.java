@@ -96,6 +96,31 @@ abstract class ScheduledBackupsEndToEnd {
         assertTheDumpRestoresWithIdenticalRowCounts(dumps.get(1));
         assertTheBaseBackupStartsWithTheDataAsOfTheBackup(base);
         assertListShowsTheDumps(dumps.get(1));
+        assertRestoreDumpRecreatesTheDatabase(dumps.get(1));
+    }
+
+    /** pgwarden restore-dump through the cluster's runner (stdin into pg_restore, in the sidecar for docker). */
+    private void assertRestoreDumpRecreatesTheDatabase(DumpManifest appdb) {
+        String[] args = {"restore-dump", "--config", pgwarden.configFile().toString(), "--cluster", "main", "--database", "appdb",
+                "--target-db", "appdb copy"};
+        var r = Launcher.run(args);
+        assertThat(r.exitCode()).as(r.stderr() + r.stdout()).isEqualTo(0);
+        assertThat(r.stdout()).contains("restoring dump " + appdb.dumpId() + " of database 'appdb'").contains("restored into database 'appdb copy'");
+        assertThat(server().rowCounts("appdb copy")).isEqualTo(Map.of("customers", 750L, "orders", 20000L));
+
+        var again = Launcher.run(args);
+        assertThat(again.exitCode()).isEqualTo(2);
+        assertThat(again.stderr()).contains("database 'appdb copy' already exists in cluster 'main'; choose another --target-db, or --clean");
+        server().query("appdb copy", "DELETE FROM orders WHERE id > 100");
+        var clean = Launcher.run(java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of("--clean"))
+                .toArray(String[]::new));
+        assertThat(clean.exitCode()).as(clean.stderr()).isEqualTo(0);
+        assertThat(server().rowCounts("appdb copy")).isEqualTo(Map.of("customers", 750L, "orders", 20000L));
+
+        var tooEarly = Launcher.run("restore-dump", "--config", pgwarden.configFile().toString(), "--cluster", "main", "--database", "appdb",
+                "--before", "2020-01-01T00:00:00Z", "--target-db", "never");
+        assertThat(tooEarly.exitCode()).isEqualTo(1);
+        assertThat(tooEarly.stderr()).contains("no dump of database 'appdb' in cluster 'main' finished before 2020-01-01T00:00:00Z; the oldest");
     }
 
     private void assertMetrics(BaseBackupManifest base, List<DumpManifest> dumps) throws Exception {

@@ -154,7 +154,7 @@ public final class BackupJobs {
 
     /** @return null when the restored copy started and passed its checks, else why not */
     private String runTestRestore(Request request, RunState state) {
-        RestoreTestRecord record = testRestores.run(request.cluster(), state.id());
+        RestoreTestRecord record = testRestores.run(request.cluster(), state.id(), runners.apply(request.cluster()));
         if (record.succeeded()) metrics.restoreTestSucceeded(request.cluster(), Duration.ofMillis(Math.round(record.totalSeconds() * 1000)));
         else metrics.restoreTestFailed(request.cluster());
         updateRecoveryWindow(request.cluster());

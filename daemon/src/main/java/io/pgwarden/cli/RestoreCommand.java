@@ -124,7 +124,7 @@ final class RestoreCommand implements Callable<Integer> {
         int major = plan.backup().pgVersionNum() / 10000;
         Path bin = Path.of(cfg.cluster(cluster).runner().binDir().replace("{major}", Integer.toString(major)));
         int p = port != null ? port : freePort();
-        if (io.pgwarden.restore.LocalServer.asRoot()) chownToPostgres(dir);
+        io.pgwarden.restore.LocalServer.handOverToPostgres(dir);
         io.pgwarden.restore.LocalServer server = new io.pgwarden.restore.LocalServer(bin, dir, dir.resolve("restore.log"), dir, p,
                 "localhost", archiveMode.equals("preserve"));
         java.time.Duration timeout = java.time.Duration.ofHours(24);
@@ -149,19 +149,6 @@ final class RestoreCommand implements Callable<Integer> {
             return socket.getLocalPort();
         } catch (IOException e) {
             throw usage("cannot find a free port: " + e.getMessage());
-        }
-    }
-
-    private static void chownToPostgres(Path dir) {
-        try {
-            Process p = new ProcessBuilder("chown", "-R", "postgres:postgres", dir.toString()).redirectErrorStream(true).start();
-            String output = new String(p.getInputStream().readAllBytes());
-            if (p.waitFor() != 0) throw usage("chown -R postgres:postgres " + dir + " failed: " + output.strip());
-        } catch (IOException e) {
-            throw usage("cannot chown " + dir + ": " + e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw usage("interrupted");
         }
     }
 

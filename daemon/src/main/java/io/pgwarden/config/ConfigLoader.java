@@ -224,7 +224,7 @@ public final class ConfigLoader {
     private static RestoreTestConfig restoreTest(ConfigNode node) {
         RestoreTestConfig d = RestoreTestConfig.defaults();
         if (!node.isPresent()) return d;
-        node.allowOnly("scratchDir", "timeout", "checks");
+        node.allowOnly("scratchDir", "timeout", "checks", "dumps");
         List<RestoreTestConfig.Check> checks = new ArrayList<>();
         node.mappingList("checks").forEach(c -> {
             c.allowOnly("database", "sql", "expect");
@@ -233,7 +233,7 @@ public final class ConfigLoader {
             if (sql != null && expect != null) checks.add(new RestoreTestConfig.Check(c.string("database").orElse("postgres"), sql, expect));
         });
         return new RestoreTestConfig(node.parsed("scratchDir", Path::of).orElse(d.scratchDir()),
-                node.parsed("timeout", Units::parseDuration).orElse(d.timeout()), checks);
+                node.parsed("timeout", Units::parseDuration).orElse(d.timeout()), checks, node.bool("dumps").orElse(false));
     }
 
     private static SchedulesConfig schedules(ConfigNode node) {

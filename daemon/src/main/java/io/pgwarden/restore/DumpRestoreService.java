@@ -75,6 +75,36 @@ public final class DumpRestoreService {
         Map<String, Secret> env = clusterConfig.runner().toolEnvironment(connection);
         ToolInvocation invocation = new ToolInvocation("pg_restore", args, major, env, Duration.ofHours(24), "restore-dump",
                 dump.dumpId() + "-restore");
+        ToolResult result = withDumpOnStdin(runner, invocation, dump, stdout -> stdout.transferTo(OutputStream.nullOutputStream()));
+        if (!result.succeeded()) {
+            throw new PgwardenException(ErrorCode.TOOL, "cluster '" + cluster + "': restoring dump " + dump.dumpId() + " of database '"
+                    + dump.database() + "' into '" + targetDb + "' failed: " + result.failureSummary("pg_restore"));
+        }
+    }
+
+    /** The tables whose data the dump holds, from its table of contents (pg_restore --list): "schema.table". */
+    public List<String> tablesWithData(String cluster, ToolRunner runner, DumpManifest dump) {
+        int major = dump.pgVersionNum() / 10000;
+        ToolInvocation invocation = new ToolInvocation("pg_restore", List.of("--list"), major, Map.of(), Duration.ofHours(1), "restore-dump",
+                dump.dumpId() + "-toc");
+        ByteArrayOutputStream toc = new ByteArrayOutputStream();
+        ToolResult result = withDumpOnStdin(runner, invocation, dump, stdout -> stdout.transferTo(toc));
+        if (!result.succeeded()) {
+            throw new PgwardenException(ErrorCode.TOOL, "cluster '" + cluster + "': cannot list dump " + dump.dumpId() + ": "
+                    + result.failureSummary("pg_restore --list"));
+        }
+        List<String> tables = new ArrayList<>();
+        for (String line : toc.toString(java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
+            int at = line.indexOf(" TABLE DATA ");
+            if (line.startsWith(";") || at < 0) continue;
+            String[] f = line.substring(at + " TABLE DATA ".length()).split(" ");
+            if (f.length >= 2) tables.add(f[0] + "." + f[1]);
+        }
+        return tables;
+    }
+
+    /** Runs a tool with the dump, verified and decompressed, on its stdin. */
+    private ToolResult withDumpOnStdin(ToolRunner runner, ToolInvocation invocation, DumpManifest dump, io.pgwarden.runner.StdoutConsumer stdout) {
         BlockingPipe pipe = new BlockingPipe();
         VerifiedObject object = BackupObjects.openDump(storage, dump);
         // The verified stream feeds the tool; a checksum mismatch ends it with an error before the last bytes.
@@ -87,17 +117,46 @@ public final class DumpRestoreService {
                 pipe.finish(e);
             }
         });
-        ByteArrayOutputStream output = new ByteArrayOutputStream();
-        ToolResult result = runner.run(invocation, pipe, stdout -> stdout.transferTo(output));
+        ToolResult result = runner.run(invocation, pipe, stdout);
         try {
             feeder.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        if (!result.succeeded()) {
-            throw new PgwardenException(ErrorCode.TOOL, "cluster '" + cluster + "': restoring dump " + dump.dumpId() + " of database '"
-                    + dump.database() + "' into '" + targetDb + "' failed: " + result.failureSummary("pg_restore"));
+        return result;
+    }
+
+    /** Drops a scratch database (FORCE: a test must not be blocked by a stray session). */
+    public void drop(String cluster, String database) {
+        ConnectionConfig connection = config.cluster(cluster).connection().orElseThrow();
+        try (Connection c = ServerProbe.connect(connection); Statement s = c.createStatement()) {
+            s.execute("DROP DATABASE IF EXISTS \"" + database.replace("\"", "\"\"") + "\" WITH (FORCE)");
+        } catch (SQLException e) {
+            throw new PgwardenException(ErrorCode.TOOL, "cluster '" + cluster + "': cannot drop scratch database '" + database + "': "
+                    + e.getMessage(), e);
         }
+    }
+
+    /** Exact row counts of the given tables in a database. */
+    public Map<String, Long> rowCounts(String cluster, String database, List<String> tables) {
+        ConnectionConfig connection = config.cluster(cluster).connection().orElseThrow();
+        ConnectionConfig inDb = new ConnectionConfig(connection.host(), connection.port(), connection.user(), connection.password(),
+                database, connection.sslmode());
+        Map<String, Long> counts = new java.util.LinkedHashMap<>();
+        try (Connection c = ServerProbe.connect(inDb); Statement s = c.createStatement()) {
+            for (String table : tables) {
+                String[] parts = table.split("\\.", 2);
+                try (ResultSet rs = s.executeQuery("SELECT count(*) FROM \"" + parts[0].replace("\"", "\"\"") + "\".\""
+                        + parts[1].replace("\"", "\"\"") + "\"")) {
+                    rs.next();
+                    counts.put(table, rs.getLong(1));
+                }
+            }
+        } catch (SQLException e) {
+            throw new PgwardenException(ErrorCode.TOOL, "cluster '" + cluster + "': cannot count rows in scratch database '" + database
+                    + "': " + e.getMessage(), e);
+        }
+        return counts;
     }
 
     private static void prepareDatabase(String cluster, ConnectionConfig connection, String targetDb, boolean clean) {

@@ -113,6 +113,23 @@ public final class LocalServer implements AutoCloseable {
         }
     }
 
+    /** PostgreSQL refuses to run as root: when pgwarden is root, what the server will use belongs to postgres. */
+    public static void handOverToPostgres(Path... paths) {
+        if (!asRoot()) return;
+        List<String> cmd = new ArrayList<>(List.of("chown", "-R", "postgres:postgres"));
+        for (Path p : paths) cmd.add(p.toString());
+        try {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (p.waitFor() != 0) throw new PgwardenException(ErrorCode.TOOL, String.join(" ", cmd) + " failed: " + out.strip());
+        } catch (IOException e) {
+            throw new PgwardenException(ErrorCode.TOOL, "cannot run chown: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PgwardenException(ErrorCode.TOOL, "interrupted while handing " + List.of(paths) + " to postgres", e);
+        }
+    }
+
     public static boolean asRoot() {
         return "root".equals(System.getProperty("user.name"));
     }

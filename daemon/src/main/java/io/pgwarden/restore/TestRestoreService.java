@@ -48,7 +48,7 @@ public final class TestRestoreService {
         this.clock = clock;
     }
 
-    public RestoreTestRecord run(String cluster, String id) {
+    public RestoreTestRecord run(String cluster, String id, io.pgwarden.runner.ToolRunner runner) {
         ClusterConfig clusterConfig = config.cluster(cluster);
         RestoreTestConfig settings = clusterConfig.restoreTest();
         if (clusterConfig.runner().type() != RunnerConfig.Type.PROCESS) {
@@ -72,7 +72,7 @@ public final class TestRestoreService {
                     plan.backup().rawBytes(), false));
             // The scratch copy is reached through its own socket only: production's pg_hba.conf does not apply to it.
             Files.writeString(data.resolve("pg_hba.conf"), "local all all trust\n");
-            handOver(scratch);
+            LocalServer.handOverToPostgres(scratch);
             Path bin = Path.of(clusterConfig.runner().binDir().replace("{major}", Integer.toString(plan.backup().pgVersionNum() / 10000)));
             // Socket-only and archiving off: a scratch copy is never reached by clients nor archives into the repository.
             try (LocalServer server = new LocalServer(bin, data, scratch.resolve("server.log"), scratch, 5432, "", false)) {
@@ -93,9 +93,12 @@ public final class TestRestoreService {
         } finally {
             delete(scratch);
         }
+        List<RestoreTestRecord.DumpCheck> dumpChecks = settings.dumps() ? testDumps(cluster, id, runner) : List.of();
+        RestoreTestRecord.DumpCheck failedDump = dumpChecks.stream().filter(d -> d.error() != null).findFirst().orElse(null);
+        if (error == null && failedDump != null) error = "dump test restore of database '" + failedDump.database() + "' failed: " + failedDump.error();
         RestoreTestRecord record = new RestoreTestRecord(1, id, cluster, plan == null ? null : plan.backup().backupId(), "latest",
                 plan == null ? 0 : plan.timeline(), started, clock.instant(), (System.nanoTime() - t0) / 1e9, recoverySeconds, recoveredTo,
-                error == null ? "succeeded" : "failed", checks, error);
+                error == null ? "succeeded" : "failed", checks, dumpChecks, error);
         RepositoryJson.write(storage, RepositoryLayout.restoreTestRecord(cluster, id), record);
         if (record.succeeded()) {
             log.info("cluster '{}': test restore {} succeeded: base backup {}, recovered to {}, {}s in total ({}s of WAL replay)", cluster, id,
@@ -106,23 +109,41 @@ public final class TestRestoreService {
         return record;
     }
 
+    /** The newest dump of each database, restored into a scratch database, its TOC's tables counted, then dropped. */
+    private List<RestoreTestRecord.DumpCheck> testDumps(String cluster, String id, io.pgwarden.runner.ToolRunner runner) {
+        List<RestoreTestRecord.DumpCheck> out = new ArrayList<>();
+        DumpRestoreService dumps = new DumpRestoreService(config, storage);
+        List<io.pgwarden.repository.DumpManifest> all = new io.pgwarden.repository.Catalog(storage).dumps(cluster);
+        java.util.Map<String, io.pgwarden.repository.DumpManifest> newest = new java.util.TreeMap<>();
+        for (var d : all) if (!d.isGlobals()) newest.merge(d.database(), d, (a, b) -> a.stopTime().isAfter(b.stopTime()) ? a : b);
+        int n = 0;
+        for (var dump : newest.values()) {
+            // A name no application uses, within PostgreSQL's 63 bytes.
+            String scratch = "pgwarden_test_" + id.toLowerCase().replace('-', '_') + "_" + (n++);
+            long t0 = System.nanoTime();
+            try {
+                List<String> tables = dumps.tablesWithData(cluster, runner, dump);
+                dumps.restore(cluster, runner, dump, scratch, false);
+                out.add(new RestoreTestRecord.DumpCheck(dump.database(), dump.dumpId(), dumps.rowCounts(cluster, scratch, tables),
+                        (System.nanoTime() - t0) / 1e9, null));
+            } catch (RuntimeException e) {
+                out.add(new RestoreTestRecord.DumpCheck(dump.database(), dump.dumpId(), java.util.Map.of(), (System.nanoTime() - t0) / 1e9,
+                        e.getMessage()));
+            } finally {
+                try {
+                    dumps.drop(cluster, scratch);
+                } catch (RuntimeException e) {
+                    log.warn("{}", e.getMessage());
+                }
+            }
+        }
+        return out;
+    }
+
     private static Path prepareScratch(Path scratch) throws IOException {
         if (Files.exists(scratch)) delete(scratch);
         Files.createDirectories(scratch);
         return scratch.resolve("data");
-    }
-
-    /** PostgreSQL refuses to run as root: when pgwarden is root, the scratch copy belongs to postgres. */
-    private static void handOver(Path scratch) throws IOException {
-        if (!LocalServer.asRoot()) return;
-        try {
-            Process p = new ProcessBuilder("chown", "-R", "postgres:postgres", scratch.toString()).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes());
-            if (p.waitFor() != 0) throw new IOException("chown -R postgres " + scratch + " failed: " + out.strip());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
-        }
     }
 
     /** The configured checks; without any, connecting and listing the databases is the check. */

@@ -34,6 +34,7 @@ class TestRestoreEndToEndTest {
     Path dir;
     PgCluster source;
     Instant lastCommit;
+    String dumpedRows;
 
     @BeforeAll
     void start() throws Exception {
@@ -56,11 +57,14 @@ class TestRestoreEndToEndTest {
         PgwardenFixture f = PgwardenFixture.start(d, PgwardenFixture.filesystemRepositoryYaml(d.resolve("repo")), "",
                 "connection: {host: 127.0.0.1, port: " + source.port() + ", user: postgres}\n"
                         + "restoreTest: {scratchDir: " + d.resolve("scratch") + ", timeout: 5m, checks: [{sql: \"SELECT count(*) FROM t\", expect: \""
-                        + expect + "\"}]}\n");
+                        + expect + "\"}], dumps: true}\n");
         source.query("ALTER SYSTEM SET archive_command = '" + f.archiveCommand().replace("'", "''") + "'");
         source.query("SELECT pg_reload_conf()");
         var backup = f.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.BASE, Optional.empty(), "test"));
         assertThat(backup.state()).as(String.valueOf(backup.error())).isEqualTo("succeeded");
+        var dump = f.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.DUMP, Optional.empty(), "test"));
+        assertThat(dump.state()).as(String.valueOf(dump.error())).isEqualTo("succeeded");
+        dumpedRows = source.query("SELECT count(*) FROM t");
         source.query("INSERT INTO t SELECT g FROM generate_series(1001, 1500) g");
         lastCommit = Instant.parse(source.query("SELECT to_json(clock_timestamp())#>>'{}'"));
         source.awaitArchived(source.query("SELECT pg_walfile_name(pg_switch_wal())"), Duration.ofMinutes(1));
@@ -115,6 +119,12 @@ class TestRestoreEndToEndTest {
                     .isEqualTo(Math.round(record.get("totalSeconds").asDouble()));
             assertThat(pgwarden.metric("pgwarden_restore_test_failures_total{cluster=\"main\"}")).isZero();
             assertThat(pgwarden.metric("pgwarden_recovery_window_seconds{cluster=\"main\"}")).isGreaterThan(0);
+            // The dump test restore: the newest dump of each database into a scratch database, its tables counted, dropped.
+            JsonNode dumpCheck = record.get("dumpChecks").get(0);
+            assertThat(dumpCheck.get("database").asText()).isEqualTo("postgres");
+            assertThat(dumpCheck.get("error").isNull()).as(dumpCheck.toString()).isTrue();
+            assertThat(dumpCheck.get("rowCounts").get("public.t").asText()).isEqualTo(dumpedRows);
+            assertThat(source.query("SELECT count(*) FROM pg_database WHERE datname LIKE 'pgwarden_test_%'")).isEqualTo("0");
             assertNothingLeft(dir.resolve("passing/scratch"));
         }
     }

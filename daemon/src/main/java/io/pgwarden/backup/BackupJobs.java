@@ -106,11 +106,10 @@ public final class BackupJobs {
     }
 
     private RunState claim(Request request) {
-        String slot = request.cluster() + "/" + request.kind().label();
         Instant now = clock.instant();
         RunState state = new RunState(RunIds.next(now), request.cluster(), request.kind().label(), request.database().orElse(null),
                 request.trigger(), "running", now, null, null, null);
-        RunState existing = running.putIfAbsent(slot, state);
+        RunState existing = running.putIfAbsent(slot(request), state);
         if (existing != null) {
             metrics.backupFailed(request.cluster(), request.kind().label(), ErrorCode.BUSY.reason());
             throw new PgwardenException(ErrorCode.BUSY, "a " + request.kind().label() + " backup of cluster '" + request.cluster()
@@ -120,6 +119,11 @@ public final class BackupJobs {
         remember(state);
         log.info("cluster '{}': {} backup {} started ({})", request.cluster(), request.kind().label(), state.id(), request.trigger());
         return state;
+    }
+
+    /** One run of a kind per cluster: the key of its slot. */
+    private static String slot(Request request) {
+        return request.cluster() + "/" + request.kind().label();
     }
 
     private RunState execute(Request request, RunState state) {
@@ -139,7 +143,7 @@ public final class BackupJobs {
             if (code == ErrorCode.INTERNAL) log.error("cluster '{}': {} backup {} failed", request.cluster(), request.kind().label(), state.id(), e);
             done = finish(state, "failed", e.getMessage(), code);
         } finally {
-            running.remove(request.cluster() + "/" + request.kind().label());
+            running.remove(slot(request));
         }
         return done;
     }
@@ -157,7 +161,6 @@ public final class BackupJobs {
         RestoreTestRecord record = testRestores.run(request.cluster(), state.id(), runners.apply(request.cluster()));
         if (record.succeeded()) metrics.restoreTestSucceeded(request.cluster(), Duration.ofMillis(Math.round(record.totalSeconds() * 1000)));
         else metrics.restoreTestFailed(request.cluster());
-        updateRecoveryWindow(request.cluster());
         return record.succeeded() ? null : record.error();
     }
 

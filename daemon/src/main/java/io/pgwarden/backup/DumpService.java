@@ -57,12 +57,10 @@ public final class DumpService {
         }
     }
 
-    /** @param onlyDatabase dump just this database (plus the globals) instead of the configured set */
-    public DumpRun dump(String cluster, ToolRunner runner, Optional<String> onlyDatabase) {
-        return dump(cluster, runner, onlyDatabase, RunIds.next(clock));
-    }
-
-    /** @param id the run's id, from {@link RunIds} (the caller may have announced it already) */
+    /**
+     * @param onlyDatabase dump just this database (plus the globals) instead of the configured set
+     * @param id           the run's id, from {@link RunIds} (the caller may have announced it already)
+     */
     public DumpRun dump(String cluster, ToolRunner runner, Optional<String> onlyDatabase, String id) {
         ClusterConfig clusterConfig = config.cluster(cluster);
         ConnectionConfig connection = clusterConfig.connection().orElseThrow(() -> new PgwardenException(ErrorCode.CONFIG,

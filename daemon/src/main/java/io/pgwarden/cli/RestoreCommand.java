@@ -111,7 +111,7 @@ final class RestoreCommand implements Callable<Integer> {
                     "recovery settings added by pgwarden restore: base backup " + plan.backup().backupId() + ", target " + restoreTarget.describe());
             new Restorer(storage).restore(plan, dir, settings, new Progress(err, plan.backup().rawBytes(), System.console() != null));
             if (start) startServer(cfg, plan, dir, out);
-            else printNextStep(out, plan, dir);
+            else printNextStep(out, plan, dir, cfg.cluster(cluster).runner().binDirFor(plan.backup().pgVersionNum() / 10000));
         }
         return 0;
     }
@@ -122,7 +122,7 @@ final class RestoreCommand implements Callable<Integer> {
             throw usage("--start with the docker runner is not built yet; the directory is restored, start it with pg_ctl or a container");
         }
         int major = plan.backup().pgVersionNum() / 10000;
-        Path bin = Path.of(cfg.cluster(cluster).runner().binDir().replace("{major}", Integer.toString(major)));
+        Path bin = cfg.cluster(cluster).runner().binDirFor(major);
         int p = port != null ? port : freePort();
         io.pgwarden.restore.LocalServer.handOverToPostgres(dir);
         io.pgwarden.restore.LocalServer server = new io.pgwarden.restore.LocalServer(bin, dir, dir.resolve("restore.log"), dir, p,
@@ -205,14 +205,14 @@ final class RestoreCommand implements Callable<Integer> {
         out.flush();
     }
 
-    private static void printNextStep(PrintWriter out, RestorePlan plan, Path dir) {
+    private static void printNextStep(PrintWriter out, RestorePlan plan, Path dir, Path bin) {
         int major = plan.backup().pgVersionNum() / 10000;
         out.println("restored base backup " + plan.backup().backupId() + " into " + dir + "; recovery.signal and the recovery settings"
                 + " (end of postgresql.auto.conf) are written");
         out.println("next: start PostgreSQL " + major + " on it as the postgres user; it replays WAL up to the target, then "
                 + "acts as --target-action says:");
         if ("root".equals(System.getProperty("user.name"))) out.println("  chown -R postgres:postgres " + dir);
-        out.println("  /usr/lib/postgresql/" + major + "/bin/pg_ctl -D " + dir + " -l " + dir + "/restore.log start");
+        out.println("  " + bin.resolve("pg_ctl") + " -D " + dir + " -l " + dir + "/restore.log start");
         out.flush();
     }
 

@@ -24,6 +24,11 @@ public record RunnerConfig(Type type, String image, String network, Pull pull, O
                 Optional.empty(), DEFAULT_BIN_DIR, Optional.empty(), Optional.empty());
     }
 
+    /** The local binaries of a PostgreSQL major version: binDir with {major} filled in. */
+    public java.nio.file.Path binDirFor(int major) {
+        return java.nio.file.Path.of(binDir.replace("{major}", Integer.toString(major)));
+    }
+
     /** The libpq environment for a tool run by this runner: the connection's, with the sidecar's view of host and port. */
     public java.util.Map<String, Secret> toolEnvironment(ConnectionConfig connection) {
         var env = connection.libpqEnvironment();

@@ -23,6 +23,11 @@ public final class Progress {
         this.terminal = terminal;
     }
 
+    /** Progress that only counts (a daemon's restore: the status query reads it). */
+    static Progress silent(long total) {
+        return new Progress(new PrintWriter(OutputStream.nullOutputStream()), total, false);
+    }
+
     OutputStream counting(OutputStream target) {
         return new FilterOutputStream(target) {
             @Override

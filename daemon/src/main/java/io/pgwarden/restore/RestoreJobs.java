@@ -6,8 +6,6 @@ import io.pgwarden.error.PgwardenException;
 import io.pgwarden.repository.RunIds;
 import io.pgwarden.repository.WalRepository;
 import io.pgwarden.storage.StorageDriver;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
@@ -59,7 +57,7 @@ public final class RestoreJobs {
         String id = RunIds.next(clock);
         String other = runningByCluster.putIfAbsent(cluster, id);
         if (other != null) throw new PgwardenException(ErrorCode.BUSY, "a restore of cluster '" + cluster + "' is already running (" + other + ")");
-        Progress progress = new Progress(new PrintWriter(new StringWriter()), plan.backup().rawBytes(), false);
+        Progress progress = Progress.silent(plan.backup().rawBytes());
         Path dir = request.targetDir().toAbsolutePath().normalize();
         Status status = new Status(id, cluster, "running", clock.instant(), null, plan.backup().backupId(), plan.timeline(), plan.firstWal(),
                 plan.lastWal(), dir.toString(), 0, plan.backup().rawBytes(), null, null, null);
@@ -82,11 +80,11 @@ public final class RestoreJobs {
             code = ErrorCode.of(e).name();
             log.error("cluster '{}': restore {} failed: {}", cluster, status.id(), error);
         }
-        int major = plan.backup().pgVersionNum() / 10000;
+        Path bin = config.cluster(cluster).runner().binDirFor(plan.backup().pgVersionNum() / 10000);
         Status done = new Status(status.id(), cluster, error == null ? "succeeded" : "failed", status.startedAt(), clock.instant(),
                 status.backupId(), status.timeline(), status.firstWal(), status.lastWal(), status.targetDir(), progress.bytesDone(),
                 status.bytesTotal(), error, code, error == null ? "chown -R postgres:postgres " + dir + " " + dir + ".pgwarden-auth-header; then as postgres: "
-                + "/usr/lib/postgresql/" + major + "/bin/pg_ctl -D " + dir + " -l " + dir + "/restore.log start" : null);
+                + bin.resolve("pg_ctl") + " -D " + dir + " -l " + dir + "/restore.log start" : null);
         synchronized (finished) {
             finished.put(done.id(), done);
             if (finished.size() > KEPT) finished.remove(finished.keySet().iterator().next());

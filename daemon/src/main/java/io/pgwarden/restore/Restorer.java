@@ -22,6 +22,7 @@ import java.util.concurrent.CompletionException;
 import java.util.stream.Stream;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.slf4j.LoggerFactory;
 
 /**
  * Carries out a plan: streams the base backup from the repository, verifies its SHA-256, decompresses and
@@ -41,7 +42,7 @@ public final class Restorer {
             unpack(plan, targetDir, progress);
             settings.writeTo(targetDir);
         } catch (RuntimeException e) {
-            clear(targetDir);
+            deleteTree(targetDir, false);
             throw e;
         }
     }
@@ -126,11 +127,13 @@ public final class Restorer {
         return PosixFilePermissions.fromString(s.toString());
     }
 
-    private static void clear(Path dir) {
+    /** Best effort (the error that brought us here is the one to report); {@code withRoot} false keeps the directory itself. */
+    static void deleteTree(Path dir, boolean withRoot) {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) return;
         try (Stream<Path> all = Files.walk(dir)) {
-            all.sorted(Comparator.reverseOrder()).filter(p -> !p.equals(dir)).forEach(p -> p.toFile().delete());
-        } catch (IOException ignored) {
-            // best effort: the error that brought us here is the one to report
+            all.sorted(Comparator.reverseOrder()).filter(p -> withRoot || !p.equals(dir)).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            LoggerFactory.getLogger(Restorer.class).warn("cannot remove '{}': {}", dir, e.getMessage());
         }
     }
 

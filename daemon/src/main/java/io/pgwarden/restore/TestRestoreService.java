@@ -13,19 +13,15 @@ import io.pgwarden.repository.RestoreTestRecord.CheckResult;
 import io.pgwarden.repository.WalRepository;
 import io.pgwarden.storage.StorageDriver;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -68,12 +64,11 @@ public final class TestRestoreService {
                     .plan(cluster, new RestoreTarget.Latest(), Optional.empty(), OptionalInt.empty());
             Path data = prepareScratch(scratch);
             new Restorer(storage).restore(plan, data, new RecoverySettings(RestoreCommands.viaDaemon(config, cluster, scratch.resolve("auth-header")), new RestoreTarget.Latest(),
-                    "promote", OptionalInt.empty(), "test restore " + id + " by pgwarden"), new Progress(new PrintWriter(new StringWriter()),
-                    plan.backup().rawBytes(), false));
+                    "promote", OptionalInt.empty(), "test restore " + id + " by pgwarden"), Progress.silent(plan.backup().rawBytes()));
             // The scratch copy is reached through its own socket only: production's pg_hba.conf does not apply to it.
             Files.writeString(data.resolve("pg_hba.conf"), "local all all trust\n");
             LocalServer.handOverToPostgres(scratch);
-            Path bin = Path.of(clusterConfig.runner().binDir().replace("{major}", Integer.toString(plan.backup().pgVersionNum() / 10000)));
+            Path bin = clusterConfig.runner().binDirFor(plan.backup().pgVersionNum() / 10000);
             // Socket-only and archiving off: a scratch copy is never reached by clients nor archives into the repository.
             try (LocalServer server = new LocalServer(bin, data, scratch.resolve("server.log"), scratch, 5432, "", false)) {
                 long r0 = System.nanoTime();
@@ -91,7 +86,7 @@ public final class TestRestoreService {
         } catch (RuntimeException | IOException e) {
             error = e.getMessage();
         } finally {
-            delete(scratch);
+            Restorer.deleteTree(scratch, true);
         }
         List<RestoreTestRecord.DumpCheck> dumpChecks = settings.dumps() ? testDumps(cluster, id, runner) : List.of();
         RestoreTestRecord.DumpCheck failedDump = dumpChecks.stream().filter(d -> d.error() != null).findFirst().orElse(null);
@@ -141,7 +136,7 @@ public final class TestRestoreService {
     }
 
     private static Path prepareScratch(Path scratch) throws IOException {
-        if (Files.exists(scratch)) delete(scratch);
+        Restorer.deleteTree(scratch, true);
         Files.createDirectories(scratch);
         return scratch.resolve("data");
     }
@@ -162,14 +157,5 @@ public final class TestRestoreService {
             results.add(new CheckResult(c.database(), c.sql(), c.expect(), actual, actual.equals(c.expect().strip())));
         }
         return results;
-    }
-
-    private static void delete(Path dir) {
-        if (!Files.exists(dir)) return;
-        try (Stream<Path> all = Files.walk(dir)) {
-            all.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException e) {
-            log.warn("cannot remove the scratch directory '{}': {}", dir, e.getMessage());
-        }
     }
 }

@@ -94,7 +94,7 @@ final class AdminEndpoint {
         try {
             String body = Content.Source.asString(request, java.nio.charset.StandardCharsets.UTF_8);
             if (body.length() > 65536) throw PgwardenException.badRequest("the request body is larger than 64 KiB");
-            return STRICT.readValue(body, RestoreRequestBody.class);
+            return io.pgwarden.repository.RepositoryJson.MAPPER.readValue(body, RestoreRequestBody.class); // unknown fields fail
         } catch (com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException e) {
             throw PgwardenException.badRequest("unknown field '" + e.getPropertyName() + "' (allowed: targetTime, targetLsn, targetName, latest,"
                     + " targetDir, backup, targetTimeline, targetAction)");
@@ -104,9 +104,6 @@ final class AdminEndpoint {
             throw PgwardenException.badRequest("cannot read the request body: " + e.getMessage());
         }
     }
-
-    private static final com.fasterxml.jackson.databind.ObjectMapper STRICT = new com.fasterxml.jackson.databind.ObjectMapper()
-            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
     private static void requireMethod(Request request, Response response, String method) {
         if (!request.getMethod().equals(method)) {

@@ -83,4 +83,21 @@ public final class RepositoryLayout {
     public static String walNamePrefix(String cluster, WalFileName name) {
         return cluster + "/wal/" + name.timelineHex() + "/" + name.name() + ".";
     }
+
+    /** Every WAL object of a cluster, all timelines, in key order (timeline, then file name). */
+    public static String walPrefix(String cluster) {
+        return cluster + "/wal/";
+    }
+
+    /** The WAL file name a WAL object key holds ({cluster}/wal/{tli}/{name}.{codec}); empty for any other key. */
+    public static java.util.Optional<WalFileName> walFileOf(String key) {
+        String name = key.substring(key.lastIndexOf('/') + 1);
+        int codec = name.lastIndexOf('.');
+        if (codec < 0) return java.util.Optional.empty();
+        try {
+            return java.util.Optional.of(WalFileName.parse(name.substring(0, codec)));
+        } catch (RuntimeException notWal) {
+            return java.util.Optional.empty();
+        }
+    }
 }

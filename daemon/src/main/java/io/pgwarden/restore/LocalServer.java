@@ -15,7 +15,7 @@ import java.util.concurrent.TimeUnit;
  * PostgreSQL started by pgwarden on a restored directory with local binaries (pg_ctl), queried with psql through
  * its socket directory. PostgreSQL refuses to run as root: when pgwarden is root, the server runs as user postgres.
  */
-public final class LocalServer implements AutoCloseable {
+public final class LocalServer implements RestoredServer {
     private final Path binDir;
     private final Path dataDir;
     private final Path logFile;
@@ -52,47 +52,19 @@ public final class LocalServer implements AutoCloseable {
         started = false;
     }
 
-    /** Waits until recovery has ended and the server was promoted. */
-    public void awaitPromoted(Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!"f".equals(queryOrNull("postgres", "SELECT pg_is_in_recovery()"))) {
-            if (System.nanoTime() > deadline) {
-                throw new PgwardenException(ErrorCode.TOOL, "the restored server did not finish recovery within " + timeout.toSeconds()
-                        + "s; server log: " + logTail());
-            }
-            sleep(300);
-        }
-    }
-
+    @Override
     public String query(String database, String sql) {
         return run(List.of(binDir.resolve("psql").toString(), "-X", "-At", "-h", socketDir.toString(), "-p", Integer.toString(port),
                 "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-c", sql), Duration.ofMinutes(10), "psql").strip();
     }
 
-    /** The commit time of the last transaction recovery replayed (empty when none was). */
-    public java.util.Optional<java.time.Instant> recoveredTo() {
-        String text = query("postgres", "SELECT pg_last_xact_replay_timestamp()");
-        if (text.isBlank()) return java.util.Optional.empty();
-        try {
-            return java.util.Optional.of(java.time.OffsetDateTime.parse(text, PG_TIMESTAMPTZ).toInstant());
-        } catch (java.time.format.DateTimeParseException e) {
-            return java.util.Optional.empty();
-        }
+    @Override
+    public boolean running() {
+        return Files.exists(dataDir.resolve("postmaster.pid")); // removed when the server exits
     }
 
-    private static final java.time.format.DateTimeFormatter PG_TIMESTAMPTZ = new java.time.format.DateTimeFormatterBuilder()
-            .appendPattern("yyyy-MM-dd HH:mm:ss").optionalStart().appendFraction(java.time.temporal.ChronoField.NANO_OF_SECOND, 0, 9, true)
-            .optionalEnd().appendPattern("x").toFormatter();
-
-    private String queryOrNull(String database, String sql) {
-        try {
-            return query(database, sql);
-        } catch (PgwardenException notYet) {
-            return null;
-        }
-    }
-
-    String logTail() {
+    @Override
+    public String logTail() {
         try {
             List<String> lines = Files.readAllLines(logFile);
             return String.join(" | ", lines.subList(Math.max(0, lines.size() - 8), lines.size()));
@@ -154,15 +126,6 @@ public final class LocalServer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new PgwardenException(ErrorCode.TOOL, what + " was interrupted", e);
-        }
-    }
-
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new PgwardenException(ErrorCode.TOOL, "interrupted while waiting for the restored server", e);
         }
     }
 }

@@ -25,16 +25,23 @@ public record RecoverySettings(String restoreCommand, RestoreTarget target, Stri
     public List<String> lines() {
         List<String> lines = new ArrayList<>();
         lines.add("# " + comment);
-        lines.add("restore_command = " + quote(restoreCommand));
+        values().forEach((name, value) -> lines.add(name + " = " + quote(value)));
+        return lines;
+    }
+
+    /** The settings by name, in the order they are written (also usable as {@code postgres -c name=value}). */
+    public java.util.Map<String, String> values() {
+        java.util.Map<String, String> values = new java.util.LinkedHashMap<>();
+        values.put("restore_command", restoreCommand);
         switch (target) {
-            case RestoreTarget.Time t -> lines.add("recovery_target_time = " + quote(PG_TIME.format(t.at())));
-            case RestoreTarget.Position p -> lines.add("recovery_target_lsn = " + quote(Lsn.format(p.lsn())));
-            case RestoreTarget.Name n -> lines.add("recovery_target_name = " + quote(n.restorePoint()));
+            case RestoreTarget.Time t -> values.put("recovery_target_time", PG_TIME.format(t.at()));
+            case RestoreTarget.Position p -> values.put("recovery_target_lsn", Lsn.format(p.lsn()));
+            case RestoreTarget.Name n -> values.put("recovery_target_name", n.restorePoint());
             case RestoreTarget.Latest l -> { }
         }
-        if (!(target instanceof RestoreTarget.Latest)) lines.add("recovery_target_action = " + quote(action));
-        lines.add("recovery_target_timeline = " + quote(timeline.isPresent() ? Integer.toString(timeline.getAsInt()) : "latest"));
-        return lines;
+        if (!(target instanceof RestoreTarget.Latest)) values.put("recovery_target_action", action);
+        values.put("recovery_target_timeline", timeline.isPresent() ? Integer.toString(timeline.getAsInt()) : "latest");
+        return values;
     }
 
     void writeTo(Path dataDir) {

@@ -3,14 +3,13 @@ package io.pgwarden.restore;
 import io.pgwarden.config.ClusterConfig;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.config.RestoreTestConfig;
-import io.pgwarden.config.RunnerConfig;
-import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.repository.RepositoryJson;
 import io.pgwarden.repository.RepositoryLayout;
 import io.pgwarden.repository.RestoreTestRecord;
 import io.pgwarden.repository.RestoreTestRecord.CheckResult;
 import io.pgwarden.repository.WalRepository;
+import io.pgwarden.runner.DockerToolRunner;
 import io.pgwarden.storage.StorageDriver;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -47,47 +46,27 @@ public final class TestRestoreService {
     public RestoreTestRecord run(String cluster, String id, io.pgwarden.runner.ToolRunner runner) {
         ClusterConfig clusterConfig = config.cluster(cluster);
         RestoreTestConfig settings = clusterConfig.restoreTest();
-        if (clusterConfig.runner().type() != RunnerConfig.Type.PROCESS) {
-            throw new PgwardenException(ErrorCode.CONFIG, "cluster '" + cluster + "': test restores run with the process runner only in this"
-                    + " version (local PostgreSQL binaries in runner.binDir); the docker runner's is being built");
-        }
         Instant started = clock.instant();
         long t0 = System.nanoTime();
-        Path scratch = settings.scratchDir().resolve(cluster + "-" + id);
         RestorePlan plan = null;
-        List<CheckResult> checks = new ArrayList<>();
-        double recoverySeconds = 0;
-        Instant recoveredTo = null;
+        Measured measured = new Measured(0, null, List.of());
         String error = null;
         try {
             plan = new RestorePlanner(storage, new WalRepository(storage, config.repository()))
                     .plan(cluster, new RestoreTarget.Latest(), Optional.empty(), OptionalInt.empty());
-            Path data = prepareScratch(scratch);
-            new Restorer(storage).restore(plan, data, new RecoverySettings(RestoreCommands.viaDaemon(config, cluster, scratch.resolve("auth-header")), new RestoreTarget.Latest(),
-                    "promote", OptionalInt.empty(), "test restore " + id + " by pgwarden"), Progress.silent(plan.backup().rawBytes()));
-            // The scratch copy is reached through its own socket only: production's pg_hba.conf does not apply to it.
-            Files.writeString(data.resolve("pg_hba.conf"), "local all all trust\n");
-            LocalServer.handOverToPostgres(scratch);
-            Path bin = clusterConfig.runner().binDirFor(plan.backup().pgVersionNum() / 10000);
-            // Socket-only and archiving off: a scratch copy is never reached by clients nor archives into the repository.
-            try (LocalServer server = new LocalServer(bin, data, scratch.resolve("server.log"), scratch, 5432, "", false)) {
-                long r0 = System.nanoTime();
-                server.start(settings.timeout());
-                server.awaitPromoted(settings.timeout());
-                recoverySeconds = (System.nanoTime() - r0) / 1e9;
-                recoveredTo = server.recoveredTo().orElse(null);
-                checks = runChecks(server, settings);
-            }
-            CheckResult failed = checks.stream().filter(c -> !c.passed()).findFirst().orElse(null);
+            measured = runner instanceof DockerToolRunner docker ? inSidecar(cluster, id, plan, docker, settings)
+                    : inScratchDirectory(cluster, id, plan, clusterConfig, settings);
+            CheckResult failed = measured.checks().stream().filter(c -> !c.passed()).findFirst().orElse(null);
             if (failed != null) {
                 error = "check failed on database '" + failed.database() + "': " + failed.sql() + " returned '" + failed.actual()
                         + "', expected '" + failed.expect() + "'";
             }
         } catch (RuntimeException | IOException e) {
             error = e.getMessage();
-        } finally {
-            Restorer.deleteTree(scratch, true);
         }
+        List<CheckResult> checks = measured.checks();
+        double recoverySeconds = measured.recoverySeconds();
+        Instant recoveredTo = measured.recoveredTo();
         List<RestoreTestRecord.DumpCheck> dumpChecks = settings.dumps() ? testDumps(cluster, id, runner) : List.of();
         RestoreTestRecord.DumpCheck failedDump = dumpChecks.stream().filter(d -> d.error() != null).findFirst().orElse(null);
         if (error == null && failedDump != null) error = "dump test restore of database '" + failedDump.database() + "' failed: " + failedDump.error();
@@ -102,6 +81,59 @@ public final class TestRestoreService {
             log.error("cluster '{}': test restore {} failed: {}", cluster, id, error);
         }
         return record;
+    }
+
+    /** What a started copy showed: WAL replay time (start to promotion), the last replayed commit, the checks. */
+    private record Measured(double recoverySeconds, Instant recoveredTo, List<CheckResult> checks) {
+    }
+
+    /** Process runner: a scratch directory and pg_ctl from runner.binDir; WAL through this daemon's endpoint. */
+    private Measured inScratchDirectory(String cluster, String id, RestorePlan plan, ClusterConfig clusterConfig, RestoreTestConfig settings)
+            throws IOException {
+        Path scratch = settings.scratchDir().resolve(cluster + "-" + id);
+        try {
+            Path data = prepareScratch(scratch);
+            new Restorer(storage).restore(plan, data, new RecoverySettings(RestoreCommands.viaDaemon(config, cluster, scratch.resolve("auth-header")),
+                    new RestoreTarget.Latest(), "promote", OptionalInt.empty(), "test restore " + id + " by pgwarden"), Progress.silent(plan.backup().rawBytes()));
+            // The scratch copy is reached through its own socket only: production's pg_hba.conf does not apply to it.
+            Files.writeString(data.resolve("pg_hba.conf"), "local all all trust\n");
+            LocalServer.handOverToPostgres(scratch);
+            Path bin = clusterConfig.runner().binDirFor(plan.backup().pgVersionNum() / 10000);
+            // Socket-only and archiving off: a scratch copy is never reached by clients nor archives into the repository.
+            LocalServer server = new LocalServer(bin, data, scratch.resolve("server.log"), scratch, 5432, "", false);
+            long r0 = System.nanoTime();
+            server.start(settings.timeout());
+            return measure(server, settings, r0);
+        } finally {
+            Restorer.deleteTree(scratch, true);
+        }
+    }
+
+    /**
+     * Docker runner: a scratch volume filled by sidecars (base backup and the WAL it needs), PostgreSQL in a container
+     * on it with no network, checks through psql sidecars on its socket; container and volume removed afterwards.
+     */
+    private Measured inSidecar(String cluster, String id, RestorePlan plan, DockerToolRunner docker, RestoreTestConfig settings) {
+        String volume = "pgwarden-restore-test-" + cluster.replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + id.toLowerCase();
+        VolumeRestorer restorer = new VolumeRestorer(storage, new WalRepository(storage, config.repository()), docker);
+        restorer.restore(plan, volume, id.toLowerCase(), false, true, Progress.silent(plan.backup().rawBytes()));
+        try {
+            RecoverySettings recovery = new RecoverySettings(VolumeRestorer.restoreCommand(), new RestoreTarget.Latest(), "promote",
+                    OptionalInt.of(plan.timeline()), "test restore " + id + " by pgwarden");
+            long r0 = System.nanoTime();
+            return measure(restorer.start(plan, volume, id.toLowerCase(), new VolumeRestorer.ServerOptions(true, null, false, recovery,
+                    VolumeRestorer.scratchPsql(), false)), settings, r0);
+        } finally {
+            docker.removeVolume(volume);
+        }
+    }
+
+    private static Measured measure(RestoredServer started, RestoreTestConfig settings, long r0) {
+        try (RestoredServer server = started) {
+            server.awaitPromoted(settings.timeout());
+            double recoverySeconds = (System.nanoTime() - r0) / 1e9;
+            return new Measured(recoverySeconds, server.recoveredTo().orElse(null), runChecks(server, settings));
+        }
     }
 
     /** The newest dump of each database, restored into a scratch database, its TOC's tables counted, then dropped. */
@@ -142,7 +174,7 @@ public final class TestRestoreService {
     }
 
     /** The configured checks; without any, connecting and listing the databases is the check. */
-    private static List<CheckResult> runChecks(LocalServer server, RestoreTestConfig settings) {
+    private static List<CheckResult> runChecks(RestoredServer server, RestoreTestConfig settings) {
         List<RestoreTestConfig.Check> checks = settings.checks().isEmpty()
                 ? List.of(new RestoreTestConfig.Check("postgres", "SELECT count(*) > 0 FROM pg_database WHERE NOT datistemplate", "t"))
                 : settings.checks();

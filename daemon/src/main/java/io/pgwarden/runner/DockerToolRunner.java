@@ -5,7 +5,11 @@ import com.github.dockerjava.api.async.ResultCallback;
 import com.github.dockerjava.api.command.PullImageResultCallback;
 import com.github.dockerjava.api.command.WaitContainerResultCallback;
 import com.github.dockerjava.api.exception.NotFoundException;
+import com.github.dockerjava.api.model.Bind;
 import com.github.dockerjava.api.model.Container;
+import com.github.dockerjava.api.model.ExposedPort;
+import com.github.dockerjava.api.model.Ports;
+import com.github.dockerjava.api.model.Volume;
 import com.github.dockerjava.api.model.Frame;
 import com.github.dockerjava.api.model.HostConfig;
 import com.github.dockerjava.api.model.LogConfig;
@@ -37,6 +41,8 @@ public final class DockerToolRunner implements ToolRunner {
     private static final Logger log = LoggerFactory.getLogger(DockerToolRunner.class);
     private static final Duration PULL_TIMEOUT = Duration.ofMinutes(10);
     private static final int STDOUT_CHUNK = 256 << 10;
+    /** On a restored server (and its volume) an operator keeps: which run of pgwarden made it. */
+    public static final String LABEL_RESTORED = "io.pgwarden.restored-by";
 
     private final java.util.Set<String> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final DockerSettings settings;
@@ -153,27 +159,132 @@ public final class DockerToolRunner implements ToolRunner {
     }
 
     private String create(ToolInvocation invocation, String image, boolean withStdin) {
+        // Docker would also write stdout (the whole backup) to a json log file on the host.
+        return create(invocation, image, withStdin, new LogConfig(LogConfig.LoggingType.NONE), null, true);
+    }
+
+    /**
+     * @param logs     NONE for tools (stdout is data); the default driver for servers, whose log explains a failure
+     * @param publish  a loopback port published to the container's 5432, or null
+     * @param labelled false for a restored server the operator keeps: the orphan reaper must not remove it
+     */
+    private String create(ToolInvocation invocation, String image, boolean withStdin, LogConfig logs, Integer publish, boolean labelled) {
         List<String> cmd = new ArrayList<>();
         cmd.add(invocation.tool());
         cmd.addAll(invocation.arguments());
         List<String> env = new ArrayList<>();
         invocation.secretEnvironment().forEach((k, v) -> env.add(k + "=" + v.value()));
-        HostConfig host = HostConfig.newHostConfig().withNetworkMode(settings.network())
-                // Docker would also write stdout (the whole backup) to a json log file on the host.
-                .withLogConfig(new LogConfig(LogConfig.LoggingType.NONE));
+        ToolInvocation.Container placement = invocation.container();
+        HostConfig host = HostConfig.newHostConfig().withNetworkMode(placement.network().orElse(settings.network()));
+        if (logs != null) host.withLogConfig(logs);
+        placement.volume().ifPresent(v -> host.withBinds(new Bind(v, new Volume(placement.mountPath()))));
         settings.memoryBytes().ifPresent(host::withMemory);
         settings.cpus().ifPresent(c -> host.withNanoCPUs((long) (c * 1e9)));
+        Map<String, String> labels = labelled ? Map.of(DockerSettings.LABEL_INSTANCE, settings.instance(),
+                DockerSettings.LABEL_JOB, invocation.job(), DockerSettings.LABEL_RUN, invocation.runId())
+                : Map.of(LABEL_RESTORED, invocation.runId());
         try {
-            return docker.createContainerCmd(image).withCmd(cmd).withEnv(env).withTty(false)
+            var create = docker.createContainerCmd(image).withCmd(cmd).withEnv(env).withTty(false)
                     .withAttachStdout(true).withAttachStderr(true).withAttachStdin(withStdin).withStdinOpen(withStdin)
-                    .withStdInOnce(withStdin)
-                    .withLabels(Map.of(DockerSettings.LABEL_INSTANCE, settings.instance(),
-                            DockerSettings.LABEL_JOB, invocation.job(), DockerSettings.LABEL_RUN, invocation.runId()))
-                    .withName("pgwarden-" + invocation.job() + "-" + invocation.runId())
-                    .withHostConfig(host).exec().getId();
+                    .withStdInOnce(withStdin).withLabels(labels)
+                    .withName(containerName(invocation));
+            placement.user().ifPresent(create::withUser);
+            if (publish != null) {
+                Ports ports = new Ports();
+                ports.bind(ExposedPort.tcp(5432), Ports.Binding.bindIpAndPort("127.0.0.1", publish));
+                create.withExposedPorts(ExposedPort.tcp(5432));
+                host.withPortBindings(ports);
+            }
+            return create.withHostConfig(host).exec().getId();
         } catch (RuntimeException e) {
             throw new PgwardenException(ErrorCode.TOOL, "cannot create a sidecar from image '" + image + "' for "
                     + invocation.job() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Starts a long-running container (a restored PostgreSQL) and returns its id; it runs until {@link #removeContainer}.
+     * @param keep true: an operator's server, not labelled with this instance, so no restart of the daemon removes it
+     */
+    public String startServer(ToolInvocation invocation, Integer publishPort, boolean keep) {
+        String image = settings.imageFor(invocation.pgMajor());
+        checkEngine();
+        ensureImage(image);
+        String id = create(invocation, image, false, null, publishPort, !keep);
+        if (!keep) live.add(id);
+        try {
+            docker.startContainerCmd(id).exec();
+        } catch (RuntimeException e) {
+            removeContainer(id);
+            throw new PgwardenException(ErrorCode.TOOL, "cannot start container " + shortId(id) + " for " + invocation.job() + ": "
+                    + Errors.withRootCause(e), e);
+        }
+        return id;
+    }
+
+    /** Kills the sidecar of a running invocation (its input failed); its run then ends with exit 137. */
+    public void kill(ToolInvocation invocation) {
+        try {
+            docker.killContainerCmd(containerName(invocation)).exec();
+        } catch (RuntimeException e) {
+            log.debug("sidecar of {} ended before it could be killed: {}", invocation.job(), e.getMessage());
+        }
+    }
+
+    private static String containerName(ToolInvocation invocation) {
+        return "pgwarden-" + invocation.job() + "-" + invocation.runId();
+    }
+
+    public boolean isRunning(String id) {
+        try {
+            return Boolean.TRUE.equals(docker.inspectContainerCmd(id).exec().getState().getRunning());
+        } catch (NotFoundException gone) {
+            return false;
+        }
+    }
+
+    /** The container's last log lines, joined for an error message. */
+    public String logTail(String id, int lines) {
+        StderrTail tail = new StderrTail();
+        try {
+            docker.logContainerCmd(id).withStdOut(true).withStdErr(true).withTail(lines).exec(new ResultCallback.Adapter<Frame>() {
+                @Override
+                public void onNext(Frame frame) {
+                    tail.accept(frame.getPayload(), 0, frame.getPayload().length);
+                }
+            }).awaitCompletion(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            return "(no log: " + e.getMessage() + ")";
+        }
+        return String.join(" | ", tail.lines());
+    }
+
+    public void removeContainer(String id) {
+        remove(id);
+        live.remove(id);
+    }
+
+    /** A scratch volume labelled with this instance (an orphan if the daemon dies before removing it). */
+    public void createVolume(String name, String job, String runId, boolean keep) {
+        checkEngine();
+        Map<String, String> labels = keep ? Map.of(LABEL_RESTORED, runId) : Map.of(DockerSettings.LABEL_INSTANCE, settings.instance(),
+                DockerSettings.LABEL_JOB, job, DockerSettings.LABEL_RUN, runId);
+        try {
+            docker.createVolumeCmd().withName(name).withLabels(labels).exec();
+        } catch (RuntimeException e) {
+            throw new PgwardenException(ErrorCode.TOOL, "cannot create volume '" + name + "' for " + job + ": " + Errors.withRootCause(e), e);
+        }
+    }
+
+    public void removeVolume(String name) {
+        try {
+            docker.removeVolumeCmd(name).exec();
+        } catch (NotFoundException gone) {
+            // already gone
+        } catch (RuntimeException e) {
+            log.warn("cannot remove volume '{}'; it will be removed at the next start: {}", name, e.getMessage());
         }
     }
 
@@ -196,6 +307,11 @@ public final class DockerToolRunner implements ToolRunner {
             log.warn("removing orphaned sidecar {} (job {}, run {}) left by an earlier run of instance '{}'", shortId(c.getId()),
                     c.getLabels().get(DockerSettings.LABEL_JOB), c.getLabels().get(DockerSettings.LABEL_RUN), settings.instance());
             remove(c.getId());
+        }
+        var volumes = docker.listVolumesCmd().withFilter("label", List.of(DockerSettings.LABEL_INSTANCE + "=" + settings.instance())).exec().getVolumes();
+        for (var v : volumes == null ? List.<com.github.dockerjava.api.command.InspectVolumeResponse>of() : volumes) {
+            log.warn("removing orphaned scratch volume '{}' left by an earlier run of instance '{}'", v.getName(), settings.instance());
+            removeVolume(v.getName());
         }
         return orphans.size();
     }

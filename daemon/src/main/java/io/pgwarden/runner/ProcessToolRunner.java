@@ -30,6 +30,9 @@ public final class ProcessToolRunner implements ToolRunner {
 
     @Override
     public ToolResult run(ToolInvocation invocation, InputStream stdin, StdoutConsumer stdout) {
+        if (!invocation.container().equals(ToolInvocation.Container.DEFAULT)) {
+            throw new PgwardenException(ErrorCode.INTERNAL, invocation.job() + " needs a sidecar container (a volume), which the process runner has not");
+        }
         Path tool = binDir(invocation.pgMajor()).resolve(invocation.tool());
         if (!Files.isExecutable(tool)) {
             throw new PgwardenException(ErrorCode.TOOL, "tool '" + invocation.tool() + "' not found in '" + tool.getParent()

@@ -4,6 +4,7 @@ import io.pgwarden.config.Secret;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * One run of a PostgreSQL client tool.
@@ -12,12 +13,33 @@ import java.util.Map;
  * @param secretEnvironment environment for the tool (PGPASSWORD, ...): never on a command line, never logged
  * @param job               what this run is for (labels and logs), e.g. {@code base-backup}
  * @param runId             unique per run (labels and logs)
+ * @param container         sidecar-only placement (a scratch volume, a user, a network); {@link Container#DEFAULT} otherwise
  */
 public record ToolInvocation(String tool, List<String> arguments, int pgMajor, Map<String, Secret> secretEnvironment,
-                             Duration timeout, String job, String runId) {
+                             Duration timeout, String job, String runId, Container container) {
     public ToolInvocation {
         arguments = List.copyOf(arguments);
         secretEnvironment = Map.copyOf(secretEnvironment);
+    }
+
+    public ToolInvocation(String tool, List<String> arguments, int pgMajor, Map<String, Secret> secretEnvironment,
+                          Duration timeout, String job, String runId) {
+        this(tool, arguments, pgMajor, secretEnvironment, timeout, job, runId, Container.DEFAULT);
+    }
+
+    /**
+     * Where a sidecar runs, when it is not the runner's default: test restores mount a scratch volume, run as the
+     * image's postgres user and need no network.
+     * @param volume    a named volume mounted at {@code mountPath}
+     * @param user      the user inside the container (empty: the image's)
+     * @param network   instead of runner.network
+     */
+    public record Container(Optional<String> volume, String mountPath, Optional<String> user, Optional<String> network) {
+        public static final Container DEFAULT = new Container(Optional.empty(), "", Optional.empty(), Optional.empty());
+
+        public static Container onVolume(String volume, String mountPath, String user) {
+            return new Container(Optional.of(volume), mountPath, Optional.ofNullable(user), Optional.of("none"));
+        }
     }
 
     /** The command as it may be shown in logs and errors (the environment is not part of it). */

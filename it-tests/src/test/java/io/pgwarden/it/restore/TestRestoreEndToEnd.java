@@ -24,12 +24,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
 /**
- * Test restores through the admin API (the schedule calls the same run): the newest base backup restored into a
- * scratch directory, started with local binaries, WAL replayed through the daemon, checks run; the record in the
- * repository, the metrics, and a scratch directory left empty, whether the checks pass or not.
+ * Test restores through the admin API (the schedule calls the same run), with each runner: the newest base backup
+ * restored into scratch space, PostgreSQL started on it, WAL replayed, checks run; the record in the repository, the
+ * metrics, and nothing left behind, whether the checks pass or not.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class TestRestoreEndToEndTest {
+abstract class TestRestoreEndToEnd {
     static final ObjectMapper JSON = new ObjectMapper();
     Path dir;
     PgCluster source;
@@ -54,8 +54,8 @@ class TestRestoreEndToEndTest {
     private PgwardenFixture daemon(String name, String expect) throws Exception {
         if (expect.equals("EXPECTED")) expect = Long.toString(Long.parseLong(source.query("SELECT count(*) FROM t")) + 500);
         Path d = Files.createDirectories(dir.resolve(name));
-        PgwardenFixture f = PgwardenFixture.start(d, PgwardenFixture.filesystemRepositoryYaml(d.resolve("repo")), "",
-                "connection: {host: 127.0.0.1, port: " + source.port() + ", user: postgres}\n"
+        PgwardenFixture f = PgwardenFixture.start(d, PgwardenFixture.filesystemRepositoryYaml(d.resolve("repo")), "instance: " + instance(),
+                "connection: {host: 127.0.0.1, port: " + source.port() + ", user: postgres}\n" + runnerYaml()
                         + "restoreTest: {scratchDir: " + d.resolve("scratch") + ", timeout: 5m, checks: [{sql: \"SELECT count(*) FROM t\", expect: \""
                         + expect + "\"}], dumps: true}\n");
         source.query("ALTER SYSTEM SET archive_command = '" + f.archiveCommand().replace("'", "''") + "'");
@@ -90,9 +90,20 @@ class TestRestoreEndToEndTest {
         }
     }
 
-    private static void assertNothingLeft(Path scratch) throws Exception {
-        try (var left = Files.list(scratch)) {
-            assertThat(left).isEmpty();
+    /** The cluster's runner (and for the docker runner, where its sidecars reach the source server). */
+    abstract String runnerYaml();
+
+    /** The daemon's instance name: its sidecars and scratch volumes carry it. */
+    String instance() {
+        return "it-trestore-" + getClass().getSimpleName().toLowerCase();
+    }
+
+    /** No scratch server, directory, container or volume is left after a test restore. */
+    void assertNothingLeft(Path scratch) throws Exception {
+        if (Files.exists(scratch)) {
+            try (var left = Files.list(scratch)) {
+                assertThat(left).isEmpty();
+            }
         }
         assertThat(Processes.run(List.of("pgrep", "-f", scratch.toString()), null).stdout()).isEmpty();
     }
@@ -143,6 +154,32 @@ class TestRestoreEndToEndTest {
             assertThat(pgwarden.metric("pgwarden_restore_test_failures_total{cluster=\"main\"}")).isEqualTo(1.0);
             assertThat(pgwarden.metric("pgwarden_restore_test_last_success_timestamp_seconds{cluster=\"main\"}")).isZero();
             assertNothingLeft(dir.resolve("failing/scratch"));
+        }
+    }
+
+    @Test
+    void aCorruptBaseBackupFailsTheTestRestoreNamingTheObject() throws Exception {
+        try (PgwardenFixture pgwarden = daemon("corrupt", "EXPECTED");
+             StorageDriver storage = StorageFactory.create(pgwarden.config().repository())) {
+            String key;
+            try (var listing = storage.list("main/base/")) {
+                key = listing.map(StorageDriver.ObjectInfo::key).filter(k -> k.endsWith("/base.tar.zst")).findFirst().orElseThrow();
+            }
+            var info = storage.stat(key).orElseThrow();
+            byte[] bytes;
+            try (var object = storage.get(key).orElseThrow()) {
+                bytes = object.content().readAllBytes();
+            }
+            bytes[bytes.length / 2] ^= 0x5a;
+            storage.put(key, new java.io.ByteArrayInputStream(bytes), info.metadata());
+
+            JsonNode run = runTestRestore(pgwarden);
+            assertThat(run.get("state").asText()).isEqualTo("failed");
+            assertThat(run.get("error").asText()).as(run.toString()).startsWith("repository object '" + key + "' ");
+            assertThat(record(pgwarden, run.get("id").asText()).get("outcome").asText()).isEqualTo("failed");
+            assertThat(pgwarden.metric("pgwarden_restore_test_failures_total{cluster=\"main\"}")).isEqualTo(1.0);
+            assertThat(pgwarden.metric("pgwarden_restore_test_last_success_timestamp_seconds{cluster=\"main\"}")).isZero();
+            assertNothingLeft(dir.resolve("corrupt/scratch"));
         }
     }
 }

@@ -73,11 +73,11 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--dry-run", description = "print the plan and stop")
     boolean dryRun;
 
-    @Option(names = "--start", description = "start PostgreSQL on the restored directory (process runner: pg_ctl) and wait until"
-            + " recovery has finished")
+    @Option(names = "--start", description = "start PostgreSQL and wait until recovery has finished: process runner: pg_ctl on"
+            + " --target-dir; docker runner: a new container on a new volume (no --target-dir), left running")
     boolean start;
 
-    @Option(names = "--port", description = "with --start: the port to listen on (localhost); default: a free one")
+    @Option(names = "--port", description = "with --start: the port to listen on (docker: published) on localhost; default: a free one")
     Integer port;
 
     @Option(names = "--archive-mode", defaultValue = "preserve",
@@ -94,11 +94,15 @@ final class RestoreCommand implements Callable<Integer> {
         if (!java.util.List.of("promote", "pause", "shutdown").contains(action)) {
             throw usage("--target-action must be promote, pause or shutdown, not '" + action + "'");
         }
-        if (!dryRun && targetDir == null) throw usage("--target-dir is required (or --dry-run)");
         if (!archiveMode.equals("preserve") && !archiveMode.equals("off")) throw usage("--archive-mode must be preserve or off, not '" + archiveMode + "'");
         if (!start && (port != null || !archiveMode.equals("preserve"))) throw usage("--port and --archive-mode apply with --start only");
         PgwardenConfig cfg = ConfigLoader.load(config);
-        cfg.cluster(cluster);
+        // The docker runner's --start restores into a new volume: the daemon's host need not share a filesystem with the engine.
+        boolean intoVolume = start && cfg.cluster(cluster).runner().type() == io.pgwarden.config.RunnerConfig.Type.DOCKER;
+        if (intoVolume && targetDir != null) {
+            throw usage("with the docker runner, --start restores into a new Docker volume (named in the output); leave out --target-dir");
+        }
+        if (!dryRun && !intoVolume && targetDir == null) throw usage("--target-dir is required (or --dry-run)");
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         try (StorageDriver storage = StorageFactory.create(cfg.repository())) {
@@ -106,6 +110,10 @@ final class RestoreCommand implements Callable<Integer> {
                     .plan(cluster, restoreTarget, Optional.ofNullable(backup), tli);
             printPlan(out, plan);
             if (dryRun) return 0;
+            if (intoVolume) {
+                startInContainer(cfg, storage, plan, restoreTarget, tli, out, err);
+                return 0;
+            }
             Path dir = targetDir.toAbsolutePath().normalize();
             RecoverySettings settings = new RecoverySettings(restoreCommand(cfg, dir), restoreTarget, action, tli,
                     "recovery settings added by pgwarden restore: base backup " + plan.backup().backupId() + ", target " + restoreTarget.describe());
@@ -116,11 +124,48 @@ final class RestoreCommand implements Callable<Integer> {
         return 0;
     }
 
+    /**
+     * Docker runner: a new volume holding the restored data and the WAL recovery needs, PostgreSQL in a new container on
+     * it (published on a loopback port), left running for the operator; waits for promotion through a psql sidecar on
+     * the server's socket, as the cluster's connection user.
+     */
+    private void startInContainer(PgwardenConfig cfg, StorageDriver storage, RestorePlan plan, RestoreTarget restoreTarget, OptionalInt tli,
+                                  PrintWriter out, PrintWriter err) {
+        String id = io.pgwarden.repository.RunIds.next(java.time.Clock.systemUTC()).toLowerCase();
+        String volume = "pgwarden-restore-" + cluster.replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + id;
+        int p = port != null ? port : freePort();
+        try (var runner = io.pgwarden.runner.ToolRunners.create(cfg.cluster(cluster).runner(), BackupCommand.INSTANCE)) {
+            var docker = (io.pgwarden.runner.DockerToolRunner) runner;
+            var restorer = new io.pgwarden.restore.VolumeRestorer(storage, new WalRepository(storage, cfg.repository()), docker);
+            restorer.restore(plan, volume, id, true, false, new Progress(err, plan.backup().rawBytes(), System.console() != null));
+            out.println("restored base backup " + plan.backup().backupId() + " and WAL " + plan.firstWal() + ".." + plan.lastWal()
+                    + " into Docker volume " + volume);
+            // On the server's socket in the volume, as the cluster's connection user (postgres without a connection).
+            var psql = new java.util.HashMap<>(io.pgwarden.restore.VolumeRestorer.scratchPsql());
+            cfg.cluster(cluster).connection().map(c -> c.libpqEnvironment()).ifPresent(env -> {
+                psql.put("PGUSER", env.get("PGUSER"));
+                if (env.containsKey("PGPASSWORD")) psql.put("PGPASSWORD", env.get("PGPASSWORD"));
+            });
+            RecoverySettings settings = new RecoverySettings(io.pgwarden.restore.VolumeRestorer.restoreCommand(), restoreTarget, action, tli, "");
+            var server = restorer.start(plan, volume, id, new io.pgwarden.restore.VolumeRestorer.ServerOptions(false, p,
+                    archiveMode.equals("preserve"), settings, psql, true));
+            out.println("PostgreSQL " + plan.backup().pgVersionNum() / 10000 + " started in container " + server.name() + " on volume " + volume
+                    + ", published on 127.0.0.1:" + p + " (production's pg_hba.conf applies)");
+            out.flush();
+            if (action.equals("promote")) {
+                server.awaitPromoted(java.time.Duration.ofHours(24));
+                out.println("recovery finished and the server was promoted; recovered to " + server.recoveredTo().map(Instant::toString)
+                        .orElse("(no transaction replayed)"));
+            } else {
+                out.println("recovery goes on in the server; it will " + action + " at the target");
+            }
+            out.println("stop it with: docker stop " + server.name() + "; remove it with: docker rm " + server.name() + " && docker volume rm " + volume);
+            out.flush();
+        }
+    }
+
     /** Starts the restored server with local binaries and waits for the end of recovery (promote) or just for it to run. */
     private void startServer(PgwardenConfig cfg, RestorePlan plan, Path dir, PrintWriter out) {
-        if (cfg.cluster(cluster).runner().type() != io.pgwarden.config.RunnerConfig.Type.PROCESS) {
-            throw usage("--start with the docker runner is not built yet; the directory is restored, start it with pg_ctl or a container");
-        }
         int major = plan.backup().pgVersionNum() / 10000;
         Path bin = cfg.cluster(cluster).runner().binDirFor(major);
         int p = port != null ? port : freePort();

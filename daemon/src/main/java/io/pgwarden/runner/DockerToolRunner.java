@@ -232,7 +232,11 @@ public final class DockerToolRunner implements ToolRunner {
     }
 
     private static String containerName(ToolInvocation invocation) {
-        return "pgwarden-" + invocation.job() + "-" + invocation.runId();
+        return containerName(invocation.job(), invocation.runId());
+    }
+
+    public static String containerName(String job, String runId) {
+        return "pgwarden-" + job + "-" + runId;
     }
 
     public boolean isRunning(String id) {

@@ -305,4 +305,39 @@ abstract class PitrEndToEnd {
         assertThat(two.statusCode()).isEqualTo(400);
         assertThat(two.body()).startsWith("give exactly one of targetTime, targetLsn, targetName, latest: true");
     }
+
+    @Test
+    @Order(10)
+    void withTheDockerRunnerStartRestoresIntoANewVolumeAndLeavesTheServerRunning() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(io.pgwarden.it.support.PgContainer.imagePresent(), "no local PostgreSQL image");
+        // The same repository, with the docker runner: what an operator of a containerised deployment has.
+        Path dockerConfig = dir.resolve("docker-runner.yml");
+        java.nio.file.Files.writeString(dockerConfig, java.nio.file.Files.readString(pgwarden.configFile()).replace("    connection:",
+                "    runner: {type: docker, image: \"local/postgres:{major}\", network: host, pull: never}\n    connection:"));
+        int port = TestDirs.freePort();
+        var r = Launcher.run("restore", "--config", dockerConfig.toString(), "--cluster", "main", "--target-time", betweenBatches.toString(),
+                "--start", "--port", Integer.toString(port), "--archive-mode", "off");
+        java.util.regex.Matcher names = java.util.regex.Pattern.compile("started in container (\\S+) on volume (\\S+),").matcher(r.stdout());
+        assertThat(names.find()).as(r.stdout() + r.stderr()).isTrue();
+        String container = names.group(1);
+        String volume = names.group(2);
+        try {
+            assertThat(r.exitCode()).as(r.stderr()).isEqualTo(0);
+            assertThat(r.stdout()).contains("into Docker volume " + volume).contains("published on 127.0.0.1:" + port)
+                    .contains("recovery finished and the server was promoted; recovered to ")
+                    .contains("docker stop " + container);
+            var psql = Processes.checked(Processes.run(List.of("docker", "exec", "-u", "postgres", container, "psql", "-X", "-At",
+                    "-h", "/pgwarden-restore", "-d", "postgres", "-c", "SELECT string_agg(batch || ':' || n, ',' ORDER BY batch) FROM"
+                            + " (SELECT batch, count(*) n FROM t GROUP BY batch) s"), null), "psql in the restored container");
+            assertThat(psql.stdout().strip()).isEqualTo("1:100");
+            assertThat(Processes.run(List.of("docker", "port", container, "5432/tcp"), null).stdout()).contains("127.0.0.1:" + port);
+        } finally {
+            Processes.run(List.of("docker", "rm", "-f", container), null);
+            Processes.run(List.of("docker", "volume", "rm", volume), null);
+        }
+        var refused = Launcher.run("restore", "--config", dockerConfig.toString(), "--cluster", "main", "--latest", "--start",
+                "--target-dir", dir.resolve("y").toString());
+        assertThat(refused.exitCode()).isEqualTo(2);
+        assertThat(refused.stderr()).contains("with the docker runner, --start restores into a new Docker volume (named in the output); leave out --target-dir");
+    }
 }

@@ -77,6 +77,7 @@ class BackupBenchmark {
                 long dumpPipeline = shell("set -o pipefail; " + dump + " -Z0" + curl + "dump.zst");
                 Duration dumped = runThroughDaemon(port, "dump");
                 long rssAfter = currentRssKb(daemon);
+                String restoreText = restores(dir, config, bb); // the daemon still archives: pg_basebackup waits for that
                 daemon.destroy();
                 daemon.waitFor();
                 sampler.join();
@@ -95,6 +96,7 @@ class BackupBenchmark {
                         sec(basePipeline) / seconds(base), sec(baseCeiling) / seconds(base),
                         mb / sec(dumpCeiling), mb / sec(dumpPipeline), mb / seconds(dumped),
                         sec(dumpCeiling) / seconds(dumped), sec(dumpPipeline) / seconds(dumped), rssKb.get() / 1024, rssAfter / 1024);
+                text += restoreText;
                 System.out.println(text);
                 Files.createDirectories(Path.of("target/bench"));
                 Files.writeString(Path.of("target/bench/backup.txt"), text);
@@ -105,6 +107,61 @@ class BackupBenchmark {
         } finally {
             TestDirs.delete(dir);
         }
+    }
+
+    /**
+     * Restore of the newest base backup from S3Proxy by the CLI (its own process, peak RSS sampled): (g) unpack only,
+     * (h) with --start, to a promoted server; against (i) tar -x of the same backup, uncompressed, from local disk.
+     */
+    private static String restores(Path dir, Path config, String bb) throws Exception {
+        Path plain = dir.resolve("plain.tar");
+        Path plainDir = Files.createDirectories(dir.resolve("plain"));
+        Processes.checked(Processes.run(List.of("chown", "postgres", dir.toString(), plainDir.toString()), null), "chown");
+        shell(bb + " > " + plain);
+        long tarBytes = Files.size(plain);
+        long tarX = shell("tar -x -C " + plainDir + " -f " + plain);
+        Processes.run(List.of("rm", "-rf", plainDir.toString(), plain.toString()), null);
+
+        AtomicLong unpackRss = new AtomicLong();
+        long t0 = System.nanoTime();
+        runCli(unpackRss, "restore", "--config", config.toString(), "--cluster", "main", "--latest", "--target-dir",
+                dir.resolve("restored").toString());
+        long unpack = System.nanoTime() - t0;
+        Processes.run(List.of("rm", "-rf", dir.resolve("restored").toString()), null);
+
+        AtomicLong startRss = new AtomicLong();
+        List<String> start = new java.util.ArrayList<>(List.of("restore", "--config", config.toString(), "--cluster", "main", "--latest",
+                "--start", "--archive-mode", "off"));
+        if (RUNNER.equals("process")) start.addAll(List.of("--target-dir", dir.resolve("started").toString()));
+        t0 = System.nanoTime();
+        String out = runCli(startRss, start.toArray(String[]::new));
+        long promoted = System.nanoTime() - t0;
+        java.util.regex.Matcher docker = java.util.regex.Pattern.compile("started in container (\\S+) on volume (\\S+),").matcher(out);
+        if (docker.find()) {
+            Processes.run(List.of("docker", "rm", "-f", docker.group(1)), null);
+            Processes.run(List.of("docker", "volume", "rm", docker.group(2)), null);
+        } else {
+            Processes.asPostgres(PgCluster.BIN.resolve("pg_ctl").toString(), "-D", dir.resolve("started").toString(), "-m", "immediate", "stop");
+        }
+        double mb = tarBytes / 1e6;
+        return """
+                Restore of that base backup (%.0f MB as tar), CLI as its own process:
+                  (i) tar -x of the uncompressed tar from local disk      %7.1f MB/s  (baseline)
+                  (g) pgwarden restore (S3 -> verify -> unzstd -> untar)  %7.1f MB/s   (g)/(i) = %.2fx, CLI peak RSS %d MB
+                  (h) pgwarden restore --start, to a promoted server      %7.1f s      (%s runner), CLI peak RSS %d MB
+                """.formatted(mb, mb / sec(tarX), mb / sec(unpack), sec(tarX) / sec(unpack), unpackRss.get() / 1024, sec(promoted), RUNNER,
+                startRss.get() / 1024);
+    }
+
+    private static String runCli(AtomicLong peakRssKb, String... args) throws Exception {
+        Path log = Files.createTempFile("pgwarden-bench-cli", ".log");
+        Process cli = Launcher.start(log, args);
+        Thread sampler = sampleRss(cli, peakRssKb);
+        int exit = cli.waitFor();
+        sampler.join();
+        String out = Files.readString(log); // stdout and stderr
+        if (exit != 0) throw new IllegalStateException(String.join(" ", args) + " failed (" + exit + "): " + out);
+        return out;
     }
 
     private Duration runThroughDaemon(int port, String kind) throws Exception {

@@ -11,5 +11,5 @@ import java.util.OptionalLong;
  */
 public record ClusterConfig(String name, Secret walToken, OptionalLong systemIdentifier, Optional<ConnectionConfig> connection,
                             RunnerConfig runner, BaseBackupConfig baseBackup, DumpConfig dump, SchedulesConfig schedules,
-                            RestoreTestConfig restoreTest) {
+                            RestoreTestConfig restoreTest, RetentionConfig retention) {
 }

@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.OptionalLong;
 import java.util.regex.Pattern;
 
@@ -199,7 +200,7 @@ public final class ConfigLoader {
     }
 
     private static ClusterConfig cluster(String name, ConfigNode node) {
-        node.allowOnly("walToken", "systemIdentifier", "connection", "runner", "baseBackup", "dump", "schedules", "restoreTest");
+        node.allowOnly("walToken", "systemIdentifier", "connection", "runner", "baseBackup", "dump", "schedules", "restoreTest", "retention");
         String token = node.requiredString("walToken");
         if (token != null && token.length() < MIN_TOKEN_LENGTH) {
             node.problem("walToken", "must be at least " + MIN_TOKEN_LENGTH + " characters long");
@@ -218,7 +219,44 @@ public final class ConfigLoader {
         }
         return new ClusterConfig(name, token == null ? null : new Secret(token), sysid, connection, runner,
                 base.isPresent() ? baseBackup(base) : BaseBackupConfig.defaults(), dump.isPresent() ? dump(dump) : DumpConfig.defaults(),
-                schedules, restoreTest(node.mapping("restoreTest")));
+                schedules, restoreTest(node.mapping("restoreTest")), retention(node.mapping("retention")));
+    }
+
+    /** Every rule must keep something: a count of 0 or a window of 0 would delete every backup it governs. */
+    private static RetentionConfig retention(ConfigNode node) {
+        RetentionConfig d = RetentionConfig.keepAll();
+        if (!node.isPresent()) return d;
+        node.allowOnly("base", "dump", "timeZone");
+        ConfigNode base = node.mapping("base");
+        base.allowOnly("keepLast", "window");
+        ConfigNode dump = node.mapping("dump");
+        dump.allowOnly("daily", "weekly", "monthly", "yearly", "maxAge");
+        OptionalInt keepLast = base.integer("keepLast", 1, 100_000).map(OptionalInt::of).orElse(OptionalInt.empty());
+        Optional<java.time.Duration> window = positive(base, "window");
+        if (base.isPresent() && keepLast.isEmpty() && window.isEmpty()) base.problem("needs keepLast and/or window");
+        var gfs = new RetentionConfig.Gfs(dump.integer("daily", 0, 100_000).orElse(0), dump.integer("weekly", 0, 100_000).orElse(0),
+                dump.integer("monthly", 0, 100_000).orElse(0), dump.integer("yearly", 0, 100_000).orElse(0));
+        Optional<java.time.Duration> maxAge = positive(dump, "maxAge");
+        if (dump.isPresent() && !gfs.any() && maxAge.isEmpty()) {
+            dump.problem("needs at least one of daily, weekly, monthly, yearly (above 0) or maxAge: as written it would keep no dump");
+        }
+        java.time.ZoneId zone = node.parsed("timeZone", z -> {
+            try {
+                return java.time.ZoneId.of(z);
+            } catch (java.time.DateTimeException e) {
+                throw new IllegalArgumentException("'" + z + "' is not a time zone (e.g. UTC, Europe/Berlin)");
+            }
+        }).orElse(d.timeZone());
+        return new RetentionConfig(keepLast, window, gfs, maxAge, zone);
+    }
+
+    private static Optional<java.time.Duration> positive(ConfigNode node, String key) {
+        Optional<java.time.Duration> value = node.parsed(key, Units::parseDuration);
+        if (value.isPresent() && value.get().isZero()) {
+            node.problem(key, "must be above 0 (a window of 0 keeps nothing)");
+            return Optional.empty();
+        }
+        return value;
     }
 
     private static RestoreTestConfig restoreTest(ConfigNode node) {

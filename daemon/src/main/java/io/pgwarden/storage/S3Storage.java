@@ -258,6 +258,26 @@ public final class S3Storage implements StorageDriver {
         }
     }
 
+    /** Up to 1000 keys per DeleteObjects request; a key S3 reports as not deleted fails the call, naming it. */
+    @Override
+    public void deleteAll(java.util.List<String> keys) {
+        for (int from = 0; from < keys.size(); from += 1000) {
+            var batch = keys.subList(from, Math.min(keys.size(), from + 1000)).stream()
+                    .map(k -> software.amazon.awssdk.services.s3.model.ObjectIdentifier.builder().key(objectKey(k)).build()).toList();
+            software.amazon.awssdk.services.s3.model.DeleteObjectsResponse response;
+            try {
+                response = s3.deleteObjects(b -> b.bucket(bucket).delete(d -> d.objects(batch).quiet(true)));
+            } catch (SdkException e) {
+                throw translate("cannot delete a batch starting with", keys.get(from), e);
+            }
+            if (response.hasErrors() && !response.errors().isEmpty()) {
+                var first = response.errors().get(0);
+                throw PgwardenException.unavailable("cannot delete repository object '" + first.key() + "' in " + describe() + ": "
+                        + first.code() + " " + first.message() + " (" + response.errors().size() + " of " + batch.size() + " in the batch failed)", null);
+            }
+        }
+    }
+
     @Override
     public void checkReachable() {
         try {

@@ -43,6 +43,11 @@ public interface StorageDriver extends AutoCloseable {
     /** Deletes the object if it exists. */
     void delete(String key);
 
+    /** Deletes each object that exists; one request per batch where the store has one (S3 DeleteObjects). */
+    default void deleteAll(java.util.List<String> keys) {
+        for (String key : keys) delete(key);
+    }
+
     /** Throws if the store cannot be reached or used. */
     void checkReachable();
 

@@ -95,7 +95,7 @@ class ConfigLoaderTest {
     @Test
     void unknownKeysAreErrors() {
         assertProblems(minimal("walToken: " + TOKEN + "\nwalTokne: x"),
-                "clusters.main.walTokne: unknown key (allowed here: walToken, systemIdentifier, connection, runner, baseBackup, dump, schedules, restoreTest)");
+                "clusters.main.walTokne: unknown key (allowed here: walToken, systemIdentifier, connection, runner, baseBackup, dump, schedules, restoreTest, retention)");
         assertProblems("servr: {}\n" + minimal("walToken: " + TOKEN),
                 "servr: unknown key (allowed here: server, repository, clusters)");
     }
@@ -300,5 +300,28 @@ class ConfigLoaderTest {
                 "clusters.main.restoreTest.checks[1]: must be a mapping of keys to values",
                 "clusters.main.restoreTest.checks[0].expected: unknown key (allowed here: database, sql, expect)",
                 "clusters.main.restoreTest.checks[0].expect: is required");
+    }
+
+    @Test
+    void readsRetentionAndRefusesPoliciesThatKeepNothing() throws IOException {
+        ClusterConfig c = load(minimal("walToken: " + TOKEN + """
+
+                retention:
+                  base: {keepLast: 7, window: 14d}
+                  dump: {daily: 7, weekly: 4, monthly: 12, maxAge: 400d}
+                  timeZone: Europe/Berlin
+                """)).cluster("main");
+        assertThat(c.retention().keepLast()).hasValue(7);
+        assertThat(c.retention().window()).contains(java.time.Duration.ofDays(14));
+        assertThat(c.retention().dumps()).isEqualTo(new RetentionConfig.Gfs(7, 4, 12, 0));
+        assertThat(c.retention().dumpMaxAge()).contains(java.time.Duration.ofDays(400));
+        assertThat(c.retention().timeZone()).isEqualTo(java.time.ZoneId.of("Europe/Berlin"));
+        assertThat(load(minimal("walToken: " + TOKEN)).cluster("main").retention()).isEqualTo(RetentionConfig.keepAll());
+        assertProblems(minimal("walToken: " + TOKEN + "\nretention: {base: {keepLast: 0, window: 0d}, dump: {daily: 0}, timeZone: Mars/Olympus}"),
+                "clusters.main.retention.base.keepLast: 0 is out of range (1 to 100000)",
+                "clusters.main.retention.base.window: must be above 0 (a window of 0 keeps nothing)",
+                "clusters.main.retention.base: needs keepLast and/or window",
+                "clusters.main.retention.dump: needs at least one of daily, weekly, monthly, yearly (above 0) or maxAge: as written it would keep no dump",
+                "clusters.main.retention.timeZone: 'Mars/Olympus' is not a time zone (e.g. UTC, Europe/Berlin)");
     }
 }

@@ -1,0 +1,75 @@
+package io.pgwarden.cli;
+
+import io.pgwarden.config.ConfigLoader;
+import io.pgwarden.config.PgwardenConfig;
+import io.pgwarden.retention.RetentionExecutor;
+import io.pgwarden.retention.RetentionPlan;
+import io.pgwarden.retention.RetentionPlanner;
+import io.pgwarden.storage.StorageDriver;
+import io.pgwarden.storage.StorageFactory;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "prune", description = "Delete what clusters.<name>.retention no longer keeps: base backups, dumps, the WAL only they"
+        + " needed, old test-restore records. Prints the plan first.")
+final class PruneCommand implements Callable<Integer> {
+    @Option(names = "--config", required = true, description = "the YAML configuration file")
+    Path config;
+
+    @Option(names = "--cluster", required = true, description = "the cluster name in the configuration")
+    String cluster;
+
+    @Option(names = "--dry-run", description = "print the plan and delete nothing")
+    boolean dryRun;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        PgwardenConfig cfg = ConfigLoader.load(config);
+        PrintWriter out = spec.commandLine().getOut();
+        try (StorageDriver storage = StorageFactory.create(cfg.repository())) {
+            RetentionExecutor executor = new RetentionExecutor(storage);
+            RetentionPlan plan = RetentionPlanner.plan(RetentionExecutor.catalog(storage, cluster), cfg.cluster(cluster).retention(),
+                    Clock.systemUTC().instant());
+            boolean anything = print(out, plan, executor);
+            if (dryRun || !anything) return 0;
+            RetentionExecutor.Result done = executor.execute(plan);
+            out.printf("deleted %d objects, %.1f MB%n", done.objects(), done.bytes() / 1e6);
+        }
+        return 0;
+    }
+
+    /** Prints the plan as a table; false when it deletes nothing. */
+    private boolean print(PrintWriter out, RetentionPlan plan, RetentionExecutor executor) {
+        out.println((dryRun ? "retention plan (dry run) for cluster '" : "retention plan for cluster '") + cluster + "'");
+        long[] wal = new long[2];
+        plan.walBefore().ifPresent(w -> executor.walBefore(cluster, w.walFile(), o -> {
+            wal[0]++;
+            wal[1] += o.size();
+        }));
+        if (plan.deletions().isEmpty() && wal[0] == 0) {
+            out.println("  nothing to delete");
+            out.flush();
+            return false;
+        }
+        out.printf("  %-12s %-26s %-16s %10s  %s%n", "KIND", "ID", "DATABASE", "MB", "WHY");
+        for (RetentionPlan.Deletion d : plan.deletions()) {
+            out.printf("  %-12s %-26s %-16s %10.1f  %s%n", d.kind().name().toLowerCase().replace('_', '-'), d.id(),
+                    d.database() == null ? "" : d.database(), d.storedBytes() / 1e6, d.reason());
+        }
+        if (wal[0] > 0) {
+            RetentionPlan.WalCutoff w = plan.walBefore().orElseThrow();
+            out.printf("  %-12s %-43s %10.1f  %d files %s%n", "wal", "before " + w.walFile(), wal[1] / 1e6, wal[0], w.reason());
+        }
+        out.flush();
+        return true;
+    }
+}

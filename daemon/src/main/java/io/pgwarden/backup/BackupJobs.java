@@ -5,6 +5,8 @@ import io.pgwarden.error.PgwardenException;
 import io.pgwarden.metrics.Metrics;
 import io.pgwarden.repository.BaseBackupManifest;
 import io.pgwarden.repository.Catalog;
+import io.pgwarden.retention.RetentionExecutor;
+import io.pgwarden.retention.RetentionService;
 import io.pgwarden.repository.RestoreTestRecord;
 import io.pgwarden.restore.TestRestoreService;
 import io.pgwarden.repository.DumpManifest;
@@ -36,7 +38,7 @@ public final class BackupJobs {
     private static final int KEPT_RUNS = 200;
 
     public enum Kind {
-        BASE, DUMP, RESTORE_TEST;
+        BASE, DUMP, RESTORE_TEST, RETENTION;
 
         public String label() {
             return this == RESTORE_TEST ? "restore-test" : name().toLowerCase();
@@ -69,6 +71,7 @@ public final class BackupJobs {
     private final DumpService dumps;
     private final TestRestoreService testRestores;
     private final StorageDriver storage;
+    private final RetentionService retention;
     private final Function<String, ToolRunner> runners;
     private final Metrics metrics;
     private final Clock clock;
@@ -76,8 +79,9 @@ public final class BackupJobs {
     private final Map<String, RunState> recent = new LinkedHashMap<>();
 
     /** @param runners the tool runner of each cluster */
-    public BackupJobs(BaseBackupService base, DumpService dumps, TestRestoreService testRestores, StorageDriver storage,
-                      Function<String, ToolRunner> runners, Metrics metrics, Clock clock) {
+    public BackupJobs(BaseBackupService base, DumpService dumps, TestRestoreService testRestores, RetentionService retention,
+                      StorageDriver storage, Function<String, ToolRunner> runners, Metrics metrics, Clock clock) {
+        this.retention = retention;
         this.base = base;
         this.dumps = dumps;
         this.testRestores = testRestores;
@@ -133,11 +137,13 @@ public final class BackupJobs {
                 case BASE -> runBase(request, state);
                 case DUMP -> runDumps(request, state);
                 case RESTORE_TEST -> runTestRestore(request, state);
+                case RETENTION -> runRetention(request);
             };
             done = finish(state, error == null ? "succeeded" : "failed", error, error == null ? null : ErrorCode.TOOL);
         } catch (RuntimeException e) {
             ErrorCode code = ErrorCode.of(e);
             if (request.kind() == Kind.RESTORE_TEST) metrics.restoreTestFailed(request.cluster());
+            else if (request.kind() == Kind.RETENTION) metrics.retentionFailed(request.cluster());
             else metrics.backupFailed(request.cluster(), request.kind().label(), code.reason());
             if (request.kind() == Kind.DUMP) recordDumpFailure(state, e, code);
             if (code == ErrorCode.INTERNAL) log.error("cluster '{}': {} backup {} failed", request.cluster(), request.kind().label(), state.id(), e);
@@ -152,6 +158,13 @@ public final class BackupJobs {
         BaseBackupManifest m = base.backup(request.cluster(), runners.apply(request.cluster()), state.id());
         metrics.backupSucceeded(request.cluster(), "base", Metrics.NO_DATABASE, Duration.between(m.startTime(), m.stopTime()),
                 m.rawBytes(), m.storedBytes());
+        updateRecoveryWindow(request.cluster());
+        return null;
+    }
+
+    private String runRetention(Request request) {
+        RetentionExecutor.Result done = retention.prune(request.cluster());
+        metrics.retentionDeleted(request.cluster(), done.objects(), done.bytes());
         updateRecoveryWindow(request.cluster());
         return null;
     }

@@ -78,8 +78,8 @@ final class BackupCommand implements Callable<Integer> {
              Metrics metrics = new Metrics(Clock.systemUTC())) {
             Clock clock = Clock.systemUTC();
             BackupJobs jobs = new BackupJobs(new BaseBackupService(cfg, storage, new WalRepository(storage, cfg.repository()),
-                    new ClusterInfoStore(storage), clock), new DumpService(cfg, storage, clock), new TestRestoreService(cfg, storage, clock), storage,
-                    c -> runner, metrics, clock);
+                    new ClusterInfoStore(storage), clock), new DumpService(cfg, storage, clock), new TestRestoreService(cfg, storage, clock),
+                    new io.pgwarden.retention.RetentionService(cfg, storage, clock), storage, c -> runner, metrics, clock);
             return jobs.run(request);
         }
     }

@@ -276,9 +276,7 @@ public final class ConfigLoader {
 
     private static SchedulesConfig schedules(ConfigNode node) {
         if (!node.isPresent()) return SchedulesConfig.none();
-        for (String later : List.of("retention", "verify")) {
-            if (node.has(later)) node.problem(later, "is not available in this version (base, dump and restoreTest only)");
-        }
+        if (node.has("verify")) node.problem("verify", "is not available in this version (base, dump, restoreTest and retention only)");
         node.allowOnly("base", "dump", "misfire", "retention", "restoreTest", "verify");
         SchedulesConfig.Misfire misfire = node.parsed("misfire", m -> switch (m) {
             case "run-once" -> SchedulesConfig.Misfire.RUN_ONCE;
@@ -286,7 +284,7 @@ public final class ConfigLoader {
             default -> throw new IllegalArgumentException("'" + m + "' is not a misfire policy (run-once or skip)");
         }).orElse(SchedulesConfig.Misfire.RUN_ONCE);
         return new SchedulesConfig(node.parsed("base", CronSchedule::parse), node.parsed("dump", CronSchedule::parse),
-                node.parsed("restoreTest", CronSchedule::parse), misfire);
+                node.parsed("restoreTest", CronSchedule::parse), node.parsed("retention", CronSchedule::parse), misfire);
     }
 
     private static DumpConfig dump(ConfigNode node) {

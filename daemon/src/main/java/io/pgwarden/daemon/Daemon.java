@@ -65,7 +65,8 @@ public final class Daemon implements AutoCloseable {
         WalArchiver archiver = new WalArchiver(config, clusterInfo, wal, clock);
         Map<String, ToolRunner> runners = runners(config);
         BackupJobs jobs = new BackupJobs(new BaseBackupService(config, storage, wal, clusterInfo, clock), new DumpService(config, storage, clock),
-                new TestRestoreService(config, storage, clock), storage, runners::get, metrics, clock);
+                new TestRestoreService(config, storage, clock), new io.pgwarden.retention.RetentionService(config, storage, clock), storage,
+                runners::get, metrics, clock);
         WalEndpoint endpoint = new WalEndpoint(config, archiver, new WalFetcher(config, wal), metrics);
         HttpServer http = new HttpServer(config.server(), new Routes(endpoint, config, jobs, new RestoreJobs(config, storage, clock), metrics, storage));
         try {
@@ -89,6 +90,7 @@ public final class Daemon implements AutoCloseable {
         cluster.schedules().base().ifPresent(s -> metrics.registerBackupKind(cluster.name(), "base"));
         cluster.schedules().dump().ifPresent(s -> metrics.registerBackupKind(cluster.name(), "dump"));
         metrics.registerRestoreMeters(cluster.name());
+        metrics.registerRetentionMeters(cluster.name());
     }
 
     /** One runner per cluster; sidecars a crash of this instance left behind are removed before anything new starts. */

@@ -36,6 +36,9 @@ public final class Metrics implements AutoCloseable {
     public static final String RESTORE_TEST_DURATION = "pgwarden.restore.test.duration";
     public static final String RESTORE_TEST_FAILURES = "pgwarden.restore.test.failures";
     public static final String RECOVERY_WINDOW = "pgwarden.recovery.window";
+    public static final String RETENTION_DELETED = "pgwarden.retention.deleted.objects";
+    public static final String RETENTION_FREED = "pgwarden.retention.freed.bytes";
+    public static final String RETENTION_FAILURES = "pgwarden.retention.failures";
     /** kind=base has no database; the label is still present (Prometheus meters of one name share label names). */
     public static final String NO_DATABASE = "";
 
@@ -183,6 +186,27 @@ public final class Metrics implements AutoCloseable {
 
     private Counter restoreTestFailures(String cluster) {
         return Counter.builder(RESTORE_TEST_FAILURES).tag("cluster", cluster).description("test restores that failed").register(registry);
+    }
+
+    /** Registers the retention counters of a cluster (zeros until its first prune). */
+    public void registerRetentionMeters(String cluster) {
+        retentionDeleted(cluster, 0, 0);
+        retentionFailures(cluster);
+    }
+
+    public void retentionDeleted(String cluster, long objects, long bytes) {
+        Counter.builder(RETENTION_DELETED).tag("cluster", cluster).description("repository objects retention deleted").register(registry)
+                .increment(objects);
+        Counter.builder(RETENTION_FREED).tag("cluster", cluster).baseUnit("bytes").description("stored bytes retention deleted")
+                .register(registry).increment(bytes);
+    }
+
+    public void retentionFailed(String cluster) {
+        retentionFailures(cluster).increment();
+    }
+
+    private Counter retentionFailures(String cluster) {
+        return Counter.builder(RETENTION_FAILURES).tag("cluster", cluster).description("retention runs that failed").register(registry);
     }
 
     /** Prometheus text exposition format 0.0.4. */

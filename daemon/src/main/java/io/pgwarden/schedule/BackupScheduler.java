@@ -51,6 +51,7 @@ public final class BackupScheduler implements AutoCloseable {
                 schedule(scheduler, cluster, Kind.BASE, cluster.schedules().base(), catalog, clock);
                 schedule(scheduler, cluster, Kind.DUMP, cluster.schedules().dump(), catalog, clock);
                 schedule(scheduler, cluster, Kind.RESTORE_TEST, cluster.schedules().restoreTest(), catalog, clock);
+                schedule(scheduler, cluster, Kind.RETENTION, cluster.schedules().retention(), catalog, clock);
             }
             scheduler.start();
             return new BackupScheduler(scheduler);
@@ -96,6 +97,7 @@ public final class BackupScheduler implements AutoCloseable {
 
     /** The latest scheduled time that passed after the last recorded run (success or failure), if the policy runs it. */
     static Optional<Instant> missedWhileDown(String cluster, Kind kind, CronSchedule cron, Misfire misfire, Catalog catalog, Clock clock) {
+        if (kind == Kind.RETENTION) return Optional.empty(); // a missed prune loses nothing: the next one does its work
         Optional<Instant> last;
         try {
             last = catalog.lastRunStart(cluster, kind.label());

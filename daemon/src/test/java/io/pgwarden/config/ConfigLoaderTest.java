@@ -266,8 +266,8 @@ class ConfigLoaderTest {
 
     @Test
     void scheduleErrorsNameTheirKeys() {
-        assertProblems(minimal("walToken: " + TOKEN + "\nconnection: {host: h}\nschedules: {base: \"0 2 * *\", dump: \"61 * * * *\", misfire: later, retention: \"0 4 * * *\"}"),
-                "clusters.main.schedules.retention: is not available in this version (base, dump and restoreTest only)",
+        assertProblems(minimal("walToken: " + TOKEN + "\nconnection: {host: h}\nschedules: {base: \"0 2 * *\", dump: \"61 * * * *\", misfire: later, verify: \"0 4 * * *\"}"),
+                "clusters.main.schedules.verify: is not available in this version (base, dump, restoreTest and retention only)",
                 "clusters.main.schedules.misfire: 'later' is not a misfire policy (run-once or skip)",
                 "clusters.main.schedules.base: '0 2 * *' is not a 5-field cron expression (minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\")",
                 "clusters.main.schedules.dump: '61 * * * *': minute field '61' is invalid (values 0-59, lists a,b, ranges a-b, steps */n)");
@@ -283,7 +283,7 @@ class ConfigLoaderTest {
         ClusterConfig c = load(minimal("walToken: " + TOKEN + """
 
                 connection: {host: 127.0.0.1}
-                schedules: {restoreTest: "0 5 * * 0"}
+                schedules: {restoreTest: "0 5 * * 0", retention: "@daily"}
                 restoreTest:
                   scratchDir: /var/tmp/scratch
                   timeout: 30m
@@ -292,6 +292,7 @@ class ConfigLoaderTest {
                     - {sql: "SELECT 1", expect: "1"}
                 """)).cluster("main");
         assertThat(c.schedules().restoreTest().orElseThrow().quartz()).isEqualTo("0 0 5 ? * SUN");
+        assertThat(c.schedules().retention().orElseThrow().quartz()).isEqualTo("0 0 0 * * ?");
         assertThat(c.restoreTest().scratchDir()).isEqualTo(Path.of("/var/tmp/scratch"));
         assertThat(c.restoreTest().timeout()).isEqualTo(java.time.Duration.ofMinutes(30));
         assertThat(c.restoreTest().checks()).containsExactly(new RestoreTestConfig.Check("appdb", "SELECT count(*) FROM orders", "20000"),

@@ -180,4 +180,19 @@ abstract class PruneEndToEnd {
         assertThat(keys(prefix)).isEmpty();
         assertThat(keys("main/base/").stream().map(k -> k.split("/")[2]).distinct().toList()).containsExactly(backups[2]);
     }
+
+    @Test
+    @Order(5)
+    void theDaemonsRetentionJobPrunesAndCountsWhatItDeleted() throws Exception {
+        assertThat(pgwarden.metric("pgwarden_retention_deleted_objects_total{cluster=\"main\"}")).isZero();
+        String third = backup();
+        String fourth = backup();
+        var run = pgwarden.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.RETENTION, Optional.empty(), "test"));
+        assertThat(run.state()).as(String.valueOf(run.error())).isEqualTo("succeeded");
+        assertThat(keys("main/base/").stream().map(k -> k.split("/")[2]).distinct().toList()).containsExactlyInAnyOrder(third, fourth);
+        // backups[2]'s manifest, mark and data, and the WAL before the third backup's start
+        assertThat(pgwarden.metric("pgwarden_retention_deleted_objects_total{cluster=\"main\"}")).isGreaterThanOrEqualTo(4);
+        assertThat(pgwarden.metric("pgwarden_retention_freed_bytes_total{cluster=\"main\"}")).isGreaterThan(0);
+        assertThat(pgwarden.metric("pgwarden_retention_failures_total{cluster=\"main\"}")).isZero();
+    }
 }

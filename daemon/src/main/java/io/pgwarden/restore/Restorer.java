@@ -68,15 +68,11 @@ public final class Restorer {
         BlockingPipe pipe = new BlockingPipe();
         VerifiedObject object = BackupObjects.openBase(storage, plan.backup());
         // The verified stream runs beside the unpacking: a checksum mismatch arrives before the last bytes do.
-        CompletableFuture<Void> download = CompletableFuture.runAsync(() -> {
-            try (object; OutputStream out = progress.counting(pipe.writer(1 << 20))) {
-                object.writeTo(out);
-            } catch (IOException | RuntimeException e) {
-                pipe.finish(e);
-                throw e instanceof RuntimeException r ? r : new CompletionException(e);
+        CompletableFuture<Void> download = pipe.feedFrom(out -> {
+            try (object; OutputStream counted = progress.counting(out)) {
+                object.writeTo(counted);
             }
-            pipe.finish(null);
-        }, r -> Thread.ofVirtual().name("restore-download").start(r));
+        }, 1 << 20, "restore-download");
         try (InputStream raw = pipe; TarArchiveInputStream tar = new TarArchiveInputStream(raw)) {
             TarArchiveEntry entry;
             while ((entry = tar.getNextEntry()) != null) extract(tar, entry, dir);

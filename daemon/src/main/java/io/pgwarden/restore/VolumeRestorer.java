@@ -69,12 +69,11 @@ public final class VolumeRestorer {
             // The volume's root belongs to root: make the directories the server (user postgres) will own.
             step(tool("install", List.of("-d", "-o", "postgres", "-g", "postgres", "-m", "0700", MOUNT, DATA, WAL), major, runId, "prepare",
                     volume, null), null, "prepare volume '" + volume + "'");
-            VerifiedObject base = BackupObjects.openBase(storage, plan.backup());
             step(tool("tar", List.of("-x", "-C", DATA), major, runId, "unpack", volume, "postgres"), out -> {
-                try (base; OutputStream counted = progress.counting(out)) {
+                try (VerifiedObject base = BackupObjects.openBase(storage, plan.backup()); OutputStream counted = progress.counting(out)) {
                     base.writeTo(counted);
                 }
-                padToRecord(out, base.rawSize());
+                padToRecord(out, plan.backup().rawBytes());
             }, "unpack base backup " + plan.backup().backupId() + " into volume '" + volume + "'");
             progress.done();
             step(tool("tar", List.of("-x", "-C", MOUNT), major, runId, "stage-wal", volume, "postgres"),
@@ -116,22 +115,10 @@ public final class VolumeRestorer {
         return Map.of("PGHOST", new Secret(MOUNT), "PGPORT", new Secret("5432"), "PGUSER", new Secret("postgres"));
     }
 
-    private interface Producer {
-        void writeTo(OutputStream out) throws IOException;
-    }
-
     /** Runs one sidecar step, its stdin fed by {@code producer}; the producer's error (corrupt object) outranks tar's. */
-    private void step(ToolInvocation invocation, Producer producer, String what) {
+    private void step(ToolInvocation invocation, BlockingPipe.Producer producer, String what) {
         BlockingPipe pipe = producer == null ? null : new BlockingPipe();
-        CompletableFuture<Void> feed = producer == null ? CompletableFuture.completedFuture(null) : CompletableFuture.runAsync(() -> {
-            try (OutputStream out = pipe.writer(1 << 20)) {
-                producer.writeTo(out);
-            } catch (IOException | RuntimeException e) {
-                pipe.finish(e);
-                throw e instanceof RuntimeException r ? r : new CompletionException(e);
-            }
-            pipe.finish(null);
-        }, r -> Thread.ofVirtual().name("restore-feed").start(r));
+        CompletableFuture<Void> feed = producer == null ? CompletableFuture.completedFuture(null) : pipe.feedFrom(producer, 1 << 20, "restore-feed");
         // A sidecar fed by a failed producer waits for input forever (no EOF, see padToRecord): kill it, until its
         // run returns (the feed may fail before the sidecar even exists).
         java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();

@@ -21,6 +21,27 @@ public final class BlockingPipe extends InputStream {
     private volatile boolean closed;
     private volatile Throwable failure;
 
+    /** Writes a stream's content; an exception ends the pipe with that error. */
+    public interface Producer {
+        void writeTo(OutputStream out) throws IOException;
+    }
+
+    /**
+     * Runs {@code producer} in a virtual thread named {@code thread}, writing into this pipe in chunks of {@code chunk}
+     * bytes, and ends the pipe with its outcome; the future fails with the producer's error.
+     */
+    public java.util.concurrent.CompletableFuture<Void> feedFrom(Producer producer, int chunk, String thread) {
+        return java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try (OutputStream out = writer(chunk)) {
+                producer.writeTo(out);
+            } catch (IOException | RuntimeException e) {
+                finish(e);
+                throw e instanceof RuntimeException r ? r : new java.util.concurrent.CompletionException(e);
+            }
+            finish(null);
+        }, r -> Thread.ofVirtual().name(thread).start(r));
+    }
+
     /** Hands over a chunk (the pipe keeps it: do not reuse it). Returns false once the reader has gone away. */
     public boolean offer(byte[] data) {
         try {

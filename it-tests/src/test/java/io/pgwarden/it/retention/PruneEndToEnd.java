@@ -175,10 +175,15 @@ abstract class PruneEndToEnd {
             storage.delete(prefix + "manifest.json");
         }
         assertThat(cli("list").stdout()).doesNotContain(backups[1]);
+        var half = cli("verify");
+        assertThat(half.exitCode()).as(half.stdout() + half.stderr()).isZero();
         var r = cli("prune");
         assertThat(r.exitCode()).as(r.stderr()).isZero();
         assertThat(keys(prefix)).isEmpty();
         assertThat(keys("main/base/").stream().map(k -> k.split("/")[2]).distinct().toList()).containsExactly(backups[2]);
+        var verified = cli("verify");
+        assertThat(verified.exitCode()).as(verified.stdout() + verified.stderr()).isZero();
+        assertThat(verified.stdout()).contains("ok      base backup " + backups[2]).contains("the repository verified");
     }
 
     @Test
@@ -194,5 +199,78 @@ abstract class PruneEndToEnd {
         assertThat(pgwarden.metric("pgwarden_retention_deleted_objects_total{cluster=\"main\"}")).isGreaterThanOrEqualTo(4);
         assertThat(pgwarden.metric("pgwarden_retention_freed_bytes_total{cluster=\"main\"}")).isGreaterThan(0);
         assertThat(pgwarden.metric("pgwarden_retention_failures_total{cluster=\"main\"}")).isZero();
+    }
+
+    @Test
+    @Order(6)
+    void verifyNamesAFlippedByteAMissingWalFileAndATruncatedObject() throws Exception {
+        source.query("INSERT INTO t (batch) VALUES (9)");
+        source.awaitArchived(source.query("SELECT pg_walfile_name(pg_switch_wal())"), Duration.ofMinutes(1));
+        // Ordered by where they start in WAL (two backups of one second do not sort by id).
+        List<String> byStart = new java.util.ArrayList<>(keys("main/base/").stream().map(k -> k.split("/")[2]).distinct().toList());
+        java.util.Map<String, String> starts = new java.util.HashMap<>();
+        for (String id : byStart) starts.put(id, startWal(id));
+        byStart.sort(java.util.Comparator.comparing(starts::get));
+        String oldest = byStart.get(0);
+        String newest = byStart.get(byStart.size() - 1);
+        assertThat(cli("verify").exitCode()).isZero();
+
+        String base = "main/base/" + oldest + "/base.tar.zst";
+        damaged(base, bytes -> bytes[bytes.length / 2] ^= 0x5a, () -> {
+            var r = cli("verify");
+            assertThat(r.exitCode()).isEqualTo(5);
+            assertThat(r.stdout()).contains("FAILED  base backup " + oldest + ": repository object '" + base + "'");
+            assertThat(r.stderr()).contains("1 problem(s)");
+        });
+
+        // The newest backup's start segment lies inside the oldest backup's chain (newer segments follow it).
+        String middle = startWal(newest);
+        String walKey = keys("main/wal/00000001/").stream().filter(k -> k.matches(".*/" + middle + "\\.[a-z]+")).findFirst().orElseThrow();
+        damaged(walKey, null, () -> {
+            var r = cli("verify");
+            assertThat(r.exitCode()).isEqualTo(5);
+            assertThat(r.stdout()).contains("FAILED  WAL continuity of base backup " + oldest + ": WAL gap in cluster 'main': file '"
+                    + middle + "' is missing");
+        });
+
+        try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository())) {
+            var info = storage.stat(walKey).orElseThrow();
+            byte[] all;
+            try (var object = storage.get(walKey).orElseThrow()) {
+                all = object.content().readAllBytes();
+            }
+            storage.put(walKey, new java.io.ByteArrayInputStream(java.util.Arrays.copyOf(all, all.length / 2)), info.metadata());
+            try {
+                var r = cli("verify");
+                assertThat(r.exitCode()).isEqualTo(5);
+                assertThat(r.stdout()).contains("FAILED  WAL file " + middle + ": repository object '" + walKey + "'");
+            } finally {
+                storage.put(walKey, new java.io.ByteArrayInputStream(all), info.metadata());
+            }
+        }
+        assertThat(cli("verify").exitCode()).isZero();
+    }
+
+    /** Damages an object (null: removes it), runs the check, and puts the original back whatever happened. */
+    private void damaged(String key, java.util.function.Consumer<byte[]> damage, Runnable check) throws Exception {
+        try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository())) {
+            var info = storage.stat(key).orElseThrow();
+            byte[] original;
+            try (var object = storage.get(key).orElseThrow()) {
+                original = object.content().readAllBytes();
+            }
+            if (damage == null) {
+                storage.delete(key);
+            } else {
+                byte[] copy = original.clone();
+                damage.accept(copy);
+                storage.put(key, new java.io.ByteArrayInputStream(copy), info.metadata());
+            }
+            try {
+                check.run();
+            } finally {
+                storage.put(key, new java.io.ByteArrayInputStream(original), info.metadata());
+            }
+        }
     }
 }

@@ -35,11 +35,13 @@ public final class TestRestoreService {
 
     private final PgwardenConfig config;
     private final StorageDriver storage;
+    private final WalRepository wal;
     private final Clock clock;
 
     public TestRestoreService(PgwardenConfig config, StorageDriver storage, Clock clock) {
         this.config = config;
         this.storage = storage;
+        this.wal = new WalRepository(storage, config.repository());
         this.clock = clock;
     }
 
@@ -52,7 +54,7 @@ public final class TestRestoreService {
         Measured measured = new Measured(0, null, List.of());
         String error = null;
         try {
-            plan = new RestorePlanner(storage, new WalRepository(storage, config.repository()))
+            plan = new RestorePlanner(storage, wal)
                     .plan(cluster, new RestoreTarget.Latest(), Optional.empty(), OptionalInt.empty());
             measured = runner instanceof DockerToolRunner docker ? inSidecar(cluster, id, plan, docker, settings)
                     : inScratchDirectory(cluster, id, plan, clusterConfig, settings);
@@ -115,7 +117,7 @@ public final class TestRestoreService {
      */
     private Measured inSidecar(String cluster, String id, RestorePlan plan, DockerToolRunner docker, RestoreTestConfig settings) {
         String volume = "pgwarden-restore-test-" + cluster.replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + id.toLowerCase();
-        VolumeRestorer restorer = new VolumeRestorer(storage, new WalRepository(storage, config.repository()), docker);
+        VolumeRestorer restorer = new VolumeRestorer(storage, wal, docker);
         restorer.restore(plan, volume, id.toLowerCase(), false, true, Progress.silent(plan.backup().rawBytes()));
         try {
             RecoverySettings recovery = new RecoverySettings(VolumeRestorer.restoreCommand(), new RestoreTarget.Latest(), "promote",

@@ -67,16 +67,16 @@ public final class VolumeRestorer {
         docker.createVolume(volume, "restore", runId, keep);
         try {
             // The volume's root belongs to root: make the directories the server (user postgres) will own.
-            step(tool("install", List.of("-d", "-o", "postgres", "-g", "postgres", "-m", "0700", MOUNT, DATA, WAL), major, runId, "prepare",
-                    volume, null), null, "prepare volume '" + volume + "'");
-            step(tool("tar", List.of("-x", "-C", DATA), major, runId, "unpack", volume, "postgres"), out -> {
+            run(tool("install", List.of("-d", "-o", "postgres", "-g", "postgres", "-m", "0700", MOUNT, DATA, WAL), major, runId, "prepare",
+                    volume, null), "prepare volume '" + volume + "'");
+            feed(tool("tar", List.of("-x", "-C", DATA), major, runId, "unpack", volume, "postgres"), out -> {
                 try (VerifiedObject base = BackupObjects.openBase(storage, plan.backup()); OutputStream counted = progress.counting(out)) {
                     base.writeTo(counted);
                 }
                 padToRecord(out, plan.backup().rawBytes());
             }, "unpack base backup " + plan.backup().backupId() + " into volume '" + volume + "'");
             progress.done();
-            step(tool("tar", List.of("-x", "-C", MOUNT), major, runId, "stage-wal", volume, "postgres"),
+            feed(tool("tar", List.of("-x", "-C", MOUNT), major, runId, "stage-wal", volume, "postgres"),
                     out -> stage(plan, scratch, out), "stage WAL " + plan.firstWal() + ".." + plan.lastWal() + " into volume '" + volume + "'");
         } catch (RuntimeException e) {
             docker.removeVolume(volume);
@@ -115,10 +115,15 @@ public final class VolumeRestorer {
         return Map.of("PGHOST", new Secret(MOUNT), "PGPORT", new Secret("5432"), "PGUSER", new Secret("postgres"));
     }
 
+    /** Runs one sidecar step without input. */
+    private void run(ToolInvocation invocation, String what) {
+        check(invocation, what, docker.run(invocation, null, in -> in.transferTo(OutputStream.nullOutputStream())));
+    }
+
     /** Runs one sidecar step, its stdin fed by {@code producer}; the producer's error (corrupt object) outranks tar's. */
-    private void step(ToolInvocation invocation, BlockingPipe.Producer producer, String what) {
-        BlockingPipe pipe = producer == null ? null : new BlockingPipe();
-        CompletableFuture<Void> feed = producer == null ? CompletableFuture.completedFuture(null) : pipe.feedFrom(producer, 1 << 20, "restore-feed");
+    private void feed(ToolInvocation invocation, BlockingPipe.Producer producer, String what) {
+        BlockingPipe pipe = new BlockingPipe();
+        CompletableFuture<Void> feed = pipe.feedFrom(producer, 1 << 20, "restore-feed");
         // A sidecar fed by a failed producer waits for input forever (no EOF, see padToRecord): kill it, until its
         // run returns (the feed may fail before the sidecar even exists).
         java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
@@ -138,15 +143,19 @@ public final class VolumeRestorer {
         });
         ToolResult result;
         try {
-            result = docker.run(invocation, pipe == null ? null : endsOnError(pipe), in -> in.transferTo(OutputStream.nullOutputStream()));
+            result = docker.run(invocation, endsOnError(pipe), in -> in.transferTo(OutputStream.nullOutputStream()));
         } catch (RuntimeException e) {
             ended.set(true);
-            if (pipe != null) pipe.close();
+            pipe.close();
             throw feedError(feed).orElse(e instanceof PgwardenException p ? p : new PgwardenException(ErrorCode.TOOL, "cannot " + what + ": " + e.getMessage(), e));
         }
         ended.set(true);
         PgwardenException fed = feedError(feed).orElse(null);
         if (fed != null) throw fed;
+        check(invocation, what, result);
+    }
+
+    private static void check(ToolInvocation invocation, String what, ToolResult result) {
         if (!result.succeeded()) throw new PgwardenException(ErrorCode.TOOL, "cannot " + what + ": " + result.failureSummary(invocation.tool()));
     }
 

@@ -37,9 +37,10 @@ public final class RetentionPlanner {
         List<BaseBackupManifest> keptBackups = baseBackups(catalog.baseBackups(), policy, now, deletions);
         dumps(catalog.dumps(), policy, now, deletions);
         restoreTests(catalog.restoreTests(), deletions);
-        // WAL only goes with a backup: without any, nothing says which WAL is no longer needed.
-        Optional<RetentionPlan.WalCutoff> wal = keptBackups.stream().min(Comparator.comparing(b -> b.startWalFile().substring(8)))
-                .filter(oldest -> deletions.stream().anyMatch(d -> d.kind() == Kind.BASE) || policy.prunesBaseBackups())
+        // WAL goes only under a base backup rule, and only before a backup that stays: without one, nothing says
+        // which WAL is no longer needed.
+        Optional<RetentionPlan.WalCutoff> wal = keptBackups.stream().filter(b -> policy.prunesBaseBackups())
+                .min(Comparator.comparing(b -> b.startWalFile().substring(8)))
                 .map(oldest -> new RetentionPlan.WalCutoff(oldest.startWalFile(), "before the start of base backup " + oldest.backupId()
                         + ", the oldest that stays"));
         return new RetentionPlan(catalog.cluster(), deletions, wal);

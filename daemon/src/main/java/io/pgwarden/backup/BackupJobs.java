@@ -13,8 +13,13 @@ import io.pgwarden.repository.DumpManifest;
 import io.pgwarden.repository.FailureRecord;
 import io.pgwarden.repository.RepositoryJson;
 import io.pgwarden.repository.RepositoryLayout;
+import io.pgwarden.repository.RepositorySize;
 import io.pgwarden.repository.RunIds;
+import io.pgwarden.config.PgwardenConfig;
+import io.pgwarden.repository.ClusterInfoStore;
+import io.pgwarden.repository.WalRepository;
 import io.pgwarden.runner.ToolRunner;
+import io.pgwarden.verify.RepositoryVerifier;
 import io.pgwarden.storage.StorageDriver;
 import java.time.Clock;
 import java.time.Duration;
@@ -38,7 +43,7 @@ public final class BackupJobs {
     private static final int KEPT_RUNS = 200;
 
     public enum Kind {
-        BASE, DUMP, RESTORE_TEST, RETENTION;
+        BASE, DUMP, RESTORE_TEST, RETENTION, VERIFY;
 
         public String label() {
             return this == RESTORE_TEST ? "restore-test" : name().toLowerCase();
@@ -67,11 +72,19 @@ public final class BackupJobs {
         }
     }
 
-    private final BaseBackupService base;
-    private final DumpService dumps;
-    private final TestRestoreService testRestores;
+    /** What each kind of run calls. */
+    public record Services(BaseBackupService base, DumpService dumps, TestRestoreService testRestores, RetentionService retention,
+                           RepositoryVerifier verifier) {
+        /** The services over one repository, as the daemon and the standalone CLI both use them. */
+        public static Services of(PgwardenConfig config, StorageDriver storage, WalRepository wal, ClusterInfoStore clusterInfo, Clock clock) {
+            return new Services(new BaseBackupService(config, storage, wal, clusterInfo, clock), new DumpService(config, storage, clock),
+                    new TestRestoreService(config, storage, clock), new RetentionService(config, storage, clock),
+                    new RepositoryVerifier(storage, wal));
+        }
+    }
+
+    private final Services services;
     private final StorageDriver storage;
-    private final RetentionService retention;
     private final Function<String, ToolRunner> runners;
     private final Metrics metrics;
     private final Clock clock;
@@ -79,12 +92,8 @@ public final class BackupJobs {
     private final Map<String, RunState> recent = new LinkedHashMap<>();
 
     /** @param runners the tool runner of each cluster */
-    public BackupJobs(BaseBackupService base, DumpService dumps, TestRestoreService testRestores, RetentionService retention,
-                      StorageDriver storage, Function<String, ToolRunner> runners, Metrics metrics, Clock clock) {
-        this.retention = retention;
-        this.base = base;
-        this.dumps = dumps;
-        this.testRestores = testRestores;
+    public BackupJobs(Services services, StorageDriver storage, Function<String, ToolRunner> runners, Metrics metrics, Clock clock) {
+        this.services = services;
         this.storage = storage;
         this.runners = runners;
         this.metrics = metrics;
@@ -138,12 +147,14 @@ public final class BackupJobs {
                 case DUMP -> runDumps(request, state);
                 case RESTORE_TEST -> runTestRestore(request, state);
                 case RETENTION -> runRetention(request);
+                case VERIFY -> runVerify(request);
             };
             done = finish(state, error == null ? "succeeded" : "failed", error, error == null ? null : ErrorCode.TOOL);
         } catch (RuntimeException e) {
             ErrorCode code = ErrorCode.of(e);
             if (request.kind() == Kind.RESTORE_TEST) metrics.restoreTestFailed(request.cluster());
             else if (request.kind() == Kind.RETENTION) metrics.retentionFailed(request.cluster());
+            else if (request.kind() == Kind.VERIFY) metrics.verifyFailed(request.cluster());
             else metrics.backupFailed(request.cluster(), request.kind().label(), code.reason());
             if (request.kind() == Kind.DUMP) recordDumpFailure(state, e, code);
             if (code == ErrorCode.INTERNAL) log.error("cluster '{}': {} backup {} failed", request.cluster(), request.kind().label(), state.id(), e);
@@ -151,11 +162,12 @@ public final class BackupJobs {
         } finally {
             running.remove(slot(request));
         }
+        updateRepositorySize(request.cluster());
         return done;
     }
 
     private String runBase(Request request, RunState state) {
-        BaseBackupManifest m = base.backup(request.cluster(), runners.apply(request.cluster()), state.id());
+        BaseBackupManifest m = services.base().backup(request.cluster(), runners.apply(request.cluster()), state.id());
         metrics.backupSucceeded(request.cluster(), "base", Metrics.NO_DATABASE, Duration.between(m.startTime(), m.stopTime()),
                 m.rawBytes(), m.storedBytes());
         updateRecoveryWindow(request.cluster());
@@ -163,15 +175,30 @@ public final class BackupJobs {
     }
 
     private String runRetention(Request request) {
-        RetentionExecutor.Result done = retention.prune(request.cluster());
+        java.util.Set<String> active = new java.util.HashSet<>();
+        running.values().forEach(r -> active.add(r.id()));
+        RetentionExecutor.Result done = services.retention().prune(request.cluster(), active);
         metrics.retentionDeleted(request.cluster(), done.objects(), done.bytes());
         updateRecoveryWindow(request.cluster());
         return null;
     }
 
+    /** @return null when every object read back intact and the WAL is continuous, else the first problem and how many */
+    private String runVerify(Request request) {
+        List<RepositoryVerifier.Finding> problems = services.verifier().verify(request.cluster(), Optional.empty(), f -> {
+            if (!f.ok()) log.error("cluster '{}': verify: {}: {}", request.cluster(), f.what(), f.detail());
+        });
+        if (!problems.isEmpty()) {
+            metrics.verifyFailed(request.cluster());
+            return problems.size() + " problem(s); the first: " + problems.get(0).what() + ": " + problems.get(0).detail();
+        }
+        metrics.verifySucceeded(request.cluster());
+        return null;
+    }
+
     /** @return null when the restored copy started and passed its checks, else why not */
     private String runTestRestore(Request request, RunState state) {
-        RestoreTestRecord record = testRestores.run(request.cluster(), state.id(), runners.apply(request.cluster()));
+        RestoreTestRecord record = services.testRestores().run(request.cluster(), state.id(), runners.apply(request.cluster()));
         if (record.succeeded()) metrics.restoreTestSucceeded(request.cluster(), Duration.ofMillis(Math.round(record.totalSeconds() * 1000)));
         else metrics.restoreTestFailed(request.cluster());
         return record.succeeded() ? null : record.error();
@@ -187,9 +214,18 @@ public final class BackupJobs {
         }
     }
 
+    /** Re-measures the stored bytes by kind (after every run: any of them adds or removes objects). */
+    public void updateRepositorySize(String cluster) {
+        try {
+            metrics.repositorySize(cluster, RepositorySize.measure(storage, cluster));
+        } catch (RuntimeException e) {
+            log.warn("cluster '{}': cannot list the repository to update repository_size_bytes: {}", cluster, e.getMessage());
+        }
+    }
+
     /** @return null when every dump succeeded, else the run's summary */
     private String runDumps(Request request, RunState state) {
-        DumpService.DumpRun run = dumps.dump(request.cluster(), runners.apply(request.cluster()), request.database(), state.id());
+        DumpService.DumpRun run = services.dumps().dump(request.cluster(), runners.apply(request.cluster()), request.database(), state.id());
         for (DumpManifest d : run.dumps()) {
             metrics.backupSucceeded(request.cluster(), d.isGlobals() ? "globals" : "dump", d.isGlobals() ? Metrics.NO_DATABASE : d.database(),
                     Duration.between(d.startTime(), d.stopTime()), d.rawBytes(), d.storedBytes());

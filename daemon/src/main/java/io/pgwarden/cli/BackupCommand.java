@@ -1,8 +1,6 @@
 package io.pgwarden.cli;
 
 import io.pgwarden.backup.BackupJobs;
-import io.pgwarden.backup.BaseBackupService;
-import io.pgwarden.backup.DumpService;
 import io.pgwarden.config.ConfigLoader;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.error.ErrorCode;
@@ -10,7 +8,6 @@ import io.pgwarden.error.PgwardenException;
 import io.pgwarden.metrics.Metrics;
 import io.pgwarden.repository.ClusterInfoStore;
 import io.pgwarden.repository.WalRepository;
-import io.pgwarden.restore.TestRestoreService;
 import io.pgwarden.runner.ToolRunner;
 import io.pgwarden.runner.ToolRunners;
 import io.pgwarden.storage.StorageDriver;
@@ -77,9 +74,8 @@ final class BackupCommand implements Callable<Integer> {
              ToolRunner runner = ToolRunners.create(cfg.cluster(request.cluster()).runner(), INSTANCE);
              Metrics metrics = new Metrics(Clock.systemUTC())) {
             Clock clock = Clock.systemUTC();
-            BackupJobs jobs = new BackupJobs(new BaseBackupService(cfg, storage, new WalRepository(storage, cfg.repository()),
-                    new ClusterInfoStore(storage), clock), new DumpService(cfg, storage, clock), new TestRestoreService(cfg, storage, clock),
-                    new io.pgwarden.retention.RetentionService(cfg, storage, clock), storage, c -> runner, metrics, clock);
+            BackupJobs jobs = new BackupJobs(BackupJobs.Services.of(cfg, storage, new WalRepository(storage, cfg.repository()),
+                    new ClusterInfoStore(storage), clock), storage, c -> runner, metrics, clock);
             return jobs.run(request);
         }
     }

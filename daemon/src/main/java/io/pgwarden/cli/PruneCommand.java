@@ -2,22 +2,24 @@ package io.pgwarden.cli;
 
 import io.pgwarden.config.ConfigLoader;
 import io.pgwarden.config.PgwardenConfig;
+import io.pgwarden.retention.GarbageCollector;
 import io.pgwarden.retention.RetentionExecutor;
 import io.pgwarden.retention.RetentionPlan;
-import io.pgwarden.retention.RetentionPlanner;
+import io.pgwarden.retention.RetentionService;
 import io.pgwarden.storage.StorageDriver;
 import io.pgwarden.storage.StorageFactory;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-@Command(name = "prune", description = "Delete what clusters.<name>.retention no longer keeps: base backups, dumps, the WAL only they"
-        + " needed, old test-restore records. Prints the plan first.")
+@Command(name = "prune", description = "Delete what clusters.<name>.retention no longer keeps (base backups, dumps, the WAL only they"
+        + " needed, old test-restore records) and garbage older than repository.garbageGrace. Prints the plan first.")
 final class PruneCommand implements Callable<Integer> {
     @Option(names = "--config", required = true, description = "the YAML configuration file")
     Path config;
@@ -34,28 +36,30 @@ final class PruneCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PgwardenConfig cfg = ConfigLoader.load(config);
+        cfg.cluster(cluster);
         PrintWriter out = spec.commandLine().getOut();
         try (StorageDriver storage = StorageFactory.create(cfg.repository())) {
-            RetentionExecutor executor = new RetentionExecutor(storage);
-            RetentionPlan plan = RetentionPlanner.plan(RetentionExecutor.catalog(storage, cluster), cfg.cluster(cluster).retention(),
-                    Clock.systemUTC().instant());
-            boolean anything = print(out, plan, executor);
+            RetentionService retention = new RetentionService(cfg, storage, Clock.systemUTC());
+            // This process runs nothing else: no run of its own to protect from garbage collection.
+            RetentionService.Prune prune = retention.plan(cluster, Set.of());
+            boolean anything = print(out, prune, retention);
             if (dryRun || !anything) return 0;
-            RetentionExecutor.Result done = executor.execute(plan);
+            RetentionExecutor.Result done = retention.apply(prune);
             out.printf("deleted %d objects, %.1f MB%n", done.objects(), done.bytes() / 1e6);
         }
         return 0;
     }
 
     /** Prints the plan as a table; false when it deletes nothing. */
-    private boolean print(PrintWriter out, RetentionPlan plan, RetentionExecutor executor) {
+    private boolean print(PrintWriter out, RetentionService.Prune prune, RetentionService retention) {
+        RetentionPlan plan = prune.plan();
         out.println((dryRun ? "retention plan (dry run) for cluster '" : "retention plan for cluster '") + cluster + "'");
         long[] wal = new long[2];
-        plan.walBefore().ifPresent(w -> executor.walBefore(cluster, w.walFile(), o -> {
+        retention.walToDelete(plan, o -> {
             wal[0]++;
             wal[1] += o.size();
-        }));
-        if (plan.deletions().isEmpty() && wal[0] == 0) {
+        });
+        if (plan.deletions().isEmpty() && wal[0] == 0 && prune.garbage().isEmpty()) {
             out.println("  nothing to delete");
             out.flush();
             return false;
@@ -68,6 +72,9 @@ final class PruneCommand implements Callable<Integer> {
         if (wal[0] > 0) {
             RetentionPlan.WalCutoff w = plan.walBefore().orElseThrow();
             out.printf("  %-12s %-43s %10.1f  %d files %s%n", "wal", "before " + w.walFile(), wal[1] / 1e6, wal[0], w.reason());
+        }
+        for (GarbageCollector.Garbage g : prune.garbage()) {
+            out.printf("  %-12s %-43s %10.1f  %s%n", "garbage", g.directory(), g.storedBytes() / 1e6, g.describe());
         }
         out.flush();
         return true;

@@ -118,7 +118,7 @@ public final class ConfigLoader {
     }
 
     private static RepositoryConfig repository(ConfigNode node) {
-        node.allowOnly("type", "path", "s3", "compression", "compressionLevel");
+        node.allowOnly("type", "path", "s3", "compression", "compressionLevel", "garbageGrace");
         RepositoryConfig.Type type = node.parsed("type", t -> switch (t) {
             case "filesystem" -> RepositoryConfig.Type.FILESYSTEM;
             case "s3" -> RepositoryConfig.Type.S3;
@@ -142,12 +142,17 @@ public final class ConfigLoader {
             default -> throw new IllegalArgumentException("'" + c + "' is not a compression (zstd, gzip or none)");
         }).orElse(Compression.ZSTD);
         int level = node.integer("compressionLevel", compression.minLevel(), compression.maxLevel()).orElse(compression.defaultLevel());
-        return new RepositoryConfig(type, path, s3, compression, level);
+        Duration grace = node.parsed("garbageGrace", Units::parseDuration).orElse(RepositoryConfig.DEFAULT_GARBAGE_GRACE);
+        if (grace.compareTo(RepositoryConfig.MIN_GARBAGE_GRACE) < 0) {
+            node.problem("garbageGrace", "must be at least 1h (and longer than any backup takes: a shorter one could remove a backup"
+                    + " still being written)");
+        }
+        return new RepositoryConfig(type, path, s3, compression, level, grace);
     }
 
     private static S3Config s3(ConfigNode node) {
         node.allowOnly("endpoint", "bucket", "prefix", "region", "pathStyle", "accessKey", "secretKey",
-                "maxAttempts", "partSize", "requestTimeout");
+                "maxAttempts", "partSize", "requestTimeout", "objectLock");
         Optional<URI> endpoint = node.parsed("endpoint", ConfigLoader::endpoint);
         String bucket = node.requiredString("bucket");
         String prefix = node.string("prefix").map(ConfigLoader::normalizePrefix).orElse("");
@@ -162,7 +167,22 @@ public final class ConfigLoader {
         long partSize = node.parsed("partSize", Units::parseSize).orElse(S3Config.DEFAULT_PART_SIZE);
         if (partSize < S3Config.MIN_PART_SIZE) node.problem("partSize", "must be at least 5MiB (the S3 minimum part size)");
         Duration timeout = node.parsed("requestTimeout", Units::parseDuration).orElse(Duration.ofSeconds(60));
-        return new S3Config(endpoint, bucket, prefix, region, pathStyle, accessKey, secretKey, maxAttempts, partSize, timeout);
+        return new S3Config(endpoint, bucket, prefix, region, pathStyle, accessKey, secretKey, maxAttempts, partSize, timeout,
+                objectLock(node.mapping("objectLock")));
+    }
+
+    private static Optional<S3Config.ObjectLock> objectLock(ConfigNode node) {
+        if (!node.isPresent()) return Optional.empty();
+        node.allowOnly("mode", "days");
+        S3Config.ObjectLock.Mode mode = node.parsed("mode", m -> switch (m) {
+            case "GOVERNANCE", "governance" -> S3Config.ObjectLock.Mode.GOVERNANCE;
+            case "COMPLIANCE", "compliance" -> S3Config.ObjectLock.Mode.COMPLIANCE;
+            default -> throw new IllegalArgumentException("'" + m + "' is not an object lock mode (GOVERNANCE or COMPLIANCE)");
+        }).orElse(null);
+        if (mode == null && !node.has("mode")) node.problem("mode", "is required (GOVERNANCE or COMPLIANCE)");
+        Optional<Integer> days = node.integer("days", 1, 36500);
+        if (days.isEmpty() && !node.has("days")) node.problem("days", "is required (how many days each object stays locked)");
+        return mode == null || days.isEmpty() ? Optional.empty() : Optional.of(new S3Config.ObjectLock(mode, days.get()));
     }
 
     private static URI endpoint(String text) {
@@ -276,7 +296,6 @@ public final class ConfigLoader {
 
     private static SchedulesConfig schedules(ConfigNode node) {
         if (!node.isPresent()) return SchedulesConfig.none();
-        if (node.has("verify")) node.problem("verify", "is not available in this version (base, dump, restoreTest and retention only)");
         node.allowOnly("base", "dump", "misfire", "retention", "restoreTest", "verify");
         SchedulesConfig.Misfire misfire = node.parsed("misfire", m -> switch (m) {
             case "run-once" -> SchedulesConfig.Misfire.RUN_ONCE;
@@ -284,7 +303,8 @@ public final class ConfigLoader {
             default -> throw new IllegalArgumentException("'" + m + "' is not a misfire policy (run-once or skip)");
         }).orElse(SchedulesConfig.Misfire.RUN_ONCE);
         return new SchedulesConfig(node.parsed("base", CronSchedule::parse), node.parsed("dump", CronSchedule::parse),
-                node.parsed("restoreTest", CronSchedule::parse), node.parsed("retention", CronSchedule::parse), misfire);
+                node.parsed("restoreTest", CronSchedule::parse), node.parsed("retention", CronSchedule::parse),
+                node.parsed("verify", CronSchedule::parse), misfire);
     }
 
     private static DumpConfig dump(ConfigNode node) {

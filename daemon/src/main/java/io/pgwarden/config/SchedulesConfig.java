@@ -7,10 +7,10 @@ import java.util.Optional;
  * @param misfire what to do at start-up when a scheduled time passed while the daemon was down
  */
 public record SchedulesConfig(Optional<CronSchedule> base, Optional<CronSchedule> dump, Optional<CronSchedule> restoreTest,
-                              Optional<CronSchedule> retention, Misfire misfire) {
+                              Optional<CronSchedule> retention, Optional<CronSchedule> verify, Misfire misfire) {
     public enum Misfire { RUN_ONCE, SKIP }
 
     public static SchedulesConfig none() {
-        return new SchedulesConfig(Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), Misfire.RUN_ONCE);
+        return new SchedulesConfig(Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), Misfire.RUN_ONCE);
     }
 }

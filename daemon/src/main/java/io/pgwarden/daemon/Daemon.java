@@ -3,8 +3,6 @@ package io.pgwarden.daemon;
 import io.pgwarden.archive.WalArchiver;
 import io.pgwarden.archive.WalFetcher;
 import io.pgwarden.backup.BackupJobs;
-import io.pgwarden.backup.BaseBackupService;
-import io.pgwarden.backup.DumpService;
 import io.pgwarden.config.ClusterConfig;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.error.ErrorCode;
@@ -14,7 +12,6 @@ import io.pgwarden.repository.Catalog;
 import io.pgwarden.repository.ClusterInfoStore;
 import io.pgwarden.repository.WalRepository;
 import io.pgwarden.restore.RestoreJobs;
-import io.pgwarden.restore.TestRestoreService;
 import io.pgwarden.runner.DockerToolRunner;
 import io.pgwarden.runner.ToolRunner;
 import io.pgwarden.runner.ToolRunners;
@@ -58,15 +55,23 @@ public final class Daemon implements AutoCloseable {
     public static Daemon start(PgwardenConfig config, Clock clock) throws Exception {
         StorageDriver storage = StorageFactory.create(config.repository());
         if (storage instanceof FilesystemStorage fs) fs.createRoot();
+        try {
+            if (storage instanceof io.pgwarden.storage.S3Storage s3) s3.checkObjectLock();
+        } catch (PgwardenException e) {
+            if (e.code() == ErrorCode.CONFIG) {
+                storage.close();
+                throw e;
+            }
+            // Not reachable now: every write carries the lock, and a bucket without it refuses them with a clear error.
+            log.warn("cannot check object lock on {} yet: {}", storage.describe(), e.getMessage());
+        }
         Metrics metrics = new Metrics(clock);
         config.clusters().values().forEach(c -> registerMeters(metrics, c));
         WalRepository wal = new WalRepository(storage, config.repository());
         ClusterInfoStore clusterInfo = new ClusterInfoStore(storage);
         WalArchiver archiver = new WalArchiver(config, clusterInfo, wal, clock);
         Map<String, ToolRunner> runners = runners(config);
-        BackupJobs jobs = new BackupJobs(new BaseBackupService(config, storage, wal, clusterInfo, clock), new DumpService(config, storage, clock),
-                new TestRestoreService(config, storage, clock), new io.pgwarden.retention.RetentionService(config, storage, clock), storage,
-                runners::get, metrics, clock);
+        BackupJobs jobs = new BackupJobs(BackupJobs.Services.of(config, storage, wal, clusterInfo, clock), storage, runners::get, metrics, clock);
         WalEndpoint endpoint = new WalEndpoint(config, archiver, new WalFetcher(config, wal), metrics);
         HttpServer http = new HttpServer(config.server(), new Routes(endpoint, config, jobs, new RestoreJobs(config, storage, clock), metrics, storage));
         try {
@@ -79,6 +84,8 @@ public final class Daemon implements AutoCloseable {
         }
         checkRepository(storage);
         config.clusters().keySet().forEach(jobs::updateRecoveryWindow);
+        // Listing a large repository takes a while; WAL pushes are already being answered meanwhile.
+        Thread.ofVirtual().name("repository-size").start(() -> config.clusters().keySet().forEach(jobs::updateRepositorySize));
         BackupScheduler scheduler = BackupScheduler.start(config, jobs, new Catalog(storage), clock);
         log.info("pgwarden listening on http://{}:{}, repository {}, clusters {}", http.host(), http.port(),
                 storage.describe(), config.clusters().keySet());
@@ -91,6 +98,8 @@ public final class Daemon implements AutoCloseable {
         cluster.schedules().dump().ifPresent(s -> metrics.registerBackupKind(cluster.name(), "dump"));
         metrics.registerRestoreMeters(cluster.name());
         metrics.registerRetentionMeters(cluster.name());
+        metrics.registerVerifyMeters(cluster.name());
+        metrics.registerRepositorySize(cluster.name());
     }
 
     /** One runner per cluster; sidecars a crash of this instance left behind are removed before anything new starts. */

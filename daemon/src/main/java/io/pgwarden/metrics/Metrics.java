@@ -39,6 +39,9 @@ public final class Metrics implements AutoCloseable {
     public static final String RETENTION_DELETED = "pgwarden.retention.deleted.objects";
     public static final String RETENTION_FREED = "pgwarden.retention.freed.bytes";
     public static final String RETENTION_FAILURES = "pgwarden.retention.failures";
+    public static final String REPOSITORY_SIZE = "pgwarden.repository.size";
+    public static final String VERIFY_LAST_SUCCESS = "pgwarden.verify.last.success.timestamp";
+    public static final String VERIFY_FAILURES = "pgwarden.verify.failures";
     /** kind=base has no database; the label is still present (Prometheus meters of one name share label names). */
     public static final String NO_DATABASE = "";
 
@@ -69,8 +72,11 @@ public final class Metrics implements AutoCloseable {
                 .description("when the last WAL file was archived (unix time)").register(registry);
     }
 
-    public void walArchived(String cluster, long rawBytes, long nanos) {
+    /** @param storedBytes the object's size, added to repository_size_bytes{kind="wal"} until the next measurement */
+    public void walArchived(String cluster, long rawBytes, long storedBytes, long nanos) {
         archived(cluster).increment();
+        AtomicLong walSize = backupGauges.get(List.of(REPOSITORY_SIZE, cluster, "wal"));
+        if (walSize != null) walSize.addAndGet(storedBytes);
         archivedBytes(cluster).increment(rawBytes);
         pushTimer(cluster).record(Duration.ofNanos(nanos));
         AtomicLong last = lastArchivedSeconds.get(cluster);
@@ -207,6 +213,50 @@ public final class Metrics implements AutoCloseable {
 
     private Counter retentionFailures(String cluster) {
         return Counter.builder(RETENTION_FAILURES).tag("cluster", cluster).description("retention runs that failed").register(registry);
+    }
+
+    /** Registers repository_size_bytes of every kind of a cluster (zeros until the first measurement). */
+    public void registerRepositorySize(String cluster) {
+        for (String kind : io.pgwarden.repository.RepositorySize.KINDS) repositorySize(cluster, kind);
+    }
+
+    /**
+     * A fresh measurement replaces the values. WAL pushed while it was listing may be counted twice or not at all;
+     * the next measurement (after any job) corrects that.
+     */
+    public void repositorySize(String cluster, Map<String, Long> bytesByKind) {
+        bytesByKind.forEach((kind, bytes) -> repositorySize(cluster, kind).set(bytes));
+    }
+
+    private AtomicLong repositorySize(String cluster, String kind) {
+        return backupGauges.computeIfAbsent(List.of(REPOSITORY_SIZE, cluster, kind), k -> {
+            AtomicLong v = new AtomicLong();
+            Gauge.builder(REPOSITORY_SIZE, v, AtomicLong::get).tags("cluster", cluster, "kind", kind).baseUnit("bytes")
+                    .description("stored bytes in the repository by kind: base, dump, globals, wal, records (metadata)").register(registry);
+            return v;
+        });
+    }
+
+    /** Registers the verify meters of a cluster (zeros until its first verify). */
+    public void registerVerifyMeters(String cluster) {
+        backupGauges.computeIfAbsent(List.of(VERIFY_LAST_SUCCESS, cluster), k -> gauge(VERIFY_LAST_SUCCESS, cluster, "seconds",
+                "when the last verify that found every object intact and the WAL continuous finished (unix time)"));
+        verifyFailures(cluster);
+    }
+
+    public void verifySucceeded(String cluster) {
+        registerVerifyMeters(cluster);
+        backupGauges.get(List.of(VERIFY_LAST_SUCCESS, cluster)).set(clock.instant().getEpochSecond());
+    }
+
+    /** A verify that found a problem, or could not run to the end. */
+    public void verifyFailed(String cluster) {
+        verifyFailures(cluster).increment();
+    }
+
+    private Counter verifyFailures(String cluster) {
+        return Counter.builder(VERIFY_FAILURES).tag("cluster", cluster).description("verify runs that found a problem or could not finish")
+                .register(registry);
     }
 
     /** Prometheus text exposition format 0.0.4. */

@@ -32,7 +32,7 @@ public final class RetentionExecutor {
     }
 
     public record Result(long objects, long bytes) {
-        Result plus(long o, long b) {
+        public Result plus(long o, long b) {
             return new Result(objects + o, bytes + b);
         }
     }
@@ -54,7 +54,7 @@ public final class RetentionExecutor {
         if (plan.walBefore().isPresent()) {
             long[] counted = new long[2];
             List<String> batch = new ArrayList<>();
-            walBefore(plan.cluster(), plan.walBefore().get().walFile(), o -> {
+            walBefore(plan.cluster(), plan.walBefore().get(), o -> {
                 batch.add(o.key());
                 counted[0]++;
                 counted[1] += o.size();
@@ -70,13 +70,18 @@ public final class RetentionExecutor {
         return done;
     }
 
-    /** Every WAL segment, .partial and .backup object positioned before {@code walFile}, on any timeline, in key order. */
-    public void walBefore(String cluster, String walFile, Consumer<ObjectInfo> each) {
-        String cutoff = walFile.substring(8);
+    /**
+     * Every WAL segment, .partial and .backup object positioned before the cutoff's file, on any timeline, in key
+     * order (under object lock, only those written before its lock expiry bound).
+     */
+    public void walBefore(String cluster, RetentionPlan.WalCutoff walCutoff, Consumer<ObjectInfo> each) {
+        String cutoff = walCutoff.walFile().substring(8);
+        java.time.Instant writtenBefore = walCutoff.writtenBefore().orElse(java.time.Instant.MAX);
         try (Stream<ObjectInfo> objects = storage.list(RepositoryLayout.walPrefix(cluster))) {
             objects.forEach(o -> RepositoryLayout.walFileOf(o.key())
                     .filter(name -> name.kind() != WalFileName.Kind.TIMELINE_HISTORY)
                     .filter(name -> name.name().substring(8, 24).compareTo(cutoff) < 0)
+                    .filter(name -> o.lastModified().isBefore(writtenBefore))
                     .ifPresent(name -> each.accept(o)));
         }
     }

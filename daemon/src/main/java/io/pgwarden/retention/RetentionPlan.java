@@ -12,12 +12,18 @@ import java.util.Optional;
 public record RetentionPlan(String cluster, List<Deletion> deletions, Optional<WalCutoff> walBefore) {
     public enum Kind { BASE, DUMP, GLOBALS, RESTORE_TEST }
 
-    /** @param database the dump's database (null for base backups, globals and test-restore records) */
-    public record Deletion(Kind kind, String id, String database, String reason, long storedBytes) {
+    /**
+     * @param database  the dump's database (null for base backups, globals and test-restore records)
+     * @param writtenAt when it was written, as its manifest or id records (object lock counts from it)
+     */
+    public record Deletion(Kind kind, String id, String database, String reason, long storedBytes, java.time.Instant writtenAt) {
     }
 
-    /** @param walFile the start WAL file of the oldest base backup that stays */
-    public record WalCutoff(String walFile, String reason) {
+    /**
+     * @param walFile       the start WAL file of the oldest base backup that stays
+     * @param writtenBefore under object lock: only WAL objects written before this instant (their lock has expired)
+     */
+    public record WalCutoff(String walFile, String reason, Optional<java.time.Instant> writtenBefore) {
     }
 
     public RetentionPlan {

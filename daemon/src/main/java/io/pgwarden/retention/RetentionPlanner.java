@@ -22,7 +22,7 @@ import java.util.function.Function;
  * Decides what retention deletes; pure: the repository's committed backups, dumps and test-restore records and
  * the clock go in, a plan comes out. Invariants hold whatever the policy says: the newest base backup stays, and
  * with it every WAL file from the start of the oldest backup that stays; the newest dump of each database stays;
- * history files stay.
+ * history files stay. Under S3 object lock nothing is planned for deletion while its lock may still hold.
  */
 public final class RetentionPlanner {
     private RetentionPlanner() {
@@ -32,23 +32,38 @@ public final class RetentionPlanner {
     public record Catalog(String cluster, List<BaseBackupManifest> baseBackups, List<DumpManifest> dumps, List<String> restoreTests) {
     }
 
+    /**
+     * Objects are written some time after the instant a manifest or run id records (uploads, verification); a lock
+     * is taken to hold that much longer, so that no delete meets a lock that has not quite expired.
+     */
+    static final java.time.Duration LOCK_MARGIN = java.time.Duration.ofDays(1);
+
     public static RetentionPlan plan(Catalog catalog, RetentionConfig policy, Instant now) {
+        return plan(catalog, policy, java.time.Duration.ZERO, now);
+    }
+
+    /** @param objectLock how long every object stays locked after it is written (ZERO: no object lock) */
+    public static RetentionPlan plan(Catalog catalog, RetentionConfig policy, java.time.Duration objectLock, Instant now) {
+        java.util.function.Predicate<Instant> locked = written -> !objectLock.isZero()
+                && written.plus(objectLock).plus(LOCK_MARGIN).isAfter(now);
         List<Deletion> deletions = new ArrayList<>();
-        List<BaseBackupManifest> keptBackups = baseBackups(catalog.baseBackups(), policy, now, deletions);
+        List<BaseBackupManifest> keptBackups = baseBackups(catalog.baseBackups(), policy, now, locked, deletions);
         dumps(catalog.dumps(), policy, now, deletions);
         restoreTests(catalog.restoreTests(), deletions);
+        deletions.removeIf(d -> d.kind() != Kind.BASE && locked.test(d.writtenAt()));
+        Optional<Instant> walWrittenBefore = objectLock.isZero() ? Optional.empty() : Optional.of(now.minus(objectLock).minus(LOCK_MARGIN));
         // WAL goes only under a base backup rule, and only before a backup that stays: without one, nothing says
         // which WAL is no longer needed.
         Optional<RetentionPlan.WalCutoff> wal = keptBackups.stream().filter(b -> policy.prunesBaseBackups())
                 .min(Comparator.comparing(b -> b.startWalFile().substring(8)))
                 .map(oldest -> new RetentionPlan.WalCutoff(oldest.startWalFile(), "before the start of base backup " + oldest.backupId()
-                        + ", the oldest that stays"));
+                        + ", the oldest that stays", walWrittenBefore));
         return new RetentionPlan(catalog.cluster(), deletions, wal);
     }
 
     /** Returns the backups that stay. */
     private static List<BaseBackupManifest> baseBackups(List<BaseBackupManifest> all, RetentionConfig policy, Instant now,
-                                                        List<Deletion> deletions) {
+                                                        java.util.function.Predicate<Instant> locked, List<Deletion> deletions) {
         if (!policy.prunesBaseBackups() || all.isEmpty()) return all;
         List<BaseBackupManifest> newestFirst = all.stream().sorted(Comparator.comparing(BaseBackupManifest::stopTime).reversed()).toList();
         Set<String> keep = new HashSet<>();
@@ -62,8 +77,9 @@ public final class RetentionPlanner {
         });
         List<BaseBackupManifest> kept = new ArrayList<>();
         for (BaseBackupManifest b : all) {
-            if (keep.contains(b.backupId())) kept.add(b);
-            else deletions.add(new Deletion(Kind.BASE, b.backupId(), null, baseReason(policy), b.storedBytes()));
+            // A locked backup stays a backup, and so does the WAL it needs (the cutoff is taken from what stays).
+            if (keep.contains(b.backupId()) || locked.test(b.stopTime())) kept.add(b);
+            else deletions.add(new Deletion(Kind.BASE, b.backupId(), null, baseReason(policy), b.storedBytes(), b.stopTime()));
         }
         return kept;
     }
@@ -91,7 +107,8 @@ public final class RetentionPlanner {
                 if (counted && !tooOld) continue;
                 String reason = tooOld ? "older than maxAge " + human(policy.dumpMaxAge().get())
                         : "not the newest of a day, week, month or year the counts keep (" + counts(policy.dumps()) + ")";
-                deletions.add(new Deletion(d.isGlobals() ? Kind.GLOBALS : Kind.DUMP, d.dumpId(), d.database(), reason, d.storedBytes()));
+                deletions.add(new Deletion(d.isGlobals() ? Kind.GLOBALS : Kind.DUMP, d.dumpId(), d.database(), reason, d.storedBytes(),
+                        d.stopTime()));
             }
         }
     }
@@ -125,7 +142,8 @@ public final class RetentionPlanner {
     private static void restoreTests(List<String> ids, List<Deletion> deletions) {
         List<String> newestFirst = ids.stream().sorted(Comparator.reverseOrder()).toList();
         for (String id : newestFirst.subList(Math.min(newestFirst.size(), RetentionConfig.RESTORE_TEST_RECORDS), newestFirst.size())) {
-            deletions.add(new Deletion(Kind.RESTORE_TEST, id, null, "not among the " + RetentionConfig.RESTORE_TEST_RECORDS + " newest test-restore records", 0));
+            deletions.add(new Deletion(Kind.RESTORE_TEST, id, null, "not among the " + RetentionConfig.RESTORE_TEST_RECORDS
+                    + " newest test-restore records", 0, io.pgwarden.repository.RunIds.startedAt(id).orElse(Instant.EPOCH)));
         }
     }
 

@@ -1,10 +1,17 @@
 package io.pgwarden.retention;
 
 import io.pgwarden.config.PgwardenConfig;
+import io.pgwarden.config.S3Config;
 import io.pgwarden.storage.StorageDriver;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
 
-/** One prune of a cluster with its configured policy: plan from the repository, then apply (the schedule's job). */
+/**
+ * One prune of a cluster with its configured policy: plan from the repository (retention and garbage), then apply.
+ * The schedule's job and {@code pgwarden prune} both come through here.
+ */
 public final class RetentionService {
     private final PgwardenConfig config;
     private final StorageDriver storage;
@@ -16,8 +23,33 @@ public final class RetentionService {
         this.clock = clock;
     }
 
-    public RetentionExecutor.Result prune(String cluster) {
-        RetentionPlan plan = RetentionPlanner.plan(RetentionExecutor.catalog(storage, cluster), config.cluster(cluster).retention(), clock.instant());
-        return new RetentionExecutor(storage).execute(plan);
+    /** What one prune deletes: the retention plan and the garbage found. */
+    public record Prune(RetentionPlan plan, List<GarbageCollector.Garbage> garbage) {
+        public boolean isEmpty() {
+            return plan.isEmpty() && garbage.isEmpty();
+        }
+    }
+
+    /** @param activeRuns ids of runs this process has in progress (their objects are never garbage) */
+    public Prune plan(String cluster, Set<String> activeRuns) {
+        Duration lock = config.repository().s3().flatMap(S3Config::objectLock).map(S3Config.ObjectLock::period).orElse(Duration.ZERO);
+        RetentionPlan plan = RetentionPlanner.plan(RetentionExecutor.catalog(storage, cluster), config.cluster(cluster).retention(), lock,
+                clock.instant());
+        return new Prune(plan, new GarbageCollector(storage).find(cluster, clock.instant(), config.repository().garbageGrace(), activeRuns));
+    }
+
+    public RetentionExecutor.Result apply(Prune prune) {
+        RetentionExecutor.Result retained = new RetentionExecutor(storage).execute(prune.plan());
+        RetentionExecutor.Result collected = new GarbageCollector(storage).remove(prune.garbage());
+        return retained.plus(collected.objects(), collected.bytes());
+    }
+
+    public RetentionExecutor.Result prune(String cluster, Set<String> activeRuns) {
+        return apply(plan(cluster, activeRuns));
+    }
+
+    /** Every WAL object the plan deletes, for listing it (streamed: there may be very many). */
+    public void walToDelete(RetentionPlan plan, java.util.function.Consumer<StorageDriver.ObjectInfo> each) {
+        plan.walBefore().ifPresent(w -> new RetentionExecutor(storage).walBefore(plan.cluster(), w, each));
     }
 }

@@ -52,6 +52,7 @@ public final class BackupScheduler implements AutoCloseable {
                 schedule(scheduler, cluster, Kind.DUMP, cluster.schedules().dump(), catalog, clock);
                 schedule(scheduler, cluster, Kind.RESTORE_TEST, cluster.schedules().restoreTest(), catalog, clock);
                 schedule(scheduler, cluster, Kind.RETENTION, cluster.schedules().retention(), catalog, clock);
+                schedule(scheduler, cluster, Kind.VERIFY, cluster.schedules().verify(), catalog, clock);
             }
             scheduler.start();
             return new BackupScheduler(scheduler);
@@ -97,7 +98,9 @@ public final class BackupScheduler implements AutoCloseable {
 
     /** The latest scheduled time that passed after the last recorded run (success or failure), if the policy runs it. */
     static Optional<Instant> missedWhileDown(String cluster, Kind kind, CronSchedule cron, Misfire misfire, Catalog catalog, Clock clock) {
-        if (kind == Kind.RETENTION) return Optional.empty(); // a missed prune loses nothing: the next one does its work
+        // A missed prune loses nothing (the next one does its work); verify runs leave no record to compare with and
+        // re-read the whole repository, so a missed one waits for its next time rather than loading a restarting daemon.
+        if (kind == Kind.RETENTION || kind == Kind.VERIFY) return Optional.empty();
         Optional<Instant> last;
         try {
             last = catalog.lastRunStart(cluster, kind.label());

@@ -85,7 +85,7 @@ public final class WalEndpoint {
                 log.info("cluster '{}': {} was already archived with identical content", cluster, file);
                 return Responses.text(response, callback, 200, "already archived with identical content: " + file);
             }
-            metrics.walArchived(cluster, result.rawBytes(), nanos);
+            metrics.walArchived(cluster, result.rawBytes(), result.storedBytes(), nanos);
             log.debug("cluster '{}': archived {} ({} bytes, {} stored) in {} ms", cluster, file, result.rawBytes(),
                     result.storedBytes(), nanos / 1_000_000);
             return Responses.text(response, callback, 201, "archived " + file);

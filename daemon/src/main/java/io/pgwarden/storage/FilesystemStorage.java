@@ -35,6 +35,9 @@ import java.util.stream.StreamSupport;
 public final class FilesystemStorage implements StorageDriver {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int BUFFER = 1 << 20;
+    /** {@code .NAME.tmp-UUID} (object) and {@code .NAME.meta.tmp-UUID} (its metadata), as {@link #put} names them. */
+    private static final java.util.regex.Pattern TEMP_FILE =
+            java.util.regex.Pattern.compile("\\.(.+?)(?:\\.meta)?\\.tmp-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
 
     private final Path root;
 
@@ -109,6 +112,39 @@ public final class FilesystemStorage implements StorageDriver {
                 .map(p -> root.relativize(p).toString().replace('\\', '/'))
                 .filter(k -> k.startsWith(prefix))
                 .map(k -> info(k, root.resolve(k)));
+    }
+
+    /** Temp files a writer that died left behind (a live writer's look the same: callers apply a grace period). */
+    @Override
+    public Stream<IncompleteUpload> incompleteUploads(String prefix) {
+        int slash = prefix.lastIndexOf('/');
+        Path dir = slash < 0 ? root : root.resolve(Keys.check(prefix.substring(0, slash)));
+        if (!Files.isDirectory(dir)) return Stream.empty();
+        try {
+            return Files.walk(dir).filter(p -> TEMP_FILE.matcher(p.getFileName().toString()).matches() && Files.isRegularFile(p))
+                    .map(p -> {
+                        var m = TEMP_FILE.matcher(p.getFileName().toString());
+                        m.matches();
+                        String key = root.relativize(p.resolveSibling(m.group(1))).toString().replace('\\', '/');
+                        return new IncompleteUpload(key, root.relativize(p).toString(), info(key, p).lastModified());
+                    })
+                    .filter(u -> u.key().startsWith(prefix));
+        } catch (IOException e) {
+            throw failure("cannot list the temp files under", prefix, e);
+        }
+    }
+
+    @Override
+    public void abort(IncompleteUpload upload) {
+        Path tmp = root.resolve(upload.id()).normalize();
+        if (!tmp.startsWith(root) || !TEMP_FILE.matcher(tmp.getFileName().toString()).matches()) {
+            throw new IllegalArgumentException("'" + upload.id() + "' is not a temp file of " + describe());
+        }
+        try {
+            Files.deleteIfExists(tmp);
+        } catch (IOException e) {
+            throw failure("cannot delete the temp file " + upload.id() + " of", upload.key(), e);
+        }
     }
 
     @Override

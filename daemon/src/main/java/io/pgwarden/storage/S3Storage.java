@@ -34,6 +34,7 @@ import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
+import software.amazon.awssdk.services.s3.model.PutObjectRequest;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /**
@@ -49,11 +50,13 @@ public final class S3Storage implements StorageDriver {
     private final String bucket;
     private final String prefix;
     private final int partSize;
+    private final Optional<S3Config.ObjectLock> objectLock;
 
     public S3Storage(S3Config config) {
         this.bucket = config.bucket();
         this.prefix = config.prefix();
         this.partSize = (int) Math.min(config.partSize(), Integer.MAX_VALUE - 16);
+        this.objectLock = config.objectLock();
         var builder = S3Client.builder()
                 .region(Region.of(config.region()))
                 .forcePathStyle(config.pathStyle())
@@ -88,7 +91,7 @@ public final class S3Storage implements StorageDriver {
         }
         if (first.length < partSize) {
             try {
-                s3.putObject(b -> b.bucket(bucket).key(objectKey).metadata(metadata).contentLength((long) first.length),
+                s3.putObject(b -> locked(b.bucket(bucket).key(objectKey).metadata(metadata).contentLength((long) first.length)),
                         body(first));
             } catch (SdkException e) {
                 throw translate("cannot upload", key, e);
@@ -117,7 +120,7 @@ public final class S3Storage implements StorageDriver {
             }
         }, content.length(), "application/octet-stream");
         try {
-            s3.putObject(b -> b.bucket(bucket).key(objectKey(key)).metadata(metadata).contentLength(content.length()), body);
+            s3.putObject(b -> locked(b.bucket(bucket).key(objectKey(key)).metadata(metadata).contentLength(content.length())), body);
         } catch (SdkException e) {
             throw translate("cannot upload", key, e);
         } catch (java.io.UncheckedIOException e) {
@@ -128,7 +131,10 @@ public final class S3Storage implements StorageDriver {
     private void multipartPut(String key, String objectKey, byte[] first, InputStream content, Map<String, String> metadata) {
         String uploadId;
         try {
-            uploadId = s3.createMultipartUpload(b -> b.bucket(bucket).key(objectKey).metadata(metadata)).uploadId();
+            uploadId = s3.createMultipartUpload(b -> {
+                b.bucket(bucket).key(objectKey).metadata(metadata);
+                objectLock.ifPresent(lock -> b.objectLockMode(lock.mode().name()).objectLockRetainUntilDate(retainUntil(lock)));
+            }).uploadId();
         } catch (SdkException e) {
             throw translate("cannot start a multipart upload of", key, e);
         }
@@ -160,6 +166,42 @@ public final class S3Storage implements StorageDriver {
             // Whatever went wrong (the source's own error, an interrupt), no partial object may become visible.
             abort(key, objectKey, uploadId, inFlight);
             throw e;
+        }
+    }
+
+    /** Under object lock every object is written with its retain-until date (the SDK adds the checksum S3 requires). */
+    private PutObjectRequest.Builder locked(PutObjectRequest.Builder b) {
+        objectLock.ifPresent(lock -> b.objectLockMode(lock.mode().name()).objectLockRetainUntilDate(retainUntil(lock)));
+        return b;
+    }
+
+    private static java.time.Instant retainUntil(S3Config.ObjectLock lock) {
+        return java.time.Instant.now().plus(lock.period());
+    }
+
+    /**
+     * At start-up, with objectLock configured: the bucket must have Object Lock enabled, else every write would fail
+     * (or, on a server that ignores the headers, protect nothing). Rejections are configuration errors.
+     */
+    public void checkObjectLock() {
+        if (objectLock.isEmpty()) return;
+        String enabled;
+        try {
+            var config = s3.getObjectLockConfiguration(b -> b.bucket(bucket)).objectLockConfiguration();
+            enabled = config == null ? null : config.objectLockEnabledAsString();
+        } catch (S3Exception e) {
+            if (e.statusCode() >= 500 && e.statusCode() != 501) throw translate("cannot read the object lock configuration of", "", e);
+            String code = e.awsErrorDetails() == null ? "" : " " + e.awsErrorDetails().errorCode();
+            throw new PgwardenException(ErrorCode.CONFIG, "repository.s3.objectLock is set, but " + describe() + " rejects object lock"
+                    + " (GetObjectLockConfiguration answered " + e.statusCode() + code + "); create the bucket with Object Lock enabled"
+                    + " or remove objectLock", e);
+        } catch (SdkException e) {
+            throw translate("cannot read the object lock configuration of", "", e);
+        }
+        if (!"Enabled".equals(enabled)) {
+            throw new PgwardenException(ErrorCode.CONFIG, "repository.s3.objectLock is set, but bucket '" + bucket
+                    + "' does not have Object Lock enabled (ObjectLockEnabled: " + enabled + "); create the bucket with Object Lock"
+                    + " enabled or remove objectLock");
         }
     }
 
@@ -275,6 +317,28 @@ public final class S3Storage implements StorageDriver {
                 throw PgwardenException.unavailable("cannot delete repository object '" + first.key() + "' in " + describe() + ": "
                         + first.code() + " " + first.message() + " (" + response.errors().size() + " of " + batch.size() + " in the batch failed)", null);
             }
+        }
+    }
+
+    @Override
+    public Stream<IncompleteUpload> incompleteUploads(String keyPrefix) {
+        try {
+            return s3.listMultipartUploadsPaginator(b -> b.bucket(bucket).prefix(prefix + Keys.checkPrefix(keyPrefix))).uploads().stream()
+                    .map(u -> new IncompleteUpload(u.key().substring(prefix.length()), u.uploadId(), u.initiated()));
+        } catch (SdkException e) {
+            throw translate("cannot list the incomplete multipart uploads under", keyPrefix, e);
+        }
+    }
+
+    @Override
+    public void abort(IncompleteUpload upload) {
+        try {
+            s3.abortMultipartUpload(b -> b.bucket(bucket).key(objectKey(upload.key())).uploadId(upload.id()));
+        } catch (S3Exception e) {
+            if (e.statusCode() == 404) return; // completed or aborted meanwhile
+            throw translate("cannot abort multipart upload " + upload.id() + " of", upload.key(), e);
+        } catch (SdkException e) {
+            throw translate("cannot abort multipart upload " + upload.id() + " of", upload.key(), e);
         }
     }
 

@@ -48,6 +48,22 @@ public interface StorageDriver extends AutoCloseable {
         for (String key : keys) delete(key);
     }
 
+    /**
+     * Writes that began under prefix and never completed or were never cleaned up: S3 multipart uploads neither
+     * completed nor aborted, a filesystem repository's temp files of a writer that died. Lazily; the stream must be closed.
+     */
+    default Stream<IncompleteUpload> incompleteUploads(String prefix) {
+        return Stream.empty();
+    }
+
+    /** Discards an incomplete upload (abort the multipart upload, delete the temp file); gone already is fine. */
+    default void abort(IncompleteUpload upload) {
+    }
+
+    /** @param id the store's name for it (S3 upload id, temp file name); @param initiated when the write began */
+    record IncompleteUpload(String key, String id, java.time.Instant initiated) {
+    }
+
     /** Throws if the store cannot be reached or used. */
     void checkReachable();
 

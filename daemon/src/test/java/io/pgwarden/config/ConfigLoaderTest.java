@@ -143,6 +143,31 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void readsObjectLockAndGarbageGraceAndNamesTheirErrors() throws IOException {
+        PgwardenConfig c = load("""
+                repository:
+                  type: s3
+                  garbageGrace: 48h
+                  s3: {bucket: b, objectLock: {mode: COMPLIANCE, days: 30}}
+                clusters: {main: {walToken: %s, connection: {host: h}, schedules: {verify: "0 4 * * 0"}}}
+                """.formatted(TOKEN), Map.of());
+        assertThat(c.repository().s3().orElseThrow().objectLock()).contains(new S3Config.ObjectLock(S3Config.ObjectLock.Mode.COMPLIANCE, 30));
+        assertThat(c.repository().garbageGrace()).isEqualTo(java.time.Duration.ofHours(48));
+        assertThat(c.cluster("main").schedules().verify().orElseThrow().quartz()).isEqualTo("0 0 4 ? * SUN");
+        assertThat(load(minimal("walToken: " + TOKEN)).repository().garbageGrace()).isEqualTo(java.time.Duration.ofHours(24));
+        assertProblems("""
+                repository: {type: s3, garbageGrace: 10m, s3: {bucket: b, objectLock: {mode: strict, days: 0}}}
+                clusters: {main: {walToken: %s}}
+                """.formatted(TOKEN),
+                "repository.s3.objectLock.mode: 'strict' is not an object lock mode (GOVERNANCE or COMPLIANCE)",
+                "repository.s3.objectLock.days: 0 is out of range (1 to 36500)",
+                "repository.garbageGrace: must be at least 1h (and longer than any backup takes: a shorter one could remove a backup still being written)");
+        assertProblems("repository: {type: s3, s3: {bucket: b, objectLock: {}}}\nclusters: {main: {walToken: " + TOKEN + "}}",
+                "repository.s3.objectLock.mode: is required (GOVERNANCE or COMPLIANCE)",
+                "repository.s3.objectLock.days: is required (how many days each object stays locked)");
+    }
+
+    @Test
     void aBadCompressionOrLevelIsAnError() {
         assertProblems("repository: {type: filesystem, path: /r, compression: lz4}\nclusters: {main: {walToken: " + TOKEN + "}}",
                 "repository.compression: 'lz4' is not a compression (zstd, gzip or none)");
@@ -266,11 +291,11 @@ class ConfigLoaderTest {
 
     @Test
     void scheduleErrorsNameTheirKeys() {
-        assertProblems(minimal("walToken: " + TOKEN + "\nconnection: {host: h}\nschedules: {base: \"0 2 * *\", dump: \"61 * * * *\", misfire: later, verify: \"0 4 * * *\"}"),
-                "clusters.main.schedules.verify: is not available in this version (base, dump, restoreTest and retention only)",
+        assertProblems(minimal("walToken: " + TOKEN + "\nconnection: {host: h}\nschedules: {base: \"0 2 * *\", dump: \"61 * * * *\", misfire: later, verify: \"0 4 * *\"}"),
                 "clusters.main.schedules.misfire: 'later' is not a misfire policy (run-once or skip)",
                 "clusters.main.schedules.base: '0 2 * *' is not a 5-field cron expression (minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\")",
-                "clusters.main.schedules.dump: '61 * * * *': minute field '61' is invalid (values 0-59, lists a,b, ranges a-b, steps */n)");
+                "clusters.main.schedules.dump: '61 * * * *': minute field '61' is invalid (values 0-59, lists a,b, ranges a-b, steps */n)",
+                "clusters.main.schedules.verify: '0 4 * *' is not a 5-field cron expression (minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\")");
         assertProblems(minimal("walToken: " + TOKEN + "\nschedules: {base: \"0 2 * * *\"}"),
                 "clusters.main.schedules: backups need clusters.main.connection");
         assertProblems(minimal("walToken: " + TOKEN + "\ndump: {databases: []}\nbaseBackup: {maxRate: 1kB}"),

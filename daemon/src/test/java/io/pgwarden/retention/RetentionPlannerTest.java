@@ -166,4 +166,26 @@ class RetentionPlannerTest {
         RetentionPlan plan = RetentionPlanner.plan(new RetentionPlanner.Catalog("main", List.of(), List.of(), ids), RetentionConfig.keepAll(), NOW);
         assertThat(deleted(plan, Kind.RESTORE_TEST)).containsExactly(ids.get(0), ids.get(1), ids.get(2));
     }
+
+    @Test
+    void underObjectLockNothingStillLockedIsPlannedAndItsWalStays() {
+        // Backups ended Nov 20..24 at 02:10; a 3-day lock plus the planner's 1-day margin holds everything written after Nov 21 12:00.
+        var catalog = new RetentionPlanner.Catalog("main", dailyBackups(5), List.of(
+                dump("old", "app", Instant.parse("2026-11-01T01:00:00Z")),
+                dump("locked", "app", Instant.parse("2026-11-23T01:00:00Z")),
+                dump("newest", "app", Instant.parse("2026-11-25T01:00:00Z"))), List.of());
+        RetentionConfig policy = new RetentionConfig(OptionalInt.of(1), Optional.empty(), new RetentionConfig.Gfs(1, 0, 0, 0),
+                Optional.empty(), ZoneId.of("UTC"));
+        RetentionPlan plan = RetentionPlanner.plan(catalog, policy, Duration.ofDays(3), NOW);
+        assertThat(deleted(plan, Kind.BASE)).containsExactly("b0", "b1");
+        assertThat(deleted(plan, Kind.DUMP)).containsExactly("old");
+        // b2 is locked, so it stays a backup and the WAL from its start stays with it.
+        assertThat(plan.walBefore().orElseThrow().walFile()).isEqualTo("000000010000000000000030");
+        assertThat(plan.walBefore().orElseThrow().writtenBefore()).contains(NOW.minus(Duration.ofDays(4)));
+
+        RetentionPlan unlocked = RetentionPlanner.plan(catalog, policy, Duration.ZERO, NOW);
+        assertThat(deleted(unlocked, Kind.BASE)).containsExactly("b0", "b1", "b2", "b3");
+        assertThat(deleted(unlocked, Kind.DUMP)).containsExactly("locked", "old");
+        assertThat(unlocked.walBefore().orElseThrow().writtenBefore()).isEmpty();
+    }
 }

@@ -41,6 +41,9 @@ abstract class PruneEndToEnd {
 
     abstract String repositoryYaml(Path dir) throws Exception;
 
+    /** Begins a write of key and leaves it incomplete, as a writer that died would (S3: a multipart upload; filesystem: a temp file). */
+    abstract void leaveIncompleteUpload(String key) throws Exception;
+
     void stopRepository() throws Exception {
     }
 
@@ -249,6 +252,86 @@ abstract class PruneEndToEnd {
             }
         }
         assertThat(cli("verify").exitCode()).isZero();
+    }
+
+    @Test
+    @Order(7)
+    void theDaemonsVerifyJobRecordsSuccessAndFailureInItsMetrics() throws Exception {
+        assertThat(pgwarden.metric("pgwarden_verify_last_success_timestamp_seconds{cluster=\"main\"}")).isZero();
+        var ok = pgwarden.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.VERIFY, Optional.empty(), "test"));
+        assertThat(ok.state()).as(String.valueOf(ok.error())).isEqualTo("succeeded");
+        double lastSuccess = pgwarden.metric("pgwarden_verify_last_success_timestamp_seconds{cluster=\"main\"}");
+        assertThat(lastSuccess).isGreaterThanOrEqualTo(ok.startedAt().getEpochSecond());
+
+        String backup = keys("main/base/").stream().map(k -> k.split("/")[2]).findFirst().orElseThrow();
+        String base = "main/base/" + backup + "/base.tar.zst";
+        damaged(base, bytes -> bytes[bytes.length / 3] ^= 0x01, () -> {
+            var failed = pgwarden.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.VERIFY, Optional.empty(), "test"));
+            assertThat(failed.state()).isEqualTo("failed");
+            assertThat(failed.error()).startsWith("1 problem(s); the first: base backup " + backup + ": repository object '" + base + "'");
+        });
+        assertThat(pgwarden.metric("pgwarden_verify_failures_total{cluster=\"main\"}")).isEqualTo(1);
+        assertThat(pgwarden.metric("pgwarden_verify_last_success_timestamp_seconds{cluster=\"main\"}")).isEqualTo(lastSuccess);
+    }
+
+    @Test
+    @Order(8)
+    void repositorySizeBytesIsWhatTheRepositoryHoldsByKind() throws Exception {
+        // Every run re-measures; the last one (a verify) left the gauges current.
+        var run = pgwarden.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.VERIFY, Optional.empty(), "test"));
+        assertThat(run.state()).as(String.valueOf(run.error())).isEqualTo("succeeded");
+        java.util.Map<String, Long> listed = new java.util.HashMap<>();
+        try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository()); var all = storage.list("main/")) {
+            all.forEach(o -> listed.merge(switch (o.key().split("/")[1]) {
+                case "base", "wal", "dump", "globals" -> o.key().split("/")[1];
+                default -> "records";
+            }, o.size(), Long::sum));
+        }
+        assertThat(listed.get("base")).isGreaterThan(0);
+        assertThat(listed.get("wal")).isGreaterThan(0);
+        for (String kind : List.of("base", "dump", "globals", "wal", "records")) {
+            assertThat(pgwarden.metric("pgwarden_repository_size_bytes{cluster=\"main\",kind=\"" + kind + "\"}")).as(kind)
+                    .isEqualTo(listed.getOrDefault(kind, 0L).doubleValue());
+        }
+        // A WAL push adds its stored size at once.
+        double wal = pgwarden.metric("pgwarden_repository_size_bytes{cluster=\"main\",kind=\"wal\"}");
+        source.query("INSERT INTO t (batch) VALUES (10)");
+        source.awaitArchived(source.query("SELECT pg_walfile_name(pg_switch_wal())"), Duration.ofMinutes(1));
+        assertThat(pgwarden.metric("pgwarden_repository_size_bytes{cluster=\"main\",kind=\"wal\"}")).isGreaterThan(wal);
+    }
+
+    @Test
+    @Order(9)
+    void garbageOlderThanTheGracePeriodGoesAndNothingCommittedIsTouched() throws Exception {
+        // Fault injection: what a backup run that died leaves (its data written, its manifest never), and a write
+        // that died half way. Neither can be produced on cue by killing a real run.
+        String orphan = "main/base/20200101T000000Z-dead/";
+        String halfWritten = "main/base/20200101T000000Z-dea2/base.tar.zst";
+        try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository())) {
+            storage.put(orphan + "base.tar.zst", new java.io.ByteArrayInputStream(new byte[4096]), java.util.Map.of());
+        }
+        leaveIncompleteUpload(halfWritten);
+        List<String> committed = keys("main/").stream().filter(k -> !k.startsWith(orphan)).toList();
+
+        // Younger than the grace period (24h by default): not garbage yet, it could be a backup being written.
+        var fresh = cli("prune", "--dry-run");
+        assertThat(fresh.stdout()).doesNotContain("garbage");
+        try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository())) {
+            var later = new io.pgwarden.retention.RetentionService(pgwarden.config(), storage,
+                    java.time.Clock.offset(java.time.Clock.systemUTC(), Duration.ofHours(25)));
+            var prune = later.plan("main", java.util.Set.of());
+            assertThat(prune.garbage()).extracting(io.pgwarden.retention.GarbageCollector.Garbage::directory)
+                    .containsExactlyInAnyOrder(orphan, halfWritten);
+            later.apply(prune);
+            assertThat(storage.list(orphan).toList()).isEmpty();
+            try (var uploads = storage.incompleteUploads("main/")) {
+                assertThat(uploads.toList()).isEmpty();
+            }
+            assertThat(later.plan("main", java.util.Set.of()).garbage()).isEmpty();
+        }
+        assertThat(keys("main/")).containsAll(committed);
+        var verified = cli("verify");
+        assertThat(verified.exitCode()).as(verified.stdout()).isZero();
     }
 
     /** Damages an object (null: removes it), runs the check, and puts the original back whatever happened. */

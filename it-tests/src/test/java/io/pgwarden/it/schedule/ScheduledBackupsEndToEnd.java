@@ -71,7 +71,7 @@ abstract class ScheduledBackupsEndToEnd {
 
     static String schedulesYaml() {
         String cron = cronForTheComingMinute();
-        return "schedules: {base: \"" + cron + "\", dump: \"" + cron + "\"}\n";
+        return "schedules: {base: \"" + cron + "\", dump: \"" + cron + "\", verify: \"" + cron + "\"}\n";
     }
 
     @Test
@@ -133,6 +133,10 @@ abstract class ScheduledBackupsEndToEnd {
         assertThat(pgwarden.metric("pgwarden_backup_last_success_timestamp_seconds{cluster=\"main\",database=\"appdb\",kind=\"dump\"}"))
                 .isGreaterThan(0);
         assertThat(pgwarden.metric("pgwarden_backup_failures_total{cluster=\"main\",kind=\"base\",reason=\"tool\"}")).isZero();
+        // The scheduled verify fired in the same minute and found nothing wrong with whatever was committed by then.
+        await().atMost(Duration.ofMinutes(1)).until(() ->
+                pgwarden.metric("pgwarden_verify_last_success_timestamp_seconds{cluster=\"main\"}") > 0);
+        assertThat(pgwarden.metric("pgwarden_verify_failures_total{cluster=\"main\"}")).isZero();
     }
 
     private void assertTheGlobalsCarryTheRole(DumpManifest globals) throws Exception {

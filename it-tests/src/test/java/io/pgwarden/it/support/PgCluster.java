@@ -14,6 +14,7 @@ import java.util.List;
 /** A real PostgreSQL 15 cluster from the host's binaries, run as user postgres, on its own port and socket dir. */
 public final class PgCluster implements AutoCloseable {
     public static final Path BIN = Path.of(System.getProperty("pgwarden.pgbin", "/usr/lib/postgresql/15/bin"));
+    static final Path FAKETIME = Path.of("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1");
 
     private final Path dataDir;
     private final Path socketDir;
@@ -52,9 +53,25 @@ public final class PgCluster implements AutoCloseable {
     }
 
     public PgCluster start() {
-        var r = Processes.asPostgres(BIN.resolve("pg_ctl").toString(), "-D", dataDir.toString(), "-l",
+        return start(List.of());
+    }
+
+    /**
+     * Starts the server with its clock shifted by what {@code offsetFile} says (libfaketime, e.g. "-3d"), re-read on
+     * every clock call so a test can move the server through simulated days. Monotonic time stays real.
+     */
+    public PgCluster startWithShiftedClock(Path offsetFile) {
+        if (!Files.exists(FAKETIME)) throw new IllegalStateException(FAKETIME + " is missing: install Debian's faketime package");
+        return start(List.of("env", "LD_PRELOAD=" + FAKETIME, "FAKETIME_TIMESTAMP_FILE=" + offsetFile, "FAKETIME_NO_CACHE=1",
+                "FAKETIME_DONT_FAKE_MONOTONIC=1"));
+    }
+
+    private PgCluster start(List<String> prefix) {
+        List<String> command = new java.util.ArrayList<>(prefix);
+        command.addAll(List.of(BIN.resolve("pg_ctl").toString(), "-D", dataDir.toString(), "-l",
                 dataDir.resolve("server.log").toString(), "-w", "-t", "120", "-o",
-                "-p " + port + " -k " + socketDir + " -c listen_addresses=127.0.0.1", "start");
+                "-p " + port + " -k " + socketDir + " -c listen_addresses=127.0.0.1", "start"));
+        var r = Processes.asPostgres(command.toArray(String[]::new));
         if (r.exitCode() != 0) {
             String log = serverLog();
             throw new IllegalStateException("pg_ctl start (" + dataDir + ") failed: " + r.stdout() + r.stderr()

@@ -72,9 +72,14 @@ public final class PgwardenFixture implements AutoCloseable {
 
     /** Starts a daemon from an existing config file (its cluster 'main' must use TOKEN). */
     public static PgwardenFixture startWithConfig(Path dir, Path configFile) throws Exception {
+        return startWithConfig(dir, configFile, Clock.systemUTC());
+    }
+
+    /** A daemon that reads time from clock (e.g. a {@link ShiftedClock} for simulated days). */
+    public static PgwardenFixture startWithConfig(Path dir, Path configFile, Clock clock) throws Exception {
         Files.writeString(dir.resolve("auth-header"), "Authorization: Bearer " + TOKEN + "\n");
         PgwardenConfig config = ConfigLoader.load(configFile);
-        return new PgwardenFixture(dir, configFile, config, Daemon.start(config, Clock.systemUTC()));
+        return new PgwardenFixture(dir, configFile, config, Daemon.start(config, clock));
     }
 
     public static String filesystemRepositoryYaml(Path repo) {

@@ -214,10 +214,15 @@ public final class BackupJobs {
         }
     }
 
-    /** Re-measures the stored bytes by kind (after every run: any of them adds or removes objects). */
+    /**
+     * Re-measures the stored bytes by kind (after every run: any of them adds or removes objects); at start-up this
+     * also tells when the newest WAL file was archived, which the metric would otherwise forget across a restart.
+     */
     public void updateRepositorySize(String cluster) {
         try {
-            metrics.repositorySize(cluster, RepositorySize.measure(storage, cluster));
+            RepositorySize.Measurement m = RepositorySize.measure(storage, cluster);
+            metrics.repositorySize(cluster, m.bytesByKind());
+            m.newestWal().ifPresent(at -> metrics.walArchivedAtLeast(cluster, at));
         } catch (RuntimeException e) {
             log.warn("cluster '{}': cannot list the repository to update repository_size_bytes: {}", cluster, e.getMessage());
         }

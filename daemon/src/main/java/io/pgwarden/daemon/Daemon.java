@@ -41,9 +41,11 @@ public final class Daemon implements AutoCloseable {
     private final BackupJobs jobs;
     private final HttpServer http;
     private final BackupScheduler scheduler;
+    private final ClusterUpProbe probe;
 
     private Daemon(StorageDriver storage, Metrics metrics, Map<String, ToolRunner> runners, BackupJobs jobs, HttpServer http,
-                   BackupScheduler scheduler) {
+                   BackupScheduler scheduler, ClusterUpProbe probe) {
+        this.probe = probe;
         this.storage = storage;
         this.metrics = metrics;
         this.runners = runners;
@@ -89,14 +91,15 @@ public final class Daemon implements AutoCloseable {
         BackupScheduler scheduler = BackupScheduler.start(config, jobs, new Catalog(storage), clock);
         log.info("pgwarden listening on http://{}:{}, repository {}, clusters {}", http.host(), http.port(),
                 storage.describe(), config.clusters().keySet());
-        return new Daemon(storage, metrics, runners, jobs, http, scheduler);
+        return new Daemon(storage, metrics, runners, jobs, http, scheduler, new ClusterUpProbe(config, metrics));
     }
 
     private static void registerMeters(Metrics metrics, ClusterConfig cluster) {
         metrics.registerCluster(cluster.name());
         cluster.schedules().base().ifPresent(s -> metrics.registerBackupKind(cluster.name(), "base"));
         cluster.schedules().dump().ifPresent(s -> metrics.registerBackupKind(cluster.name(), "dump"));
-        metrics.registerRestoreMeters(cluster.name());
+        metrics.registerRecoveryWindow(cluster.name(), cluster.retention().window().orElse(java.time.Duration.ZERO));
+        cluster.schedules().restoreTest().ifPresent(s -> metrics.registerRestoreTestMeters(cluster.name()));
         metrics.registerRetentionMeters(cluster.name());
         metrics.registerVerifyMeters(cluster.name());
         metrics.registerRepositorySize(cluster.name());
@@ -145,6 +148,7 @@ public final class Daemon implements AutoCloseable {
     @Override
     public void close() {
         log.info("pgwarden stopping: finishing in-flight requests");
+        probe.close();
         scheduler.close();
         try {
             http.close();

@@ -35,13 +35,17 @@ public final class Metrics implements AutoCloseable {
     public static final String RESTORE_TEST_LAST_SUCCESS = "pgwarden.restore.test.last.success.timestamp";
     public static final String RESTORE_TEST_DURATION = "pgwarden.restore.test.duration";
     public static final String RESTORE_TEST_FAILURES = "pgwarden.restore.test.failures";
+    public static final String RESTORE_TEST_LAST_FAILURE = "pgwarden.restore.test.last.failure.timestamp";
     public static final String RECOVERY_WINDOW = "pgwarden.recovery.window";
+    public static final String RECOVERY_WINDOW_TARGET = "pgwarden.recovery.window.target";
+    public static final String CLUSTER_UP = "pgwarden.cluster.up";
     public static final String RETENTION_DELETED = "pgwarden.retention.deleted.objects";
     public static final String RETENTION_FREED = "pgwarden.retention.freed.bytes";
     public static final String RETENTION_FAILURES = "pgwarden.retention.failures";
     public static final String REPOSITORY_SIZE = "pgwarden.repository.size";
     public static final String VERIFY_LAST_SUCCESS = "pgwarden.verify.last.success.timestamp";
     public static final String VERIFY_FAILURES = "pgwarden.verify.failures";
+    public static final String VERIFY_LAST_FAILURE = "pgwarden.verify.last.failure.timestamp";
     /** kind=base has no database; the label is still present (Prometheus meters of one name share label names). */
     public static final String NO_DATABASE = "";
 
@@ -81,6 +85,18 @@ public final class Metrics implements AutoCloseable {
         pushTimer(cluster).record(Duration.ofNanos(nanos));
         AtomicLong last = lastArchivedSeconds.get(cluster);
         if (last != null) last.set(clock.instant().getEpochSecond());
+    }
+
+    /** At start-up: the newest WAL object in the repository, so "time since the last archived file" survives a restart. */
+    public void walArchivedAtLeast(String cluster, java.time.Instant when) {
+        AtomicLong last = lastArchivedSeconds.get(cluster);
+        if (last != null) last.accumulateAndGet(when.getEpochSecond(), Math::max);
+    }
+
+    /** Whether the cluster's server answered the last probe (1) or not (0); absent for clusters without a connection. */
+    public void clusterUp(String cluster, boolean up) {
+        backupGauges.computeIfAbsent(List.of(CLUSTER_UP, cluster), k -> gauge(CLUSTER_UP, cluster, null,
+                "1 when the cluster's PostgreSQL server answered pgwarden's last probe, else 0")).set(up ? 1 : 0);
     }
 
     /** A push of a file already archived with identical content: a success, but not a new file. */
@@ -156,26 +172,41 @@ public final class Metrics implements AutoCloseable {
                 .description("backup runs that failed, by reason").register(registry);
     }
 
-    /** Registers the test-restore meters and the recovery window of a cluster (zeros until known). */
-    public void registerRestoreMeters(String cluster) {
-        backupGauges.computeIfAbsent(List.of(RESTORE_TEST_LAST_SUCCESS, cluster), k -> gauge(RESTORE_TEST_LAST_SUCCESS, cluster, "seconds",
-                "when the last successful test restore finished (unix time)"));
-        backupGauges.computeIfAbsent(List.of(RESTORE_TEST_DURATION, cluster), k -> gauge(RESTORE_TEST_DURATION, cluster, "seconds",
-                "the measured recovery time of the last successful test restore: download, unpack, WAL replay, checks"));
-        restoreTestFailures(cluster);
+    /**
+     * Registers the recovery window of a cluster (0 until known) and the window retention is to keep (0: none
+     * configured), so alerts can compare the two.
+     */
+    public void registerRecoveryWindow(String cluster, Duration target) {
         AtomicLong earliest = backupGauges.computeIfAbsent(List.of(RECOVERY_WINDOW, cluster), k -> new AtomicLong());
         Gauge.builder(RECOVERY_WINDOW, earliest, e -> e.get() == 0 ? 0 : Math.max(0, clock.instant().getEpochSecond() - e.get()))
                 .tag("cluster", cluster).baseUnit("seconds").description("how far back point-in-time recovery reaches now: now minus the"
                         + " end of the oldest committed base backup (0: nothing restorable)").register(registry);
+        backupGauges.computeIfAbsent(List.of(RECOVERY_WINDOW_TARGET, cluster), k -> gauge(RECOVERY_WINDOW_TARGET, cluster, "seconds",
+                "the point-in-time recovery window retention is configured to keep (clusters.<name>.retention.base.window; 0: none)"))
+                .set(target.toSeconds());
+    }
+
+    /** Registers the test-restore meters of a cluster that has them scheduled (zeros until the first one). */
+    public void registerRestoreTestMeters(String cluster) {
+        backupGauges.computeIfAbsent(List.of(RESTORE_TEST_LAST_SUCCESS, cluster), k -> gauge(RESTORE_TEST_LAST_SUCCESS, cluster, "seconds",
+                "when the last successful test restore finished (unix time)"));
+        backupGauges.computeIfAbsent(List.of(RESTORE_TEST_LAST_FAILURE, cluster), k -> gauge(RESTORE_TEST_LAST_FAILURE, cluster, "seconds",
+                "when the last failed test restore finished (unix time; 0: none failed)"));
+        backupGauges.computeIfAbsent(List.of(RESTORE_TEST_DURATION, cluster), k -> gauge(RESTORE_TEST_DURATION, cluster, "seconds",
+                "the measured recovery time of the last successful test restore: download, unpack, WAL replay, checks"));
+        restoreTestFailures(cluster);
     }
 
     public void restoreTestSucceeded(String cluster, Duration duration) {
+        registerRestoreTestMeters(cluster);
         backupGauges.get(List.of(RESTORE_TEST_LAST_SUCCESS, cluster)).set(clock.instant().getEpochSecond());
         backupGauges.get(List.of(RESTORE_TEST_DURATION, cluster)).set(Math.round(duration.toMillis() / 1000.0));
     }
 
     public void restoreTestFailed(String cluster) {
+        registerRestoreTestMeters(cluster);
         restoreTestFailures(cluster).increment();
+        backupGauges.get(List.of(RESTORE_TEST_LAST_FAILURE, cluster)).set(clock.instant().getEpochSecond());
     }
 
     /** The end of the oldest committed base backup: recovery_window_seconds counts from it. */
@@ -241,6 +272,8 @@ public final class Metrics implements AutoCloseable {
     public void registerVerifyMeters(String cluster) {
         backupGauges.computeIfAbsent(List.of(VERIFY_LAST_SUCCESS, cluster), k -> gauge(VERIFY_LAST_SUCCESS, cluster, "seconds",
                 "when the last verify that found every object intact and the WAL continuous finished (unix time)"));
+        backupGauges.computeIfAbsent(List.of(VERIFY_LAST_FAILURE, cluster), k -> gauge(VERIFY_LAST_FAILURE, cluster, "seconds",
+                "when the last verify that found a problem or could not finish ended (unix time; 0: none failed)"));
         verifyFailures(cluster);
     }
 
@@ -251,7 +284,9 @@ public final class Metrics implements AutoCloseable {
 
     /** A verify that found a problem, or could not run to the end. */
     public void verifyFailed(String cluster) {
+        registerVerifyMeters(cluster);
         verifyFailures(cluster).increment();
+        backupGauges.get(List.of(VERIFY_LAST_FAILURE, cluster)).set(clock.instant().getEpochSecond());
     }
 
     private Counter verifyFailures(String cluster) {

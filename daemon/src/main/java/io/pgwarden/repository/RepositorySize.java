@@ -14,14 +14,23 @@ public final class RepositorySize {
     private RepositorySize() {
     }
 
-    public static Map<String, Long> measure(StorageDriver storage, String cluster) {
+    /** @param newestWal when the newest WAL object was written (empty: none) */
+    public record Measurement(Map<String, Long> bytesByKind, java.util.Optional<java.time.Instant> newestWal) {
+    }
+
+    public static Measurement measure(StorageDriver storage, String cluster) {
         Map<String, Long> bytes = new LinkedHashMap<>();
         KINDS.forEach(k -> bytes.put(k, 0L));
+        java.time.Instant[] newestWal = {null};
         String root = cluster + "/";
         try (Stream<ObjectInfo> objects = storage.list(root)) {
-            objects.forEach(o -> bytes.merge(kindOf(o.key().substring(root.length())), o.size(), Long::sum));
+            objects.forEach(o -> {
+                String kind = kindOf(o.key().substring(root.length()));
+                bytes.merge(kind, o.size(), Long::sum);
+                if (kind.equals("wal") && (newestWal[0] == null || o.lastModified().isAfter(newestWal[0]))) newestWal[0] = o.lastModified();
+            });
         }
-        return bytes;
+        return new Measurement(bytes, java.util.Optional.ofNullable(newestWal[0]));
     }
 
     /** The kind of a key relative to the cluster's root (see {@link RepositoryLayout}). */

@@ -6,24 +6,34 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import sun.misc.Signal;
 import picocli.CommandLine.Option;
 
 @Command(name = "run", description = "Run the daemon: the WAL push/fetch endpoint, /metrics, /health, /ready.")
 final class RunCommand implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(RunCommand.class);
+
     @Option(names = "--config", required = true, description = "the YAML configuration file")
     Path config;
 
     @Override
     public Integer call() throws Exception {
         Daemon daemon = Daemon.start(ConfigLoader.load(config), Clock.systemUTC());
-        CountDownLatch stopped = new CountDownLatch(1);
-        // SIGTERM/SIGINT: stop accepting, finish in-flight pushes, then exit 0.
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            daemon.close();
-            stopped.countDown();
-        }, "shutdown"));
-        stopped.await();
+        CountDownLatch stop = new CountDownLatch(1);
+        // Handled, not left to shutdown hooks: a JVM ended by a signal exits 143, and systemd and container runtimes
+        // should see a clean stop as 0. TERM/INT: stop accepting, finish in-flight pushes, cut running backups short
+        // (they leave no manifest), exit 0.
+        Signal.handle(new Signal("TERM"), s -> stop.countDown());
+        Signal.handle(new Signal("INT"), s -> stop.countDown());
+        // The JVM's default for HUP is to exit; a reload is not supported, so it is only logged.
+        Signal.handle(new Signal("HUP"), s -> log.warn("SIGHUP ignored: pgwarden does not reload its configuration; check it with"
+                + " 'pgwarden check-config' and restart pgwarden to apply it"));
+        stop.await();
+        log.info("stop signal received: finishing in-flight pushes, then stopping");
+        daemon.close();
         return 0;
     }
 }

@@ -25,6 +25,9 @@ public final class HttpServer implements AutoCloseable {
         connector = new ServerConnector(server, new HttpConnectionFactory(http));
         connector.setHost(config.host());
         connector.setPort(config.port());
+        // On stop Jetty cuts every connection idle for more than its shutdown idle timeout (1 s by default): a push
+        // whose body pauses for a second would be lost mid-file. In-flight pushes keep the ordinary allowance.
+        connector.setShutdownIdleTimeout(connector.getIdleTimeout());
         server.addConnector(connector);
         GracefulHandler graceful = new GracefulHandler();
         graceful.setHandler(routes);

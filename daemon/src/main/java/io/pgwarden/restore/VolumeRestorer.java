@@ -125,25 +125,26 @@ public final class VolumeRestorer {
         BlockingPipe pipe = new BlockingPipe();
         CompletableFuture<Void> feed = pipe.feedFrom(producer, 1 << 20, "restore-feed");
         // A sidecar fed by a failed producer waits for input forever (no EOF, see padToRecord): kill it, until its
-        // run returns (the feed may fail before the sidecar even exists).
+        // run returns (the feed may fail before the sidecar even exists). Not before docker-java's stdin writer has
+        // been handed the end of the input: it copies 1 KiB at a time behind a slow tar, and a kill while it still
+        // writes makes it die with an uncaught exception.
         java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicBoolean delivered = new java.util.concurrent.atomic.AtomicBoolean();
         feed.whenComplete((ok, failed) -> {
             if (failed != null) Thread.ofVirtual().start(() -> {
-                // First let docker-java's stdin writer see the end of its input and finish (killing the sidecar
-                // under it makes it die with an uncaught exception).
                 while (!ended.get()) {
                     try {
-                        Thread.sleep(2000);
+                        Thread.sleep(500);
                     } catch (InterruptedException e) {
                         return;
                     }
-                    if (!ended.get()) docker.kill(invocation);
+                    if (delivered.get() && !ended.get()) docker.kill(invocation);
                 }
             });
         });
         ToolResult result;
         try {
-            result = docker.run(invocation, endsOnError(pipe), in -> in.transferTo(OutputStream.nullOutputStream()));
+            result = docker.run(invocation, endsOnError(pipe, delivered), in -> in.transferTo(OutputStream.nullOutputStream()));
         } catch (RuntimeException e) {
             ended.set(true);
             pipe.close();
@@ -161,26 +162,32 @@ public final class VolumeRestorer {
 
     /**
      * The sidecar sees a failed feed as the end of its input (tar then fails or stops short), so that the attach
-     * always ends; the feed's own error is what gets reported.
+     * always ends; the feed's own error is what gets reported. {@code delivered} is set once the end was handed out.
      */
-    private static java.io.InputStream endsOnError(java.io.InputStream in) {
+    private static java.io.InputStream endsOnError(java.io.InputStream in, java.util.concurrent.atomic.AtomicBoolean delivered) {
         return new java.io.FilterInputStream(in) {
             @Override
             public int read(byte[] b, int off, int len) {
+                int n;
                 try {
-                    return super.read(b, off, len);
+                    n = super.read(b, off, len);
                 } catch (IOException fedError) {
-                    return -1;
+                    n = -1;
                 }
+                if (n < 0) delivered.set(true);
+                return n;
             }
 
             @Override
             public int read() {
+                int c;
                 try {
-                    return super.read();
+                    c = super.read();
                 } catch (IOException fedError) {
-                    return -1;
+                    c = -1;
                 }
+                if (c < 0) delivered.set(true);
+                return c;
             }
         };
     }

@@ -25,9 +25,10 @@ public final class HttpServer implements AutoCloseable {
         connector = new ServerConnector(server, new HttpConnectionFactory(http));
         connector.setHost(config.host());
         connector.setPort(config.port());
-        // On stop Jetty cuts every connection idle for more than its shutdown idle timeout (1 s by default): a push
-        // whose body pauses for a second would be lost mid-file. In-flight pushes keep the ordinary allowance.
-        connector.setShutdownIdleTimeout(connector.getIdleTimeout());
+        // On stop Jetty closes every connection that stays idle for its shutdown idle timeout (1 s, kept): idle
+        // keep-alive connections go at once, and a push still sending its body finishes. A client that sends nothing
+        // for a second during the stop is cut; that push is not acknowledged, so PostgreSQL retries it. (Holding
+        // every idle connection open for the full idle timeout made each stop take up to 30 s.)
         server.addConnector(connector);
         GracefulHandler graceful = new GracefulHandler();
         graceful.setHandler(routes);

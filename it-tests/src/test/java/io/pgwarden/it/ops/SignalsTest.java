@@ -83,18 +83,28 @@ class SignalsTest {
             OutputStream out = socket.getOutputStream();
             out.write(("PUT /v1/clusters/main/wal/" + SEGMENT + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + PgwardenFixture.TOKEN
                     + "\r\nContent-Length: " + segment.length + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-            out.write(segment, 0, segment.length / 2);
-            out.flush();
-            Thread.sleep(500);
+            // A slow but steady sender: 16 MiB in 256 KiB pieces every 150 ms (about 10 s), SIGTERM arriving early on.
+            var sender = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    for (int off = 0; off < segment.length; off += 256 << 10) {
+                        out.write(segment, off, Math.min(256 << 10, segment.length - off));
+                        out.flush();
+                        Thread.sleep(150);
+                    }
+                } catch (Exception e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            });
+            Thread.sleep(1000);
+            assertThat(sender).isNotDone();
 
             signal("TERM");
-            await().atMost(Duration.ofSeconds(10)).until(() -> Files.readString(log).contains("stop signal received"));
+            await().atMost(Duration.ofSeconds(5)).until(() -> Files.readString(log).contains("stop signal received"));
             // A new push now is refused: the listener is closed (curl in archive_command fails, PostgreSQL retries).
-            Thread.sleep(500);
             assertThat(newPushOutcome()).isIn("refused", "503");
+            assertThat(sender).as("still sending when the stop began").isNotDone();
 
-            out.write(segment, segment.length / 2, segment.length - segment.length / 2);
-            out.flush();
+            sender.get(60, TimeUnit.SECONDS);
             String response = readAll(socket.getInputStream());
             assertThat(response).startsWith("HTTP/1.1 201 ").contains("archived " + SEGMENT);
         }

@@ -44,7 +44,7 @@ public final class Catalog {
     /** Committed base backups, oldest first. A backup directory without manifest.json is not a backup. */
     public List<BaseBackupManifest> baseBackups(String cluster) {
         List<BaseBackupManifest> out = new ArrayList<>();
-        try (Stream<ObjectInfo> objects = storage.list(cluster + "/base/")) {
+        try (Stream<ObjectInfo> objects = storage.list(RepositoryLayout.baseRoot(cluster))) {
             objects.map(ObjectInfo::key).filter(k -> k.endsWith("/manifest.json"))
                     .forEach(k -> out.add(readManifest(k, BaseBackupManifest.class, "base backup")));
         }
@@ -55,7 +55,7 @@ public final class Catalog {
     /** Committed dumps (globals and databases), oldest run first, globals first within a run. */
     public List<DumpManifest> dumps(String cluster) {
         List<DumpManifest> out = new ArrayList<>();
-        for (String prefix : List.of(cluster + "/globals/", cluster + "/dump/")) {
+        for (String prefix : List.of(RepositoryLayout.globalsRoot(cluster), RepositoryLayout.dumpRoot(cluster))) {
             try (Stream<ObjectInfo> objects = storage.list(prefix)) {
                 objects.map(ObjectInfo::key).filter(k -> k.endsWith("/manifest.json"))
                         .forEach(k -> out.add(readManifest(k, DumpManifest.class, "dump")));
@@ -79,9 +79,9 @@ public final class Catalog {
      */
     public java.util.Optional<java.time.Instant> lastRunStart(String cluster, String kind) {
         String runs = switch (kind) {
-            case "base" -> cluster + "/base/";
-            case "restore-test" -> cluster + "/restore-test/";
-            default -> cluster + "/globals/";
+            case "base" -> RepositoryLayout.baseRoot(cluster);
+            case "restore-test" -> RepositoryLayout.restoreTestRoot(cluster);
+            default -> RepositoryLayout.globalsRoot(cluster);
         };
         java.util.Optional<java.time.Instant> newest = java.util.Optional.empty();
         for (String prefix : List.of(runs, cluster + "/failures/" + kind + "/")) {

@@ -29,32 +29,65 @@ public final class RepositoryLayout {
     }
 
     public static String baseBackupData(String cluster, String backupId, Compression compression) {
-        return cluster + "/base/" + backupId + "/base.tar." + compression.suffix();
+        return baseBackupDirectory(cluster, backupId) + "base.tar." + compression.suffix();
     }
 
     public static String baseBackupManifest(String cluster, String backupId) {
-        return cluster + "/base/" + backupId + "/manifest.json";
+        return baseBackupDirectory(cluster, backupId) + "manifest.json";
+    }
+
+    /** Every object of one base backup lies under this prefix. */
+    public static String baseBackupDirectory(String cluster, String backupId) {
+        return baseRoot(cluster) + backupId + "/";
     }
 
     public static String dumpData(String cluster, String database, String dumpId, Compression compression) {
-        return dumpPrefix(cluster, database) + dumpId + "/dump." + compression.suffix();
+        return dumpDirectory(cluster, database, dumpId) + "dump." + compression.suffix();
     }
 
     public static String dumpManifest(String cluster, String database, String dumpId) {
-        return dumpPrefix(cluster, database) + dumpId + "/manifest.json";
+        return dumpDirectory(cluster, database, dumpId) + "manifest.json";
+    }
+
+    /** Every object of one dump lies under this prefix. */
+    public static String dumpDirectory(String cluster, String database, String dumpId) {
+        return dumpPrefix(cluster, database) + dumpId + "/";
     }
 
     /** Every dump of one database lies under this prefix. */
     public static String dumpPrefix(String cluster, String database) {
-        return cluster + "/dump/" + escape(database) + "/";
+        return dumpRoot(cluster) + escape(database) + "/";
     }
 
     public static String globalsData(String cluster, String dumpId, Compression compression) {
-        return cluster + "/globals/" + dumpId + "/globals.sql." + compression.suffix();
+        return globalsDirectory(cluster, dumpId) + "globals.sql." + compression.suffix();
     }
 
     public static String globalsManifest(String cluster, String dumpId) {
-        return cluster + "/globals/" + dumpId + "/manifest.json";
+        return globalsDirectory(cluster, dumpId) + "manifest.json";
+    }
+
+    /** Every object of one globals dump lies under this prefix. */
+    public static String globalsDirectory(String cluster, String dumpId) {
+        return globalsRoot(cluster) + dumpId + "/";
+    }
+
+    public static String baseRoot(String cluster) {
+        return cluster + "/base/";
+    }
+
+    /** Dumps lie one level deeper than the other runs: {@code dump/{database}/{dumpId}/}. */
+    public static String dumpRoot(String cluster) {
+        return cluster + "/dump/";
+    }
+
+    public static String globalsRoot(String cluster) {
+        return cluster + "/globals/";
+    }
+
+    /** The prefixes under which every base backup, dump and globals dump has its own run directory. */
+    public static java.util.List<String> backupRoots(String cluster) {
+        return java.util.List.of(baseRoot(cluster), dumpRoot(cluster), globalsRoot(cluster));
     }
 
     /**
@@ -72,7 +105,11 @@ public final class RepositoryLayout {
     }
 
     public static String restoreTestRecord(String cluster, String id) {
-        return cluster + "/restore-test/" + id + ".json";
+        return restoreTestRoot(cluster) + id + ".json";
+    }
+
+    public static String restoreTestRoot(String cluster) {
+        return cluster + "/restore-test/";
     }
 
     public static String failureRecord(String cluster, String kind, String id) {

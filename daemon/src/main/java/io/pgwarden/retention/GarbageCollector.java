@@ -1,5 +1,6 @@
 package io.pgwarden.retention;
 
+import io.pgwarden.repository.RepositoryLayout;
 import io.pgwarden.storage.StorageDriver;
 import io.pgwarden.storage.StorageDriver.IncompleteUpload;
 import io.pgwarden.storage.StorageDriver.ObjectInfo;
@@ -38,9 +39,8 @@ public final class GarbageCollector {
     public List<Garbage> find(String cluster, Instant now, Duration grace, Set<String> activeRuns) {
         Instant before = now.minus(grace);
         List<Garbage> found = new ArrayList<>();
-        for (String root : List.of(cluster + "/base/", cluster + "/dump/", cluster + "/globals/")) {
-            // Nested one level deeper for dumps: dump/{database}/{id}/.
-            int depth = root.endsWith("/dump/") ? 2 : 1;
+        for (String root : RepositoryLayout.backupRoots(cluster)) {
+            int depth = root.equals(RepositoryLayout.dumpRoot(cluster)) ? 2 : 1;
             Group group = new Group();
             try (Stream<ObjectInfo> objects = storage.list(root)) {
                 objects.forEach(o -> {

@@ -88,9 +88,9 @@ public final class RetentionExecutor {
 
     private static String directory(String cluster, Deletion d) {
         return switch (d.kind()) {
-            case BASE -> cluster + "/base/" + d.id() + "/";
-            case DUMP -> RepositoryLayout.dumpPrefix(cluster, d.database()) + d.id() + "/";
-            case GLOBALS -> cluster + "/globals/" + d.id() + "/";
+            case BASE -> RepositoryLayout.baseBackupDirectory(cluster, d.id());
+            case DUMP -> RepositoryLayout.dumpDirectory(cluster, d.database(), d.id());
+            case GLOBALS -> RepositoryLayout.globalsDirectory(cluster, d.id());
             case RESTORE_TEST -> throw new IllegalArgumentException("a test-restore record is one object");
         };
     }
@@ -120,7 +120,7 @@ public final class RetentionExecutor {
     /** Deletions an earlier, interrupted prune began (their mark is still there). */
     private Result finishInterrupted(String cluster) {
         List<String> marked = new ArrayList<>();
-        for (String root : List.of(cluster + "/base/", cluster + "/dump/", cluster + "/globals/")) {
+        for (String root : RepositoryLayout.backupRoots(cluster)) {
             try (Stream<ObjectInfo> objects = storage.list(root)) {
                 objects.map(ObjectInfo::key).filter(k -> k.endsWith("/" + MARK)).forEach(marked::add);
             }
@@ -140,7 +140,7 @@ public final class RetentionExecutor {
     public static RetentionPlanner.Catalog catalog(StorageDriver storage, String cluster) {
         Catalog catalog = new Catalog(storage);
         List<String> tests = new ArrayList<>();
-        String prefix = cluster + "/restore-test/";
+        String prefix = RepositoryLayout.restoreTestRoot(cluster);
         try (Stream<ObjectInfo> objects = storage.list(prefix)) {
             objects.map(o -> o.key().substring(prefix.length())).filter(k -> k.endsWith(".json"))
                     .forEach(k -> tests.add(k.substring(0, k.length() - ".json".length())));

@@ -5,6 +5,7 @@ import io.pgwarden.config.S3Config;
 import io.pgwarden.storage.StorageDriver;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Set;
 
@@ -16,31 +17,32 @@ public final class RetentionService {
     private final PgwardenConfig config;
     private final StorageDriver storage;
     private final Clock clock;
+    private final RetentionExecutor executor;
+    private final GarbageCollector collector;
 
     public RetentionService(PgwardenConfig config, StorageDriver storage, Clock clock) {
         this.config = config;
         this.storage = storage;
         this.clock = clock;
+        this.executor = new RetentionExecutor(storage);
+        this.collector = new GarbageCollector(storage);
     }
 
     /** What one prune deletes: the retention plan and the garbage found. */
     public record Prune(RetentionPlan plan, List<GarbageCollector.Garbage> garbage) {
-        public boolean isEmpty() {
-            return plan.isEmpty() && garbage.isEmpty();
-        }
     }
 
     /** @param activeRuns ids of runs this process has in progress (their objects are never garbage) */
     public Prune plan(String cluster, Set<String> activeRuns) {
         Duration lock = config.repository().s3().flatMap(S3Config::objectLock).map(S3Config.ObjectLock::period).orElse(Duration.ZERO);
-        RetentionPlan plan = RetentionPlanner.plan(RetentionExecutor.catalog(storage, cluster), config.cluster(cluster).retention(), lock,
-                clock.instant());
-        return new Prune(plan, new GarbageCollector(storage).find(cluster, clock.instant(), config.repository().garbageGrace(), activeRuns));
+        Instant now = clock.instant();
+        RetentionPlan plan = RetentionPlanner.plan(RetentionExecutor.catalog(storage, cluster), config.cluster(cluster).retention(), lock, now);
+        return new Prune(plan, collector.find(cluster, now, config.repository().garbageGrace(), activeRuns));
     }
 
     public RetentionExecutor.Result apply(Prune prune) {
-        RetentionExecutor.Result retained = new RetentionExecutor(storage).execute(prune.plan());
-        RetentionExecutor.Result collected = new GarbageCollector(storage).remove(prune.garbage());
+        RetentionExecutor.Result retained = executor.execute(prune.plan());
+        RetentionExecutor.Result collected = collector.remove(prune.garbage());
         return retained.plus(collected.objects(), collected.bytes());
     }
 
@@ -50,6 +52,6 @@ public final class RetentionService {
 
     /** Every WAL object the plan deletes, for listing it (streamed: there may be very many). */
     public void walToDelete(RetentionPlan plan, java.util.function.Consumer<StorageDriver.ObjectInfo> each) {
-        plan.walBefore().ifPresent(w -> new RetentionExecutor(storage).walBefore(plan.cluster(), w, each));
+        plan.walBefore().ifPresent(w -> executor.walBefore(plan.cluster(), w, each));
     }
 }

@@ -104,8 +104,7 @@ public final class FilesystemStorage implements StorageDriver {
 
     @Override
     public Stream<ObjectInfo> list(String prefix) {
-        int slash = prefix.lastIndexOf('/');
-        Path dir = slash < 0 ? root : root.resolve(Keys.check(prefix.substring(0, slash)));
+        Path dir = directoryOf(prefix);
         if (!Files.isDirectory(dir)) return Stream.empty();
         Iterator<Path> files = new SortedTreeIterator(dir);
         return StreamSupport.stream(Spliterators.spliteratorUnknownSize(files, Spliterator.ORDERED), false)
@@ -117,8 +116,7 @@ public final class FilesystemStorage implements StorageDriver {
     /** Temp files a writer that died left behind (a live writer's look the same: callers apply a grace period). */
     @Override
     public Stream<IncompleteUpload> incompleteUploads(String prefix) {
-        int slash = prefix.lastIndexOf('/');
-        Path dir = slash < 0 ? root : root.resolve(Keys.check(prefix.substring(0, slash)));
+        Path dir = directoryOf(prefix);
         if (!Files.isDirectory(dir)) return Stream.empty();
         try {
             return Files.walk(dir).filter(p -> TEMP_FILE.matcher(p.getFileName().toString()).matches() && Files.isRegularFile(p))
@@ -145,6 +143,12 @@ public final class FilesystemStorage implements StorageDriver {
         } catch (IOException e) {
             throw failure("cannot delete the temp file " + upload.id() + " of", upload.key(), e);
         }
+    }
+
+    /** The directory holding every key that starts with prefix (the part up to its last '/'). */
+    private Path directoryOf(String prefix) {
+        int slash = prefix.lastIndexOf('/');
+        return slash < 0 ? root : root.resolve(Keys.check(prefix.substring(0, slash)));
     }
 
     @Override

@@ -3,7 +3,6 @@ package io.pgwarden.it.retention;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgwarden.backup.BackupJobs;
-import io.pgwarden.it.support.Launcher;
 import io.pgwarden.it.support.PgCluster;
 import io.pgwarden.it.support.PgwardenFixture;
 import io.pgwarden.it.support.Processes;
@@ -93,18 +92,6 @@ abstract class PruneEndToEnd {
         return t;
     }
 
-    private Processes.Result cli(String... args) {
-        List<String> all = new java.util.ArrayList<>(List.of(args[0], "--config", pgwarden.configFile().toString(), "--cluster", "main"));
-        all.addAll(List.of(args).subList(1, args.length));
-        return Launcher.run(all.toArray(String[]::new));
-    }
-
-    private List<String> keys(String prefix) throws Exception {
-        try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository()); var listing = storage.list(prefix)) {
-            return listing.map(StorageDriver.ObjectInfo::key).toList();
-        }
-    }
-
     private String startWal(String backupId) throws Exception {
         try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository());
              var object = storage.get("main/base/" + backupId + "/manifest.json").orElseThrow()) {
@@ -115,47 +102,47 @@ abstract class PruneEndToEnd {
     @Test
     @Order(1)
     void aDryRunShowsThePlanAndDeletesNothing() throws Exception {
-        List<String> before = keys("main/");
-        var r = cli("prune", "--dry-run");
+        List<String> before = pgwarden.repositoryKeys("main/");
+        var r = pgwarden.cli("prune", "--dry-run");
         assertThat(r.exitCode()).as(r.stderr()).isZero();
         assertThat(r.stdout()).containsPattern("base\\s+" + backups[0] + "\\s+\\S+\\s+not among the 2 newest")
                 .contains("before " + startWal(backups[1])).doesNotContainPattern("base\\s+" + backups[1]);
-        assertThat(keys("main/")).isEqualTo(before);
+        assertThat(pgwarden.repositoryKeys("main/")).isEqualTo(before);
     }
 
     @Test
     @Order(2)
     void pruneKeepsTheTwoNewestBackupsAndTheWalTheyNeed() throws Exception {
         String cutoff = startWal(backups[1]);
-        List<String> historyAndBackupFiles = keys("main/wal/").stream().filter(k -> k.contains(".history.") || k.contains(".backup."))
+        List<String> historyAndBackupFiles = pgwarden.repositoryKeys("main/wal/").stream().filter(k -> k.contains(".history.") || k.contains(".backup."))
                 .filter(k -> k.contains(".history.") || k.substring(k.lastIndexOf('/') + 9, k.lastIndexOf('/') + 25).compareTo(cutoff.substring(8)) >= 0)
                 .toList();
-        var r = cli("prune");
+        var r = pgwarden.cli("prune");
         assertThat(r.exitCode()).as(r.stderr()).isZero();
         assertThat(r.stdout()).containsPattern("deleted \\d+ objects");
 
-        assertThat(keys("main/base/").stream().map(k -> k.split("/")[2]).distinct().toList()).containsExactly(backups[1], backups[2]);
-        List<String> wal = keys("main/wal/");
+        assertThat(pgwarden.repositoryKeys("main/base/").stream().map(k -> k.split("/")[2]).distinct().toList()).containsExactly(backups[1], backups[2]);
+        List<String> wal = pgwarden.repositoryKeys("main/wal/");
         assertThat(wal).allSatisfy(k -> {
             String name = k.substring(k.lastIndexOf('/') + 1);
             if (!name.contains(".history.")) assertThat(name.substring(8, 24)).isGreaterThanOrEqualTo(cutoff.substring(8));
         });
         assertThat(wal).containsAll(historyAndBackupFiles).anyMatch(k -> k.contains("/" + cutoff + "."));
         // Run again: nothing left to do.
-        assertThat(cli("prune").stdout()).contains("nothing to delete");
+        assertThat(pgwarden.cli("prune").stdout()).contains("nothing to delete");
     }
 
     @Test
     @Order(3)
     void theOldestPointKeptStillRestoresAndAnEarlierOneIsRefused() throws Exception {
-        var refused = cli("restore", "--target-time", beforeSecond.toString(), "--dry-run");
+        var refused = pgwarden.cli("restore", "--target-time", beforeSecond.toString(), "--dry-run");
         assertThat(refused.exitCode()).isEqualTo(1);
         assertThat(refused.stderr()).contains("ended before the target").contains("the earliest restorable point is ")
                 .contains("the end of base backup " + backups[1]);
 
         Path target = dir.resolve("restored");
         int port = TestDirs.freePort();
-        var r = cli("restore", "--target-time", afterSecond.toString(), "--target-dir", target.toString(), "--start", "--port",
+        var r = pgwarden.cli("restore", "--target-time", afterSecond.toString(), "--target-dir", target.toString(), "--start", "--port",
                 Integer.toString(port), "--archive-mode", "off");
         try {
             assertThat(r.exitCode()).as(r.stderr()).isZero();
@@ -177,14 +164,14 @@ abstract class PruneEndToEnd {
             storage.put(prefix + "deleting", new java.io.ByteArrayInputStream(new byte[0]), java.util.Map.of());
             storage.delete(prefix + "manifest.json");
         }
-        assertThat(cli("list").stdout()).doesNotContain(backups[1]);
-        var half = cli("verify");
+        assertThat(pgwarden.cli("list").stdout()).doesNotContain(backups[1]);
+        var half = pgwarden.cli("verify");
         assertThat(half.exitCode()).as(half.stdout() + half.stderr()).isZero();
-        var r = cli("prune");
+        var r = pgwarden.cli("prune");
         assertThat(r.exitCode()).as(r.stderr()).isZero();
-        assertThat(keys(prefix)).isEmpty();
-        assertThat(keys("main/base/").stream().map(k -> k.split("/")[2]).distinct().toList()).containsExactly(backups[2]);
-        var verified = cli("verify");
+        assertThat(pgwarden.repositoryKeys(prefix)).isEmpty();
+        assertThat(pgwarden.repositoryKeys("main/base/").stream().map(k -> k.split("/")[2]).distinct().toList()).containsExactly(backups[2]);
+        var verified = pgwarden.cli("verify");
         assertThat(verified.exitCode()).as(verified.stdout() + verified.stderr()).isZero();
         assertThat(verified.stdout()).contains("ok      base backup " + backups[2]).contains("the repository verified");
     }
@@ -197,7 +184,7 @@ abstract class PruneEndToEnd {
         String fourth = backup();
         var run = pgwarden.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.RETENTION, Optional.empty(), "test"));
         assertThat(run.state()).as(String.valueOf(run.error())).isEqualTo("succeeded");
-        assertThat(keys("main/base/").stream().map(k -> k.split("/")[2]).distinct().toList()).containsExactlyInAnyOrder(third, fourth);
+        assertThat(pgwarden.repositoryKeys("main/base/").stream().map(k -> k.split("/")[2]).distinct().toList()).containsExactlyInAnyOrder(third, fourth);
         // backups[2]'s manifest, mark and data, and the WAL before the third backup's start
         assertThat(pgwarden.metric("pgwarden_retention_deleted_objects_total{cluster=\"main\"}")).isGreaterThanOrEqualTo(4);
         assertThat(pgwarden.metric("pgwarden_retention_freed_bytes_total{cluster=\"main\"}")).isGreaterThan(0);
@@ -210,17 +197,17 @@ abstract class PruneEndToEnd {
         source.query("INSERT INTO t (batch) VALUES (9)");
         source.awaitArchived(source.query("SELECT pg_walfile_name(pg_switch_wal())"), Duration.ofMinutes(1));
         // Ordered by where they start in WAL (two backups of one second do not sort by id).
-        List<String> byStart = new java.util.ArrayList<>(keys("main/base/").stream().map(k -> k.split("/")[2]).distinct().toList());
+        List<String> byStart = new java.util.ArrayList<>(pgwarden.repositoryKeys("main/base/").stream().map(k -> k.split("/")[2]).distinct().toList());
         java.util.Map<String, String> starts = new java.util.HashMap<>();
         for (String id : byStart) starts.put(id, startWal(id));
         byStart.sort(java.util.Comparator.comparing(starts::get));
         String oldest = byStart.get(0);
         String newest = byStart.get(byStart.size() - 1);
-        assertThat(cli("verify").exitCode()).isZero();
+        assertThat(pgwarden.cli("verify").exitCode()).isZero();
 
         String base = "main/base/" + oldest + "/base.tar.zst";
         damaged(base, bytes -> bytes[bytes.length / 2] ^= 0x5a, () -> {
-            var r = cli("verify");
+            var r = pgwarden.cli("verify");
             assertThat(r.exitCode()).isEqualTo(5);
             assertThat(r.stdout()).contains("FAILED  base backup " + oldest + ": repository object '" + base + "'");
             assertThat(r.stderr()).contains("1 problem(s)");
@@ -228,9 +215,9 @@ abstract class PruneEndToEnd {
 
         // The newest backup's start segment lies inside the oldest backup's chain (newer segments follow it).
         String middle = startWal(newest);
-        String walKey = keys("main/wal/00000001/").stream().filter(k -> k.matches(".*/" + middle + "\\.[a-z]+")).findFirst().orElseThrow();
+        String walKey = pgwarden.repositoryKeys("main/wal/00000001/").stream().filter(k -> k.matches(".*/" + middle + "\\.[a-z]+")).findFirst().orElseThrow();
         damaged(walKey, null, () -> {
-            var r = cli("verify");
+            var r = pgwarden.cli("verify");
             assertThat(r.exitCode()).isEqualTo(5);
             assertThat(r.stdout()).contains("FAILED  WAL continuity of base backup " + oldest + ": WAL gap in cluster 'main': file '"
                     + middle + "' is missing");
@@ -244,14 +231,14 @@ abstract class PruneEndToEnd {
             }
             storage.put(walKey, new java.io.ByteArrayInputStream(java.util.Arrays.copyOf(all, all.length / 2)), info.metadata());
             try {
-                var r = cli("verify");
+                var r = pgwarden.cli("verify");
                 assertThat(r.exitCode()).isEqualTo(5);
                 assertThat(r.stdout()).contains("FAILED  WAL file " + middle + ": repository object '" + walKey + "'");
             } finally {
                 storage.put(walKey, new java.io.ByteArrayInputStream(all), info.metadata());
             }
         }
-        assertThat(cli("verify").exitCode()).isZero();
+        assertThat(pgwarden.cli("verify").exitCode()).isZero();
     }
 
     @Test
@@ -263,7 +250,7 @@ abstract class PruneEndToEnd {
         double lastSuccess = pgwarden.metric("pgwarden_verify_last_success_timestamp_seconds{cluster=\"main\"}");
         assertThat(lastSuccess).isGreaterThanOrEqualTo(ok.startedAt().getEpochSecond());
 
-        String backup = keys("main/base/").stream().map(k -> k.split("/")[2]).findFirst().orElseThrow();
+        String backup = pgwarden.repositoryKeys("main/base/").stream().map(k -> k.split("/")[2]).findFirst().orElseThrow();
         String base = "main/base/" + backup + "/base.tar.zst";
         damaged(base, bytes -> bytes[bytes.length / 3] ^= 0x01, () -> {
             var failed = pgwarden.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.VERIFY, Optional.empty(), "test"));
@@ -311,10 +298,10 @@ abstract class PruneEndToEnd {
             storage.put(orphan + "base.tar.zst", new java.io.ByteArrayInputStream(new byte[4096]), java.util.Map.of());
         }
         leaveIncompleteUpload(halfWritten);
-        List<String> committed = keys("main/").stream().filter(k -> !k.startsWith(orphan)).toList();
+        List<String> committed = pgwarden.repositoryKeys("main/").stream().filter(k -> !k.startsWith(orphan)).toList();
 
         // Younger than the grace period (24h by default): not garbage yet, it could be a backup being written.
-        var fresh = cli("prune", "--dry-run");
+        var fresh = pgwarden.cli("prune", "--dry-run");
         assertThat(fresh.stdout()).doesNotContain("garbage");
         try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository())) {
             var later = new io.pgwarden.retention.RetentionService(pgwarden.config(), storage,
@@ -329,8 +316,8 @@ abstract class PruneEndToEnd {
             }
             assertThat(later.plan("main", java.util.Set.of()).garbage()).isEmpty();
         }
-        assertThat(keys("main/")).containsAll(committed);
-        var verified = cli("verify");
+        assertThat(pgwarden.repositoryKeys("main/")).containsAll(committed);
+        var verified = pgwarden.cli("verify");
         assertThat(verified.exitCode()).as(verified.stdout()).isZero();
     }
 

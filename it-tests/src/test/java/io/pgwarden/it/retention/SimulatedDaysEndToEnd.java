@@ -3,7 +3,6 @@ package io.pgwarden.it.retention;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgwarden.backup.BackupJobs;
-import io.pgwarden.it.support.Launcher;
 import io.pgwarden.it.support.PgCluster;
 import io.pgwarden.it.support.PgwardenFixture;
 import io.pgwarden.it.support.Processes;
@@ -105,12 +104,6 @@ abstract class SimulatedDaysEndToEnd {
         TestDirs.delete(dir);
     }
 
-    private Processes.Result cli(String... args) {
-        List<String> all = new java.util.ArrayList<>(List.of(args[0], "--config", pgwarden.configFile().toString(), "--cluster", "main"));
-        all.addAll(List.of(args).subList(1, args.length));
-        return Launcher.run(all.toArray(String[]::new));
-    }
-
     private List<BaseBackupManifest> baseBackups() {
         try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository())) {
             return new Catalog(storage).baseBackups("main");
@@ -120,12 +113,6 @@ abstract class SimulatedDaysEndToEnd {
     private List<DumpManifest> dumpManifests() {
         try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository())) {
             return new Catalog(storage).dumps("main");
-        }
-    }
-
-    private List<String> keys(String prefix) {
-        try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository()); var listing = storage.list(prefix)) {
-            return listing.map(StorageDriver.ObjectInfo::key).toList();
         }
     }
 
@@ -148,21 +135,21 @@ abstract class SimulatedDaysEndToEnd {
     @Order(2)
     void pruneOnTheLastDayLeavesExactlyWhatTheWindowAndTheDailyCountKeep() throws Exception {
         prunedAt = Instant.now();
-        var r = cli("prune");
+        var r = pgwarden.cli("prune");
         assertThat(r.exitCode()).as(r.stdout() + r.stderr()).isZero();
         assertThat(baseBackups()).extracting(BaseBackupManifest::backupId)
                 .containsExactly(backups[2], backups[3]);
         List<DumpManifest> dumpsLeft = dumpManifests();
         assertThat(dumpsLeft).filteredOn(d -> "postgres".equals(d.database())).extracting(DumpManifest::dumpId).containsExactly(dumps[2], dumps[3]);
         assertThat(dumpsLeft).filteredOn(DumpManifest::isGlobals).extracting(DumpManifest::dumpId).containsExactly(dumps[2], dumps[3]);
-        assertThat(keys("main/base/").stream().map(k -> k.split("/")[2]).distinct().toList())
+        assertThat(pgwarden.repositoryKeys("main/base/").stream().map(k -> k.split("/")[2]).distinct().toList())
                 .containsExactly(backups[2], backups[3]);
         String cutoff = baseBackups().get(0).startWalFile();
-        assertThat(keys("main/wal/")).allSatisfy(k -> {
+        assertThat(pgwarden.repositoryKeys("main/wal/")).allSatisfy(k -> {
             String name = k.substring(k.lastIndexOf('/') + 1);
             if (!name.contains(".history.")) assertThat(name.substring(8, 24)).isGreaterThanOrEqualTo(cutoff.substring(8));
         });
-        assertThat(cli("prune").stdout()).contains("nothing to delete");
+        assertThat(pgwarden.cli("prune").stdout()).contains("nothing to delete");
     }
 
     @Test
@@ -170,7 +157,7 @@ abstract class SimulatedDaysEndToEnd {
     void theWindowsOldestPointRestoresAndJustBeforeTheOldestBackupKeptIsRefused() throws Exception {
         BaseBackupManifest oldestKept = baseBackups().get(0);
         Instant before = oldestKept.stopTime().minusSeconds(1);
-        var refused = cli("restore", "--target-time", before.toString(), "--dry-run");
+        var refused = pgwarden.cli("restore", "--target-time", before.toString(), "--dry-run");
         assertThat(refused.exitCode()).isEqualTo(1);
         assertThat(refused.stderr()).contains("no base backup of cluster 'main' on timeline 1's path ended before the target")
                 .contains("the earliest restorable point is " + oldestKept.stopTime());
@@ -178,7 +165,7 @@ abstract class SimulatedDaysEndToEnd {
         Instant windowStart = prunedAt.minus(Duration.ofDays(2));
         Path target = dir.resolve("restored");
         int port = TestDirs.freePort();
-        var r = cli("restore", "--target-time", windowStart.toString(), "--target-dir", target.toString(), "--start", "--port",
+        var r = pgwarden.cli("restore", "--target-time", windowStart.toString(), "--target-dir", target.toString(), "--start", "--port",
                 Integer.toString(port), "--archive-mode", "off");
         try {
             assertThat(r.exitCode()).as(r.stdout() + r.stderr()).isZero();

@@ -184,9 +184,21 @@ public final class PgwardenFixture implements AutoCloseable {
 
     /** Every object key in the repository, read through a fresh driver. */
     public List<String> repositoryKeys() {
-        try (StorageDriver storage = StorageFactory.create(config.repository()); Stream<StorageDriver.ObjectInfo> all = storage.list("")) {
+        return repositoryKeys("");
+    }
+
+    /** The object keys under prefix, in key order, read through a fresh driver. */
+    public List<String> repositoryKeys(String prefix) {
+        try (StorageDriver storage = StorageFactory.create(config.repository()); Stream<StorageDriver.ObjectInfo> all = storage.list(prefix)) {
             return all.map(StorageDriver.ObjectInfo::key).sorted().toList();
         }
+    }
+
+    /** Runs bin/pgwarden {@code command} with this daemon's config and cluster 'main', then {@code args}. */
+    public Processes.Result cli(String command, String... args) {
+        List<String> all = new java.util.ArrayList<>(List.of(command, "--config", configFile.toString(), "--cluster", "main"));
+        all.addAll(List.of(args));
+        return Launcher.run(all.toArray(String[]::new));
     }
 
     public List<String> walKeys() {

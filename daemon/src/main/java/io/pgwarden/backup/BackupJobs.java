@@ -8,6 +8,7 @@ import io.pgwarden.repository.Catalog;
 import io.pgwarden.retention.RetentionExecutor;
 import io.pgwarden.retention.RetentionService;
 import io.pgwarden.repository.RestoreTestRecord;
+import io.pgwarden.restore.RestoreTarget;
 import io.pgwarden.restore.TestRestoreService;
 import io.pgwarden.repository.DumpManifest;
 import io.pgwarden.repository.FailureRecord;
@@ -59,8 +60,14 @@ public final class BackupJobs {
         }
     }
 
-    /** @param trigger who asked: schedule, misfire, api, cli */
-    public record Request(String cluster, Kind kind, Optional<String> database, String trigger) {
+    /**
+     * @param trigger       who asked: schedule, misfire, api, cli
+     * @param restoreTarget where a test restore recovers to (other kinds ignore it)
+     */
+    public record Request(String cluster, Kind kind, Optional<String> database, String trigger, RestoreTarget restoreTarget) {
+        public Request(String cluster, Kind kind, Optional<String> database, String trigger) {
+            this(cluster, kind, database, trigger, new RestoreTarget.Latest());
+        }
     }
 
     /** @param state running, succeeded or failed; error and errorCode (an {@link ErrorCode} name) are set when failed */
@@ -198,7 +205,7 @@ public final class BackupJobs {
 
     /** @return null when the restored copy started and passed its checks, else why not */
     private String runTestRestore(Request request, RunState state) {
-        RestoreTestRecord record = services.testRestores().run(request.cluster(), state.id(), runners.apply(request.cluster()));
+        RestoreTestRecord record = services.testRestores().run(request.cluster(), state.id(), runners.apply(request.cluster()), request.restoreTarget());
         if (record.succeeded()) metrics.restoreTestSucceeded(request.cluster(), Duration.ofMillis(Math.round(record.totalSeconds() * 1000)));
         else metrics.restoreTestFailed(request.cluster());
         return record.succeeded() ? null : record.error();

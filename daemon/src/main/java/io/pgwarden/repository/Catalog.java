@@ -65,6 +65,12 @@ public final class Catalog {
         return out;
     }
 
+    /** A test restore's record, as TestRestoreService wrote it. */
+    public java.util.Optional<RestoreTestRecord> restoreTest(String cluster, String id) {
+        String key = RepositoryLayout.restoreTestRecord(cluster, id);
+        return storage.stat(key).map(o -> readManifest(key, RestoreTestRecord.class, "test restore record"));
+    }
+
     private <T> T readManifest(String key, Class<T> type, String what) {
         try (var object = storage.get(key).orElseThrow(() -> PgwardenException.notFound("repository object '" + key + "' disappeared"))) {
             return RepositoryJson.MAPPER.readValue(object.content(), type);

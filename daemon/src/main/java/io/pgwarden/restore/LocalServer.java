@@ -42,8 +42,13 @@ public final class LocalServer implements RestoredServer {
     public void start(Duration timeout) {
         String options = "-c port=" + port + " -c listen_addresses='" + listen + "' -c unix_socket_directories='" + socketDir + "'"
                 + (archiving ? "" : " -c archive_mode=off");
-        run(List.of(binDir.resolve("pg_ctl").toString(), "-D", dataDir.toString(), "-l", logFile.toString(),
-                "-o", options, "-w", "-t", Long.toString(timeout.toSeconds()), "start"), timeout, "pg_ctl start");
+        try {
+            run(List.of(binDir.resolve("pg_ctl").toString(), "-D", dataDir.toString(), "-l", logFile.toString(),
+                    "-o", options, "-w", "-t", Long.toString(timeout.toSeconds()), "start"), timeout, "pg_ctl start");
+        } catch (PgwardenException e) {
+            // pg_ctl only says that the server stopped; why is in the server's log (removed with a scratch directory).
+            throw new PgwardenException(e.code(), e.getMessage() + "; the server's log: " + logTail(), e);
+        }
         started = true;
     }
 
@@ -83,6 +88,27 @@ public final class LocalServer implements RestoredServer {
         } catch (PgwardenException e) {
             // the scratch directory is removed next; a server that did not stop is reported by the caller's log
         }
+    }
+
+    /** A Unix socket path (directory + "/.s.PGSQL." + port) longer than this is refused by the kernel and PostgreSQL. */
+    private static final int MAX_SOCKET_PATH = 107;
+
+    /**
+     * {@code preferred} when the socket path under it fits the kernel's limit, else a new short directory under /tmp
+     * (the caller removes it): a scratch directory deep in a long path would otherwise keep the server from starting.
+     */
+    public static Path socketDirectory(Path preferred, int port) throws IOException {
+        if (preferred.toString().length() + "/.s.PGSQL.".length() + Integer.toString(port).length() <= MAX_SOCKET_PATH) return preferred;
+        return Files.createTempDirectory(Path.of("/tmp"), "pgwarden-sock-");
+    }
+
+    /**
+     * A new cluster (superuser postgres): trust on its own socket, SCRAM over TCP with the password in
+     * {@code passwordFile} (which must be readable by the user initdb runs as).
+     */
+    public static void initdb(Path binDir, Path dataDir, Path passwordFile) {
+        run(List.of(binDir.resolve("initdb").toString(), "-D", dataDir.toString(), "-U", "postgres", "--auth-local=trust",
+                "--auth-host=scram-sha-256", "--pwfile=" + passwordFile, "--no-instructions"), Duration.ofMinutes(5), "initdb");
     }
 
     /** PostgreSQL refuses to run as root: when pgwarden is root, what the server will use belongs to postgres. */

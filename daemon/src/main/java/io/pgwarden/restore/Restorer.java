@@ -124,7 +124,8 @@ public final class Restorer {
     }
 
     /** Best effort (the error that brought us here is the one to report); {@code withRoot} false keeps the directory itself. */
-    static void deleteTree(Path dir, boolean withRoot) {
+    /** Removes a directory tree (best effort: what cannot be removed is logged). */
+    public static void deleteTree(Path dir, boolean withRoot) {
         if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) return;
         try (Stream<Path> all = Files.walk(dir)) {
             all.sorted(Comparator.reverseOrder()).filter(p -> withRoot || !p.equals(dir)).forEach(p -> p.toFile().delete());

@@ -45,7 +45,13 @@ public final class TestRestoreService {
         this.clock = clock;
     }
 
+    /** A test restore to the end of the archived WAL, as scheduled ones do. */
     public RestoreTestRecord run(String cluster, String id, io.pgwarden.runner.ToolRunner runner) {
+        return run(cluster, id, runner, new RestoreTarget.Latest());
+    }
+
+    /** A test restore to {@code target} (the quickstart proves point-in-time recovery with one). */
+    public RestoreTestRecord run(String cluster, String id, io.pgwarden.runner.ToolRunner runner, RestoreTarget target) {
         ClusterConfig clusterConfig = config.cluster(cluster);
         RestoreTestConfig settings = clusterConfig.restoreTest();
         Instant started = clock.instant();
@@ -55,9 +61,9 @@ public final class TestRestoreService {
         String error = null;
         try {
             plan = new RestorePlanner(storage, wal)
-                    .plan(cluster, new RestoreTarget.Latest(), Optional.empty(), OptionalInt.empty());
-            measured = runner instanceof DockerToolRunner docker ? inSidecar(cluster, id, plan, docker, settings)
-                    : inScratchDirectory(cluster, id, plan, clusterConfig, settings);
+                    .plan(cluster, target, Optional.empty(), OptionalInt.empty());
+            measured = runner instanceof DockerToolRunner docker ? inSidecar(cluster, id, plan, docker, settings, target)
+                    : inScratchDirectory(cluster, id, plan, clusterConfig, settings, target);
             CheckResult failed = measured.checks().stream().filter(c -> !c.passed()).findFirst().orElse(null);
             if (failed != null) {
                 error = "check failed on database '" + failed.database() + "': " + failed.sql() + " returned '" + failed.actual()
@@ -72,7 +78,8 @@ public final class TestRestoreService {
         List<RestoreTestRecord.DumpCheck> dumpChecks = settings.dumps() ? testDumps(cluster, id, runner) : List.of();
         RestoreTestRecord.DumpCheck failedDump = dumpChecks.stream().filter(d -> d.error() != null).findFirst().orElse(null);
         if (error == null && failedDump != null) error = "dump test restore of database '" + failedDump.database() + "' failed: " + failedDump.error();
-        RestoreTestRecord record = new RestoreTestRecord(1, id, cluster, plan == null ? null : plan.backup().backupId(), "latest",
+        RestoreTestRecord record = new RestoreTestRecord(1, id, cluster, plan == null ? null : plan.backup().backupId(),
+                target instanceof RestoreTarget.Latest ? "latest" : target.describe(),
                 plan == null ? 0 : plan.timeline(), started, clock.instant(), (System.nanoTime() - t0) / 1e9, recoverySeconds, recoveredTo,
                 error == null ? "succeeded" : "failed", checks, dumpChecks, error);
         RepositoryJson.write(storage, RepositoryLayout.restoreTestRecord(cluster, id), record);
@@ -90,24 +97,27 @@ public final class TestRestoreService {
     }
 
     /** Process runner: a scratch directory and pg_ctl from runner.binDir; WAL through this daemon's endpoint. */
-    private Measured inScratchDirectory(String cluster, String id, RestorePlan plan, ClusterConfig clusterConfig, RestoreTestConfig settings)
+    private Measured inScratchDirectory(String cluster, String id, RestorePlan plan, ClusterConfig clusterConfig, RestoreTestConfig settings,
+                                        RestoreTarget target)
             throws IOException {
         Path scratch = settings.scratchDir().resolve(cluster + "-" + id);
+        Path sockets = LocalServer.socketDirectory(scratch, 5432);
         try {
             Path data = prepareScratch(scratch);
             new Restorer(storage).restore(plan, data, new RecoverySettings(RestoreCommands.viaDaemon(config, cluster, scratch.resolve("auth-header")),
-                    new RestoreTarget.Latest(), "promote", OptionalInt.empty(), "test restore " + id + " by pgwarden"), Progress.silent(plan.backup().rawBytes()));
+                    target, "promote", OptionalInt.empty(), "test restore " + id + " by pgwarden"), Progress.silent(plan.backup().rawBytes()));
             // The scratch copy is reached through its own socket only: production's pg_hba.conf does not apply to it.
             Files.writeString(data.resolve("pg_hba.conf"), "local all all trust\n");
-            LocalServer.handOverToPostgres(scratch);
+            LocalServer.handOverToPostgres(scratch, sockets);
             Path bin = clusterConfig.runner().binDirFor(plan.backup().pgVersionNum() / 10000);
             // Socket-only and archiving off: a scratch copy is never reached by clients nor archives into the repository.
-            LocalServer server = new LocalServer(bin, data, scratch.resolve("server.log"), scratch, 5432, "", false);
+            LocalServer server = new LocalServer(bin, data, scratch.resolve("server.log"), sockets, 5432, "", false);
             long r0 = System.nanoTime();
             server.start(settings.timeout());
             return measure(server, settings, r0);
         } finally {
             Restorer.deleteTree(scratch, true);
+            Restorer.deleteTree(sockets, true);
         }
     }
 
@@ -115,12 +125,13 @@ public final class TestRestoreService {
      * Docker runner: a scratch volume filled by sidecars (base backup and the WAL it needs), PostgreSQL in a container
      * on it with no network, checks through psql sidecars on its socket; container and volume removed afterwards.
      */
-    private Measured inSidecar(String cluster, String id, RestorePlan plan, DockerToolRunner docker, RestoreTestConfig settings) {
+    private Measured inSidecar(String cluster, String id, RestorePlan plan, DockerToolRunner docker, RestoreTestConfig settings,
+                               RestoreTarget target) {
         String volume = "pgwarden-restore-test-" + cluster.replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + id.toLowerCase();
         VolumeRestorer restorer = new VolumeRestorer(storage, wal, docker);
         restorer.restore(plan, volume, id.toLowerCase(), false, true, Progress.silent(plan.backup().rawBytes()));
         try {
-            RecoverySettings recovery = new RecoverySettings(VolumeRestorer.restoreCommand(), new RestoreTarget.Latest(), "promote",
+            RecoverySettings recovery = new RecoverySettings(VolumeRestorer.restoreCommand(), target, "promote",
                     OptionalInt.of(plan.timeline()), "test restore " + id + " by pgwarden");
             long r0 = System.nanoTime();
             return measure(restorer.start(plan, volume, id.toLowerCase(), new VolumeRestorer.ServerOptions(true, null, false, recovery,

@@ -1,0 +1,273 @@
+package io.pgwarden.quickstart;
+
+import io.pgwarden.backup.BackupJobs;
+import io.pgwarden.config.ConfigLoader;
+import io.pgwarden.daemon.Daemon;
+import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.PgwardenException;
+import io.pgwarden.repository.Catalog;
+import io.pgwarden.repository.RestoreTestRecord;
+import io.pgwarden.restore.LocalServer;
+import io.pgwarden.restore.RestoreTarget;
+import io.pgwarden.restore.Restorer;
+import io.pgwarden.storage.StorageDriver;
+import io.pgwarden.storage.StorageFactory;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.Optional;
+import java.util.function.BooleanSupplier;
+
+/**
+ * pgwarden end to end on one machine, with nothing but PostgreSQL's server binaries: a scratch cluster whose
+ * archive_command pushes to a daemon with a filesystem repository, a base backup and a dump, rows written in three
+ * batches, and a test restore to the moment between the second and the third, whose check proves that recovery
+ * stopped exactly there. Everything lives in one directory, removed by {@link #close()} unless kept.
+ */
+public final class Quickstart implements AutoCloseable {
+    public static final String CLUSTER = "quickstart";
+    static final int BATCH_ROWS = 1000;
+    private static final int STEPS = 8;
+    /** Letters, digits and . _ - /: a directory that needs no quoting in YAML, postgresql.conf or a shell command. */
+    private static final String SAFE_PATH = "[A-Za-z0-9._/-]+";
+
+    /** @param dir where everything goes (absent or empty); default a new directory under java.io.tmpdir */
+    public record Options(Optional<Path> dir, boolean keep, Optional<Path> pgBin) {
+    }
+
+    /** What the summary shows. */
+    public record Result(Path dir, PgBinaries pg, int pgPort, Path socketDir, int daemonPort, Path configFile, Catalog.Listing listing,
+                         Instant target, RestoreTestRecord restoreTest, Duration elapsed) {
+    }
+
+    private final Options options;
+    private final PrintWriter out;
+    private Path dir;
+    private Path pgHome;
+    private Path createdDir;
+    private boolean removeRoot;
+    private Path extraDir;
+    private LocalServer server;
+    private Daemon daemon;
+    private int step;
+
+    public Quickstart(Options options, PrintWriter out) {
+        this.options = options;
+        this.out = out;
+    }
+
+    /** @param stopRequested checked between steps: a Ctrl-C during the set-up stops it there (close() cleans up) */
+    public Result run(BooleanSupplier stopRequested) throws Exception {
+        long t0 = System.nanoTime();
+        PgBinaries pg = PgBinaries.locate(options.pgBin());
+        requireCurl();
+        prepareDirectory();
+        out.printf("pgwarden quickstart: PostgreSQL %s from %s; everything lives in %s%s%n", pg.version(), pg.binDir(), dir,
+                options.keep() ? " (kept on exit)" : " and is removed on exit");
+        int pgPort = freePort();
+        int daemonPort = freePort();
+        Path socketDir = LocalServer.socketDirectory(pgHome.resolve("run"), pgPort);
+        if (!socketDir.startsWith(dir)) extraDir = socketDir;
+        Path dataDir = pgHome.resolve("data");
+
+        step("initdb a scratch cluster", stopRequested, () -> {
+            LocalServer.handOverToPostgres(pgHome);
+            LocalServer.initdb(pg.binDir(), dataDir, pgHome.resolve("password"));
+            return dataDir.toString();
+        });
+        Path configFile = dir.resolve("pgwarden.yml");
+        step("start the pgwarden daemon (filesystem repository)", stopRequested, () -> {
+            write(configFile, QuickstartConfig.yaml(dir, pgHome, pg.binDir(), pgPort, daemonPort));
+            daemon = Daemon.start(ConfigLoader.load(configFile), Clock.systemUTC());
+            return "http://127.0.0.1:" + daemonPort;
+        });
+        step("start PostgreSQL with archive_command pushing WAL to pgwarden", stopRequested, () -> {
+            write(pgHome.resolve("auth-header"), "Authorization: Bearer " + read(dir.resolve("wal.token")) + "\n");
+            append(dataDir.resolve("postgresql.auto.conf"), QuickstartConfig.postgresqlSettings(pgHome.resolve("auth-header"), daemonPort));
+            Files.createDirectories(socketDir);
+            LocalServer.handOverToPostgres(pgHome, socketDir);
+            server = new LocalServer(pg.binDir(), dataDir, pgHome.resolve("server.log"), socketDir, pgPort, "127.0.0.1", true);
+            server.start(Duration.ofMinutes(2));
+            return "127.0.0.1:" + pgPort;
+        });
+        step("write batch 1 (" + BATCH_ROWS + " rows into quickstart_orders)", stopRequested, () -> {
+            sql("CREATE TABLE quickstart_orders (id bigserial PRIMARY KEY, batch int NOT NULL, amount numeric(10,2) NOT NULL,"
+                    + " placed_at timestamptz NOT NULL DEFAULT clock_timestamp())");
+            insertBatch(1);
+            return "committed";
+        });
+        step("base backup (pg_basebackup, streamed to the repository)", stopRequested, () -> job(BackupJobs.Kind.BASE, new RestoreTarget.Latest()).id());
+        step("dump (pg_dump of each database, pg_dumpall --globals-only)", stopRequested, () -> job(BackupJobs.Kind.DUMP, new RestoreTarget.Latest()).id());
+        Instant[] target = new Instant[1];
+        step("write batches 2 and 3, archive the current WAL file", stopRequested, () -> {
+            insertBatch(2);
+            // The restore target: after batch 2's commit, before batch 3's (PostgreSQL's clock decides both).
+            target[0] = Instant.parse(sql("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"));
+            sleep(Duration.ofMillis(50));
+            insertBatch(3);
+            String segment = sql("SELECT pg_walfile_name(pg_switch_wal())");
+            awaitArchived(segment);
+            return "target " + target[0] + ", WAL up to " + segment + " archived";
+        });
+        RestoreTestRecord[] record = new RestoreTestRecord[1];
+        step("test restore to the target (point in time), checked", stopRequested, () -> {
+            BackupJobs.RunState run = daemon.jobs().run(new BackupJobs.Request(CLUSTER, BackupJobs.Kind.RESTORE_TEST, Optional.empty(),
+                    "quickstart", new RestoreTarget.Time(target[0])));
+            try (StorageDriver storage = StorageFactory.create(ConfigLoader.load(configFile).repository())) {
+                record[0] = new Catalog(storage).restoreTest(CLUSTER, run.id()).orElse(null);
+            }
+            if (!run.state().equals("succeeded")) throw new PgwardenException(ErrorCode.TOOL, "the test restore failed: " + run.error());
+            return "recovered to " + record[0].recoveredTo();
+        });
+        Catalog.Listing listing;
+        try (StorageDriver storage = StorageFactory.create(ConfigLoader.load(configFile).repository())) {
+            listing = new Catalog(storage).list(CLUSTER);
+        }
+        return new Result(dir, pg, pgPort, socketDir, daemonPort, configFile, listing, target[0], record[0],
+                Duration.ofNanos(System.nanoTime() - t0));
+    }
+
+    /** Stops PostgreSQL, then the daemon, then removes the directory (unless kept). Safe after a failed run. */
+    @Override
+    public void close() {
+        if (server != null) server.close();
+        if (daemon != null) daemon.close();
+        server = null;
+        daemon = null;
+        if (extraDir != null) Restorer.deleteTree(extraDir, true);
+        if (createdDir != null && !options.keep()) {
+            Restorer.deleteTree(createdDir, removeRoot);
+            createdDir = null;
+        }
+    }
+
+    private interface Step {
+        String run() throws Exception;
+    }
+
+    private void step(String what, BooleanSupplier stopRequested, Step action) throws Exception {
+        if (stopRequested.getAsBoolean()) throw new PgwardenException(ErrorCode.USAGE, "stopped by a signal before: " + what);
+        step++;
+        out.printf("[%d/%d] %s ... ", step, STEPS, what);
+        out.flush();
+        long t0 = System.nanoTime();
+        String detail;
+        try {
+            detail = action.run();
+        } catch (Exception e) {
+            out.println("FAILED");
+            out.flush();
+            throw e;
+        }
+        out.printf("ok (%.1f s): %s%n", (System.nanoTime() - t0) / 1e9, detail);
+        out.flush();
+    }
+
+    private BackupJobs.RunState job(BackupJobs.Kind kind, RestoreTarget target) {
+        BackupJobs.RunState run = daemon.jobs().run(new BackupJobs.Request(CLUSTER, kind, Optional.empty(), "quickstart", target));
+        if (!run.state().equals("succeeded")) {
+            throw new PgwardenException(ErrorCode.TOOL, "the " + kind.label() + " backup failed: " + run.error() + " (PostgreSQL's log: "
+                    + server.logTail() + ")");
+        }
+        return run;
+    }
+
+    private void insertBatch(int batch) {
+        sql("INSERT INTO quickstart_orders (batch, amount) SELECT " + batch + ", round((random() * 500)::numeric, 2) FROM generate_series(1, "
+                + BATCH_ROWS + ")");
+    }
+
+    private String sql(String statement) {
+        return server.query("postgres", statement);
+    }
+
+    /** Until pg_stat_archiver reports the segment (or a later one) archived: the restore needs the WAL past the target. */
+    private void awaitArchived(String segment) {
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (sql("SELECT coalesce(last_archived_wal, '') >= '" + segment + "' FROM pg_stat_archiver").equals("t")) return;
+            sleep(Duration.ofMillis(200));
+        }
+        throw new PgwardenException(ErrorCode.TOOL, "WAL file " + segment + " was not archived within 2 minutes: pg_stat_archiver says "
+                + sql("SELECT format('last archived %s, last failed %s (%s failures)', last_archived_wal, last_failed_wal, failed_count)"
+                + " FROM pg_stat_archiver") + "; PostgreSQL's log: " + server.logTail());
+    }
+
+    private void prepareDirectory() throws IOException {
+        Path given = options.dir().map(p -> p.toAbsolutePath().normalize()).orElse(null);
+        if (given != null && !given.toString().matches(SAFE_PATH)) {
+            throw new PgwardenException(ErrorCode.USAGE, "--dir '" + given + "': use a path of letters, digits, '.', '_', '-' and '/' only");
+        }
+        dir = given != null ? given : Files.createTempDirectory("pgwarden-quickstart-");
+        pgHome = dir.resolve("pg");
+        boolean existed = given != null && Files.exists(given);
+        if (given == null) {
+            // created above
+        } else if (Files.exists(dir)) {
+            try (var entries = Files.list(dir)) {
+                if (entries.findAny().isPresent()) {
+                    throw new PgwardenException(ErrorCode.USAGE, "'" + dir + "' is not empty; the quickstart needs an empty or new directory");
+                }
+            }
+        } else {
+            Files.createDirectories(dir);
+        }
+        createdDir = dir;
+        removeRoot = given == null || !existed;
+        // Traversable, not listable: PostgreSQL (user postgres when pgwarden is root) needs to reach pg/ below it.
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
+        Files.createDirectories(pgHome, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        write(pgHome.resolve("password"), secret());
+        write(dir.resolve("wal.token"), secret());
+        write(dir.resolve("admin.token"), secret());
+    }
+
+    private static String secret() {
+        byte[] bytes = new byte[24];
+        new SecureRandom().nextBytes(bytes);
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+    }
+
+    private static void write(Path file, String text) throws IOException {
+        Files.deleteIfExists(file);
+        Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(file, text);
+    }
+
+    private static void append(Path file, String text) throws IOException {
+        Files.writeString(file, text, java.nio.file.StandardOpenOption.APPEND);
+    }
+
+    private static String read(Path file) throws IOException {
+        return Files.readString(file).strip();
+    }
+
+    private static void requireCurl() {
+        for (String d : System.getenv().getOrDefault("PATH", "").split(":")) {
+            if (!d.isEmpty() && Files.isExecutable(Path.of(d, "curl"))) return;
+        }
+        throw new PgwardenException(ErrorCode.USAGE, "curl is not on the PATH; archive_command uses it to push WAL (Debian: apt-get install curl)");
+    }
+
+    private static int freePort() throws IOException {
+        try (var socket = new java.net.ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
+    }
+
+    private static void sleep(Duration d) {
+        try {
+            Thread.sleep(d);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PgwardenException(ErrorCode.TOOL, "interrupted", e);
+        }
+    }
+}

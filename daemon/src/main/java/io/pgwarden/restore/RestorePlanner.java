@@ -116,7 +116,10 @@ public final class RestorePlanner {
             throw gap(cluster, missing, backup, end);
         }
         String lastWal = Lsn.walFile(end.tli(), end.lastSegment(), segmentSize);
-        if (target instanceof RestoreTarget.Time t && t.at().isAfter(end.archivedAt())) {
+        // S3 keeps LastModified in whole seconds: a file stamped 10:00:04 may have been archived at 10:00:04.9, and a
+        // target in that second is covered by it.
+        Instant archivedBy = end.archivedAt().getNano() == 0 ? end.archivedAt().plusNanos(999_999_999) : end.archivedAt();
+        if (target instanceof RestoreTarget.Time t && t.at().isAfter(archivedBy)) {
             throw PgwardenException.notFound("the target time " + t.at() + " is later than the newest archived WAL of cluster '" + cluster
                     + "' (file " + lastWal + ", archived at " + end.archivedAt() + "); the latest restorable point is " + end.archivedAt());
         }

@@ -39,13 +39,21 @@ public final class PgContainer implements AutoCloseable {
 
     /** @param archiveCommand PostgreSQL's archive_command, run inside the container */
     public static PgContainer start(String password, String archiveCommand) {
+        return start(password, archiveCommand, List.of());
+    }
+
+    /** @param runOptions more {@code docker run} options, e.g. a network, an alias, a mounted file */
+    public static PgContainer start(String password, String archiveCommand, List<String> runOptions) {
         String id = UUID.randomUUID().toString().substring(0, 8);
         String name = "pgw-it-pg-" + id;
         String volume = "pgw-it-data-" + id;
         docker("volume", "create", volume);
-        docker("run", "-d", "--name", name, "--add-host", "host.docker.internal:host-gateway", "-p", "127.0.0.1::5432",
-                "-v", volume + ":/var/lib/postgresql/data", "-e", "PGW_PASSWORD=" + password, "-e", "PGW_ARCHIVE=" + archiveCommand,
-                IMAGE, "bash", "-c", SCRIPT);
+        List<String> run = new java.util.ArrayList<>(List.of("run", "-d", "--name", name, "--add-host", "host.docker.internal:host-gateway",
+                "-p", "127.0.0.1::5432", "-v", volume + ":/var/lib/postgresql/data", "-e", "PGW_PASSWORD=" + password,
+                "-e", "PGW_ARCHIVE=" + archiveCommand));
+        run.addAll(runOptions);
+        run.addAll(List.of(IMAGE, "bash", "-c", SCRIPT));
+        docker(run.toArray(String[]::new));
         String mapped = docker("port", name, "5432/tcp").lines().findFirst().orElseThrow();
         int port = Integer.parseInt(mapped.substring(mapped.lastIndexOf(':') + 1));
         PgContainer pg = new PgContainer(name, volume, port, password);

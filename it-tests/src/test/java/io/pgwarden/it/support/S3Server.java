@@ -31,10 +31,19 @@ public final class S3Server implements AutoCloseable {
     }
 
     public S3Server start() throws Exception {
+        return start("127.0.0.1");
+    }
+
+    /** Listening on every interface: containers reach it through the Docker host's gateway (host.docker.internal). */
+    public S3Server startForContainers() throws Exception {
+        return start("0.0.0.0");
+    }
+
+    private S3Server start(String bind) throws Exception {
         proxy = S3Proxy.builder()
                 .blobStore(store)
                 .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
-                .endpoint(URI.create("http://127.0.0.1:" + port))
+                .endpoint(URI.create("http://" + bind + ":" + port))
                 .ignoreUnknownHeaders(true)
                 .build();
         proxy.start();

@@ -9,12 +9,16 @@ import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
-/** The Jetty server: one plain HTTP connector on the configured address; graceful stop lets pushes finish. */
+/**
+ * The Jetty server: one plain HTTP connector on the configured address. Stopping answers new requests 503 while
+ * pushes in flight finish (DrainHandler), then stops Jetty gracefully.
+ */
 public final class HttpServer implements AutoCloseable {
     private static final long STOP_TIMEOUT_MS = 30_000;
 
     private final Server server;
     private final ServerConnector connector;
+    private final DrainHandler drain;
 
     public HttpServer(ServerConfig config, Handler routes) {
         QueuedThreadPool threads = new QueuedThreadPool(64, 4);
@@ -25,13 +29,13 @@ public final class HttpServer implements AutoCloseable {
         connector = new ServerConnector(server, new HttpConnectionFactory(http));
         connector.setHost(config.host());
         connector.setPort(config.port());
-        // On stop Jetty closes every connection that stays idle for its shutdown idle timeout (1 s, kept): idle
-        // keep-alive connections go at once, and a push still sending its body finishes. A client that sends nothing
-        // for a second during the stop is cut; that push is not acknowledged, so PostgreSQL retries it. (Holding
-        // every idle connection open for the full idle timeout made each stop take up to 30 s.)
+        // Jetty's own stop comes after the drain, when nothing is in flight: it closes connections idle for its
+        // shutdown idle timeout (1 s, kept), so idle keep-alive connections go at once. (Holding them for the full
+        // idle timeout made each stop take up to 30 s.)
         server.addConnector(connector);
+        drain = new DrainHandler(routes);
         GracefulHandler graceful = new GracefulHandler();
-        graceful.setHandler(routes);
+        graceful.setHandler(drain);
         server.setHandler(graceful);
         server.setStopTimeout(STOP_TIMEOUT_MS);
     }
@@ -49,9 +53,14 @@ public final class HttpServer implements AutoCloseable {
         return connector.getHost();
     }
 
+    /** New requests get 503 while those in flight finish (up to 30 s); then Jetty stops. */
     @Override
     public void close() {
         try {
+            if (!drain.drain(java.time.Duration.ofMillis(STOP_TIMEOUT_MS))) {
+                org.slf4j.LoggerFactory.getLogger(HttpServer.class).warn("requests still in flight after {} s; stopping anyway",
+                        STOP_TIMEOUT_MS / 1000);
+            }
             server.stop();
         } catch (Exception e) {
             throw new IllegalStateException("the HTTP server did not stop cleanly: " + e, e);

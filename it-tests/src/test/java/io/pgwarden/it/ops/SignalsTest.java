@@ -100,8 +100,8 @@ class SignalsTest {
 
             signal("TERM");
             await().atMost(Duration.ofSeconds(5)).until(() -> Files.readString(log).contains("stop signal received"));
-            // A new push now is refused: the listener is closed (curl in archive_command fails, PostgreSQL retries).
-            assertThat(newPushOutcome()).isIn("refused", "503");
+            // A new push now is answered 503 (curl --fail in archive_command fails, PostgreSQL retries the file).
+            assertThat(newPushOutcome()).isEqualTo("503 pgwarden is stopping; retry later");
             assertThat(sender).as("still sending when the stop began").isNotDone();
 
             sender.get(60, TimeUnit.SECONDS);
@@ -120,7 +120,8 @@ class SignalsTest {
 
     private String newPushOutcome() throws Exception {
         try {
-            return Integer.toString(push(new byte[16]).statusCode());
+            var r = push(new byte[16]);
+            return r.statusCode() + " " + r.body().strip();
         } catch (ConnectException e) {
             return "refused";
         }

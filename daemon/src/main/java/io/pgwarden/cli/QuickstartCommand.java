@@ -17,7 +17,8 @@ import sun.misc.Signal;
 
 @Command(name = "quickstart", description = {"Try pgwarden on this machine: a scratch PostgreSQL cluster archiving WAL to a daemon",
         "with a filesystem repository, a base backup, a dump, and a point-in-time test restore; prints a summary and",
-        "runs until Ctrl-C, then removes everything it created. Needs PostgreSQL's server binaries and curl; no network."})
+        "runs until Ctrl-C, then removes everything it created. Needs PostgreSQL's server binaries and curl, or Docker",
+        "and a PostgreSQL image; no network when the image is present."})
 final class QuickstartCommand implements Callable<Integer> {
     @Option(names = "--dir", description = "an empty or new directory for everything (default: a new one under $TMPDIR)")
     Path dir;
@@ -27,6 +28,12 @@ final class QuickstartCommand implements Callable<Integer> {
 
     @Option(names = "--pg-bin", description = "PostgreSQL's bin directory (default: the newest /usr/lib/postgresql/*/bin, then the PATH)")
     Path pgBin;
+
+    @Option(names = "--docker", description = "run PostgreSQL in containers (the default only where no server binaries are found)")
+    boolean docker;
+
+    @Option(names = "--image", description = "with Docker: a PostgreSQL image (default: postgres:15; pulled only when absent)")
+    String image;
 
     @Spec
     CommandSpec spec;
@@ -41,7 +48,8 @@ final class QuickstartCommand implements Callable<Integer> {
         CountDownLatch stop = new CountDownLatch(1);
         Signal.handle(new Signal("TERM"), s -> stop.countDown());
         Signal.handle(new Signal("INT"), s -> stop.countDown());
-        try (Quickstart quickstart = new Quickstart(new Quickstart.Options(Optional.ofNullable(dir), keep, Optional.ofNullable(pgBin)), out)) {
+        try (Quickstart quickstart = new Quickstart(new Quickstart.Options(Optional.ofNullable(dir), keep, Optional.ofNullable(pgBin), docker,
+                Optional.ofNullable(image)), out)) {
             Quickstart.Result result = quickstart.run(() -> stop.getCount() == 0);
             QuickstartSummary.print(out, result);
             out.println();

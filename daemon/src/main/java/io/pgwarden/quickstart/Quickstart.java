@@ -8,6 +8,7 @@ import io.pgwarden.error.PgwardenException;
 import io.pgwarden.repository.Catalog;
 import io.pgwarden.repository.RestoreTestRecord;
 import io.pgwarden.restore.LocalServer;
+import io.pgwarden.restore.RestoredServer;
 import io.pgwarden.restore.RestoreTarget;
 import io.pgwarden.restore.Restorer;
 import io.pgwarden.storage.StorageDriver;
@@ -39,11 +40,14 @@ public final class Quickstart implements AutoCloseable {
     private static final String SAFE_PATH = "[A-Za-z0-9._/-]+";
 
     /** @param dir where everything goes (absent or empty); default a new directory under java.io.tmpdir */
-    public record Options(Optional<Path> dir, boolean keep, Optional<Path> pgBin) {
+    /** @param docker run PostgreSQL in containers from {@code image} (default postgres:15) even where binaries exist */
+    public record Options(Optional<Path> dir, boolean keep, Optional<Path> pgBin, boolean docker, Optional<String> image) {
     }
 
-    /** What the summary shows. */
-    public record Result(Path dir, PgBinaries pg, int pgPort, Path socketDir, int daemonPort, Path configFile, Catalog.Listing listing,
+    static final String DEFAULT_IMAGE = "postgres:15";
+
+    /** What the summary shows. @param psqlCommand how an operator reaches the scratch cluster */
+    public record Result(Path dir, String pgVersion, String psqlCommand, int daemonPort, Path configFile, Catalog.Listing listing,
                          Instant target, RestoreTestRecord restoreTest, Duration elapsed) {
     }
 
@@ -54,7 +58,7 @@ public final class Quickstart implements AutoCloseable {
     private Path createdDir;
     private boolean removeRoot;
     private Path extraDir;
-    private LocalServer server;
+    private RestoredServer server;
     private Daemon daemon;
     private int step;
 
@@ -66,37 +70,60 @@ public final class Quickstart implements AutoCloseable {
     /** @param stopRequested checked between steps: a Ctrl-C during the set-up stops it there (close() cleans up) */
     public Result run(BooleanSupplier stopRequested) throws Exception {
         long t0 = System.nanoTime();
-        PgBinaries pg = PgBinaries.locate(options.pgBin());
-        requireCurl();
+        Optional<PgBinaries> local = localBinaries();
+        String image = options.image().orElse(DEFAULT_IMAGE);
+        if (local.isPresent()) requireCurl();
         prepareDirectory();
-        out.printf("pgwarden quickstart: PostgreSQL %s from %s; everything lives in %s%s%n", pg.version(), pg.binDir(), dir,
+        out.printf("pgwarden quickstart: PostgreSQL %s; everything lives in %s%s%n",
+                local.map(pg -> pg.version() + " from " + pg.binDir()).orElse("in containers from image " + image), dir,
                 options.keep() ? " (kept on exit)" : " and is removed on exit");
         int pgPort = freePort();
         int daemonPort = freePort();
-        Path socketDir = LocalServer.socketDirectory(pgHome.resolve("run"), pgPort);
-        if (!socketDir.startsWith(dir)) extraDir = socketDir;
-        Path dataDir = pgHome.resolve("data");
-
-        step("initdb a scratch cluster", stopRequested, () -> {
-            LocalServer.handOverToPostgres(pgHome);
-            LocalServer.initdb(pg.binDir(), dataDir, pgHome.resolve("password"));
-            return dataDir.toString();
-        });
+        String[] version = new String[1];
+        String[] psqlCommand = new String[1];
+        String header = "Authorization: Bearer " + read(dir.resolve("wal.token"));
         Path configFile = dir.resolve("pgwarden.yml");
-        step("start the pgwarden daemon (filesystem repository)", stopRequested, () -> {
-            write(configFile, QuickstartConfig.yaml(dir, pgHome, pg.binDir(), pgPort, daemonPort));
-            daemon = Daemon.start(ConfigLoader.load(configFile), Clock.systemUTC());
-            return "http://127.0.0.1:" + daemonPort;
-        });
-        step("start PostgreSQL with archive_command pushing WAL to pgwarden", stopRequested, () -> {
-            write(pgHome.resolve("auth-header"), "Authorization: Bearer " + read(dir.resolve("wal.token")) + "\n");
-            append(dataDir.resolve("postgresql.auto.conf"), QuickstartConfig.postgresqlSettings(pgHome.resolve("auth-header"), daemonPort));
-            Files.createDirectories(socketDir);
-            LocalServer.handOverToPostgres(pgHome, socketDir);
-            server = new LocalServer(pg.binDir(), dataDir, pgHome.resolve("server.log"), socketDir, pgPort, "127.0.0.1", true);
-            server.start(Duration.ofMinutes(2));
-            return "127.0.0.1:" + pgPort;
-        });
+        if (local.isPresent()) {
+            PgBinaries pg = local.get();
+            version[0] = pg.version();
+            Path socketDir = LocalServer.socketDirectory(pgHome.resolve("run"), pgPort);
+            if (!socketDir.startsWith(dir)) extraDir = socketDir;
+            Path dataDir = pgHome.resolve("data");
+            psqlCommand[0] = "psql -h " + socketDir + " -p " + pgPort + " -U postgres";
+            step("initdb a scratch cluster", stopRequested, () -> {
+                LocalServer.handOverToPostgres(pgHome);
+                LocalServer.initdb(pg.binDir(), dataDir, pgHome.resolve("password"));
+                return dataDir.toString();
+            });
+            startDaemon(stopRequested, configFile, QuickstartConfig.yaml(dir, pgHome, "{type: process, binDir: " + pg.binDir() + "}", pgPort,
+                    daemonPort), daemonPort);
+            step("start PostgreSQL with archive_command pushing WAL to pgwarden", stopRequested, () -> {
+                write(pgHome.resolve("auth-header"), header + "\n");
+                append(dataDir.resolve("postgresql.auto.conf"),
+                        QuickstartConfig.postgresqlSettings(QuickstartConfig.archiveCommand(pgHome.resolve("auth-header"), daemonPort)));
+                Files.createDirectories(socketDir);
+                LocalServer.handOverToPostgres(pgHome, socketDir);
+                LocalServer started = new LocalServer(pg.binDir(), dataDir, pgHome.resolve("server.log"), socketDir, pgPort, "127.0.0.1", true);
+                server = started;
+                started.start(Duration.ofMinutes(2));
+                return "127.0.0.1:" + pgPort;
+            });
+        } else {
+            ContainerCluster cluster = new ContainerCluster(image, "pgwarden-quickstart-server", pgPort, read(pgHome.resolve("password")));
+            server = cluster;
+            psqlCommand[0] = cluster.psqlCommand();
+            step("check image " + image + " and create a data volume", stopRequested, () -> {
+                version[0] = cluster.prepare();
+                return "PostgreSQL " + version[0];
+            });
+            startDaemon(stopRequested, configFile, QuickstartConfig.yaml(dir, pgHome, "{type: docker, image: \"" + image
+                    + "\", network: host, pull: if-absent}", pgPort, daemonPort), daemonPort);
+            step("start PostgreSQL in a container (initdb) with archive_command pushing WAL to pgwarden", stopRequested, () -> {
+                cluster.start(header, QuickstartConfig.archiveCommand(Path.of(ContainerCluster.MOUNT, "auth-header"), daemonPort), daemonPort,
+                        Duration.ofMinutes(2));
+                return "127.0.0.1:" + pgPort;
+            });
+        }
         step("write batch 1 (" + BATCH_ROWS + " rows into quickstart_orders)", stopRequested, () -> {
             sql("CREATE TABLE quickstart_orders (id bigserial PRIMARY KEY, batch int NOT NULL, amount numeric(10,2) NOT NULL,"
                     + " placed_at timestamptz NOT NULL DEFAULT clock_timestamp())");
@@ -130,8 +157,34 @@ public final class Quickstart implements AutoCloseable {
         try (StorageDriver storage = StorageFactory.create(ConfigLoader.load(configFile).repository())) {
             listing = new Catalog(storage).list(CLUSTER);
         }
-        return new Result(dir, pg, pgPort, socketDir, daemonPort, configFile, listing, target[0], record[0],
+        return new Result(dir, version[0], psqlCommand[0], daemonPort, configFile, listing, target[0], record[0],
                 Duration.ofNanos(System.nanoTime() - t0));
+    }
+
+    private void startDaemon(BooleanSupplier stopRequested, Path configFile, String yaml, int port) throws Exception {
+        step("start the pgwarden daemon (filesystem repository)", stopRequested, () -> {
+            write(configFile, yaml);
+            daemon = Daemon.start(ConfigLoader.load(configFile), Clock.systemUTC());
+            return "http://127.0.0.1:" + port;
+        });
+    }
+
+    /**
+     * The host's server binaries, unless Docker was asked for; without binaries, Docker when it is there.
+     * @return empty: run PostgreSQL in containers
+     */
+    private Optional<PgBinaries> localBinaries() {
+        if (options.docker() || options.image().isPresent()) return Optional.empty();
+        try {
+            return Optional.of(PgBinaries.locate(options.pgBin()));
+        } catch (PgwardenException e) {
+            if (options.pgBin().isEmpty() && (Files.exists(Path.of("/var/run/docker.sock")) || System.getenv("DOCKER_HOST") != null)) {
+                out.println("pgwarden quickstart: " + e.getMessage() + "; using Docker instead");
+                return Optional.empty();
+            }
+            throw options.pgBin().isPresent() ? e
+                    : new PgwardenException(ErrorCode.USAGE, e.getMessage() + "; or, with Docker, --docker [--image IMAGE]");
+        }
     }
 
     /** Stops PostgreSQL, then the daemon, then removes the directory (unless kept). Safe after a failed run. */

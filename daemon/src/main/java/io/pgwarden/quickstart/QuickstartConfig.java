@@ -13,7 +13,8 @@ final class QuickstartConfig {
      * Schedules keep the daemon doing what it would in production while it runs; misfire skip, so nothing scheduled
      * starts at once and collides with the quickstart's own runs.
      */
-    static String yaml(Path dir, Path pgHome, Path binDir, int pgPort, int daemonPort) {
+    /** @param runnerYaml the cluster's runner: local binaries, or sidecars from the server's image on the host network */
+    static String yaml(Path dir, Path pgHome, String runnerYaml, int pgPort, int daemonPort) {
         return """
                 # Written by 'pgwarden quickstart'; removed with its directory on exit.
                 server:
@@ -28,7 +29,7 @@ final class QuickstartConfig {
                   %5$s:
                     walToken: "${file:%1$s/wal.token}"
                     connection: {host: 127.0.0.1, port: %3$d, user: postgres, password: "${file:%6$s/password}"}
-                    runner: {type: process, binDir: %4$s}
+                    runner: %4$s
                     baseBackup: {checkpoint: fast, walWait: 2m}
                     restoreTest:
                       scratchDir: %1$s/restore-test
@@ -39,15 +40,16 @@ final class QuickstartConfig {
                           expect: "1|%7$d\\n2|%7$d"
                     retention: {base: {keepLast: 3}, dump: {daily: 2}}
                     schedules: {base: "0 * * * *", dump: "30 * * * *", verify: "15 * * * *", retention: "45 * * * *", misfire: skip}
-                """.formatted(dir, daemonPort, pgPort, binDir, Quickstart.CLUSTER, pgHome, Quickstart.BATCH_ROWS);
+                """.formatted(dir, daemonPort, pgPort, runnerYaml, Quickstart.CLUSTER, pgHome, Quickstart.BATCH_ROWS);
     }
 
-    /** Appended to postgresql.auto.conf: archive through curl to the daemon; the token stays in a 0600 header file. */
-    static String postgresqlSettings(Path headerFile, int daemonPort) {
-        return """
-                archive_mode = on
-                archive_command = 'curl --fail -sS -H @%s -T %%p http://127.0.0.1:%d/v1/clusters/%s/wal/%%f'
-                unix_socket_permissions = 0700
-                """.formatted(headerFile, daemonPort, Quickstart.CLUSTER);
+    /** curl to the daemon; the token stays in a 0600 header file, never in the server's settings. */
+    static String archiveCommand(Path headerFile, int daemonPort) {
+        return "curl --fail -sS -H @" + headerFile + " -T %p http://127.0.0.1:" + daemonPort + "/v1/clusters/" + Quickstart.CLUSTER + "/wal/%f";
+    }
+
+    /** Appended to postgresql.auto.conf of a cluster run from local binaries. */
+    static String postgresqlSettings(String archiveCommand) {
+        return "archive_mode = on\narchive_command = '" + archiveCommand + "'\nunix_socket_permissions = 0700\n";
     }
 }

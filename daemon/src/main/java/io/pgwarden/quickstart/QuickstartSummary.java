@@ -16,7 +16,7 @@ public final class QuickstartSummary {
         String cfg = r.configFile().toString();
         String pgwarden = System.getProperty("pgwarden.launcher", "pgwarden"); // bin/pgwarden as it was started
         out.println();
-        out.printf("Summary: cluster '%s', PostgreSQL %s, repository %s/repo (%.1f s in all)%n", Quickstart.CLUSTER, r.pg().version(),
+        out.printf("Summary: cluster '%s', PostgreSQL %s, repository %s/repo (%.1f s in all)%n", Quickstart.CLUSTER, r.pgVersion(),
                 r.dir(), r.elapsed().toMillis() / 1000.0);
         out.printf("  %-22s %-34s %12s %12s %9s%n", "backed up", "id", "size", "stored", "took");
         for (BaseBackupManifest b : r.listing().baseBackups()) {
@@ -47,7 +47,7 @@ public final class QuickstartSummary {
         out.println("  health    " + base + "/health   ready " + base + "/ready");
         out.println();
         out.println("Try, while this runs:");
-        out.printf("  psql -h %s -p %d -U postgres                  # the scratch cluster (its own socket)%n", r.socketDir(), r.pgPort());
+        out.printf("  %s                  # the scratch cluster (its own socket)%n", r.psqlCommand());
         out.printf("  %s list --config %s --cluster %s%n", pgwarden, cfg, Quickstart.CLUSTER);
         out.printf("  %s backup --config %s --cluster %s --kind base%n", pgwarden, cfg, Quickstart.CLUSTER);
         out.printf("  curl -s %s/metrics | grep '^pgwarden_'%n", base);

@@ -2,9 +2,11 @@ package io.pgwarden.it.ops;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.pgwarden.it.support.Launcher;
 import io.pgwarden.it.support.PgCluster;
+import io.pgwarden.it.support.PgContainer;
 import io.pgwarden.it.support.Processes;
 import io.pgwarden.it.support.TestDirs;
 import java.net.ConnectException;
@@ -16,6 +18,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -29,6 +32,7 @@ import org.junit.jupiter.api.Test;
  * prints working, and clean up on Ctrl-C.
  */
 class QuickstartTest {
+    static final String NO_CURL_IMAGE = "local/pgwarden-it-postgres-nocurl:15";
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     Path logDir = TestDirs.create("pgwarden-quickstart-test-");
@@ -38,6 +42,9 @@ class QuickstartTest {
 
     @AfterEach
     void cleanUp() throws Exception {
+        Processes.run(List.of("bash", "-c", "docker rm -f $(docker ps -aq --filter name=pgwarden-quickstart) 2>/dev/null;"
+                + " docker volume rm $(docker volume ls -q --filter name=pgwarden-quickstart) 2>/dev/null;"
+                + " docker rmi " + NO_CURL_IMAGE + " 2>/dev/null; true"), null);
         if (quickstart != null && quickstart.isAlive()) quickstart.destroyForcibly().waitFor();
         // A killed quickstart cannot stop its server: do it here, so no postgres outlives the test.
         if (workDir != null && Files.exists(workDir.resolve("pg/data/postmaster.pid"))) {
@@ -132,6 +139,44 @@ class QuickstartTest {
         assertThat(badDir.stderr()).contains("use a path of letters, digits, '.', '_', '-' and '/' only");
         assertThat(workDir.resolve("with space")).doesNotExist();
         assertThat(out).containsPattern("psql -h /tmp/pgwarden-sock-\\d+ ");
+    }
+
+    /**
+     * Docker mode, with an image that has no curl (like the official postgres images): the server runs in a
+     * container on the host network and archives through the quickstart's /dev/tcp push script; backups and the
+     * test restore run in sidecars. Everything it created in Docker is gone after Ctrl-C.
+     */
+    @Test
+    void dockerModeRunsTheServerAndToolsInContainersAndRemovesThem() throws Exception {
+        assumeTrue(PgContainer.imagePresent(), "no local image " + PgContainer.IMAGE + " (it-tests/images/build-images.sh builds it)");
+        String scratch = "pgw-it-nocurl-" + ProcessHandle.current().pid();
+        PgContainer.docker("run", "--name", scratch, PgContainer.IMAGE, "rm", "/usr/bin/curl");
+        PgContainer.docker("commit", scratch, NO_CURL_IMAGE);
+        PgContainer.docker("rm", scratch);
+
+        quickstart = Launcher.start(log, "quickstart", "--docker", "--image", NO_CURL_IMAGE);
+        String out = awaitRunning();
+        workDir = Path.of(find(out, "everything lives in (\\S+) and is removed on exit"));
+        assertThat(out).contains("PostgreSQL in containers from image " + NO_CURL_IMAGE);
+        assertThat(Pattern.compile("(?m)^\\[\\d/8\\] .* \\.\\.\\. ok \\(").matcher(out).results().count()).as(out).isEqualTo(8);
+        assertThat(out).contains("rows per batch in the restored copy: 1: 1000 2: 1000 (expected 1: 1000 2: 1000");
+
+        // The printed command reaches the server in its container; it archives through the push script, not curl.
+        String exec = find(out, "(docker exec -it -u postgres \\S+ psql -h /tmp -p \\d+ -U postgres)");
+        List<String> psql = new ArrayList<>(List.of(exec.replace(" -it", "").split(" ")));
+        psql.addAll(List.of("-X", "-At", "-c", "SELECT count(*) FROM quickstart_orders; SHOW archive_command"));
+        var live = Processes.run(psql, null);
+        assertThat(live.stdout()).as(live.stderr()).startsWith("3000\nbash /var/lib/postgresql/data/push-wal.sh %p %f");
+        String metricsUrl = find(out, "metrics +(http://\\S+/metrics)");
+        String metrics = HTTP.send(HttpRequest.newBuilder(URI.create(metricsUrl)).build(), HttpResponse.BodyHandlers.ofString()).body();
+        assertThat(value(metrics, "pgwarden_wal_archived_total\\{cluster=\"quickstart\"}")).isGreaterThanOrEqualTo(3);
+
+        signal("INT");
+        assertThat(quickstart.waitFor(90, TimeUnit.SECONDS)).isTrue();
+        assertThat(quickstart.exitValue()).as(Files.readString(log)).isZero();
+        assertThat(workDir).doesNotExist();
+        assertThat(PgContainer.docker("ps", "-aq", "--filter", "name=pgwarden-quickstart").strip()).as("containers left").isEmpty();
+        assertThat(PgContainer.docker("volume", "ls", "-q", "--filter", "name=pgwarden-quickstart").strip()).as("volumes left").isEmpty();
     }
 
     /** The output once the summary is printed; fails at once if the quickstart exits first. */

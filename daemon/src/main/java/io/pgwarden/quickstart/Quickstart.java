@@ -73,65 +73,24 @@ public final class Quickstart implements AutoCloseable {
         Optional<PgBinaries> local = localBinaries();
         String image = options.image().orElse(DEFAULT_IMAGE);
         if (local.isPresent()) requireCurl();
+        else if (!image.matches("[A-Za-z0-9._/:@-]+")) throw new PgwardenException(ErrorCode.USAGE, "--image '" + image + "' is not an image reference");
         prepareDirectory();
         out.printf("pgwarden quickstart: PostgreSQL %s; everything lives in %s%s%n",
                 local.map(pg -> pg.version() + " from " + pg.binDir()).orElse("in containers from image " + image), dir,
                 options.keep() ? " (kept on exit)" : " and is removed on exit");
         int pgPort = freePort();
         int daemonPort = freePort();
-        String[] version = new String[1];
-        String[] psqlCommand = new String[1];
-        String header = "Authorization: Bearer " + read(dir.resolve("wal.token"));
         Path configFile = dir.resolve("pgwarden.yml");
-        if (local.isPresent()) {
-            PgBinaries pg = local.get();
-            version[0] = pg.version();
-            Path socketDir = LocalServer.socketDirectory(pgHome.resolve("run"), pgPort);
-            if (!socketDir.startsWith(dir)) extraDir = socketDir;
-            Path dataDir = pgHome.resolve("data");
-            psqlCommand[0] = "psql -h " + socketDir + " -p " + pgPort + " -U postgres";
-            step("initdb a scratch cluster", stopRequested, () -> {
-                LocalServer.handOverToPostgres(pgHome);
-                LocalServer.initdb(pg.binDir(), dataDir, pgHome.resolve("password"));
-                return dataDir.toString();
-            });
-            startDaemon(stopRequested, configFile, QuickstartConfig.yaml(dir, pgHome, "{type: process, binDir: " + pg.binDir() + "}", pgPort,
-                    daemonPort), daemonPort);
-            step("start PostgreSQL with archive_command pushing WAL to pgwarden", stopRequested, () -> {
-                write(pgHome.resolve("auth-header"), header + "\n");
-                append(dataDir.resolve("postgresql.auto.conf"),
-                        QuickstartConfig.postgresqlSettings(QuickstartConfig.archiveCommand(pgHome.resolve("auth-header"), daemonPort)));
-                Files.createDirectories(socketDir);
-                LocalServer.handOverToPostgres(pgHome, socketDir);
-                LocalServer started = new LocalServer(pg.binDir(), dataDir, pgHome.resolve("server.log"), socketDir, pgPort, "127.0.0.1", true);
-                server = started;
-                started.start(Duration.ofMinutes(2));
-                return "127.0.0.1:" + pgPort;
-            });
-        } else {
-            ContainerCluster cluster = new ContainerCluster(image, "pgwarden-quickstart-server", pgPort, read(pgHome.resolve("password")));
-            server = cluster;
-            psqlCommand[0] = cluster.psqlCommand();
-            step("check image " + image + " and create a data volume", stopRequested, () -> {
-                version[0] = cluster.prepare();
-                return "PostgreSQL " + version[0];
-            });
-            startDaemon(stopRequested, configFile, QuickstartConfig.yaml(dir, pgHome, "{type: docker, image: \"" + image
-                    + "\", network: host, pull: if-absent}", pgPort, daemonPort), daemonPort);
-            step("start PostgreSQL in a container (initdb) with archive_command pushing WAL to pgwarden", stopRequested, () -> {
-                cluster.start(header, QuickstartConfig.archiveCommand(Path.of(ContainerCluster.MOUNT, "auth-header"), daemonPort), daemonPort,
-                        Duration.ofMinutes(2));
-                return "127.0.0.1:" + pgPort;
-            });
-        }
+        Started started = local.isPresent() ? startLocal(local.get(), stopRequested, configFile, pgPort, daemonPort)
+                : startInDocker(image, stopRequested, configFile, pgPort, daemonPort);
         step("write batch 1 (" + BATCH_ROWS + " rows into quickstart_orders)", stopRequested, () -> {
             sql("CREATE TABLE quickstart_orders (id bigserial PRIMARY KEY, batch int NOT NULL, amount numeric(10,2) NOT NULL,"
                     + " placed_at timestamptz NOT NULL DEFAULT clock_timestamp())");
             insertBatch(1);
             return "committed";
         });
-        step("base backup (pg_basebackup, streamed to the repository)", stopRequested, () -> job(BackupJobs.Kind.BASE, new RestoreTarget.Latest()).id());
-        step("dump (pg_dump of each database, pg_dumpall --globals-only)", stopRequested, () -> job(BackupJobs.Kind.DUMP, new RestoreTarget.Latest()).id());
+        step("base backup (pg_basebackup, streamed to the repository)", stopRequested, () -> job(BackupJobs.Kind.BASE).id());
+        step("dump (pg_dump of each database, pg_dumpall --globals-only)", stopRequested, () -> job(BackupJobs.Kind.DUMP).id());
         Instant[] target = new Instant[1];
         step("write batches 2 and 3, archive the current WAL file", stopRequested, () -> {
             insertBatch(2);
@@ -157,8 +116,61 @@ public final class Quickstart implements AutoCloseable {
         try (StorageDriver storage = StorageFactory.create(ConfigLoader.load(configFile).repository())) {
             listing = new Catalog(storage).list(CLUSTER);
         }
-        return new Result(dir, version[0], psqlCommand[0], daemonPort, configFile, listing, target[0], record[0],
+        return new Result(dir, started.version(), started.psqlCommand(), daemonPort, configFile, listing, target[0], record[0],
                 Duration.ofNanos(System.nanoTime() - t0));
+    }
+
+    /** What the first three steps leave: the server's version and how to reach it. */
+    private record Started(String version, String psqlCommand) {
+    }
+
+    /** initdb with the host's binaries, the daemon, then PostgreSQL with pg_ctl (as user postgres when root). */
+    private Started startLocal(PgBinaries pg, BooleanSupplier stopRequested, Path configFile, int pgPort, int daemonPort) throws Exception {
+        Path socketDir = LocalServer.socketDirectory(pgHome.resolve("run"), pgPort);
+        if (!socketDir.startsWith(dir)) extraDir = socketDir;
+        Path dataDir = pgHome.resolve("data");
+        step("initdb a scratch cluster", stopRequested, () -> {
+            LocalServer.handOverToPostgres(pgHome);
+            LocalServer.initdb(pg.binDir(), dataDir, pgHome.resolve("password"));
+            return dataDir.toString();
+        });
+        startDaemon(stopRequested, configFile, QuickstartConfig.yaml(dir, pgHome, "{type: process, binDir: " + pg.binDir() + "}", pgPort,
+                daemonPort), daemonPort);
+        step("start PostgreSQL with archive_command pushing WAL to pgwarden", stopRequested, () -> {
+            write(pgHome.resolve("auth-header"), authHeader() + "\n");
+            append(dataDir.resolve("postgresql.auto.conf"),
+                    QuickstartConfig.postgresqlSettings(QuickstartConfig.archiveCommand(pgHome.resolve("auth-header"), daemonPort)));
+            Files.createDirectories(socketDir);
+            LocalServer.handOverToPostgres(pgHome, socketDir);
+            LocalServer localServer = new LocalServer(pg.binDir(), dataDir, pgHome.resolve("server.log"), socketDir, pgPort, "127.0.0.1", true);
+            server = localServer;
+            localServer.start(Duration.ofMinutes(2));
+            return "127.0.0.1:" + pgPort;
+        });
+        return new Started(pg.version(), "psql -h " + socketDir + " -p " + pgPort + " -U postgres");
+    }
+
+    /** The image checked and a volume created, the daemon (docker runner on the host network), then the server's container. */
+    private Started startInDocker(String image, BooleanSupplier stopRequested, Path configFile, int pgPort, int daemonPort) throws Exception {
+        ContainerCluster cluster = new ContainerCluster(image, "pgwarden-quickstart-server", pgPort, read(pgHome.resolve("password")));
+        server = cluster;
+        String[] version = new String[1];
+        step("check image " + image + " and create a data volume", stopRequested, () -> {
+            version[0] = cluster.prepare();
+            return "PostgreSQL " + version[0];
+        });
+        startDaemon(stopRequested, configFile, QuickstartConfig.yaml(dir, pgHome, "{type: docker, image: \"" + image
+                + "\", network: host, pull: if-absent}", pgPort, daemonPort), daemonPort);
+        step("start PostgreSQL in a container (initdb) with archive_command pushing WAL to pgwarden", stopRequested, () -> {
+            cluster.start(authHeader(), QuickstartConfig.archiveCommand(Path.of(ContainerCluster.MOUNT, "auth-header"), daemonPort), daemonPort,
+                    Duration.ofMinutes(2));
+            return "127.0.0.1:" + pgPort;
+        });
+        return new Started(version[0], cluster.psqlCommand());
+    }
+
+    private String authHeader() throws IOException {
+        return "Authorization: Bearer " + read(dir.resolve("wal.token"));
     }
 
     private void startDaemon(BooleanSupplier stopRequested, Path configFile, String yaml, int port) throws Exception {
@@ -223,8 +235,8 @@ public final class Quickstart implements AutoCloseable {
         out.flush();
     }
 
-    private BackupJobs.RunState job(BackupJobs.Kind kind, RestoreTarget target) {
-        BackupJobs.RunState run = daemon.jobs().run(new BackupJobs.Request(CLUSTER, kind, Optional.empty(), "quickstart", target));
+    private BackupJobs.RunState job(BackupJobs.Kind kind) {
+        BackupJobs.RunState run = daemon.jobs().run(new BackupJobs.Request(CLUSTER, kind, Optional.empty(), "quickstart"));
         if (!run.state().equals("succeeded")) {
             throw new PgwardenException(ErrorCode.TOOL, "the " + kind.label() + " backup failed: " + run.error() + " (PostgreSQL's log: "
                     + server.logTail() + ")");

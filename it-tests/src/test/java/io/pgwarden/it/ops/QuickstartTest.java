@@ -134,6 +134,10 @@ class QuickstartTest {
         assertThat(noBinaries.stderr()).contains("no PostgreSQL server binaries found ('/nonexistent/bin' lacks one of [initdb, pg_ctl,")
                 .contains("or pass --pg-bin DIR");
 
+        var badImage = Launcher.run("quickstart", "--image", "postgres:15; rm -rf /");
+        assertThat(badImage.exitCode()).isEqualTo(2);
+        assertThat(badImage.stderr()).contains("--image 'postgres:15; rm -rf /' is not an image reference");
+
         var badDir = Launcher.run("quickstart", "--dir", workDir + "/with space");
         assertThat(badDir.exitCode()).isEqualTo(2);
         assertThat(badDir.stderr()).contains("use a path of letters, digits, '.', '_', '-' and '/' only");

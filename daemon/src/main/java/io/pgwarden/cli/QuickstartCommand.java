@@ -13,7 +13,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import sun.misc.Signal;
 
 @Command(name = "quickstart", description = {"Try pgwarden on this machine: a scratch PostgreSQL cluster archiving WAL to a daemon",
         "with a filesystem repository, a base backup, a dump, and a point-in-time test restore; prints a summary and",
@@ -45,9 +44,7 @@ final class QuickstartCommand implements Callable<Integer> {
             ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)).setLevel(Level.WARN);
         }
         PrintWriter out = spec.commandLine().getOut();
-        CountDownLatch stop = new CountDownLatch(1);
-        Signal.handle(new Signal("TERM"), s -> stop.countDown());
-        Signal.handle(new Signal("INT"), s -> stop.countDown());
+        CountDownLatch stop = StopSignals.install();
         try (Quickstart quickstart = new Quickstart(new Quickstart.Options(Optional.ofNullable(dir), keep, Optional.ofNullable(pgBin), docker,
                 Optional.ofNullable(image)), out)) {
             Quickstart.Result result = quickstart.run(() -> stop.getCount() == 0);

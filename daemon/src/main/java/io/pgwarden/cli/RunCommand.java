@@ -22,12 +22,8 @@ final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Daemon daemon = Daemon.start(ConfigLoader.load(config), Clock.systemUTC());
-        CountDownLatch stop = new CountDownLatch(1);
-        // Handled, not left to shutdown hooks: a JVM ended by a signal exits 143, and systemd and container runtimes
-        // should see a clean stop as 0. TERM/INT: stop accepting, finish in-flight pushes, cut running backups short
-        // (they leave no manifest), exit 0.
-        Signal.handle(new Signal("TERM"), s -> stop.countDown());
-        Signal.handle(new Signal("INT"), s -> stop.countDown());
+        // TERM/INT: stop accepting, finish in-flight pushes, cut running backups short (they leave no manifest), exit 0.
+        CountDownLatch stop = StopSignals.install();
         // The JVM's default for HUP is to exit; a reload is not supported, so it is only logged.
         Signal.handle(new Signal("HUP"), s -> log.warn("SIGHUP ignored: pgwarden does not reload its configuration; check it with"
                 + " 'pgwarden check-config' and restart pgwarden to apply it"));

@@ -145,6 +145,11 @@ public final class Daemon implements AutoCloseable {
         return jobs;
     }
 
+    /** The repository as this daemon reads it (its own storage: no second connection to read what it wrote). */
+    public Catalog catalog() {
+        return new Catalog(storage);
+    }
+
     @Override
     public void close() {
         log.info("pgwarden stopping: finishing in-flight requests");

@@ -11,8 +11,6 @@ import io.pgwarden.restore.LocalServer;
 import io.pgwarden.restore.RestoredServer;
 import io.pgwarden.restore.RestoreTarget;
 import io.pgwarden.restore.Restorer;
-import io.pgwarden.storage.StorageDriver;
-import io.pgwarden.storage.StorageFactory;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -27,7 +25,7 @@ import java.util.Optional;
 import java.util.function.BooleanSupplier;
 
 /**
- * pgwarden end to end on one machine, with nothing but PostgreSQL's server binaries: a scratch cluster whose
+ * pgwarden end to end on one machine, with PostgreSQL's server binaries or Docker: a scratch cluster whose
  * archive_command pushes to a daemon with a filesystem repository, a base backup and a dump, rows written in three
  * batches, and a test restore to the moment between the second and the third, whose check proves that recovery
  * stopped exactly there. Everything lives in one directory, removed by {@link #close()} unless kept.
@@ -39,8 +37,10 @@ public final class Quickstart implements AutoCloseable {
     /** Letters, digits and . _ - /: a directory that needs no quoting in YAML, postgresql.conf or a shell command. */
     private static final String SAFE_PATH = "[A-Za-z0-9._/-]+";
 
-    /** @param dir where everything goes (absent or empty); default a new directory under java.io.tmpdir */
-    /** @param docker run PostgreSQL in containers from {@code image} (default postgres:15) even where binaries exist */
+    /**
+     * @param dir    where everything goes (absent or empty); default a new directory under java.io.tmpdir
+     * @param docker run PostgreSQL in containers from {@code image} (default postgres:15) even where binaries exist
+     */
     public record Options(Optional<Path> dir, boolean keep, Optional<Path> pgBin, boolean docker, Optional<String> image) {
     }
 
@@ -106,16 +106,11 @@ public final class Quickstart implements AutoCloseable {
         step("test restore to the target (point in time), checked", stopRequested, () -> {
             BackupJobs.RunState run = daemon.jobs().run(new BackupJobs.Request(CLUSTER, BackupJobs.Kind.RESTORE_TEST, Optional.empty(),
                     "quickstart", new RestoreTarget.Time(target[0])));
-            try (StorageDriver storage = StorageFactory.create(ConfigLoader.load(configFile).repository())) {
-                record[0] = new Catalog(storage).restoreTest(CLUSTER, run.id()).orElse(null);
-            }
+            record[0] = daemon.catalog().restoreTest(CLUSTER, run.id()).orElse(null);
             if (!run.state().equals("succeeded")) throw new PgwardenException(ErrorCode.TOOL, "the test restore failed: " + run.error());
             return "recovered to " + record[0].recoveredTo();
         });
-        Catalog.Listing listing;
-        try (StorageDriver storage = StorageFactory.create(ConfigLoader.load(configFile).repository())) {
-            listing = new Catalog(storage).list(CLUSTER);
-        }
+        Catalog.Listing listing = daemon.catalog().list(CLUSTER);
         return new Result(dir, started.version(), started.psqlCommand(), daemonPort, configFile, listing, target[0], record[0],
                 Duration.ofNanos(System.nanoTime() - t0));
     }
@@ -270,22 +265,23 @@ public final class Quickstart implements AutoCloseable {
         if (given != null && !given.toString().matches(SAFE_PATH)) {
             throw new PgwardenException(ErrorCode.USAGE, "--dir '" + given + "': use a path of letters, digits, '.', '_', '-' and '/' only");
         }
-        dir = given != null ? given : Files.createTempDirectory("pgwarden-quickstart-");
-        pgHome = dir.resolve("pg");
-        boolean existed = given != null && Files.exists(given);
         if (given == null) {
-            // created above
-        } else if (Files.exists(dir)) {
-            try (var entries = Files.list(dir)) {
+            dir = Files.createTempDirectory("pgwarden-quickstart-");
+            removeRoot = true;
+        } else if (Files.exists(given)) {
+            try (var entries = Files.list(given)) {
                 if (entries.findAny().isPresent()) {
-                    throw new PgwardenException(ErrorCode.USAGE, "'" + dir + "' is not empty; the quickstart needs an empty or new directory");
+                    throw new PgwardenException(ErrorCode.USAGE, "'" + given + "' is not empty; the quickstart needs an empty or new directory");
                 }
             }
+            dir = given;
+            removeRoot = false; // the operator's directory: emptied on exit, not removed
         } else {
-            Files.createDirectories(dir);
+            dir = Files.createDirectories(given);
+            removeRoot = true;
         }
+        pgHome = dir.resolve("pg");
         createdDir = dir;
-        removeRoot = given == null || !existed;
         // Traversable, not listable: PostgreSQL (user postgres when pgwarden is root) needs to reach pg/ below it.
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
         Files.createDirectories(pgHome, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));

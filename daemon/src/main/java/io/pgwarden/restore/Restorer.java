@@ -123,8 +123,10 @@ public final class Restorer {
         return PosixFilePermissions.fromString(s.toString());
     }
 
-    /** Best effort (the error that brought us here is the one to report); {@code withRoot} false keeps the directory itself. */
-    /** Removes a directory tree (best effort: what cannot be removed is logged). */
+    /**
+     * Removes a directory tree, best effort (the error that brought us here is the one to report; what cannot be
+     * removed is logged); {@code withRoot} false keeps the directory itself.
+     */
     public static void deleteTree(Path dir, boolean withRoot) {
         if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) return;
         try (Stream<Path> all = Files.walk(dir)) {

@@ -45,12 +45,7 @@ public final class TestRestoreService {
         this.clock = clock;
     }
 
-    /** A test restore to the end of the archived WAL, as scheduled ones do. */
-    public RestoreTestRecord run(String cluster, String id, io.pgwarden.runner.ToolRunner runner) {
-        return run(cluster, id, runner, new RestoreTarget.Latest());
-    }
-
-    /** A test restore to {@code target} (the quickstart proves point-in-time recovery with one). */
+    /** A test restore to {@code target}: the end of the archived WAL for scheduled ones; the quickstart proves PITR with a time. */
     public RestoreTestRecord run(String cluster, String id, io.pgwarden.runner.ToolRunner runner, RestoreTarget target) {
         ClusterConfig clusterConfig = config.cluster(cluster);
         RestoreTestConfig settings = clusterConfig.restoreTest();

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.pgwarden.it.support.Launcher;
 import io.pgwarden.it.support.PgContainer;
+import io.pgwarden.it.support.PgwardenFixture;
 import io.pgwarden.it.support.Processes;
 import io.pgwarden.it.support.Psql;
 import io.pgwarden.it.support.S3Server;
@@ -207,8 +208,7 @@ class ContainerDeploymentTest {
     }
 
     private static double metric(String url, String series) throws Exception {
-        String body = HTTP.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString()).body();
-        return body.lines().filter(l -> l.startsWith(series + " ")).mapToDouble(l -> Double.parseDouble(l.substring(series.length() + 1)))
-                .findFirst().orElse(0);
+        return PgwardenFixture.seriesValue(HTTP.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString()).body(),
+                series);
     }
 }

@@ -178,7 +178,12 @@ public final class PgwardenFixture implements AutoCloseable {
 
     /** The value of one series in /metrics, e.g. {@code pgwarden_wal_archived_total{cluster="main"}}; 0 if absent. */
     public double metric(String series) throws IOException, InterruptedException {
-        return getText("/metrics").body().lines().filter(l -> l.startsWith(series + " "))
+        return seriesValue(getText("/metrics").body(), series);
+    }
+
+    /** The value of one series in a Prometheus text scrape (any daemon's); 0 if absent. */
+    public static double seriesValue(String scrape, String series) {
+        return scrape.lines().filter(l -> l.startsWith(series + " "))
                 .mapToDouble(l -> Double.parseDouble(l.substring(series.length() + 1))).findFirst().orElse(0);
     }
 

@@ -200,8 +200,7 @@ final class RestoreCommand implements Callable<Integer> {
     private RestoreTarget target() {
         if (target.latest) return new RestoreTarget.Latest();
         if (target.name != null) {
-            if (target.name.isBlank()) throw usage("--target-name must not be empty");
-            return new RestoreTarget.Name(target.name);
+            return RestoreTarget.parseName(target.name, "--target-name");
         }
         if (target.lsn != null) {
             try {

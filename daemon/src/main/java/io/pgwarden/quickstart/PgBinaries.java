@@ -51,7 +51,7 @@ public record PgBinaries(Path binDir, String version) {
     /** "15.14" from "postgres (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)". */
     private static String version(Path dir) {
         try {
-            Process p = new ProcessBuilder(dir.resolve("postgres").toString(), "--version").redirectErrorStream(true).start();
+            Process p = io.pgwarden.runner.ChildEnvironment.minimal(new ProcessBuilder(dir.resolve("postgres").toString(), "--version")).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
             p.waitFor();
             var m = java.util.regex.Pattern.compile("\\(PostgreSQL\\) (\\d+(\\.\\d+)?)").matcher(out);

@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import io.pgwarden.runner.ChildEnvironment;
 
 /**
  * PostgreSQL started by pgwarden on a restored directory with local binaries (pg_ctl), queried with psql through
@@ -39,17 +40,64 @@ public final class LocalServer implements RestoredServer {
         this.archiving = archiving;
     }
 
+    /**
+     * Starts postgres itself rather than through pg_ctl: pg_ctl hands its command line (-D in double quotes, -o
+     * as is) to /bin/sh, so a directory named with {@code $(} or {@code '} would run a command. Each setting here is
+     * one argument, with no shell between. setsid detaches the server as pg_ctl would (a Ctrl-C of the CLI that
+     * started it must not stop it); readiness is read from postmaster.pid, as pg_ctl -w does.
+     */
     public void start(Duration timeout) {
-        String options = "-c port=" + port + " -c listen_addresses='" + listen + "' -c unix_socket_directories='" + socketDir + "'"
-                + (archiving ? "" : " -c archive_mode=off");
+        List<String> command = new ArrayList<>(List.of("setsid"));
+        if (asRoot()) command.addAll(List.of("runuser", "-u", "postgres", "--"));
+        command.addAll(List.of(binDir.resolve("postgres").toString(), "-D", dataDir.toString(), "-c", "port=" + port,
+                "-c", "listen_addresses=" + listen, "-c", "unix_socket_directories=" + socketDir));
+        if (!archiving) command.addAll(List.of("-c", "archive_mode=off"));
+        Process postmaster;
         try {
-            run(List.of(binDir.resolve("pg_ctl").toString(), "-D", dataDir.toString(), "-l", logFile.toString(),
-                    "-o", options, "-w", "-t", Long.toString(timeout.toSeconds()), "start"), timeout, "pg_ctl start");
-        } catch (PgwardenException e) {
-            // pg_ctl only says that the server stopped; why is in the server's log (removed with a scratch directory).
-            throw new PgwardenException(e.code(), e.getMessage() + "; the server's log: " + logTail(), e);
+            postmaster = ChildEnvironment.minimal(new ProcessBuilder(command)).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).directory(new java.io.File("/")).start();
+        } catch (IOException e) {
+            throw new PgwardenException(ErrorCode.TOOL, "cannot start postgres on '" + dataDir + "': " + e.getMessage(), e);
         }
         started = true;
+        awaitReady(postmaster, timeout);
+    }
+
+    /** Waits until postmaster.pid says ready (or standby: a paused or consistent recovery), or the server exits. */
+    private void awaitReady(Process postmaster, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            String status = pidFileStatus();
+            if (status.equals("ready") || status.equals("standby")) return;
+            if (!postmaster.isAlive() && !running()) {
+                started = false;
+                throw new PgwardenException(ErrorCode.TOOL, "postgres on '" + dataDir + "' exited with code " + postmaster.exitValue()
+                        + " while starting; the server's log: " + logTail());
+            }
+            if (System.nanoTime() > deadline) {
+                close();
+                throw new PgwardenException(ErrorCode.TOOL, "postgres on '" + dataDir + "' was not ready within " + timeout.toSeconds()
+                        + "s; the server's log: " + logTail());
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                close();
+                throw new PgwardenException(ErrorCode.TOOL, "interrupted while postgres on '" + dataDir + "' was starting", e);
+            }
+        }
+    }
+
+    /** Line 8 of postmaster.pid (PostgreSQL 10+): starting, stopping, ready or standby; empty while absent or short. */
+    private String pidFileStatus() {
+        try {
+            List<String> lines = Files.readAllLines(dataDir.resolve("postmaster.pid"));
+            return lines.size() >= 8 ? lines.get(7).strip() : "";
+        } catch (IOException e) {
+            return "";
+        }
     }
 
     /** Leaves the server running when this object is closed (an operator's restored server). */
@@ -117,7 +165,7 @@ public final class LocalServer implements RestoredServer {
         List<String> cmd = new ArrayList<>(List.of("chown", "-R", "postgres:postgres"));
         for (Path p : paths) cmd.add(p.toString());
         try {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            Process p = ChildEnvironment.minimal(new ProcessBuilder(cmd)).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (p.waitFor() != 0) throw new PgwardenException(ErrorCode.TOOL, String.join(" ", cmd) + " failed: " + out.strip());
         } catch (IOException e) {
@@ -137,7 +185,7 @@ public final class LocalServer implements RestoredServer {
         if (asRoot()) cmd.addAll(List.of("runuser", "-u", "postgres", "--"));
         cmd.addAll(command);
         try {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+            Process p = ChildEnvironment.minimal(new ProcessBuilder(cmd)).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                     .directory(new java.io.File("/")).start();
             byte[] out = p.getInputStream().readAllBytes();
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {

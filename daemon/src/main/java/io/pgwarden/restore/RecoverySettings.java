@@ -5,6 +5,7 @@ import io.pgwarden.error.PgwardenException;
 import io.pgwarden.pg.Lsn;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -44,18 +45,27 @@ public record RecoverySettings(String restoreCommand, RestoreTarget target, Stri
         return values;
     }
 
+    /** Never through a link: the restored tree came from the repository (the unpacker refuses links; this is a second wall). */
     void writeTo(Path dataDir) {
         try {
             Files.writeString(dataDir.resolve("postgresql.auto.conf"), "\n" + String.join("\n", lines()) + "\n",
-                    StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-            Files.writeString(dataDir.resolve("recovery.signal"), "");
+                    StandardOpenOption.CREATE, StandardOpenOption.APPEND, LinkOption.NOFOLLOW_LINKS);
+            Files.writeString(dataDir.resolve("recovery.signal"), "", StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                    StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
         } catch (IOException e) {
             throw new PgwardenException(ErrorCode.INTERNAL, "cannot write the recovery settings into '" + dataDir + "': " + e.getMessage(), e);
         }
     }
 
-    /** A postgresql.conf string literal: single quotes doubled. */
+    /**
+     * A postgresql.conf string literal by PostgreSQL's own lexer rules: a backslash starts an escape (so it is
+     * doubled), a quote is doubled, and a line break would end the setting, so control characters are refused.
+     */
     static String quote(String value) {
-        return "'" + value.replace("'", "''") + "'";
+        if (value.codePoints().anyMatch(Character::isISOControl)) {
+            throw new PgwardenException(ErrorCode.USAGE, "a recovery setting must not contain control characters: '"
+                    + value.replaceAll("\\p{Cntrl}", "?") + "'");
+        }
+        return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'";
     }
 }

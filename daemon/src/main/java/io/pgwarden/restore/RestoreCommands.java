@@ -16,8 +16,8 @@ public final class RestoreCommands {
     /** {@code pgwarden wal-fetch} through the launcher this process was started by. */
     public static String standalone(Path configFile, String cluster) {
         String launcher = System.getProperty("pgwarden.launcher", "pgwarden");
-        return shellQuote(launcher) + " wal-fetch --config " + shellQuote(configFile.toAbsolutePath().normalize().toString())
-                + " --cluster " + shellQuote(cluster) + " %f %p";
+        return literal(launcher) + " wal-fetch --config " + literal(configFile.toAbsolutePath().normalize().toString())
+                + " --cluster " + literal(cluster) + " %f %p";
     }
 
     /**
@@ -36,8 +36,13 @@ public final class RestoreCommands {
             case "0.0.0.0", "::", "" -> "127.0.0.1";
             default -> config.server().host();
         };
-        return "curl --fail -sS -H @" + shellQuote(headerFile.toString()) + " -o %p http://" + (host.contains(":") ? "[" + host + "]" : host)
+        return "curl --fail -sS -H @" + literal(headerFile.toString()) + " -o %p http://" + (host.contains(":") ? "[" + host + "]" : host)
                 + ":" + config.server().port() + "/v1/clusters/" + cluster + "/wal/%f";
+    }
+
+    /** A word of restore_command: shell-quoted, and '%' doubled (PostgreSQL replaces %f, %p, %r before the shell runs it). */
+    static String literal(String s) {
+        return shellQuote(s).replace("%", "%%");
     }
 
     static String shellQuote(String s) {

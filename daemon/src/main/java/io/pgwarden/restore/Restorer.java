@@ -12,11 +12,8 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Comparator;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.stream.Stream;
@@ -73,10 +70,14 @@ public final class Restorer {
                 object.writeTo(counted);
             }
         }, 1 << 20, "restore-download");
+        SafeTarExtractor extractor = new SafeTarExtractor(dir);
         try (InputStream raw = pipe; TarArchiveInputStream tar = new TarArchiveInputStream(raw)) {
             TarArchiveEntry entry;
-            while ((entry = tar.getNextEntry()) != null) extract(tar, entry, dir);
+            while ((entry = tar.getNextEntry()) != null) extractor.extract(entry, tar);
             raw.transferTo(OutputStream.nullOutputStream()); // tar's zero blocks: the whole object must be verified
+        } catch (SafeTarExtractor.UnsafeEntryException e) {
+            throw PgwardenException.integrity("base backup " + plan.backup().backupId() + " (repository object '" + plan.backup().dataKey()
+                    + "'): " + e.getMessage() + "; refusing to restore it, nothing was written outside '" + dir + "'");
         } catch (IOException e) {
             throw failure(download, "cannot unpack base backup " + plan.backup().backupId() + " into '" + dir + "': " + e.getMessage(), e);
         }
@@ -96,31 +97,6 @@ public final class Restorer {
             if (e.getCause() instanceof PgwardenException p) return p;
         }
         return new PgwardenException(ErrorCode.INTERNAL, message, cause);
-    }
-
-    private static void extract(TarArchiveInputStream tar, TarArchiveEntry entry, Path dir) throws IOException {
-        Path target = dir.resolve(entry.getName()).normalize();
-        if (!target.startsWith(dir)) throw new IOException("tar entry '" + entry.getName() + "' points outside the target directory");
-        if (entry.isDirectory()) {
-            Files.createDirectories(target);
-        } else if (entry.isSymbolicLink()) {
-            Files.createDirectories(target.getParent());
-            Files.createSymbolicLink(target, Path.of(entry.getLinkName()));
-            return;
-        } else if (entry.isFile()) {
-            Files.createDirectories(target.getParent());
-            Files.copy(tar, target, StandardCopyOption.REPLACE_EXISTING);
-        } else {
-            return; // pg_basebackup writes only directories, files and symlinks
-        }
-        Files.setPosixFilePermissions(target, permissions(entry.getMode()));
-    }
-
-    private static Set<PosixFilePermission> permissions(int mode) {
-        StringBuilder s = new StringBuilder();
-        String rwx = "rwxrwxrwx";
-        for (int i = 0; i < 9; i++) s.append((mode & (1 << (8 - i))) != 0 ? rwx.charAt(i) : '-');
-        return PosixFilePermissions.fromString(s.toString());
     }
 
     /**

@@ -41,7 +41,7 @@ public final class ProcessToolRunner implements ToolRunner {
         List<String> command = new ArrayList<>();
         command.add(tool.toString());
         command.addAll(invocation.arguments());
-        ProcessBuilder builder = new ProcessBuilder(command);
+        ProcessBuilder builder = ChildEnvironment.minimal(new ProcessBuilder(command));
         if (stdin == null) builder.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         invocation.secretEnvironment().forEach((k, v) -> builder.environment().put(k, v.value()));
         long start = System.nanoTime();

@@ -38,7 +38,7 @@ record RestoreRequestBody(String targetTime, String targetLsn, String targetName
         } catch (PgwardenException e) {
             throw PgwardenException.badRequest(e.getMessage());
         }
-        if (targetName != null) return new RestoreTarget.Name(targetName);
+        if (targetName != null) return RestoreTarget.parseName(targetName, "targetName");
         return new RestoreTarget.Latest();
     }
 

@@ -4,6 +4,8 @@ import io.pgwarden.config.ClusterConfig;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
+import io.pgwarden.pg.HistoryFiles;
+import io.pgwarden.pg.TimelineHistory;
 import io.pgwarden.pg.WalFileName;
 import io.pgwarden.pg.WalSegmentHeader;
 import io.pgwarden.repository.ClusterInfo;
@@ -17,11 +19,11 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.time.Clock;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -32,23 +34,24 @@ public final class WalArchiver {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(WalArchiver.class);
     /** Encoded WAL up to this size stays in memory before upload; larger spills to the spool directory. */
     private static final long SPILL_THRESHOLD = 8L << 20;
-    /** How long a push waits for a free slot before answering 503 (PostgreSQL retries). */
-    private static final long SLOT_WAIT_SECONDS = 60;
     /** Repository lookups made while a body is still arriving: blocking I/O, so virtual threads. */
     private static final ExecutorService LOOKUPS = Executors.newVirtualThreadPerTaskExecutor();
+
+    /** One store decision at a time per WAL file name, across all pushes of this daemon. */
+    private static final NamedLocks PUSHES = new NamedLocks();
 
     private final PgwardenConfig config;
     private final ClusterInfoStore clusterInfo;
     private final WalRepository wal;
     private final Clock clock;
-    private final Semaphore slots;
+    private final RequestSlots slots;
 
-    public WalArchiver(PgwardenConfig config, ClusterInfoStore clusterInfo, WalRepository wal, Clock clock) {
+    public WalArchiver(PgwardenConfig config, ClusterInfoStore clusterInfo, WalRepository wal, Clock clock, RequestSlots slots) {
         this.config = config;
         this.clusterInfo = clusterInfo;
         this.wal = wal;
         this.clock = clock;
-        this.slots = new Semaphore(config.server().maxConcurrentPushes(), true);
+        this.slots = slots;
     }
 
     /** @param contentLength the announced body length, or -1 when unknown (chunked) */
@@ -57,31 +60,22 @@ public final class WalArchiver {
         WalFileName name = WalFileName.parse(fileName);
         long limit = config.server().maxBodyBytes();
         if (contentLength > limit) throw tooLarge(name, contentLength, limit);
-        Optional<ClusterInfo> known = clusterInfo.get(cluster);
-        if (name.isSegmentFile() && contentLength >= 0 && known.isPresent() && contentLength != known.get().segmentSize()) {
-            throw wrongSize(name, contentLength, known.get().segmentSize());
-        }
 
-        // Why a slot: each push holds up to a spool threshold of memory; a bounded number keeps memory flat.
-        acquireSlot(name);
-        // Why now: whether the file is already archived does not depend on the body; ask while it arrives.
-        CompletableFuture<Optional<WalRepository.StoredWal>> existing = CompletableFuture.supplyAsync(() -> wal.find(cluster, name), LOOKUPS);
-        try {
-            return receiveAndStore(cluster, clusterConfig, name, body, known, existing);
-        } finally {
-            existing.cancel(false);
-            slots.release();
+        // Why a slot first: each push holds up to a spool threshold of memory, and every repository call below may
+        // block (a repository that never answers): a bounded number of them keeps memory and threads bounded.
+        try (RequestSlots.Permit slot = slots.acquire("WAL file '" + name.name() + "'")) {
+            Optional<ClusterInfo> known = clusterInfo.get(cluster);
+            if (name.isSegmentFile() && contentLength >= 0 && known.isPresent() && contentLength != known.get().segmentSize()) {
+                throw wrongSize(name, contentLength, known.get().segmentSize());
+            }
+            // Why now: whether the file is already archived does not depend on the body; ask while it arrives.
+            CompletableFuture<Optional<WalRepository.StoredWal>> existing = CompletableFuture.supplyAsync(() -> wal.find(cluster, name), LOOKUPS);
+            try {
+                return receiveAndStore(cluster, clusterConfig, name, body, known, existing);
+            } finally {
+                existing.cancel(false);
+            }
         }
-    }
-
-    private void acquireSlot(WalFileName name) {
-        try {
-            if (slots.tryAcquire(SLOT_WAIT_SECONDS, TimeUnit.SECONDS)) return;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        throw new PgwardenException(ErrorCode.REPOSITORY_UNAVAILABLE, "too many WAL pushes in flight ("
-                + config.server().maxConcurrentPushes() + ", server.maxConcurrentPushes); '" + name.name() + "' was not stored, retry");
     }
 
     private PushResult receiveAndStore(String cluster, ClusterConfig clusterConfig, WalFileName name, InputStream body,
@@ -90,13 +84,20 @@ public final class WalArchiver {
         long limit = config.server().maxBodyBytes();
         HashingInputStream raw = new HashingInputStream(new LimitedInputStream(body, limit, name.name()));
         // Why first: a segment's header tells who wrote it; refuse foreign WAL before storing a byte.
-        byte[] head = name.isSegmentFile() ? raw.readNBytes(WalSegmentHeader.LENGTH) : new byte[0];
+        byte[] head = name.isSegmentFile() ? raw.readNBytes(WalSegmentHeader.LENGTH) : raw.readNBytes(HistoryFiles.MAX_BYTES + 1);
         WalSegmentHeader header = name.isSegmentFile() ? checkHeader(head, name, clusterConfig, known) : null;
+        // Why whole: a history file is small, and one PostgreSQL could not have written would be kept forever.
+        if (!name.isSegmentFile()) checkHistoryFile(cluster, name, head, known);
 
-        SpillBuffer encoded = new SpillBuffer(SPILL_THRESHOLD, config.server().spoolDir());
+        SpillBuffer encoded = new SpillBuffer(SPILL_THRESHOLD, config.server().spoolDir(), config.server().instance());
         long started = System.nanoTime();
         try {
-            encode(head, raw, encoded);
+            try {
+                encode(head, raw, encoded);
+            } catch (SpillBuffer.SpoolException e) {
+                throw PgwardenException.unavailable("WAL file '" + name.name() + "' of cluster '" + cluster + "' was not stored: "
+                        + e.getMessage(), e);
+            }
             long encodedAt = System.nanoTime();
             if (header != null && raw.count() != header.segmentSize()) throw wrongSize(name, raw.count(), header.segmentSize());
             String sha256 = raw.sha256Hex();
@@ -107,7 +108,16 @@ public final class WalArchiver {
 
             if (header != null && known.isEmpty()) pin(cluster, clusterConfig, name, header);
             long checkedAt = System.nanoTime();
-            wal.store(cluster, name, encoded, raw.count(), sha256);
+            // Why a create under a lock: two pushes of one name may race here (PostgreSQL retrying while the first is
+            // still in flight, or a hostile push); exactly one is stored, the other is compared with it. The lock covers
+            // stores whose check is not atomic; the conditional create covers other daemons.
+            try (NamedLocks.Held held = PUSHES.lock(cluster + "/" + name.name())) {
+                if (!wal.create(cluster, name, encoded, raw.count(), sha256)) {
+                    return duplicate(cluster, name, wal.find(cluster, name).orElseThrow(() -> PgwardenException.unavailable(
+                            "WAL file '" + name.name() + "' of cluster '" + cluster + "' was archived by a racing push and is gone again; retry", null)),
+                            sha256, raw.count());
+                }
+            }
             if (log.isDebugEnabled()) {
                 log.debug("cluster '{}': {}: received and encoded {} -> {} bytes in {} ms, checked in {} ms, stored in {} ms", cluster,
                         name.name(), raw.count(), encoded.length(), (encodedAt - started) / 1_000_000, (checkedAt - encodedAt) / 1_000_000,
@@ -149,6 +159,23 @@ public final class WalArchiver {
             throw wrongSize(name, header.segmentSize(), known.get().segmentSize());
         }
         return header;
+    }
+
+    private void checkHistoryFile(String cluster, WalFileName name, byte[] content, Optional<ClusterInfo> known) {
+        if (name.kind() == WalFileName.Kind.BACKUP_HISTORY) {
+            HistoryFiles.checkBackupHistory(name, content, known.map(i -> OptionalLong.of(i.segmentSize())).orElse(OptionalLong.empty()));
+            return;
+        }
+        TimelineHistory history = HistoryFiles.checkTimelineHistory(name, content);
+        // PostgreSQL names a new timeline one above the newest whose history it finds in the archive, or above its
+        // parent: any other number is not a promotion (e.g. 7FFFFFFF.history planted to derail every "latest" restore).
+        int parent = history.ancestors().getLast().timeline();
+        int below = name.timeline() - 1;
+        if (parent != below && wal.find(cluster, WalFileName.parse("%08X.history".formatted(below))).isEmpty()) {
+            throw PgwardenException.badRequest(("'%s' is not a history file PostgreSQL could have written: its parent is timeline %d,"
+                    + " but timeline %d has no archived history file (a new timeline is one above its parent or above the newest"
+                    + " archived history); nothing was stored").formatted(name.name(), parent, below));
+        }
     }
 
     private void pin(String cluster, ClusterConfig clusterConfig, WalFileName name, WalSegmentHeader header) {

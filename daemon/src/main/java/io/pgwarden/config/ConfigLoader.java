@@ -47,6 +47,7 @@ public final class ConfigLoader {
         ServerConfig server = server(top.mapping("server"));
         RepositoryConfig repository = repository(top.mapping("repository"));
         Map<String, ClusterConfig> clusters = clusters(top.mapping("clusters"));
+        distinctTokens(top, server, clusters);
         if (!problems.isEmpty()) throw new ConfigException(problems);
         return new PgwardenConfig(server, repository, clusters);
     }
@@ -75,7 +76,7 @@ public final class ConfigLoader {
     }
 
     private static ServerConfig server(ConfigNode node) {
-        node.allowOnly("listen", "maxBodySize", "spoolDir", "maxConcurrentPushes", "adminToken", "instance");
+        node.allowOnly("listen", "maxBodySize", "spoolDir", "maxConcurrentPushes", "adminToken", "instance", "bodyIdleTimeout", "maxConnections");
         String host = ServerConfig.DEFAULT_HOST;
         int port = ServerConfig.DEFAULT_PORT;
         Optional<String[]> listen = node.parsed("listen", ConfigLoader::hostAndPort);
@@ -92,7 +93,10 @@ public final class ConfigLoader {
             node.problem("adminToken", "must be at least " + MIN_TOKEN_LENGTH + " characters long");
         }
         String instance = node.parsed("instance", ConfigLoader::instanceName).orElse("pgwarden-" + port);
-        return new ServerConfig(host, port, maxBody, spool, pushes, adminToken, instance);
+        java.time.Duration bodyIdle = node.parsed("bodyIdleTimeout", Units::parseDuration).orElse(ServerConfig.DEFAULT_BODY_IDLE_TIMEOUT);
+        if (bodyIdle.toMillis() < 100) node.problem("bodyIdleTimeout", "must be at least 100ms");
+        int connections = node.integer("maxConnections", 16, 100_000).orElse(ServerConfig.DEFAULT_MAX_CONNECTIONS);
+        return new ServerConfig(host, port, maxBody, spool, pushes, adminToken, instance, bodyIdle, connections);
     }
 
     private static String instanceName(String text) {
@@ -202,6 +206,23 @@ public final class ConfigLoader {
     private static String normalizePrefix(String prefix) {
         String p = prefix.replaceAll("^/+|/+$", "");
         return p.isEmpty() ? "" : p + "/";
+    }
+
+    /**
+     * A WAL token opens one cluster's archive: shared by two clusters, a server of one could push into (and read) the
+     * other's; equal to the admin token, every PostgreSQL server's archive_command could start restores.
+     */
+    private static void distinctTokens(ConfigNode top, ServerConfig server, Map<String, ClusterConfig> clusters) {
+        Map<String, String> owners = new LinkedHashMap<>();
+        clusters.forEach((name, cluster) -> {
+            if (cluster == null || cluster.walToken() == null) return;
+            String token = cluster.walToken().value();
+            String other = owners.putIfAbsent(token, name);
+            if (other != null) top.problem("clusters." + name + ".walToken", "is the same as clusters." + other + ".walToken; give each cluster its own token");
+            if (server != null && server.adminToken().isPresent() && server.adminToken().get().value().equals(token)) {
+                top.problem("clusters." + name + ".walToken", "is the same as server.adminToken; the admin token must differ from every WAL token");
+            }
+        });
     }
 
     private static Map<String, ClusterConfig> clusters(ConfigNode node) {

@@ -12,7 +12,8 @@ public record PgwardenConfig(ServerConfig server, RepositoryConfig repository, M
     public ClusterConfig cluster(String name) {
         ClusterConfig cluster = clusters.get(name);
         if (cluster == null) {
-            throw PgwardenException.notFound("cluster '" + name + "' is not configured (known: " + String.join(", ", clusters.keySet()) + ")");
+            // Not listing the configured names: this message can reach an HTTP answer.
+            throw PgwardenException.notFound("cluster '" + name + "' is not configured");
         }
         return cluster;
     }

@@ -10,9 +10,13 @@ import java.util.Optional;
  * @param adminToken   bearer token of the admin API (/v1/clusters/{c}/backups ...); absent: the admin API is off
  * @param instance     this daemon's name on its sidecars (label io.pgwarden.instance): stable across restarts, so
  *                     a restarted daemon finds and removes the sidecars a crash left behind
+ * @param bodyIdleTimeout a request (a push's body) that sends no byte for this long is aborted, its slot freed
+ * @param maxConnections  open HTTP connections at most; more wait in the kernel's accept queue
  */
 public record ServerConfig(String host, int port, long maxBodyBytes, Path spoolDir, int maxConcurrentPushes,
-                           Optional<Secret> adminToken, String instance) {
+                           Optional<Secret> adminToken, String instance, java.time.Duration bodyIdleTimeout, int maxConnections) {
+    public static final java.time.Duration DEFAULT_BODY_IDLE_TIMEOUT = java.time.Duration.ofSeconds(30);
+    public static final int DEFAULT_MAX_CONNECTIONS = 1000;
     public static final int DEFAULT_MAX_CONCURRENT_PUSHES = 8;
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8420;

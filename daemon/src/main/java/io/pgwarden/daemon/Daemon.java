@@ -17,6 +17,9 @@ import io.pgwarden.runner.ToolRunner;
 import io.pgwarden.runner.ToolRunners;
 import io.pgwarden.schedule.BackupScheduler;
 import io.pgwarden.server.HttpServer;
+import io.pgwarden.server.ReadinessProbe;
+import io.pgwarden.archive.RequestSlots;
+import java.time.Duration;
 import io.pgwarden.server.Routes;
 import io.pgwarden.server.WalEndpoint;
 import io.pgwarden.storage.FilesystemStorage;
@@ -42,10 +45,12 @@ public final class Daemon implements AutoCloseable {
     private final HttpServer http;
     private final BackupScheduler scheduler;
     private final ClusterUpProbe probe;
+    private final ReadinessProbe readiness;
 
     private Daemon(StorageDriver storage, Metrics metrics, Map<String, ToolRunner> runners, BackupJobs jobs, HttpServer http,
-                   BackupScheduler scheduler, ClusterUpProbe probe) {
+                   BackupScheduler scheduler, ClusterUpProbe probe, ReadinessProbe readiness) {
         this.probe = probe;
+        this.readiness = readiness;
         this.storage = storage;
         this.metrics = metrics;
         this.runners = runners;
@@ -55,10 +60,13 @@ public final class Daemon implements AutoCloseable {
     }
 
     public static Daemon start(PgwardenConfig config, Clock clock) throws Exception {
-        StorageDriver storage = StorageFactory.create(config.repository());
-        if (storage instanceof FilesystemStorage fs) fs.createRoot();
+        removeSpoolLeftovers(config);
+        Metrics metrics = new Metrics(clock);
+        StorageDriver driver = StorageFactory.create(config.repository());
+        StorageDriver storage = new io.pgwarden.storage.CountingStorage(driver, metrics::storageOperation);
+        if (driver instanceof FilesystemStorage fs) fs.createRoot();
         try {
-            if (storage instanceof io.pgwarden.storage.S3Storage s3) s3.checkObjectLock();
+            if (driver instanceof io.pgwarden.storage.S3Storage s3) s3.checkObjectLock();
         } catch (PgwardenException e) {
             if (e.code() == ErrorCode.CONFIG) {
                 storage.close();
@@ -67,18 +75,20 @@ public final class Daemon implements AutoCloseable {
             // Not reachable now: every write carries the lock, and a bucket without it refuses them with a clear error.
             log.warn("cannot check object lock on {} yet: {}", storage.describe(), e.getMessage());
         }
-        Metrics metrics = new Metrics(clock);
         config.clusters().values().forEach(c -> registerMeters(metrics, c));
         WalRepository wal = new WalRepository(storage, config.repository());
         ClusterInfoStore clusterInfo = new ClusterInfoStore(storage);
-        WalArchiver archiver = new WalArchiver(config, clusterInfo, wal, clock);
+        RequestSlots slots = new RequestSlots(config.server().maxConcurrentPushes(), Duration.ofSeconds(30));
+        WalArchiver archiver = new WalArchiver(config, clusterInfo, wal, clock, slots);
         Map<String, ToolRunner> runners = runners(config);
         BackupJobs jobs = new BackupJobs(BackupJobs.Services.of(config, storage, wal, clusterInfo, clock), storage, runners::get, metrics, clock);
-        WalEndpoint endpoint = new WalEndpoint(config, archiver, new WalFetcher(config, wal), metrics);
-        HttpServer http = new HttpServer(config.server(), new Routes(endpoint, config, jobs, new RestoreJobs(config, storage, clock), metrics, storage));
+        WalEndpoint endpoint = new WalEndpoint(config, archiver, new WalFetcher(config, wal), metrics, slots);
+        ReadinessProbe readiness = new ReadinessProbe(storage).start();
+        HttpServer http = new HttpServer(config.server(), new Routes(endpoint, config, jobs, new RestoreJobs(config, storage, clock), metrics, readiness));
         try {
             http.start();
         } catch (Exception e) {
+            readiness.close();
             runners.values().forEach(ToolRunner::close);
             storage.close();
             throw new PgwardenException(ErrorCode.CONFIG,
@@ -91,7 +101,17 @@ public final class Daemon implements AutoCloseable {
         BackupScheduler scheduler = BackupScheduler.start(config, jobs, new Catalog(storage), clock);
         log.info("pgwarden listening on http://{}:{}, repository {}, clusters {}", http.host(), http.port(),
                 storage.describe(), config.clusters().keySet());
-        return new Daemon(storage, metrics, runners, jobs, http, scheduler, new ClusterUpProbe(config, metrics));
+        return new Daemon(storage, metrics, runners, jobs, http, scheduler, new ClusterUpProbe(config, metrics), readiness);
+    }
+
+    /** Spool files of this instance's earlier run, killed mid-push (their pushes were never acknowledged). */
+    private static void removeSpoolLeftovers(PgwardenConfig config) {
+        try {
+            int removed = io.pgwarden.repository.codec.SpillBuffer.removeLeftovers(config.server().spoolDir(), config.server().instance());
+            if (removed > 0) log.info("removed {} spool files left in '{}' by an earlier run", removed, config.server().spoolDir());
+        } catch (java.io.IOException e) {
+            log.warn("cannot clean the spool directory '{}': {}", config.server().spoolDir(), e.toString());
+        }
     }
 
     private static void registerMeters(Metrics metrics, ClusterConfig cluster) {
@@ -154,6 +174,7 @@ public final class Daemon implements AutoCloseable {
     public void close() {
         log.info("pgwarden stopping: finishing in-flight requests");
         probe.close();
+        readiness.close();
         scheduler.close();
         try {
             http.close();

@@ -46,6 +46,7 @@ public final class Metrics implements AutoCloseable {
     public static final String VERIFY_LAST_SUCCESS = "pgwarden.verify.last.success.timestamp";
     public static final String VERIFY_FAILURES = "pgwarden.verify.failures";
     public static final String VERIFY_LAST_FAILURE = "pgwarden.verify.last.failure.timestamp";
+    public static final String STORAGE_OPERATIONS = "pgwarden.storage.operations";
     /** kind=base has no database; the label is still present (Prometheus meters of one name share label names). */
     public static final String NO_DATABASE = "";
 
@@ -102,6 +103,13 @@ public final class Metrics implements AutoCloseable {
     /** A push of a file already archived with identical content: a success, but not a new file. */
     public void walDuplicate(String cluster, long nanos) {
         pushTimer(cluster).record(Duration.ofNanos(nanos));
+    }
+
+    /** One repository operation (put, create, stat, get, list, delete, abort), of any cluster: the repository is shared. */
+    public void storageOperation(String operation) {
+        Counter.builder(STORAGE_OPERATIONS).tag("operation", operation)
+                .description("repository operations by kind (a list on the WAL path would make pushes cost more as the archive grows)")
+                .register(registry).increment();
     }
 
     public void walPushFailed(String cluster, String reason) {

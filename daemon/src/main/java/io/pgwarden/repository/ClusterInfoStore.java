@@ -3,7 +3,6 @@ package io.pgwarden.repository;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.storage.StorageDriver;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.Map;
 import java.util.Optional;
@@ -36,14 +35,22 @@ public final class ClusterInfoStore {
         }
     }
 
-    /** Writes the candidate unless the cluster is already pinned; returns what is pinned now. */
+    /**
+     * Writes the candidate unless the cluster is already pinned; returns what is pinned now. The write is a create:
+     * when another daemon pinned the cluster first, its cluster.json stays and is what this returns.
+     */
     public synchronized ClusterInfo pin(String cluster, ClusterInfo candidate) {
         Optional<ClusterInfo> existing = get(cluster);
         if (existing.isPresent()) return existing.get();
+        byte[] json;
         try {
-            storage.put(RepositoryLayout.clusterInfo(cluster), new ByteArrayInputStream(JSON.writeValueAsBytes(candidate)), Map.of());
+            json = JSON.writeValueAsBytes(candidate);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new IllegalStateException(e);
+        }
+        if (!storage.create(RepositoryLayout.clusterInfo(cluster), StorageDriver.SizedContent.of(json), Map.of())) {
+            return get(cluster).orElseThrow(() -> PgwardenException.unavailable("repository object '" + RepositoryLayout.clusterInfo(cluster)
+                    + "' was written by another daemon and is gone again; retry", null));
         }
         pinned.put(cluster, candidate);
         return candidate;

@@ -8,7 +8,6 @@ import io.pgwarden.storage.StorageDriver;
 import io.pgwarden.storage.StorageDriver.ObjectInfo;
 import java.util.Map;
 import java.util.Optional;
-import java.util.stream.Stream;
 
 /**
  * WAL files in the repository: one object per file, {cluster}/wal/{timeline}/{name}.{codec}, with the raw
@@ -30,37 +29,51 @@ public final class WalRepository {
     public record StoredWal(String key, Compression compression, long rawSize, String sha256) {
     }
 
+    /**
+     * The stored file, looked up by key: the configured codec's first, then each other codec's (a file written
+     * before the config changed). At most three HEADs, never a listing: the cost does not grow with the archive.
+     */
     public Optional<StoredWal> find(String cluster, WalFileName name) {
-        String preferred = RepositoryLayout.walKey(cluster, name, compression);
-        Optional<ObjectInfo> info = storage.stat(preferred);
-        if (info.isEmpty()) info = otherEncoding(cluster, name).flatMap(k -> storage.stat(k));
-        return info.map(this::describe);
+        for (Compression codec : lookupOrder()) {
+            Optional<ObjectInfo> info = storage.stat(RepositoryLayout.walKey(cluster, name, codec));
+            if (info.isPresent()) return info.map(this::describe);
+        }
+        return Optional.empty();
     }
 
-    /** Stores an encoded WAL file whose raw checksum and size are already known. */
-    public void store(String cluster, WalFileName name, StorageDriver.SizedContent encoded, long rawSize, String sha256) {
-        storage.put(RepositoryLayout.walKey(cluster, name, compression), encoded, Map.of(
+    /**
+     * Stores an encoded WAL file whose raw checksum and size are already known, unless the name is archived already
+     * (by a racing push or another daemon): then nothing is written and this returns false.
+     */
+    public boolean create(String cluster, WalFileName name, StorageDriver.SizedContent encoded, long rawSize, String sha256) {
+        return storage.create(RepositoryLayout.walKey(cluster, name, compression), encoded, Map.of(
                 META_SHA256, sha256,
                 META_RAW_SIZE, Long.toString(rawSize),
                 META_CODEC, compression.name().toLowerCase()));
     }
 
     public Optional<VerifiedObject> open(String cluster, WalFileName name) {
-        Optional<StorageDriver.StoredObject> object = storage.get(RepositoryLayout.walKey(cluster, name, compression));
-        if (object.isEmpty()) object = otherEncoding(cluster, name).flatMap(storage::get);
-        return object.map(o -> {
-            StoredWal wal = describe(o.info());
-            return new VerifiedObject(o, wal.compression(), wal.rawSize(), wal.sha256());
-        });
+        for (Compression codec : lookupOrder()) {
+            Optional<StorageDriver.StoredObject> object = storage.get(RepositoryLayout.walKey(cluster, name, codec));
+            if (object.isPresent()) {
+                StorageDriver.StoredObject o = object.get();
+                try {
+                    StoredWal wal = describe(o.info());
+                    return Optional.of(new VerifiedObject(o, wal.compression(), wal.rawSize(), wal.sha256()));
+                } catch (RuntimeException e) {
+                    o.close();
+                    throw e;
+                }
+            }
+        }
+        return Optional.empty();
     }
 
-    private Optional<String> otherEncoding(String cluster, WalFileName name) {
-        String prefix = RepositoryLayout.walNamePrefix(cluster, name);
-        try (Stream<ObjectInfo> found = storage.list(prefix)) {
-            return found.map(ObjectInfo::key)
-                    .filter(k -> Compression.forSuffix(k.substring(prefix.length())).isPresent())
-                    .findFirst();
-        }
+    private java.util.List<Compression> lookupOrder() {
+        java.util.List<Compression> order = new java.util.ArrayList<>(java.util.List.of(Compression.values()));
+        order.remove(compression);
+        order.add(0, compression);
+        return order;
     }
 
     private StoredWal describe(ObjectInfo info) {

@@ -4,6 +4,7 @@ import io.pgwarden.config.ServerConfig;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
@@ -15,13 +16,18 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  */
 public final class HttpServer implements AutoCloseable {
     private static final long STOP_TIMEOUT_MS = 30_000;
+    /** Threads beyond the pushes': Jetty's acceptor and selectors, and the endpoints that must answer under load. */
+    static final int RESERVED_THREADS = 32;
 
     private final Server server;
     private final ServerConnector connector;
     private final DrainHandler drain;
 
     public HttpServer(ServerConfig config, Handler routes) {
-        QueuedThreadPool threads = new QueuedThreadPool(64, 4);
+        // Pushes hold a thread while their body arrives; at most maxConcurrentPushes run and twice as many wait for a
+        // slot (WalArchiver answers 503 past that), so the rest of the pool always serves /health, /metrics and the
+        // admin API, plus Jetty's own acceptor and selector threads.
+        QueuedThreadPool threads = new QueuedThreadPool((1 + io.pgwarden.archive.RequestSlots.WAITERS_PER_SLOT) * config.maxConcurrentPushes() + RESERVED_THREADS, 4);
         threads.setName("http");
         server = new Server(threads);
         HttpConfiguration http = new HttpConfiguration();
@@ -32,7 +38,10 @@ public final class HttpServer implements AutoCloseable {
         // Jetty's own stop comes after the drain, when nothing is in flight: it closes connections idle for its
         // shutdown idle timeout (1 s, kept), so idle keep-alive connections go at once. (Holding them for the full
         // idle timeout made each stop take up to 30 s.)
+        // A request that sends no byte for this long fails its read (the push is aborted, its slot freed).
+        connector.setIdleTimeout(config.bodyIdleTimeout().toMillis());
         server.addConnector(connector);
+        server.addBean(new NetworkConnectionLimit(config.maxConnections(), connector));
         drain = new DrainHandler(routes);
         GracefulHandler graceful = new GracefulHandler();
         graceful.setHandler(drain);

@@ -5,7 +5,6 @@ import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.metrics.Metrics;
 import io.pgwarden.restore.RestoreJobs;
 import io.pgwarden.error.PgwardenException;
-import io.pgwarden.storage.StorageDriver;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Handler;
@@ -22,13 +21,15 @@ public final class Routes extends Handler.Abstract {
     private final WalEndpoint wal;
     private final AdminEndpoint admin;
     private final Metrics metrics;
-    private final StorageDriver storage;
+    private final ReadinessProbe readiness;
+    private final PgwardenConfig config;
 
-    public Routes(WalEndpoint wal, PgwardenConfig config, BackupJobs jobs, RestoreJobs restores, Metrics metrics, StorageDriver storage) {
+    public Routes(WalEndpoint wal, PgwardenConfig config, BackupJobs jobs, RestoreJobs restores, Metrics metrics, ReadinessProbe readiness) {
         this.wal = wal;
         this.admin = new AdminEndpoint(config, jobs, restores);
         this.metrics = metrics;
-        this.storage = storage;
+        this.readiness = readiness;
+        this.config = config;
     }
 
     @Override
@@ -38,7 +39,7 @@ public final class Routes extends Handler.Abstract {
             case "/health":
                 return Responses.text(response, callback, 200, "ok");
             case "/ready":
-                return ready(response, callback);
+                return ready(request, response, callback);
             case "/metrics":
                 response.setStatus(200);
                 response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
@@ -54,12 +55,18 @@ public final class Routes extends Handler.Abstract {
         }
     }
 
-    private boolean ready(Response response, Callback callback) {
-        try {
-            storage.checkReachable();
-            return Responses.text(response, callback, 200, "ready");
-        } catch (PgwardenException e) {
-            return Responses.text(response, callback, 503, "repository unavailable: " + e.getMessage());
+    /** Ready or not for anyone (load balancers, orchestrators); why not only with the admin token (the log has it too). */
+    private boolean ready(Request request, Response response, Callback callback) {
+        boolean ready = readiness.ready();
+        String answer = ready ? "ready" : "not ready";
+        if (!ready && config.server().adminToken().isPresent()) {
+            try {
+                BearerAuth.check(request, config.server().adminToken().get(), "wrong admin token");
+                answer = readiness.detail();
+            } catch (PgwardenException unauthenticated) {
+                // the short answer
+            }
         }
+        return Responses.text(response, callback, ready ? 200 : 503, answer);
     }
 }

@@ -1,6 +1,7 @@
 package io.pgwarden.server;
 
 import io.pgwarden.archive.PushResult;
+import io.pgwarden.archive.RequestSlots;
 import io.pgwarden.archive.WalArchiver;
 import io.pgwarden.archive.WalFetcher;
 import io.pgwarden.config.ClusterConfig;
@@ -35,12 +36,14 @@ public final class WalEndpoint {
     private final WalArchiver archiver;
     private final WalFetcher fetcher;
     private final Metrics metrics;
+    private final RequestSlots slots;
 
-    public WalEndpoint(PgwardenConfig config, WalArchiver archiver, WalFetcher fetcher, Metrics metrics) {
+    public WalEndpoint(PgwardenConfig config, WalArchiver archiver, WalFetcher fetcher, Metrics metrics, RequestSlots slots) {
         this.config = config;
         this.archiver = archiver;
         this.fetcher = fetcher;
         this.metrics = metrics;
+        this.slots = slots;
     }
 
     boolean handle(Request request, Response response, Callback callback, String path) {
@@ -52,11 +55,11 @@ public final class WalEndpoint {
         String file = parts[2];
         ClusterConfig cluster;
         try {
-            cluster = config.cluster(clusterName);
-            BearerAuth.check(request, cluster);
+            cluster = BearerAuth.walCluster(request, config.clusters().values(), clusterName);
         } catch (PgwardenException e) {
             if (e.code() == ErrorCode.UNAUTHORIZED) {
-                if ("PUT".equals(request.getMethod())) metrics.walPushFailed(clusterName, "unauthorized");
+                // Counted under a configured cluster's name only: the path is the caller's, and labels must stay few.
+                if ("PUT".equals(request.getMethod()) && config.clusters().containsKey(clusterName)) metrics.walPushFailed(clusterName, "unauthorized");
                 response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
                 log.warn("refused {} {} for cluster '{}': {}", request.getMethod(), file, clusterName, e.getMessage());
             }
@@ -99,9 +102,14 @@ public final class WalEndpoint {
             closeIfBodyUnread(request, response, drained);
             return Responses.text(response, callback, e.code().httpStatus(), e.getMessage());
         } catch (IOException e) {
-            // The client went away or sent less than it announced: nothing was stored.
+            // The client went away, sent less than it announced, or stalled: nothing was stored.
             metrics.walPushFailed(cluster, "aborted");
             log.warn("cluster '{}': push of {} aborted while receiving the body: {}", cluster, file, e.toString());
+            if (e.getCause() instanceof java.util.concurrent.TimeoutException && !response.isCommitted()) {
+                closeIfBodyUnread(request, response, false);
+                return Responses.text(response, callback, 408, "no byte of the body of " + file + " arrived for "
+                        + config.server().bodyIdleTimeout().toMillis() + " ms (server.bodyIdleTimeout); nothing was stored");
+            }
             callback.failed(e);
             return true;
         } catch (RuntimeException e) {
@@ -114,7 +122,20 @@ public final class WalEndpoint {
         }
     }
 
+    /** Holds a request slot throughout, as a push does: the repository may be slow to answer and the client to read. */
     private boolean fetch(Response response, Callback callback, String cluster, String file) {
+        RequestSlots.Permit slot;
+        try {
+            slot = slots.acquire("WAL file '" + file + "'");
+        } catch (PgwardenException e) {
+            return Responses.text(response, callback, e.code().httpStatus(), e.getMessage());
+        }
+        try (slot) {
+            return fetchInSlot(response, callback, cluster, file);
+        }
+    }
+
+    private boolean fetchInSlot(Response response, Callback callback, String cluster, String file) {
         Optional<VerifiedObject> found;
         try {
             found = fetcher.open(cluster, file);

@@ -47,6 +47,25 @@ public final class FilesystemStorage implements StorageDriver {
 
     @Override
     public void put(String key, InputStream content, Map<String, String> metadata) {
+        write(key, content, metadata, false);
+    }
+
+    /** Decided under a lock on the object's directory (this JVM's and other processes'), with nothing replaced. */
+    @Override
+    public boolean create(String key, SizedContent content, Map<String, String> metadata) {
+        try (InputStream in = content.open()) {
+            return write(key, in, metadata, true);
+        } catch (IOException e) {
+            throw failure("cannot read the content for", key, e);
+        }
+    }
+
+    /**
+     * Temp files first (written and fsynced outside any lock), then metadata and object renamed into place with the
+     * directory fsynced after each: a crash between them leaves metadata without an object (harmless, replaced by the
+     * next write), never an object without metadata. Returns false when {@code onlyIfAbsent} and the key exists.
+     */
+    private boolean write(String key, InputStream content, Map<String, String> metadata, boolean onlyIfAbsent) {
         Path target = resolve(key);
         Path dir = target.getParent();
         String token = UUID.randomUUID().toString();
@@ -56,9 +75,14 @@ public final class FilesystemStorage implements StorageDriver {
             createDirectories(dir);
             writeDurably(tmp, content);
             writeDurably(metaTmp, new java.io.ByteArrayInputStream(JSON.writeValueAsBytes(metadata)));
-            move(metaTmp, metaPath(target));
-            move(tmp, target);
-            fsyncDirectory(dir);
+            try (DirectoryLock lock = DirectoryLock.acquire(dir)) {
+                if (onlyIfAbsent && Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return false;
+                move(metaTmp, metaPath(target));
+                fsyncDirectory(dir);
+                move(tmp, target);
+                fsyncDirectory(dir);
+            }
+            return true;
         } catch (IOException e) {
             throw failure("cannot write", key, e);
         } finally {
@@ -262,6 +286,50 @@ public final class FilesystemStorage implements StorageDriver {
     private PgwardenException failure(String action, String key, IOException e) {
         return new PgwardenException(ErrorCode.STORAGE,
                 "filesystem repository '" + root + "': " + action + " '" + key + "': " + e, e);
+    }
+
+    /**
+     * Serialises publishing in one directory: a lock in this JVM (FileLock is per process) plus a FileLock on the
+     * directory's hidden {@code .lock} file, so two daemons sharing a repository cannot both create one key.
+     */
+    private static final class DirectoryLock implements AutoCloseable {
+        /** Striped, so the number of locks stays fixed however many directories the repository grows. */
+        private static final java.util.concurrent.locks.ReentrantLock[] IN_JVM = java.util.stream.Stream
+                .generate(java.util.concurrent.locks.ReentrantLock::new).limit(64).toArray(java.util.concurrent.locks.ReentrantLock[]::new);
+        private final java.util.concurrent.locks.ReentrantLock local;
+        private final FileChannel channel;
+
+        private DirectoryLock(java.util.concurrent.locks.ReentrantLock local, FileChannel channel) {
+            this.local = local;
+            this.channel = channel;
+        }
+
+        static DirectoryLock acquire(Path dir) throws IOException {
+            var local = IN_JVM[Math.floorMod(dir.hashCode(), IN_JVM.length)];
+            local.lock();
+            try {
+                FileChannel channel = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                try {
+                    channel.lock();
+                } catch (IOException | RuntimeException e) {
+                    channel.close();
+                    throw e;
+                }
+                return new DirectoryLock(local, channel);
+            } catch (IOException | RuntimeException e) {
+                local.unlock();
+                throw e;
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            try {
+                channel.close(); // releases the FileLock
+            } finally {
+                local.unlock();
+            }
+        }
     }
 
     /** Depth-first walk that sorts one directory's entries at a time and skips hidden files (temp, metadata). */

@@ -82,6 +82,10 @@ public final class S3Storage implements StorageDriver {
 
     @Override
     public void put(String key, InputStream content, Map<String, String> metadata) {
+        streamPut(key, content, metadata, false);
+    }
+
+    private void streamPut(String key, InputStream content, Map<String, String> metadata, boolean onlyIfAbsent) {
         String objectKey = objectKey(key);
         byte[] first;
         try {
@@ -91,21 +95,91 @@ public final class S3Storage implements StorageDriver {
         }
         if (first.length < partSize) {
             try {
-                s3.putObject(b -> locked(b.bucket(bucket).key(objectKey).metadata(metadata).contentLength((long) first.length)),
+                s3.putObject(b -> conditional(locked(b.bucket(bucket).key(objectKey).metadata(metadata).contentLength((long) first.length)),
+                        onlyIfAbsent),
                         body(first));
             } catch (SdkException e) {
                 throw translate("cannot upload", key, e);
             }
             return;
         }
-        multipartPut(key, objectKey, first, content, metadata);
+        multipartPut(key, objectKey, first, content, metadata, onlyIfAbsent);
     }
 
     @Override
     public void put(String key, SizedContent content, Map<String, String> metadata) {
+        putSized(key, content, metadata, false);
+    }
+
+    /**
+     * With If-None-Match: * (S3 answers 412 when the key exists). A server that ignores the header would overwrite,
+     * so the first call probes for it; on such a server the check is a HEAD before the PUT, which only protects
+     * against writers in this process (the caller serialises those), and a warning says so.
+     */
+    @Override
+    public boolean create(String key, SizedContent content, Map<String, String> metadata) {
+        if (!conditionalWritesHonoured()) {
+            if (stat(key).isPresent()) return false;
+            putSized(key, content, metadata, false);
+            return true;
+        }
+        try {
+            putSized(key, content, metadata, true);
+            return true;
+        } catch (PgwardenException e) {
+            if (!(e.getCause() instanceof S3Exception s3e)) throw e;
+            if (s3e.statusCode() == 412) return false;
+            // 409 ConditionalRequestConflict: a concurrent write of the key decided first, or is still deciding.
+            if (s3e.statusCode() == 409 && stat(key).isPresent()) return false;
+            throw e;
+        }
+    }
+
+    private volatile Boolean conditionalWrites;
+
+    private boolean conditionalWritesHonoured() {
+        Boolean known = conditionalWrites;
+        if (known != null) return known;
+        synchronized (this) {
+            if (conditionalWrites == null) conditionalWrites = probeConditionalWrites();
+            return conditionalWrites;
+        }
+    }
+
+    /** Writes a probe object twice with If-None-Match: *; a server that honours it refuses the second with 412. */
+    private boolean probeConditionalWrites() {
+        String probe = "pgwarden-probe/conditional-write-" + java.util.UUID.randomUUID();
+        SizedContent empty = SizedContent.of(new byte[0]);
+        try {
+            putSized(probe, empty, Map.of(), true);
+            try {
+                putSized(probe, empty, Map.of(), true);
+            } catch (PgwardenException e) {
+                if (e.getCause() instanceof S3Exception s3e && s3e.statusCode() == 412) return true;
+                throw e;
+            }
+            log.warn("{} ignores conditional writes (If-None-Match: *): an archived WAL file is protected from being overwritten"
+                    + " only by this daemon's own checks; several daemons pushing to one repository need a server that honours it", describe());
+            return false;
+        } catch (PgwardenException e) {
+            if (e.getCause() instanceof S3Exception s3e && (s3e.statusCode() == 501 || s3e.statusCode() == 400)) {
+                log.warn("{} refuses conditional writes ({}); falling back to a check before each write", describe(), s3e.statusCode());
+                return false;
+            }
+            throw e;
+        } finally {
+            try {
+                delete(probe);
+            } catch (PgwardenException e) {
+                log.debug("cannot delete the probe object '{}': {}", probe, e.getMessage());
+            }
+        }
+    }
+
+    private void putSized(String key, SizedContent content, Map<String, String> metadata, boolean onlyIfAbsent) {
         if (content.length() >= partSize) {
             try (InputStream in = content.open()) {
-                put(key, in, metadata);
+                streamPut(key, in, metadata, onlyIfAbsent);
                 return;
             } catch (IOException e) {
                 throw unreadable(key, e);
@@ -120,7 +194,8 @@ public final class S3Storage implements StorageDriver {
             }
         }, content.length(), "application/octet-stream");
         try {
-            s3.putObject(b -> locked(b.bucket(bucket).key(objectKey(key)).metadata(metadata).contentLength(content.length())), body);
+            s3.putObject(b -> conditional(locked(b.bucket(bucket).key(objectKey(key)).metadata(metadata).contentLength(content.length())),
+                    onlyIfAbsent), body);
         } catch (SdkException e) {
             throw translate("cannot upload", key, e);
         } catch (java.io.UncheckedIOException e) {
@@ -128,7 +203,12 @@ public final class S3Storage implements StorageDriver {
         }
     }
 
-    private void multipartPut(String key, String objectKey, byte[] first, InputStream content, Map<String, String> metadata) {
+    private static PutObjectRequest.Builder conditional(PutObjectRequest.Builder b, boolean onlyIfAbsent) {
+        return onlyIfAbsent ? b.ifNoneMatch("*") : b;
+    }
+
+    private void multipartPut(String key, String objectKey, byte[] first, InputStream content, Map<String, String> metadata,
+                              boolean onlyIfAbsent) {
         String uploadId;
         try {
             uploadId = s3.createMultipartUpload(b -> {
@@ -154,8 +234,10 @@ public final class S3Storage implements StorageDriver {
                 parts.add(joinPart(inFlight));
                 inFlight = null;
             }
-            s3.completeMultipartUpload(b -> b.bucket(bucket).key(objectKey).uploadId(uploadId)
-                    .multipartUpload(m -> m.parts(parts)));
+            s3.completeMultipartUpload(b -> {
+                b.bucket(bucket).key(objectKey).uploadId(uploadId).multipartUpload(m -> m.parts(parts));
+                if (onlyIfAbsent) b.ifNoneMatch("*");
+            });
         } catch (SdkException e) {
             abort(key, objectKey, uploadId, inFlight);
             throw translate("cannot upload", key, e);

@@ -24,11 +24,33 @@ public interface StorageDriver extends AutoCloseable {
      */
     void put(String key, SizedContent content, Map<String, String> metadata);
 
+    /**
+     * Stores content at key only if no object is there: true when written, false when an object already existed
+     * (nothing was written). Two writers racing for one key cannot both get true where the store can decide it
+     * atomically (S3 conditional writes with If-None-Match, a filesystem's lock and no-replace rename).
+     */
+    boolean create(String key, SizedContent content, Map<String, String> metadata);
+
     /** Content of known length that can be opened more than once. */
     interface SizedContent {
         long length();
 
         InputStream open() throws java.io.IOException;
+
+        /** Small content already in memory (a JSON document). */
+        static SizedContent of(byte[] bytes) {
+            return new SizedContent() {
+                @Override
+                public long length() {
+                    return bytes.length;
+                }
+
+                @Override
+                public InputStream open() {
+                    return new java.io.ByteArrayInputStream(bytes);
+                }
+            };
+        }
     }
 
     /** Size and metadata, or empty if there is no such object. */

@@ -87,6 +87,20 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aWalTokenSharedByTwoClustersOrEqualToTheAdminTokenIsRefused() {
+        assertProblems("""
+                server: {adminToken: %s}
+                repository: {type: filesystem, path: /var/tmp/repo}
+                clusters:
+                  main: {walToken: %s}
+                  other: {walToken: %s}
+                """.formatted(TOKEN, TOKEN, TOKEN),
+                "clusters.main.walToken: is the same as server.adminToken; the admin token must differ from every WAL token",
+                "clusters.other.walToken: is the same as clusters.main.walToken; give each cluster its own token",
+                "clusters.other.walToken: is the same as server.adminToken; the admin token must differ from every WAL token");
+    }
+
+    @Test
     void anUnknownReferenceSchemeIsAnError() {
         assertProblems(minimal("walToken: \"${vault:secret/main}\""),
                 "clusters.main.walToken: unknown reference '${vault:...}' (use ${env:NAME} or ${file:PATH})");

@@ -20,15 +20,44 @@ public final class SpillBuffer extends OutputStream implements io.pgwarden.stora
 
     private final long memoryLimit;
     private final Path spoolDir;
+    private final String prefix;
     private final List<byte[]> chunks = new ArrayList<>();
     private int lastChunkUsed = CHUNK;
     private long size;
     private Path file;
     private OutputStream fileOut;
 
-    public SpillBuffer(long memoryLimit, Path spoolDir) {
+    /** @param owner names the spool files ({@code pgwarden-spool-OWNER-*.tmp}), so a restarted owner can remove its leftovers */
+    public SpillBuffer(long memoryLimit, Path spoolDir, String owner) {
         this.memoryLimit = memoryLimit;
         this.spoolDir = spoolDir;
+        this.prefix = filePrefix(owner);
+    }
+
+    static String filePrefix(String owner) {
+        return "pgwarden-spool-" + owner + "-";
+    }
+
+    /**
+     * Removes the spool files an earlier run of {@code owner} left when it was killed mid-push (a live process's
+     * files are never touched: call before serving). Returns how many were removed.
+     */
+    public static int removeLeftovers(Path spoolDir, String owner) throws IOException {
+        if (!Files.isDirectory(spoolDir)) return 0;
+        int removed = 0;
+        try (var files = Files.newDirectoryStream(spoolDir, filePrefix(owner) + "*.tmp")) {
+            for (Path f : files) {
+                if (Files.deleteIfExists(f)) removed++;
+            }
+        }
+        return removed;
+    }
+
+    /** The spool itself failed (its disk is full, it is not writable): not the client's fault, a reason to retry later. */
+    public static final class SpoolException extends IOException {
+        SpoolException(String message, IOException cause) {
+            super(message, cause);
+        }
     }
 
     @Override
@@ -41,7 +70,11 @@ public final class SpillBuffer extends OutputStream implements io.pgwarden.stora
         if (fileOut == null && size + len > memoryLimit) spill();
         size += len;
         if (fileOut != null) {
-            fileOut.write(b, off, len);
+            try {
+                fileOut.write(b, off, len);
+            } catch (IOException e) {
+                throw failed(e);
+            }
             return;
         }
         while (len > 0) {
@@ -58,18 +91,30 @@ public final class SpillBuffer extends OutputStream implements io.pgwarden.stora
     }
 
     private void spill() throws IOException {
-        Files.createDirectories(spoolDir);
-        file = Files.createTempFile(spoolDir, "pgwarden-spool-", ".tmp");
-        fileOut = new java.io.BufferedOutputStream(Files.newOutputStream(file), CHUNK);
-        for (int i = 0; i < chunks.size(); i++) {
-            fileOut.write(chunks.get(i), 0, i == chunks.size() - 1 ? lastChunkUsed : CHUNK);
+        try {
+            Files.createDirectories(spoolDir);
+            file = Files.createTempFile(spoolDir, prefix, ".tmp");
+            fileOut = new java.io.BufferedOutputStream(Files.newOutputStream(file), CHUNK);
+            for (int i = 0; i < chunks.size(); i++) {
+                fileOut.write(chunks.get(i), 0, i == chunks.size() - 1 ? lastChunkUsed : CHUNK);
+            }
+        } catch (IOException e) {
+            throw failed(e);
         }
         chunks.clear();
     }
 
+    private SpoolException failed(IOException e) {
+        return new SpoolException("cannot spool to '" + spoolDir + "' (server.spoolDir): " + e.getMessage(), e);
+    }
+
     @Override
     public void flush() throws IOException {
-        if (fileOut != null) fileOut.flush();
+        try {
+            if (fileOut != null) fileOut.flush();
+        } catch (IOException e) {
+            throw failed(e);
+        }
     }
 
     @Override

@@ -45,15 +45,17 @@ class RepositoryOutageTest {
         source.awaitArchived(segments.get(0), Duration.ofMinutes(1));
 
         s3.stop();
-        var refused = pgwarden.put("00000007.history", "7\t0/5000000\tno recovery target specified\n".getBytes());
+        var refused = pgwarden.put("00000002.history", "1\t0/5000000\tno recovery target specified\n".getBytes());
         assertThat(refused.statusCode()).isEqualTo(503);
-        assertThat(refused.body()).startsWith("cannot ").contains("s3://pg-backups/outage/main/wal/00000007/00000007.history.zst");
-        assertThat(pgwarden.getText("/ready").statusCode()).isEqualTo(503);
+        assertThat(refused.body()).startsWith("cannot ").contains("s3://pg-backups/outage/main/wal/00000002/00000002.history.zst");
+        // /ready answers from a background check (every 2 s): it turns within seconds, and says no more than "not ready".
+        await().atMost(Duration.ofSeconds(15)).until(() -> pgwarden.getText("/ready").statusCode() == 503);
+        assertThat(pgwarden.getText("/ready").body()).isEqualTo("not ready\n");
         for (int i = 0; i < 5; i++) segments.add(switchAfterWrites());
         await().atMost(Duration.ofMinutes(1)).until(() -> Long.parseLong(source.query("SELECT failed_count FROM pg_stat_archiver")) >= 1);
 
         s3.start(); // same port, same content
-        assertThat(pgwarden.getText("/ready").statusCode()).isEqualTo(200);
+        await().atMost(Duration.ofSeconds(15)).until(() -> pgwarden.getText("/ready").statusCode() == 200);
         // PostgreSQL pauses a minute after three failed attempts in a row: allow for one such pause.
         source.awaitArchived(segments.get(segments.size() - 1), Duration.ofMinutes(3));
         for (String segment : segments) {
@@ -62,7 +64,7 @@ class RepositoryOutageTest {
             assertThat(fetched.statusCode()).as(segment).isEqualTo(200);
             assertThat(fetched.body()).as(segment).isEqualTo(original);
         }
-        assertThat(pgwarden.walKeys()).doesNotContain("main/wal/00000007/00000007.history.zst");
+        assertThat(pgwarden.walKeys()).doesNotContain("main/wal/00000002/00000002.history.zst");
     }
 
     private String switchAfterWrites() throws Exception {

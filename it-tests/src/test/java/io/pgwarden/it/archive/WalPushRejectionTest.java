@@ -167,7 +167,7 @@ class WalPushRejectionTest {
     void rejectsAWrongOrMissingToken() throws Exception {
         var wrong = pgwarden.put(nextName, next, "not-the-token-at-all");
         assertThat(wrong.statusCode()).isEqualTo(401);
-        assertThat(wrong.body()).isEqualTo("wrong token for cluster 'main'\n");
+        assertThat(wrong.body()).isEqualTo("wrong token for this cluster\n");
         assertThat(wrong.headers().firstValue("WWW-Authenticate")).hasValue("Bearer");
         var missing = pgwarden.put(nextName, next, null);
         assertThat(missing.statusCode()).isEqualTo(401);
@@ -207,13 +207,16 @@ class WalPushRejectionTest {
         assertThat(pgwarden.get(nextName).statusCode()).isEqualTo(404);
     }
 
+    /** The token is checked before the cluster is looked up: whether 'nope' exists is not told, nor which clusters do. */
     @Test
-    void answers404ForAnUnknownCluster() throws Exception {
-        var r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(java.net.URI.create(pgwarden.baseUrl() + "/v1/clusters/nope/wal/" + nextName))
-                .header("Authorization", "Bearer " + PgwardenFixture.TOKEN).expectContinue(true)
-                .PUT(HttpRequest.BodyPublishers.ofByteArray(next)).build(), HttpResponse.BodyHandlers.ofString());
-        assertThat(r.statusCode()).isEqualTo(404);
-        assertThat(r.body()).isEqualTo("cluster 'nope' is not configured (known: main)\n");
+    void answers401ForAnUnknownClusterWithoutNamingAnyCluster() throws Exception {
+        for (String token : new String[] {PgwardenFixture.TOKEN, "not-the-token-at-all"}) {
+            var r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(java.net.URI.create(pgwarden.baseUrl() + "/v1/clusters/nope/wal/" + nextName))
+                    .header("Authorization", "Bearer " + token).expectContinue(true)
+                    .PUT(HttpRequest.BodyPublishers.ofByteArray(next)).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).isEqualTo(401);
+            assertThat(r.body()).isEqualTo("wrong token for this cluster\n");
+        }
     }
 
     @Test

@@ -101,6 +101,45 @@ class StorageDriverContractTest {
         assertThat(storage.stat("c/broken.bin")).isEmpty();
     }
 
+    /** Eight writers race to create one key with different content: exactly one wins, and its bytes are what is stored. */
+    @ParameterizedTest(autoCloseArguments = false) // the drivers are shared by the whole class
+    @MethodSource("drivers")
+    void racingCreatesOfOneKeyStoreExactlyOneAndNeverReplaceIt(StorageDriver storage) throws Exception {
+        for (int size : new int[] {1000, (int) PART + 1}) { // one PUT, and a multipart upload on S3
+            String key = "race/obj-" + size;
+            byte[][] contents = new byte[8][];
+            for (int i = 0; i < contents.length; i++) contents[i] = random(size);
+            var start = new java.util.concurrent.CountDownLatch(1);
+            var results = new java.util.ArrayList<java.util.concurrent.Future<Boolean>>();
+            try (var pool = java.util.concurrent.Executors.newFixedThreadPool(contents.length)) {
+                for (byte[] content : contents) {
+                    results.add(pool.submit(() -> {
+                        start.await();
+                        return storage.create(key, StorageDriver.SizedContent.of(content), Map.of("sha256", Integer.toString(java.util.Arrays.hashCode(content))));
+                    }));
+                }
+                start.countDown();
+            }
+            int winners = 0;
+            byte[] winner = null;
+            for (int i = 0; i < contents.length; i++) {
+                if (results.get(i).get()) {
+                    winners++;
+                    winner = contents[i];
+                }
+            }
+            assertThat(winners).as(storage.describe() + ", " + size + " bytes").isEqualTo(1);
+            try (var object = storage.get(key).orElseThrow()) {
+                assertThat(object.content().readAllBytes()).isEqualTo(winner);
+                assertThat(object.info().metadata()).containsEntry("sha256", Integer.toString(java.util.Arrays.hashCode(winner)));
+            }
+            assertThat(storage.create(key, StorageDriver.SizedContent.of(random(10)), Map.of())).isFalse();
+            try (var object = storage.get(key).orElseThrow()) {
+                assertThat(object.content().readAllBytes()).isEqualTo(winner);
+            }
+        }
+    }
+
     @Test
     void anInterruptedMultipartUploadIsAborted() {
         aSourceThatFailsMidStreamLeavesNoObject(s3Storage);
@@ -112,8 +151,9 @@ class StorageDriverContractTest {
     @Test
     void anInterruptedFilesystemWriteLeavesNoTempFile() throws IOException {
         aSourceThatFailsMidStreamLeavesNoObject(fsStorage);
-        try (var files = Files.walk(dir.resolve("repo"))) {
-            assertThat(files.filter(Files::isRegularFile)).isEmpty();
+        // Only this write's directory: other cases of the class store objects elsewhere in the same repository.
+        try (var files = Files.walk(dir.resolve("repo/c"))) {
+            assertThat(files.filter(Files::isRegularFile).filter(f -> !f.getFileName().toString().equals(".lock"))).isEmpty();
         }
     }
 

@@ -249,12 +249,9 @@ public final class BackupJobs {
     /** A dump run that failed before any database (server unreachable, tools too old) still leaves a record. */
     private void recordDumpFailure(RunState state, RuntimeException e, ErrorCode code) {
         log.error("cluster '{}': dump run {} failed: {}", state.cluster(), state.id(), e.getMessage());
-        try {
-            RepositoryJson.write(storage, RepositoryLayout.failureRecord(state.cluster(), "dump", state.id()), new FailureRecord("dump",
-                    state.id(), state.cluster(), state.database(), state.startedAt(), clock.instant(), code.reason(), e.getMessage()));
-        } catch (RuntimeException again) {
-            log.warn("cluster '{}': could not record the failure of dump run {}: {}", state.cluster(), state.id(), again.getMessage());
-        }
+        io.pgwarden.repository.FailureRecords.write(storage, RepositoryLayout.failureRecord(state.cluster(), "dump", state.id()),
+                new FailureRecord("dump", state.id(), state.cluster(), state.database(), state.startedAt(), clock.instant(), code.reason(),
+                        e.getMessage()), "cluster '" + state.cluster() + "': dump run " + state.id());
     }
 
     private RunState finish(RunState state, String outcome, String error, ErrorCode code) {

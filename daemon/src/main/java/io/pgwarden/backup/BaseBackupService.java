@@ -13,6 +13,7 @@ import io.pgwarden.pg.WalFileName;
 import io.pgwarden.repository.BaseBackupManifest;
 import io.pgwarden.repository.ClusterInfo;
 import io.pgwarden.repository.FailureRecord;
+import io.pgwarden.repository.FailureRecords;
 import io.pgwarden.repository.ClusterInfoStore;
 import io.pgwarden.repository.RepositoryJson;
 import io.pgwarden.repository.RepositoryLayout;
@@ -157,14 +158,14 @@ public final class BaseBackupService {
     }
 
     private void abandon(String cluster, String id, String dataKey, Instant started, RuntimeException cause) {
+        log.error("cluster '{}': base backup {} failed: {}", cluster, id, cause.getMessage());
         try {
             storage.delete(dataKey);
-            RepositoryJson.write(storage, RepositoryLayout.failureRecord(cluster, "base", id),
-                    new FailureRecord("base", id, cluster, null, started, clock.instant(),
-                            ErrorCode.of(cause).reason(), cause.getMessage()));
         } catch (RuntimeException e) {
-            log.warn("cluster '{}': could not clean up after failed base backup {}: {}", cluster, id, e.getMessage());
+            log.warn("cluster '{}': could not delete '{}' of failed base backup {} (garbage collection will): {}", cluster, dataKey, id,
+                    e.getMessage());
         }
-        log.error("cluster '{}': base backup {} failed: {}", cluster, id, cause.getMessage());
+        FailureRecords.write(storage, RepositoryLayout.failureRecord(cluster, "base", id), new FailureRecord("base", id, cluster, null,
+                started, clock.instant(), ErrorCode.of(cause).reason(), cause.getMessage()), "cluster '" + cluster + "': base backup " + id);
     }
 }

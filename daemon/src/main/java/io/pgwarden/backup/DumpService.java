@@ -10,6 +10,7 @@ import io.pgwarden.error.PgwardenException;
 import io.pgwarden.pg.ServerInfo;
 import io.pgwarden.repository.DumpManifest;
 import io.pgwarden.repository.FailureRecord;
+import io.pgwarden.repository.FailureRecords;
 import io.pgwarden.repository.RepositoryJson;
 import io.pgwarden.repository.RepositoryLayout;
 import io.pgwarden.repository.RunIds;
@@ -153,12 +154,9 @@ public final class DumpService {
     private void record(String cluster, String id, String database, FailureRecord failure) {
         String what = database == null ? "globals" : "database '" + database + "'";
         log.error("cluster '{}': dump {} of {} failed: {}", cluster, id, what, failure.error());
-        try {
-            String suffix = database == null ? "globals" : RepositoryLayout.escape(database);
-            RepositoryJson.write(storage, RepositoryLayout.failureRecord(cluster, "dump", id + "-" + suffix), failure);
-        } catch (RuntimeException e) {
-            log.warn("cluster '{}': could not record the failure of dump {} of {}: {}", cluster, id, what, e.getMessage());
-        }
+        String suffix = database == null ? "globals" : RepositoryLayout.escape(database);
+        FailureRecords.write(storage, RepositoryLayout.failureRecord(cluster, "dump", id + "-" + suffix), failure,
+                "cluster '" + cluster + "': dump " + id + " of " + what);
     }
 
     private void deleteQuietly(String key) {

@@ -49,7 +49,15 @@ final class ToolOutputUpload {
     Uploaded run(ToolRunner runner, ToolInvocation invocation, String key, UnaryOperator<InputStream> tap, String what) {
         String codec = repository.compression().name().toLowerCase();
         BlockingPipe pipe = new BlockingPipe();
-        CompletableFuture<Void> upload = CompletableFuture.runAsync(() -> storage.put(key, pipe, Map.of("codec", codec)), UPLOADS);
+        // Why close when the put ends: a put that fails (S3 gone, disk full) stops reading, and the tool's output would
+        // block on the full pipe forever, the run staying "running"; closed, the next write fails and the tool is stopped.
+        CompletableFuture<Void> upload = CompletableFuture.runAsync(() -> {
+            try {
+                storage.put(key, pipe, Map.of("codec", codec));
+            } finally {
+                pipe.close();
+            }
+        }, UPLOADS);
         HashingInputStream[] raw = new HashingInputStream[1];
         long[] stored = new long[1];
         ToolResult result;
@@ -62,11 +70,11 @@ final class ToolOutputUpload {
                 }
             });
         } catch (RuntimeException e) {
-            pipe.finish(e);
+            pipe.finish(new RunEnded(invocation.tool() + " run failed: " + e.getMessage(), e));
             throw uploadFailureOr(upload, e);
         }
         if (!result.succeeded()) {
-            pipe.finish(new IOException(invocation.tool() + " failed"));
+            pipe.finish(new RunEnded(invocation.tool() + " failed", null));
             upload.exceptionally(x -> null).join();
             throw new PgwardenException(ErrorCode.TOOL, what + " failed: " + result.failureSummary(invocation.tool()));
         }
@@ -80,15 +88,31 @@ final class ToolOutputUpload {
         return new Uploaded(raw[0].count(), stored[0], raw[0].sha256Hex());
     }
 
-    /** When the tool failed because the upload did (S3 down), the storage error is the one to report. */
+    /**
+     * When the tool's run failed because the upload did (S3 down, disk full), the storage error is the one to report;
+     * an upload that failed only because the run ended the pipe is not.
+     */
     private static RuntimeException uploadFailureOr(CompletableFuture<Void> upload, RuntimeException toolError) {
         try {
             upload.join();
         } catch (CompletionException e) {
-            // The upload failing on its own (not because we ended the pipe) is the root cause.
-            if (e.getCause() instanceof PgwardenException p && !(p.getCause() instanceof IOException)) return p;
+            if (e.getCause() instanceof PgwardenException p && !endedByTheRun(p)) return p;
         }
         return toolError;
+    }
+
+    private static boolean endedByTheRun(PgwardenException p) {
+        for (Throwable t = p.getCause(); t != null; t = t.getCause()) {
+            if (t instanceof RunEnded) return true;
+        }
+        return false;
+    }
+
+    /** What the run hands the pipe when it ends it early, so the upload's failure can be told from a storage failure. */
+    private static final class RunEnded extends IOException {
+        RunEnded(String message, Throwable cause) {
+            super(message, cause);
+        }
     }
 
     private static final class CountingOutputStream extends FilterOutputStream {

@@ -6,6 +6,7 @@ import com.github.dockerjava.api.command.PullImageResultCallback;
 import com.github.dockerjava.api.command.WaitContainerResultCallback;
 import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.model.Bind;
+import com.github.dockerjava.api.model.Capability;
 import com.github.dockerjava.api.model.Container;
 import com.github.dockerjava.api.model.ExposedPort;
 import com.github.dockerjava.api.model.Ports;
@@ -67,6 +68,7 @@ public final class DockerToolRunner implements ToolRunner {
         ensureImage(image);
         String id = create(invocation, image, stdin != null);
         live.add(id);
+        log.debug("{}: {} in sidecar {} from image {}", invocation.job(), invocation.tool(), containerName(invocation), image);
         try {
             return runContainer(id, invocation, stdin, stdout);
         } finally {
@@ -178,6 +180,7 @@ public final class DockerToolRunner implements ToolRunner {
         HostConfig host = HostConfig.newHostConfig().withNetworkMode(placement.network().orElse(settings.network()));
         if (logs != null) host.withLogConfig(logs);
         placement.volume().ifPresent(v -> host.withBinds(new Bind(v, new Volume(placement.mountPath()))));
+        confine(host, placement.user().isPresent());
         settings.memoryBytes().ifPresent(host::withMemory);
         settings.cpus().ifPresent(c -> host.withNanoCPUs((long) (c * 1e9)));
         Map<String, String> labels = labelled ? Map.of(DockerSettings.LABEL_INSTANCE, settings.instance(),
@@ -201,6 +204,22 @@ public final class DockerToolRunner implements ToolRunner {
                     + invocation.job() + ": " + e.getMessage(), e);
         }
     }
+
+    /**
+     * Least privilege for every container pgwarden starts: no capabilities (a tool running as a user needs none; one
+     * running as the image's root gets back only what preparing a volume for user postgres and switching to it takes),
+     * no privilege gained through setuid binaries, and a bound on processes (a fork bomb in a hostile image or dump
+     * stops there; a restored server's connections fit well within it).
+     */
+    static void confine(HostConfig host, boolean runsAsUser) {
+        host.withCapDrop(Capability.ALL);
+        if (!runsAsUser) host.withCapAdd(Capability.CHOWN, Capability.DAC_OVERRIDE, Capability.FOWNER, Capability.SETUID, Capability.SETGID);
+        host.withSecurityOpts(List.of("no-new-privileges"));
+        host.withPidsLimit(PIDS_LIMIT);
+    }
+
+    /** Processes per container: a restored server with max_connections 100 uses about 110. */
+    static final long PIDS_LIMIT = 512;
 
     /**
      * Starts a long-running container (a restored PostgreSQL) and returns its id; it runs until {@link #removeContainer}.
@@ -235,8 +254,13 @@ public final class DockerToolRunner implements ToolRunner {
         return containerName(invocation.job(), invocation.runId());
     }
 
+    /**
+     * Docker allows only [a-zA-Z0-9_.-] in a name: a run id carries a database name escaped for object keys
+     * ({@code my db} → {@code my%20db}), so '%' becomes '.', which that escaping never produces (names stay distinct),
+     * and anything else outside the set becomes '_'.
+     */
     public static String containerName(String job, String runId) {
-        return "pgwarden-" + job + "-" + runId;
+        return ("pgwarden-" + job + "-" + runId).replace('%', '.').replaceAll("[^A-Za-z0-9_.-]", "_");
     }
 
     public boolean isRunning(String id) {

@@ -26,7 +26,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Both log formats after a full run of the real daemon process (WAL archived from a real PostgreSQL 15 that requires
@@ -60,6 +60,14 @@ class LogSecretsTest {
         source.query("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");
     }
 
+    /** The same cluster with the docker runner (sidecars on the host network reach the server on 127.0.0.1). */
+    private Path dockerConfig() throws Exception {
+        Path d = Files.createDirectories(dir.resolve("docker"));
+        return PgwardenFixture.writeConfig(d, "127.0.0.1:" + port, s3.repositoryYaml("logs", "p"), "instance: it-logs-docker",
+                "connection: {host: 127.0.0.1, port: " + source.port() + ", user: postgres, password: \"" + PG_PASSWORD + "\"}\n"
+                        + "runner: {type: docker, image: \"local/postgres:{major}\", network: host, pull: never}\n");
+    }
+
     @AfterAll
     void stop() throws Exception {
         if (source != null) source.close();
@@ -67,13 +75,20 @@ class LogSecretsTest {
         TestDirs.delete(dir);
     }
 
+    /**
+     * At DEBUG too, and with the docker runner: docker-java logs a container's create command (its environment holds
+     * PGPASSWORD) and the HTTP clients log wire traffic at DEBUG, so those loggers are held at WARN whatever the level.
+     */
     @ParameterizedTest
-    @ValueSource(strings = {"text", "json"})
-    void noSecretAppearsInTheLog(String format) throws Exception {
-        Path log = dir.resolve("daemon-" + format + ".log");
+    @CsvSource({"text,INFO,process", "json,INFO,process", "text,DEBUG,docker", "json,DEBUG,process"})
+    void noSecretAppearsInTheLog(String format, String level, String runner) throws Exception {
+        if (runner.equals("docker")) org.junit.jupiter.api.Assumptions.assumeTrue(io.pgwarden.it.support.PgContainer.imagePresent(), "no local image");
+        Path config = runner.equals("docker") ? dockerConfig() : this.config;
+        Path log = dir.resolve("daemon-" + format + "-" + level + "-" + runner + ".log");
         ProcessBuilder start = new ProcessBuilder(Launcher.executable().toString(), "run", "--config", config.toString())
                 .redirectErrorStream(true).redirectOutput(log.toFile());
         start.environment().put("PGWARDEN_LOG_FORMAT", format);
+        start.environment().put("PGWARDEN_LOG_LEVEL", level);
         Process daemon = start.start();
         List<String> cliOutput = new ArrayList<>();
         try {
@@ -87,7 +102,7 @@ class LogSecretsTest {
             assertThat(refused.statusCode()).isEqualTo(401);
             for (String kind : List.of("base", "dump")) {
                 var r = Processes.run(List.of(Launcher.executable().toString(), "backup", "--config", config.toString(), "--cluster", "main",
-                        "--kind", kind), dir, Map.of("PGWARDEN_LOG_FORMAT", format));
+                        "--kind", kind), dir, Map.of("PGWARDEN_LOG_FORMAT", format, "PGWARDEN_LOG_LEVEL", level));
                 assertThat(r.exitCode()).as(r.stderr()).isZero();
                 cliOutput.add(r.stdout() + r.stderr());
             }
@@ -103,6 +118,8 @@ class LogSecretsTest {
         }
         List<String> lines = text.lines().filter(l -> !l.isBlank()).toList();
         assertThat(lines).hasSizeGreaterThan(10);
+        if (level.equals("DEBUG")) assertThat(text).as("the level applies").contains("DEBUG");
+        if (runner.equals("docker")) assertThat(text).as("backups ran in sidecars").contains("sidecar");
         if (format.equals("json")) {
             ObjectMapper json = new ObjectMapper();
             for (String line : lines) {

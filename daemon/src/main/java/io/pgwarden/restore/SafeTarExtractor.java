@@ -35,10 +35,11 @@ final class SafeTarExtractor {
 
     /** Writes one entry; {@code content} is positioned at its data. Throws naming the entry for anything refused. */
     void extract(TarArchiveEntry entry, InputStream content) throws IOException {
-        Path target = place(entry.getName());
-        if (entry.isDirectory()) {
+        boolean directory = judge(entry);
+        Path target = place(relativeName(entry));
+        if (directory) {
             Files.createDirectories(target);
-        } else if (isRegularFile(entry)) {
+        } else {
             Files.createDirectories(target.getParent());
             try (OutputStream out = Files.newOutputStream(target, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
                     LinkOption.NOFOLLOW_LINKS)) {
@@ -46,24 +47,37 @@ final class SafeTarExtractor {
             } catch (FileAlreadyExistsException e) {
                 throw refused(entry, "appears twice");
             }
-        } else {
-            throw refused(entry, "is " + kind(entry) + "; a base backup holds only directories and regular files");
         }
         Files.getFileAttributeView(target, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).setPermissions(permissions(entry.getMode()));
     }
 
-    /** The entry's path under the root, from its name judged component by component (not by normalising text). */
-    private Path place(String name) throws IOException {
+    /** The rule on its own: true for a directory, false for a regular file; anything else is refused. */
+    static boolean judge(TarArchiveEntry entry) throws UnsafeEntryException {
+        relativeName(entry);
+        if (entry.isDirectory()) return true;
+        if (isRegularFile(entry)) return false;
+        throw refused(entry, "is " + kind(entry) + "; a base backup holds only directories and regular files");
+    }
+
+    /** The entry's name as plain relative components joined by '/' (a leading "./" dropped), or refused. */
+    static String relativeName(TarArchiveEntry entry) throws UnsafeEntryException {
+        String name = entry.getName();
         String relative = name.endsWith("/") ? name.substring(0, name.length() - 1) : name;
         if (relative.startsWith("./")) relative = relative.substring(2);
         if (relative.isEmpty() || name.startsWith("/")) throw refused(name, "is not a relative path");
-        Path target = root;
         for (String part : relative.split("/", -1)) {
             if (part.isEmpty() || part.equals(".") || part.equals("..")) throw refused(name, "has a '" + part + "' component");
             if (part.indexOf('\0') >= 0) throw refused(name, "contains a NUL byte");
+        }
+        return relative;
+    }
+
+    /** The path under the root; nothing on the way may be a link (none is ever created, but the check costs a stat). */
+    private Path place(String relative) throws IOException {
+        Path target = root;
+        for (String part : relative.split("/")) {
             target = target.resolve(part);
-            // Belt and braces: nothing in the tree may be a link (none is ever created, but the check costs a stat).
-            if (Files.isSymbolicLink(target)) throw refused(name, "passes through a symbolic link");
+            if (Files.isSymbolicLink(target)) throw refused(relative, "passes through a symbolic link");
         }
         return target;
     }
@@ -82,11 +96,11 @@ final class SafeTarExtractor {
         return "of tar type '" + (char) entry.getLinkFlag() + "'";
     }
 
-    private static IOException refused(TarArchiveEntry entry, String why) {
+    private static UnsafeEntryException refused(TarArchiveEntry entry, String why) {
         return refused(entry.getName(), why);
     }
 
-    private static IOException refused(String name, String why) {
+    private static UnsafeEntryException refused(String name, String why) {
         return new UnsafeEntryException("tar entry '" + name.replaceAll("\\p{Cntrl}", "?") + "' " + why);
     }
 

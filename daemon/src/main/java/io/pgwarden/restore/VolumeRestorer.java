@@ -71,9 +71,9 @@ public final class VolumeRestorer {
                     volume, null), "prepare volume '" + volume + "'");
             feed(tool("tar", List.of("-x", "-C", DATA), major, runId, "unpack", volume, "postgres"), out -> {
                 try (VerifiedObject base = BackupObjects.openBase(storage, plan.backup()); OutputStream counted = progress.counting(out)) {
-                    base.writeTo(counted);
+                    CheckedTarCopy.copy(base, counted, "base backup " + plan.backup().backupId() + " (repository object '"
+                            + plan.backup().dataKey() + "')");
                 }
-                padToRecord(out, plan.backup().rawBytes());
             }, "unpack base backup " + plan.backup().backupId() + " into volume '" + volume + "'");
             progress.done();
             feed(tool("tar", List.of("-x", "-C", MOUNT), major, runId, "stage-wal", volume, "postgres"),

@@ -180,7 +180,7 @@ public final class DockerToolRunner implements ToolRunner {
         HostConfig host = HostConfig.newHostConfig().withNetworkMode(placement.network().orElse(settings.network()));
         if (logs != null) host.withLogConfig(logs);
         placement.volume().ifPresent(v -> host.withBinds(new Bind(v, new Volume(placement.mountPath()))));
-        confine(host, placement.user().isPresent());
+        confine(host, placement.user().filter(u -> !u.equals("root") && !u.equals("0")).isPresent());
         settings.memoryBytes().ifPresent(host::withMemory);
         settings.cpus().ifPresent(c -> host.withNanoCPUs((long) (c * 1e9)));
         Map<String, String> labels = labelled ? Map.of(DockerSettings.LABEL_INSTANCE, settings.instance(),

@@ -149,6 +149,24 @@ class HostileBaseBackupTest {
         }
     }
 
+    /** The docker runner restores into a volume through tar in a sidecar: the same entries never reach it. */
+    @Test
+    void theDockerRunnerRestoreIntoAVolumeRefusesEveryHostileTar() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(io.pgwarden.it.support.PgContainer.imagePresent(), "no local PostgreSQL image");
+        Path dockerConfig = dir.resolve("docker-runner.yml");
+        Files.writeString(dockerConfig, Files.readString(pgwarden.configFile()).replace("    connection:",
+                "    runner: {type: docker, image: \"local/postgres:{major}\", network: host, pull: never}\n    connection:"));
+        for (Hostile h : hostileTars()) {
+            plant(h);
+            var r = io.pgwarden.it.support.Launcher.run("restore", "--config", dockerConfig.toString(), "--cluster", "main", "--latest", "--start");
+            assertThat(r.exitCode()).as(h.what() + ": " + r.stderr()).isEqualTo(5);
+            assertThat(r.stderr()).as(h.what()).contains("tar entry '" + h.refusedEntry() + "'").contains("nothing of it reached the volume");
+            assertUntouched(h, dir.resolve("none"));
+        }
+        assertThat(io.pgwarden.it.support.PgContainer.docker("volume", "ls", "-q", "--filter", "label=io.pgwarden.restored-by").strip())
+                .as("no volume left").isEmpty();
+    }
+
     private void assertUntouched(Hostile h, Path target) throws IOException {
         try (var left = Files.list(outside)) {
             assertThat(left.map(p -> p.getFileName().toString())).as(h.what() + ": " + outside).containsExactly("victim");

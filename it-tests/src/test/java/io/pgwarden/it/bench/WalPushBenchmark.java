@@ -60,7 +60,7 @@ class WalPushBenchmark {
      * A pgbench run with 16 MiB segments; archive_command copies each finished segment aside. Generating them
      * takes minutes, so they are kept in target/bench/wal and reused by the next run.
      */
-    private static List<Path> pgbenchSegments(Path dir) throws Exception {
+    static List<Path> pgbenchSegments(Path dir) throws Exception {
         Path wal = TestDirs.forPostgres(Path.of("target/bench").toAbsolutePath(), "wal");
         if (count(wal) < SEGMENTS) generate(dir, wal);
         try (var files = Files.list(wal)) {

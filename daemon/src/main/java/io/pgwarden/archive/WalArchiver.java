@@ -2,7 +2,6 @@ package io.pgwarden.archive;
 
 import io.pgwarden.config.ClusterConfig;
 import io.pgwarden.config.PgwardenConfig;
-import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.pg.HistoryFiles;
 import io.pgwarden.pg.TimelineHistory;
@@ -24,7 +23,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Archives one WAL file pushed by archive_command. Only returns once the file is durable in the repository:

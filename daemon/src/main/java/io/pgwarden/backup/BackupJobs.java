@@ -12,7 +12,6 @@ import io.pgwarden.restore.RestoreTarget;
 import io.pgwarden.restore.TestRestoreService;
 import io.pgwarden.repository.DumpManifest;
 import io.pgwarden.repository.FailureRecord;
-import io.pgwarden.repository.RepositoryJson;
 import io.pgwarden.repository.RepositoryLayout;
 import io.pgwarden.repository.RepositorySize;
 import io.pgwarden.repository.RunIds;

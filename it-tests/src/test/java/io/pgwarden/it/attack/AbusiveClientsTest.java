@@ -40,7 +40,9 @@ class AbusiveClientsTest {
         Path dir = TestDirs.create("pgwarden-abuse-");
         S3Server s3 = new S3Server().start();
         s3.createBucket("abuse");
-        try (PgwardenFixture pgwarden = PgwardenFixture.start(dir, s3.repositoryYaml("abuse", "a"),
+        // Short S3 timeouts: each push holding a slot gives up on the black hole after one 3 s attempt.
+        String repository = s3.repositoryYaml("abuse", "a").replace("maxAttempts: 2", "maxAttempts: 1").replace("requestTimeout: 10s", "requestTimeout: 3s");
+        try (PgwardenFixture pgwarden = PgwardenFixture.start(dir, repository,
                 "maxConcurrentPushes: 4\nbodyIdleTimeout: 2s")) {
             stalledPushesAreAbortedAndFreeTheirSlots(pgwarden);
 

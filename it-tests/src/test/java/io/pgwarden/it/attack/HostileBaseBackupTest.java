@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.pgwarden.backup.BackupJobs;
 import io.pgwarden.config.RepositoryConfig.Compression;
 import io.pgwarden.it.support.PgCluster;
 import io.pgwarden.it.support.PgwardenFixture;
@@ -27,7 +26,6 @@ import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.function.Consumer;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
@@ -58,13 +56,9 @@ class HostileBaseBackupTest {
     void start() throws Exception {
         dir = TestDirs.create("pgwarden-hostile-tar-");
         source = PgCluster.init(dir, "source", 16);
-        pgwarden = PgwardenFixture.start(dir, PgwardenFixture.filesystemRepositoryYaml(dir.resolve("repo")), "",
-                "connection: {host: 127.0.0.1, port: " + source.port() + ", user: postgres}\n"
-                        + "restoreTest: {scratchDir: " + dir.resolve("scratch") + ", timeout: 2m}\n");
-        source.configure("archive_mode = on", "archive_command = '" + pgwarden.archiveCommand() + "'").start();
-        var run = pgwarden.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.BASE, Optional.empty(), "test"));
-        assertThat(run.state()).as(String.valueOf(run.error())).isEqualTo("succeeded");
-        try (StorageDriver storage = storage(); var o = storage.get(RepositoryLayout.baseBackupManifest("main", run.id())).orElseThrow()) {
+        pgwarden = PgwardenFixture.archiving(dir, source, "", "restoreTest: {scratchDir: " + dir.resolve("scratch") + ", timeout: 2m}\n");
+        String backupId = pgwarden.baseBackup();
+        try (StorageDriver storage = storage(); var o = storage.get(RepositoryLayout.baseBackupManifest("main", backupId)).orElseThrow()) {
             real = RepositoryJson.MAPPER.readValue(o.content(), BaseBackupManifest.class);
         }
     }
@@ -163,8 +157,9 @@ class HostileBaseBackupTest {
             assertThat(r.stderr()).as(h.what()).contains("tar entry '" + h.refusedEntry() + "'").contains("nothing of it reached the volume");
             assertUntouched(h, dir.resolve("none"));
         }
-        assertThat(io.pgwarden.it.support.PgContainer.docker("volume", "ls", "-q", "--filter", "label=io.pgwarden.restored-by").strip())
-                .as("no volume left").isEmpty();
+        // Other test classes may hold a restored server's volume meanwhile (in use by its container): ours were never used.
+        assertThat(io.pgwarden.it.support.PgContainer.docker("volume", "ls", "-q", "--filter", "label=io.pgwarden.restored-by",
+                "--filter", "dangling=true").strip()).as("no volume left").isEmpty();
     }
 
     private void assertUntouched(Hostile h, Path target) throws IOException {

@@ -2,14 +2,12 @@ package io.pgwarden.it.attack;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.pgwarden.backup.BackupJobs;
 import io.pgwarden.it.support.PgCluster;
 import io.pgwarden.it.support.PgwardenFixture;
 import io.pgwarden.it.support.TestDirs;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Optional;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -30,11 +28,8 @@ class HostileHistoryFilesTest {
     void start() throws Exception {
         dir = TestDirs.create("pgwarden-history-");
         source = PgCluster.init(dir, "source", 16);
-        pgwarden = PgwardenFixture.start(dir, PgwardenFixture.filesystemRepositoryYaml(dir.resolve("repo")), "",
-                "connection: {host: 127.0.0.1, port: " + source.port() + ", user: postgres}\n");
-        source.configure("archive_mode = on", "archive_command = '" + pgwarden.archiveCommand() + "'").start();
-        var run = pgwarden.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.BASE, Optional.empty(), "test"));
-        assertThat(run.state()).as(String.valueOf(run.error())).isEqualTo("succeeded");
+        pgwarden = PgwardenFixture.archiving(dir, source, "", "");
+        pgwarden.baseBackup();
         source.awaitArchived(source.query("SELECT pg_walfile_name(pg_switch_wal())"), Duration.ofMinutes(1));
     }
 

@@ -44,12 +44,9 @@ class HostileNamesTest {
     void start() throws Exception {
         dir = TestDirs.create("pgwarden-names-");
         source = PgCluster.init(dir, "source", 16);
-        pgwarden = PgwardenFixture.start(dir, PgwardenFixture.filesystemRepositoryYaml(dir.resolve("repo")), "instance: it-names",
-                "connection: {host: 127.0.0.1, port: " + source.port() + ", user: postgres}\n");
-        source.configure("archive_mode = on", "archive_command = '" + pgwarden.archiveCommand() + "'").start();
+        pgwarden = PgwardenFixture.archiving(dir, source, "instance: it-names", "");
         source.query("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 321) g");
-        var run = pgwarden.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.BASE, Optional.empty(), "test"));
-        assertThat(run.state()).as(String.valueOf(run.error())).isEqualTo("succeeded");
+        pgwarden.baseBackup();
         source.awaitArchived(source.query("SELECT pg_walfile_name(pg_switch_wal())"), Duration.ofMinutes(1));
     }
 

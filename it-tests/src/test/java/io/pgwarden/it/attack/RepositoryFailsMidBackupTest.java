@@ -60,7 +60,7 @@ class RepositoryFailsMidBackupTest {
         Path d = Files.createDirectories(dir.resolve("s3"));
         try (S3Server s3 = new S3Server().start()) {
             s3.createBucket("fail");
-            try (PgwardenFixture pgwarden = daemon(d, s3.repositoryYaml("fail", "f").replace("maxAttempts: 2", "maxAttempts: 2\n    partSize: 5MiB"))) {
+            try (PgwardenFixture pgwarden = daemon(d, s3.repositoryYaml("fail", "f").replace("requestTimeout: 10s", "requestTimeout: 3s\n    partSize: 5MiB"))) {
                 String id = start(pgwarden);
                 Thread.sleep(3000); // mid-stream: parts are being uploaded
                 s3.stop();

@@ -10,7 +10,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -126,20 +125,14 @@ class LargeArchiveBenchmark {
                   404 fetch p90 ms        %9.2f   %9.2f   %5.2fx
                   daemon peak RSS MB      %9d   %9d
                 """.formatted(PUSHES, MISSES, ARCHIVED, fillSeconds, ARCHIVED,
-                pct(empty[0], 50), pct(full[0], 50), pct(full[0], 50) / pct(empty[0], 50),
-                pct(empty[0], 90), pct(full[0], 90), pct(full[0], 90) / pct(empty[0], 90),
-                pct(empty[1], 50), pct(full[1], 50), pct(full[1], 50) / pct(empty[1], 50),
-                pct(empty[1], 90), pct(full[1], 90), pct(full[1], 90) / pct(empty[1], 90),
+                WalPushBenchmark.pct(empty[0], 50), WalPushBenchmark.pct(full[0], 50), WalPushBenchmark.pct(full[0], 50) / WalPushBenchmark.pct(empty[0], 50),
+                WalPushBenchmark.pct(empty[0], 90), WalPushBenchmark.pct(full[0], 90), WalPushBenchmark.pct(full[0], 90) / WalPushBenchmark.pct(empty[0], 90),
+                WalPushBenchmark.pct(empty[1], 50), WalPushBenchmark.pct(full[1], 50), WalPushBenchmark.pct(full[1], 50) / WalPushBenchmark.pct(empty[1], 50),
+                WalPushBenchmark.pct(empty[1], 90), WalPushBenchmark.pct(full[1], 90), WalPushBenchmark.pct(full[1], 90) / WalPushBenchmark.pct(empty[1], 90),
                 empty[2][0] / 1024, full[2][0] / 1024);
         System.out.println(text);
         Path out = Path.of("target/bench");
         Files.createDirectories(out);
         Files.writeString(out.resolve("large-archive.txt"), text);
-    }
-
-    private static double pct(long[] nanos, int p) {
-        long[] s = nanos.clone();
-        Arrays.sort(s);
-        return s[Math.min(s.length - 1, (int) Math.ceil(p / 100.0 * s.length) - 1)] / 1e6;
     }
 }

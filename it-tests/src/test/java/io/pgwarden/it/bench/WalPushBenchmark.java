@@ -181,7 +181,8 @@ class WalPushBenchmark {
         Files.writeString(out.resolve("wal-push.txt"), text);
     }
 
-    private static double pct(long[] nanos, int p) {
+    /** The p-th percentile of the timings, in milliseconds. */
+    static double pct(long[] nanos, int p) {
         long[] s = nanos.clone();
         Arrays.sort(s);
         return s[Math.min(s.length - 1, (int) Math.ceil(p / 100.0 * s.length) - 1)] / 1e6;

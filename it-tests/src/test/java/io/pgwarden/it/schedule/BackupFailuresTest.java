@@ -162,7 +162,7 @@ class BackupFailuresTest {
                 "instance: it-orphan", "connection: {host: 127.0.0.1, port: " + source.port() + ", user: postgres, password: \""
                         + PASSWORD + "\"}\n" + dockerRunner() + "baseBackup: {maxRate: 1MB}\n");
         Path log = d.resolve("daemon.log");
-        Process daemon = startDaemon(config, log, port);
+        Process daemon = Launcher.startDaemon(config, log, port);
         try {
             HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/clusters/main/backups?kind=base"))
                     .header("Authorization", "Bearer " + PgwardenFixture.ADMIN_TOKEN).POST(HttpRequest.BodyPublishers.noBody()).build(),
@@ -173,7 +173,7 @@ class BackupFailuresTest {
             // SIGKILL: nothing could clean up, the sidecar outlives the daemon.
             assertThat(PgContainer.containersLabelled("io.pgwarden.instance=it-orphan")).hasSize(1);
 
-            daemon = startDaemon(config, log, port);
+            daemon = Launcher.startDaemon(config, log, port);
             assertThat(PgContainer.containersLabelled("io.pgwarden.instance=it-orphan")).isEmpty();
             assertThat(Files.readString(log)).contains("removing orphaned sidecar").contains("left by an earlier run of instance 'it-orphan'");
             try (var files = Files.walk(d.resolve("repo"))) {
@@ -183,19 +183,5 @@ class BackupFailuresTest {
             daemon.destroyForcibly().waitFor();
             for (String c : PgContainer.containersLabelled("io.pgwarden.instance=it-orphan")) PgContainer.docker("rm", "-f", c);
         }
-    }
-
-    private Process startDaemon(Path config, Path log, int port) throws Exception {
-        Process p = Launcher.start(log, "run", "--config", config.toString());
-        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200)).until(() -> {
-            if (!p.isAlive()) throw new IllegalStateException("daemon exited: " + Files.readString(log));
-            try {
-                return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health")).build(),
-                        HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
-            } catch (java.io.IOException notYet) {
-                return false;
-            }
-        });
-        return p;
     }
 }

@@ -30,6 +30,22 @@ public final class Launcher {
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
     }
 
+    /** {@code pgwarden run} in the background, returned once /health answers on port (it fails if the daemon exits first). */
+    public static Process startDaemon(Path config, Path log, int port) throws Exception {
+        Process p = start(log, "run", "--config", config.toString());
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60)).pollInterval(java.time.Duration.ofMillis(100)).until(() -> {
+            if (!p.isAlive()) throw new IllegalStateException("daemon exited: " + Files.readString(log));
+            try {
+                return http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + "/health")).build(),
+                        java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+            } catch (java.io.IOException notYet) {
+                return false;
+            }
+        });
+        return p;
+    }
+
     public static Processes.Result run(String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(executable().toString());

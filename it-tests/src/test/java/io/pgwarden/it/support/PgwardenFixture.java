@@ -82,6 +82,25 @@ public final class PgwardenFixture implements AutoCloseable {
         return new PgwardenFixture(dir, configFile, config, Daemon.start(config, clock));
     }
 
+    /**
+     * A daemon with a filesystem repository under dir/repo and a connection to {@code source}, which is then started
+     * archiving to it. @param clusterExtraYaml more keys for cluster 'main' (runner, restoreTest, ...)
+     */
+    public static PgwardenFixture archiving(Path dir, PgCluster source, String serverExtraYaml, String clusterExtraYaml) throws Exception {
+        PgwardenFixture f = start(dir, filesystemRepositoryYaml(dir.resolve("repo")), serverExtraYaml,
+                "connection: {host: 127.0.0.1, port: " + source.port() + ", user: postgres}\n" + clusterExtraYaml);
+        source.configure("archive_mode = on", "archive_command = '" + f.archiveCommand() + "'").start();
+        return f;
+    }
+
+    /** A base backup now, through the daemon's jobs; fails the test unless it succeeds. Returns its id. */
+    public String baseBackup() {
+        var run = daemon.jobs().run(new io.pgwarden.backup.BackupJobs.Request(CLUSTER, io.pgwarden.backup.BackupJobs.Kind.BASE,
+                java.util.Optional.empty(), "test"));
+        org.assertj.core.api.Assertions.assertThat(run.state()).as(String.valueOf(run.error())).isEqualTo("succeeded");
+        return run.id();
+    }
+
     public static String filesystemRepositoryYaml(Path repo) {
         return """
                 repository:

@@ -47,10 +47,10 @@ class HostileHistoryFilesTest {
         assertRefused("00000005.history", "7\t0/3000000\tx\n", "parent timeline 7 is out of order");
         assertRefused("00000002.history", "\u0000\u0001binary", "it is not text");
         assertRefused("00000002.history", "# only a comment\n", "it names no parent timeline");
-        assertRefused("000000010000000000000002.00000028.backup", "START WAL LOCATION: 0/5000028 (file 000000010000000000000005)\n"
+        assertRefused("0000000100000000000000A0.00000028.backup", "START WAL LOCATION: 0/5000028 (file 000000010000000000000005)\n"
                 + "START TIMELINE: 1\nSTOP WAL LOCATION: 0/5000100 (file 000000010000000000000005)\n",
                 "its START WAL LOCATION is in '000000010000000000000005', not in the file it names");
-        assertRefused("000000010000000000000002.00000028.backup", "not a label", "has no 'START WAL LOCATION' line");
+        assertRefused("0000000100000000000000A0.00000028.backup", "not a label", "has no 'START WAL LOCATION' line");
         assertThat(pgwarden.walKeys()).noneMatch(k -> k.contains("7FFFFFFF") || k.contains("00000005.history") || k.contains("00000002.history"));
 
         var plan = pgwarden.cli("restore", "--latest", "--dry-run");

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgwarden.it.support.PgCluster;
 import io.pgwarden.it.support.PgwardenFixture;
-import io.pgwarden.it.support.Processes;
 import io.pgwarden.it.support.TestDirs;
+import io.pgwarden.it.support.Tmpfs;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -41,19 +41,18 @@ class DiskFullTest {
     @AfterAll
     void stop() {
         if (source != null) source.close();
-        for (Path m : mounts) Processes.run(List.of("umount", "-l", m.toString()), null);
+        mounts.forEach(Tmpfs::unmount);
         TestDirs.delete(dir);
     }
 
     private Path tmpfs(String name, String size) throws Exception {
-        Path p = Files.createDirectories(dir.resolve(name));
-        Processes.checked(Processes.run(List.of("mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", p.toString()), null), "mount tmpfs");
+        Path p = Tmpfs.mount(dir.resolve(name), size);
         mounts.add(p);
         return p;
     }
 
     private static void grow(Path mount) {
-        Processes.checked(Processes.run(List.of("mount", "-o", "remount,size=200m", mount.toString()), null), "grow tmpfs");
+        Tmpfs.grow(mount, "200m");
     }
 
     @Test

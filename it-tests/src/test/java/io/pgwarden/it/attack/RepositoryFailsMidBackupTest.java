@@ -10,6 +10,7 @@ import io.pgwarden.it.support.PgwardenFixture;
 import io.pgwarden.it.support.Processes;
 import io.pgwarden.it.support.S3Server;
 import io.pgwarden.it.support.TestDirs;
+import io.pgwarden.it.support.Tmpfs;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -81,8 +82,7 @@ class RepositoryFailsMidBackupTest {
     @Test
     void aFullFilesystemRepositoryFailsTheRunNamingThePathAndTheNextRunSucceeds() throws Exception {
         Path d = Files.createDirectories(dir.resolve("full"));
-        Path repo = Files.createDirectories(d.resolve("repo"));
-        Processes.checked(Processes.run(List.of("mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", repo.toString()), null), "mount tmpfs");
+        Path repo = Tmpfs.mount(d.resolve("repo"), "6m");
         try (PgwardenFixture pgwarden = daemon(d, PgwardenFixture.filesystemRepositoryYaml(repo))) {
             String id = start(pgwarden);
             JsonNode run = awaitFinished(pgwarden, id, Duration.ofMinutes(2));
@@ -97,11 +97,11 @@ class RepositoryFailsMidBackupTest {
                 assertThat(files.filter(f -> f.getFileName().toString().contains(".tmp-"))).isEmpty();
             }
 
-            Processes.checked(Processes.run(List.of("mount", "-o", "remount,size=200m", repo.toString()), null), "grow tmpfs");
+            Tmpfs.grow(repo, "200m");
             JsonNode next = awaitFinished(pgwarden, start(pgwarden), Duration.ofMinutes(3));
             assertThat(next.get("state").asText()).as(next.toString()).isEqualTo("succeeded");
         } finally {
-            Processes.run(List.of("umount", "-l", repo.toString()), null);
+            Tmpfs.unmount(repo);
         }
     }
 

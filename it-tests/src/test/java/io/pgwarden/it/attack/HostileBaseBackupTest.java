@@ -1,10 +1,8 @@
 package io.pgwarden.it.attack;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pgwarden.config.RepositoryConfig.Compression;
 import io.pgwarden.it.support.PgCluster;
 import io.pgwarden.it.support.PgwardenFixture;
@@ -44,7 +42,6 @@ import org.junit.jupiter.api.TestInstance;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class HostileBaseBackupTest {
-    static final ObjectMapper JSON = new ObjectMapper();
     Path dir;
     Path outside;
     Path victim;
@@ -111,16 +108,10 @@ class HostileBaseBackupTest {
         for (Hostile h : hostileTars()) {
             plant(h);
             Path target = dir.resolve("api-target");
-            var started = pgwarden.admin("POST", "/v1/clusters/main/restores", "{\"latest\": true, \"targetDir\": \"" + target + "\"}");
-            assertThat(started.statusCode()).as(started.body()).isEqualTo(202);
-            String id = JSON.readTree(started.body()).get("id").asText();
-            JsonNode[] status = new JsonNode[1];
-            await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(200)).until(() -> {
-                status[0] = JSON.readTree(pgwarden.admin("GET", "/v1/clusters/main/restores/" + id).body());
-                return !status[0].get("state").asText().equals("running");
-            });
-            assertThat(status[0].get("state").asText()).as(h.what()).isEqualTo("failed");
-            assertThat(status[0].get("error").asText()).as(h.what()).contains("tar entry '" + h.refusedEntry() + "'");
+            JsonNode status = pgwarden.startAndAwait("/v1/clusters/main/restores", "{\"latest\": true, \"targetDir\": \"" + target + "\"}",
+                    "/v1/clusters/main/restores/", Duration.ofMinutes(1));
+            assertThat(status.get("state").asText()).as(h.what()).isEqualTo("failed");
+            assertThat(status.get("error").asText()).as(h.what()).contains("tar entry '" + h.refusedEntry() + "'");
             assertUntouched(h, target);
         }
     }
@@ -129,16 +120,9 @@ class HostileBaseBackupTest {
     void theTestRestoreRefusesEveryHostileTar() throws Exception {
         for (Hostile h : hostileTars()) {
             plant(h);
-            var started = pgwarden.admin("POST", "/v1/clusters/main/restore-tests");
-            assertThat(started.statusCode()).as(started.body()).isEqualTo(202);
-            String id = JSON.readTree(started.body()).get("id").asText();
-            JsonNode[] state = new JsonNode[1];
-            await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(200)).until(() -> {
-                state[0] = JSON.readTree(pgwarden.admin("GET", "/v1/clusters/main/runs/" + id).body());
-                return !state[0].get("state").asText().equals("running");
-            });
-            assertThat(state[0].get("state").asText()).as(h.what()).isEqualTo("failed");
-            assertThat(state[0].get("error").asText()).as(h.what()).contains("tar entry '" + h.refusedEntry() + "'");
+            JsonNode state = pgwarden.startAndAwait("/v1/clusters/main/restore-tests", null, "/v1/clusters/main/runs/", Duration.ofMinutes(1));
+            assertThat(state.get("state").asText()).as(h.what()).isEqualTo("failed");
+            assertThat(state.get("error").asText()).as(h.what()).contains("tar entry '" + h.refusedEntry() + "'");
             assertUntouched(h, dir.resolve("scratch"));
         }
     }

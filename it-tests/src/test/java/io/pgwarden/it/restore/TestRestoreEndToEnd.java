@@ -1,7 +1,6 @@
 package io.pgwarden.it.restore;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -72,15 +71,7 @@ abstract class TestRestoreEndToEnd {
     }
 
     private JsonNode runTestRestore(PgwardenFixture f) throws Exception {
-        var started = f.admin("POST", "/v1/clusters/main/restore-tests");
-        assertThat(started.statusCode()).as(started.body()).isEqualTo(202);
-        String id = JSON.readTree(started.body()).get("id").asText();
-        JsonNode[] state = new JsonNode[1];
-        await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500)).until(() -> {
-            state[0] = JSON.readTree(f.admin("GET", "/v1/clusters/main/runs/" + id).body());
-            return !state[0].get("state").asText().equals("running");
-        });
-        return state[0];
+        return f.startAndAwait("/v1/clusters/main/restore-tests", null, "/v1/clusters/main/runs/", Duration.ofMinutes(3));
     }
 
     private static JsonNode record(PgwardenFixture f, String id) throws Exception {

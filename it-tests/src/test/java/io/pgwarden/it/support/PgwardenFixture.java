@@ -171,6 +171,25 @@ public final class PgwardenFixture implements AutoCloseable {
                 .header("Content-Type", "application/json").method(method, body).build(), HttpResponse.BodyHandlers.ofString());
     }
 
+    /**
+     * POSTs an admin request that starts something (a backup, a test restore, a restore), expects 202, and polls
+     * {@code statusPath} + the answer's id until its state is no longer "running"; returns that last status.
+     * @param statusPath e.g. /v1/clusters/main/runs/ (runs) or /v1/clusters/main/restores/
+     */
+    public com.fasterxml.jackson.databind.JsonNode startAndAwait(String startPath, String json, String statusPath, java.time.Duration atMost)
+            throws Exception {
+        var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+        HttpResponse<String> started = admin("POST", startPath, json);
+        org.assertj.core.api.Assertions.assertThat(started.statusCode()).as(started.body()).isEqualTo(202);
+        String id = mapper.readTree(started.body()).get("id").asText();
+        com.fasterxml.jackson.databind.JsonNode[] status = new com.fasterxml.jackson.databind.JsonNode[1];
+        org.awaitility.Awaitility.await().atMost(atMost).pollInterval(java.time.Duration.ofMillis(200)).until(() -> {
+            status[0] = mapper.readTree(admin("GET", statusPath + id).body());
+            return !status[0].get("state").asText().equals("running");
+        });
+        return status[0];
+    }
+
     public String restoreCommand() {
         return "curl --fail -sS -H @" + dir.resolve("auth-header") + " -o %p " + baseUrl() + "/v1/clusters/main/wal/%f";
     }

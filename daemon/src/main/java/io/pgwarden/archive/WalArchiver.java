@@ -91,7 +91,7 @@ public final class WalArchiver {
         long started = System.nanoTime();
         try {
             try {
-                encode(head, raw, encoded);
+                encode(cluster, name, head, raw, encoded);
             } catch (SpillBuffer.SpoolException e) {
                 throw PgwardenException.unavailable("WAL file '" + name.name() + "' of cluster '" + cluster + "' was not stored: "
                         + e.getMessage(), e);
@@ -137,9 +137,8 @@ public final class WalArchiver {
     }
 
     /** One zstd worker compresses while this thread receives and hashes: the two cores work at once. */
-    private void encode(byte[] head, InputStream rest, SpillBuffer sink) throws IOException {
-        var repo = config.repository();
-        try (OutputStream out = Codecs.compress(repo.compression(), repo.compressionLevel(), 1, sink)) {
+    private void encode(String cluster, WalFileName name, byte[] head, InputStream rest, SpillBuffer sink) throws IOException {
+        try (OutputStream out = wal.encoder(cluster, name, sink, 1)) {
             out.write(head);
             Codecs.pump(rest, out);
         }

@@ -83,7 +83,7 @@ public final class BackupJobs {
                            RepositoryVerifier verifier) {
         /** The services over one repository, as the daemon and the standalone CLI both use them. */
         public static Services of(PgwardenConfig config, StorageDriver storage, WalRepository wal, ClusterInfoStore clusterInfo, Clock clock) {
-            return new Services(new BaseBackupService(config, storage, wal, clusterInfo, clock), new DumpService(config, storage, clock),
+            return new Services(new BaseBackupService(config, storage, wal, clusterInfo, clock), new DumpService(config, storage, wal, clock),
                     new TestRestoreService(config, storage, clock), new RetentionService(config, storage, clock),
                     new RepositoryVerifier(storage, wal));
         }

@@ -87,7 +87,8 @@ public final class BaseBackupService {
                     Lsn.format(streamed.label().startLsn()), Lsn.format(stopLsn), streamed.label().startTimeline(),
                     streamed.label().startWalFile(), stopWal, streamed.label().historyFileName(segmentSize), started, clock.instant(),
                     server.versionNum(), server.systemIdentifier().isPresent() ? Long.toUnsignedString(server.systemIdentifier().getAsLong()) : null,
-                    toolVersion, dataKey, repo.compression().name().toLowerCase(), streamed.rawBytes(), streamed.storedBytes(), streamed.sha256());
+                    toolVersion, dataKey, repo.compression().name().toLowerCase(), streamed.rawBytes(), streamed.storedBytes(), streamed.sha256(),
+                    streamed.encryption());
             RepositoryJson.write(storage, RepositoryLayout.baseBackupManifest(cluster, id), manifest);
             log.info("cluster '{}': base backup {} committed: {} bytes raw, {} stored, LSN {} to {}", cluster, id,
                     manifest.rawBytes(), manifest.storedBytes(), manifest.startLsn(), manifest.stopLsn());
@@ -98,7 +99,7 @@ public final class BaseBackupService {
         }
     }
 
-    private record Streamed(BackupLabel label, long rawBytes, long storedBytes, String sha256) {
+    private record Streamed(BackupLabel label, long rawBytes, long storedBytes, String sha256, io.pgwarden.repository.Sealed encryption) {
     }
 
     /** Runs pg_basebackup; its tar goes to the repository as it is produced, and the upload completes only on exit 0. */
@@ -111,14 +112,14 @@ public final class BaseBackupService {
         ToolInvocation invocation = new ToolInvocation("pg_basebackup", args, server.major(),
                 clusterConfig.runner().toolEnvironment(connection), clusterConfig.baseBackup().timeout(), "base-backup", id);
         AtomicReference<BackupLabelSniffer> sniffer = new AtomicReference<>();
-        ToolOutputUpload.Uploaded uploaded = new ToolOutputUpload(storage, config.repository()).run(runner, invocation, dataKey, stdout -> {
+        ToolOutputUpload.Uploaded uploaded = new ToolOutputUpload(storage, wal).run(runner, invocation, dataKey, stdout -> {
             sniffer.set(new BackupLabelSniffer(stdout));
             return sniffer.get();
         }, "cluster '" + cluster + "': base backup " + id);
         String labelText = sniffer.get().backupLabel().orElseThrow(() -> new PgwardenException(ErrorCode.TOOL,
                 "cluster '" + cluster + "': base backup " + id + ": the tar from pg_basebackup does not start with backup_label"));
         return new Streamed(BackupLabel.parse(labelText, "backup_label of base backup " + id), uploaded.rawBytes(), uploaded.storedBytes(),
-                uploaded.sha256());
+                uploaded.sha256(), uploaded.encryption());
     }
 
     private BackupLabel awaitBackupHistory(String cluster, String id, BackupLabel label, long segmentSize, Duration walWait) {

@@ -38,10 +38,12 @@ public final class DumpService {
     private final PgwardenConfig config;
     private final StorageDriver storage;
     private final Clock clock;
+    private final io.pgwarden.repository.WalRepository wal;
 
-    public DumpService(PgwardenConfig config, StorageDriver storage, Clock clock) {
+    public DumpService(PgwardenConfig config, StorageDriver storage, io.pgwarden.repository.WalRepository wal, Clock clock) {
         this.config = config;
         this.storage = storage;
+        this.wal = wal;
         this.clock = clock;
     }
 
@@ -137,11 +139,11 @@ public final class DumpService {
                                String dataKey, String manifestKey, ServerInfo server, String toolVersion, String what) {
         Instant started = clock.instant();
         try {
-            ToolOutputUpload.Uploaded uploaded = new ToolOutputUpload(storage, config.repository())
+            ToolOutputUpload.Uploaded uploaded = new ToolOutputUpload(storage, wal)
                     .run(runner, invocation, dataKey, UnaryOperator.identity(), what);
             DumpManifest manifest = new DumpManifest(1, id, cluster, database, format, pgDumpLevel, started, clock.instant(),
                     server.versionNum(), toolVersion, dataKey, config.repository().compression().name().toLowerCase(),
-                    uploaded.rawBytes(), uploaded.storedBytes(), uploaded.sha256());
+                    uploaded.rawBytes(), uploaded.storedBytes(), uploaded.sha256(), uploaded.encryption());
             RepositoryJson.write(storage, manifestKey, manifest);
             log.info("{} committed: {} bytes raw, {} stored", what, manifest.rawBytes(), manifest.storedBytes());
             return manifest;

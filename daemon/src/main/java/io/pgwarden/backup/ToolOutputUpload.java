@@ -1,8 +1,10 @@
 package io.pgwarden.backup;
 
-import io.pgwarden.config.RepositoryConfig;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
+import io.pgwarden.repository.Encoding;
+import io.pgwarden.repository.Sealed;
+import io.pgwarden.repository.WalRepository;
 import io.pgwarden.repository.codec.BlockingPipe;
 import io.pgwarden.repository.codec.Codecs;
 import io.pgwarden.repository.codec.HashingInputStream;
@@ -14,7 +16,6 @@ import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
@@ -22,7 +23,7 @@ import java.util.concurrent.Executors;
 import java.util.function.UnaryOperator;
 
 /**
- * Runs a tool and streams its stdout, hashed and compressed, into one repository object while the tool runs:
+ * Runs a tool and streams its stdout, hashed, compressed and (with a keyset) encrypted, into one repository object while the tool runs:
  * nothing touches local disk and memory holds a few chunks. The upload is completed only when the tool exits 0;
  * otherwise it is aborted and the object never appears.
  */
@@ -31,15 +32,20 @@ final class ToolOutputUpload {
     private static final ExecutorService UPLOADS = Executors.newVirtualThreadPerTaskExecutor();
 
     private final StorageDriver storage;
-    private final RepositoryConfig repository;
+    private final WalRepository wal;
+    private final Encoding encoding;
 
-    ToolOutputUpload(StorageDriver storage, RepositoryConfig repository) {
+    ToolOutputUpload(StorageDriver storage, WalRepository wal) {
         this.storage = storage;
-        this.repository = repository;
+        this.wal = wal;
+        this.encoding = wal.encoding();
     }
 
-    /** What was stored: the raw (tool output) size and SHA-256, and the stored (compressed) size. */
-    record Uploaded(long rawBytes, long storedBytes, String sha256) {
+    /**
+     * What was stored: the raw (tool output) size and SHA-256, the stored (compressed, encrypted) size, and the key
+     * it is encrypted with (null: in clear).
+     */
+    record Uploaded(long rawBytes, long storedBytes, String sha256, Sealed encryption) {
     }
 
     /**
@@ -47,13 +53,14 @@ final class ToolOutputUpload {
      * @param what names the run in errors, e.g. "cluster 'main': dump of database 'app'"
      */
     Uploaded run(ToolRunner runner, ToolInvocation invocation, String key, UnaryOperator<InputStream> tap, String what) {
-        String codec = repository.compression().name().toLowerCase();
+        // Why first: never write an object in clear into an encrypted repository, or under a key it does not know.
+        wal.ensureMarkerChecked();
         BlockingPipe pipe = new BlockingPipe();
         // Why close when the put ends: a put that fails (S3 gone, disk full) stops reading, and the tool's output would
         // block on the full pipe forever, the run staying "running"; closed, the next write fails and the tool is stopped.
         CompletableFuture<Void> upload = CompletableFuture.runAsync(() -> {
             try {
-                storage.put(key, pipe, Map.of("codec", codec));
+                storage.put(key, pipe, encoding.metadata());
             } finally {
                 pipe.close();
             }
@@ -65,7 +72,7 @@ final class ToolOutputUpload {
             result = runner.run(invocation, stdout -> {
                 raw[0] = new HashingInputStream(tap.apply(stdout));
                 OutputStream counted = new CountingOutputStream(pipe.writer(1 << 20), stored);
-                try (OutputStream z = Codecs.compress(repository.compression(), repository.compressionLevel(), 1, counted)) {
+                try (OutputStream z = encoding.encoder(key, counted, 1)) {
                     Codecs.pump(raw[0], z);
                 }
             });
@@ -85,7 +92,7 @@ final class ToolOutputUpload {
             throw e.getCause() instanceof RuntimeException r ? r : e;
         }
         if (raw[0] == null) throw new PgwardenException(ErrorCode.TOOL, what + ": " + invocation.tool() + " produced no output");
-        return new Uploaded(raw[0].count(), stored[0], raw[0].sha256Hex());
+        return new Uploaded(raw[0].count(), stored[0], raw[0].sha256Hex(), encoding.sealing().orElse(null));
     }
 
     /**

@@ -11,7 +11,7 @@ import io.pgwarden.repository.WalRepository;
 import io.pgwarden.runner.ToolRunner;
 import io.pgwarden.runner.ToolRunners;
 import io.pgwarden.storage.StorageDriver;
-import io.pgwarden.storage.StorageFactory;
+import io.pgwarden.repository.RepositoryMarker;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Optional;
@@ -70,7 +70,7 @@ final class BackupCommand implements Callable<Integer> {
     }
 
     private static BackupJobs.RunState runStandalone(PgwardenConfig cfg, BackupJobs.Request request) {
-        try (StorageDriver storage = StorageFactory.create(cfg.repository());
+        try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.WRITE);
              ToolRunner runner = ToolRunners.create(cfg.cluster(request.cluster()).runner(), INSTANCE);
              Metrics metrics = new Metrics(Clock.systemUTC())) {
             Clock clock = Clock.systemUTC();

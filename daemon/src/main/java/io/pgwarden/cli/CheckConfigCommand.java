@@ -21,11 +21,15 @@ final class CheckConfigCommand implements Callable<Integer> {
     public Integer call() {
         var out = spec.commandLine().getOut();
         try {
-            ConfigLoader.load(config);
+            // The keyset's content is checked here too: a keyset pgwarden cannot use is a config error.
+            io.pgwarden.repository.Encoding.of(ConfigLoader.load(config).repository());
             out.println("OK");
             return 0;
         } catch (ConfigException e) {
             e.problems().forEach(out::println);
+            return e.code().exitCode();
+        } catch (io.pgwarden.error.PgwardenException e) {
+            out.println(e.getMessage());
             return e.code().exitCode();
         } finally {
             out.flush();

@@ -7,7 +7,7 @@ import io.pgwarden.repository.Catalog;
 import io.pgwarden.repository.DumpManifest;
 import io.pgwarden.repository.RepositoryJson;
 import io.pgwarden.storage.StorageDriver;
-import io.pgwarden.storage.StorageFactory;
+import io.pgwarden.repository.RepositoryMarker;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -35,7 +35,7 @@ final class ListCommand implements Callable<Integer> {
         PgwardenConfig cfg = ConfigLoader.load(config);
         cfg.cluster(cluster);
         Catalog.Listing listing;
-        try (StorageDriver storage = StorageFactory.create(cfg.repository())) {
+        try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.READ)) {
             listing = new Catalog(storage).list(cluster);
         }
         PrintWriter out = spec.commandLine().getOut();

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 /** Entry point: parse, run one command, map its exception to an exit code (see ErrorCode). */
 @Command(name = "pgwarden", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "PostgreSQL backup and WAL archiving daemon.",
-        subcommands = {RunCommand.class, QuickstartCommand.class, CheckConfigCommand.class, WalFetchCommand.class, BackupCommand.class, ListCommand.class, RestoreCommand.class, RestoreDumpCommand.class, PruneCommand.class, VerifyCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, QuickstartCommand.class, CheckConfigCommand.class, WalFetchCommand.class, BackupCommand.class, ListCommand.class, RestoreCommand.class, RestoreDumpCommand.class, PruneCommand.class, VerifyCommand.class, KeysetCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
 
     public static void main(String[] args) {

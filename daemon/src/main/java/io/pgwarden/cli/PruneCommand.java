@@ -7,7 +7,7 @@ import io.pgwarden.retention.RetentionExecutor;
 import io.pgwarden.retention.RetentionPlan;
 import io.pgwarden.retention.RetentionService;
 import io.pgwarden.storage.StorageDriver;
-import io.pgwarden.storage.StorageFactory;
+import io.pgwarden.repository.RepositoryMarker;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -38,7 +38,7 @@ final class PruneCommand implements Callable<Integer> {
         PgwardenConfig cfg = ConfigLoader.load(config);
         cfg.cluster(cluster);
         PrintWriter out = spec.commandLine().getOut();
-        try (StorageDriver storage = StorageFactory.create(cfg.repository())) {
+        try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.READ)) {
             RetentionService retention = new RetentionService(cfg, storage, Clock.systemUTC());
             // This process runs nothing else: no run of its own to protect from garbage collection.
             RetentionService.Prune prune = retention.plan(cluster, Set.of());

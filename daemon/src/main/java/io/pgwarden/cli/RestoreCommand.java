@@ -13,7 +13,7 @@ import io.pgwarden.restore.RestorePlanner;
 import io.pgwarden.restore.RestoreTarget;
 import io.pgwarden.restore.Restorer;
 import io.pgwarden.storage.StorageDriver;
-import io.pgwarden.storage.StorageFactory;
+import io.pgwarden.repository.RepositoryMarker;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -105,7 +105,7 @@ final class RestoreCommand implements Callable<Integer> {
         if (!dryRun && !intoVolume && targetDir == null) throw usage("--target-dir is required (or --dry-run)");
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        try (StorageDriver storage = StorageFactory.create(cfg.repository())) {
+        try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.READ)) {
             RestorePlan plan = new RestorePlanner(storage, new WalRepository(storage, cfg.repository()))
                     .plan(cluster, restoreTarget, Optional.ofNullable(backup), tli);
             printPlan(out, plan);
@@ -117,7 +117,7 @@ final class RestoreCommand implements Callable<Integer> {
             Path dir = targetDir.toAbsolutePath().normalize();
             RecoverySettings settings = new RecoverySettings(restoreCommand(cfg, dir), restoreTarget, action, tli,
                     "recovery settings added by pgwarden restore: base backup " + plan.backup().backupId() + ", target " + restoreTarget.describe());
-            new Restorer(storage).restore(plan, dir, settings, new Progress(err, plan.backup().rawBytes(), System.console() != null));
+            new Restorer(storage, io.pgwarden.repository.Encoding.of(cfg.repository())).restore(plan, dir, settings, new Progress(err, plan.backup().rawBytes(), System.console() != null));
             if (start) startServer(cfg, plan, dir, out);
             else printNextStep(out, plan, dir, cfg.cluster(cluster).runner().binDirFor(plan.backup().pgVersionNum() / 10000));
         }

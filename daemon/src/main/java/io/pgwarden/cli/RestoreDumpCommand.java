@@ -10,7 +10,7 @@ import io.pgwarden.restore.RestoreTarget;
 import io.pgwarden.runner.ToolRunner;
 import io.pgwarden.runner.ToolRunners;
 import io.pgwarden.storage.StorageDriver;
-import io.pgwarden.storage.StorageFactory;
+import io.pgwarden.repository.RepositoryMarker;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -53,7 +53,7 @@ final class RestoreDumpCommand implements Callable<Integer> {
         if (targetDb.isEmpty()) throw new PgwardenException(ErrorCode.USAGE, "--target-db must not be empty");
         PgwardenConfig cfg = ConfigLoader.load(config);
         cfg.cluster(cluster);
-        try (StorageDriver storage = StorageFactory.create(cfg.repository());
+        try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.READ);
              ToolRunner runner = ToolRunners.create(cfg.cluster(cluster).runner(), BackupCommand.INSTANCE)) {
             DumpRestoreService service = new DumpRestoreService(cfg, storage);
             DumpManifest dump = service.choose(cluster, database, Optional.ofNullable(dumpId),

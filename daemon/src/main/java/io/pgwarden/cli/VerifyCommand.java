@@ -5,7 +5,7 @@ import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.repository.WalRepository;
 import io.pgwarden.storage.StorageDriver;
-import io.pgwarden.storage.StorageFactory;
+import io.pgwarden.repository.RepositoryMarker;
 import io.pgwarden.verify.RepositoryVerifier;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -38,7 +38,7 @@ final class VerifyCommand implements Callable<Integer> {
         cfg.cluster(cluster);
         PrintWriter out = spec.commandLine().getOut();
         List<RepositoryVerifier.Finding> problems;
-        try (StorageDriver storage = StorageFactory.create(cfg.repository())) {
+        try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.READ)) {
             problems = new RepositoryVerifier(storage, new WalRepository(storage, cfg.repository())).verify(cluster, Optional.ofNullable(backup), f -> {
                 out.println((f.ok() ? "  ok      " : "  FAILED  ") + f.what() + ": " + f.detail());
                 out.flush();

@@ -5,7 +5,7 @@ import io.pgwarden.config.ConfigLoader;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.repository.WalRepository;
 import io.pgwarden.storage.StorageDriver;
-import io.pgwarden.storage.StorageFactory;
+import io.pgwarden.repository.RepositoryMarker;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -31,7 +31,7 @@ final class WalFetchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PgwardenConfig cfg = ConfigLoader.load(config);
-        try (StorageDriver storage = StorageFactory.create(cfg.repository())) {
+        try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.READ)) {
             new WalFetcher(cfg, new WalRepository(storage, cfg.repository())).fetchToFile(cluster, walFile, dest);
         }
         return 0;

@@ -122,7 +122,7 @@ public final class ConfigLoader {
     }
 
     private static RepositoryConfig repository(ConfigNode node) {
-        node.allowOnly("type", "path", "s3", "compression", "compressionLevel", "garbageGrace");
+        node.allowOnly("type", "path", "s3", "compression", "compressionLevel", "garbageGrace", "encryption");
         RepositoryConfig.Type type = node.parsed("type", t -> switch (t) {
             case "filesystem" -> RepositoryConfig.Type.FILESYSTEM;
             case "s3" -> RepositoryConfig.Type.S3;
@@ -151,7 +151,16 @@ public final class ConfigLoader {
             node.problem("garbageGrace", "must be at least 1h (and longer than any backup takes: a shorter one could remove a backup"
                     + " still being written)");
         }
-        return new RepositoryConfig(type, path, s3, compression, level, grace);
+        return new RepositoryConfig(type, path, s3, compression, level, grace, encryption(node.mapping("encryption")));
+    }
+
+    /** The keyset's content is checked where it is used (a Tink keyset), naming this key. */
+    private static Optional<EncryptionConfig> encryption(ConfigNode node) {
+        if (!node.isPresent()) return Optional.empty();
+        node.allowOnly("keyset");
+        String keyset = node.requiredString("keyset");
+        if (keyset != null && keyset.isBlank()) node.problem("keyset", "is empty (a Tink JSON keyset: make one with 'pgwarden keyset create')");
+        return keyset == null || keyset.isBlank() ? Optional.empty() : Optional.of(new EncryptionConfig(new Secret(keyset)));
     }
 
     private static S3Config s3(ConfigNode node) {

@@ -77,6 +77,7 @@ public final class Daemon implements AutoCloseable {
         }
         config.clusters().values().forEach(c -> registerMeters(metrics, c));
         WalRepository wal = new WalRepository(storage, config.repository());
+        checkEncryption(storage, wal);
         ClusterInfoStore clusterInfo = new ClusterInfoStore(storage);
         RequestSlots slots = new RequestSlots(config.server().maxConcurrentPushes(), Duration.ofSeconds(30));
         WalArchiver archiver = new WalArchiver(config, clusterInfo, wal, clock, slots);
@@ -145,6 +146,19 @@ public final class Daemon implements AutoCloseable {
     }
 
     /** An unreachable repository is not fatal at start (it may come back); /ready says so meanwhile. */
+    /** A keyset that does not fit the repository (or none for an encrypted one) refuses the start; an outage does not. */
+    private static void checkEncryption(StorageDriver storage, WalRepository wal) {
+        try {
+            wal.ensureMarkerChecked();
+        } catch (PgwardenException e) {
+            if (e.code() != ErrorCode.REPOSITORY_UNAVAILABLE && e.code() != ErrorCode.STORAGE) {
+                storage.close();
+                throw e;
+            }
+            log.warn("cannot check the encryption of {} yet (it is checked before the first write): {}", storage.describe(), e.getMessage());
+        }
+    }
+
     private static void checkRepository(StorageDriver storage) {
         try {
             storage.checkReachable();

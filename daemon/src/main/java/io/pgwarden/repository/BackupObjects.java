@@ -3,29 +3,53 @@ package io.pgwarden.repository;
 import io.pgwarden.config.RepositoryConfig.Compression;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.storage.StorageDriver;
+import java.util.Optional;
 
-/** Opens a backup's data object for reading, verified against the size and SHA-256 its manifest records. */
+/**
+ * Opens a backup's data object for reading, verified against the size and SHA-256 its manifest records (and, when
+ * encrypted, authenticated under the key its manifest names, bound to the object's key).
+ */
 public final class BackupObjects {
     private BackupObjects() {
     }
 
-    public static VerifiedObject openBase(StorageDriver storage, BaseBackupManifest manifest) {
-        return open(storage, manifest.dataKey(), manifest.compression(), manifest.rawBytes(), manifest.sha256(), "base backup " + manifest.backupId());
+    public static VerifiedObject openBase(StorageDriver storage, Encoding encoding, BaseBackupManifest manifest) {
+        String what = "base backup " + manifest.backupId();
+        expectKey(manifest.dataKey(), RepositoryLayout.baseBackupDirectory(manifest.cluster(), manifest.backupId()), what);
+        return open(storage, encoding, manifest.dataKey(), manifest.compression(), manifest.encryption(), manifest.rawBytes(),
+                manifest.sha256(), what);
     }
 
-    public static VerifiedObject openDump(StorageDriver storage, DumpManifest manifest) {
-        return open(storage, manifest.dataKey(), manifest.compression(), manifest.rawBytes(), manifest.sha256(), "dump " + manifest.dumpId());
+    public static VerifiedObject openDump(StorageDriver storage, Encoding encoding, DumpManifest manifest) {
+        String what = "dump " + manifest.dumpId();
+        String directory = manifest.isGlobals() ? RepositoryLayout.globalsDirectory(manifest.cluster(), manifest.dumpId())
+                : RepositoryLayout.dumpDirectory(manifest.cluster(), manifest.database(), manifest.dumpId());
+        expectKey(manifest.dataKey(), directory, what);
+        return open(storage, encoding, manifest.dataKey(), manifest.compression(), manifest.encryption(), manifest.rawBytes(),
+                manifest.sha256(), what);
     }
 
-    private static VerifiedObject open(StorageDriver storage, String key, String codec, long rawBytes, String sha256, String what) {
+    /**
+     * A manifest names its data object; it must be one of its own run's objects. Otherwise an edited manifest could
+     * point a restore at another backup's (or another cluster's) data, which would decrypt under its own key.
+     */
+    private static void expectKey(String dataKey, String directory, String what) {
+        if (dataKey == null || !dataKey.startsWith(directory) || dataKey.indexOf('/', directory.length()) >= 0) {
+            throw PgwardenException.integrity("the manifest of " + what + " names data object '" + dataKey
+                    + "', which is not one of its own objects (under '" + directory + "')");
+        }
+    }
+
+    private static VerifiedObject open(StorageDriver storage, Encoding encoding, String key, String codec, Sealed sealed,
+                                       long rawBytes, String sha256, String what) {
         Compression compression;
         try {
             compression = Compression.valueOf(codec.toUpperCase(java.util.Locale.ROOT)); // manifests record zstd, gzip, none
-        } catch (IllegalArgumentException e) {
+        } catch (IllegalArgumentException | NullPointerException e) {
             throw PgwardenException.integrity("the manifest of " + what + " names an unknown compression '" + codec + "'");
         }
         StorageDriver.StoredObject object = storage.get(key).orElseThrow(() -> PgwardenException.integrity(
                 "repository object '" + key + "' of " + what + " is missing although its manifest exists"));
-        return new VerifiedObject(object, compression, rawBytes, sha256);
+        return new VerifiedObject(object, encoding, compression, Optional.ofNullable(sealed), rawBytes, sha256);
     }
 }

@@ -46,7 +46,8 @@ public final class Catalog {
         List<BaseBackupManifest> out = new ArrayList<>();
         try (Stream<ObjectInfo> objects = storage.list(RepositoryLayout.baseRoot(cluster))) {
             objects.map(ObjectInfo::key).filter(k -> k.endsWith("/manifest.json"))
-                    .forEach(k -> out.add(readManifest(k, BaseBackupManifest.class, "base backup")));
+                    .forEach(k -> out.add(placed(k, readManifest(k, BaseBackupManifest.class, "base backup"),
+                            m -> RepositoryLayout.baseBackupManifest(m.cluster(), m.backupId()))));
         }
         out.sort(Comparator.comparing(BaseBackupManifest::startTime));
         return out;
@@ -58,7 +59,9 @@ public final class Catalog {
         for (String prefix : List.of(RepositoryLayout.globalsRoot(cluster), RepositoryLayout.dumpRoot(cluster))) {
             try (Stream<ObjectInfo> objects = storage.list(prefix)) {
                 objects.map(ObjectInfo::key).filter(k -> k.endsWith("/manifest.json"))
-                        .forEach(k -> out.add(readManifest(k, DumpManifest.class, "dump")));
+                        .forEach(k -> out.add(placed(k, readManifest(k, DumpManifest.class, "dump"), m -> m.isGlobals()
+                                ? RepositoryLayout.globalsManifest(m.cluster(), m.dumpId())
+                                : RepositoryLayout.dumpManifest(m.cluster(), m.database(), m.dumpId()))));
             }
         }
         out.sort(Comparator.comparing(DumpManifest::dumpId).thenComparing(d -> d.database() == null ? "" : "~" + d.database()));
@@ -69,6 +72,23 @@ public final class Catalog {
     public java.util.Optional<RestoreTestRecord> restoreTest(String cluster, String id) {
         String key = RepositoryLayout.restoreTestRecord(cluster, id);
         return storage.stat(key).map(o -> readManifest(key, RestoreTestRecord.class, "test restore record"));
+    }
+
+    /**
+     * A manifest must lie where its own cluster and id say: one copied from another cluster or backup (whose data
+     * would authenticate under its own key) is refused instead of being listed as this one.
+     */
+    private static <T> T placed(String key, T manifest, java.util.function.Function<T, String> expectedKey) {
+        String expected;
+        try {
+            expected = expectedKey.apply(manifest);
+        } catch (RuntimeException e) {
+            expected = null;
+        }
+        if (!key.equals(expected)) {
+            throw PgwardenException.integrity("repository object '" + key + "' is a manifest of another place ('" + expected + "')");
+        }
+        return manifest;
     }
 
     private <T> T readManifest(String key, Class<T> type, String what) {

@@ -2,12 +2,13 @@ package io.pgwarden.repository;
 
 import io.pgwarden.config.RepositoryConfig.Compression;
 import io.pgwarden.error.PgwardenException;
-import io.pgwarden.repository.codec.Codecs;
+import io.pgwarden.repository.codec.ObjectCipher;
 import io.pgwarden.repository.codec.HashingInputStream;
 import io.pgwarden.storage.StorageDriver.StoredObject;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.util.Optional;
 
 /**
  * An encoded object opened for reading, decoded and checked against its recorded SHA-256 and raw size.
@@ -18,15 +19,28 @@ public final class VerifiedObject implements AutoCloseable {
     private static final int CHUNK = 1 << 16;
 
     private final StoredObject object;
+    private final Encoding encoding;
     private final Compression compression;
+    private final Optional<Sealed> sealed;
     private final long rawSize;
     private final String sha256;
 
-    VerifiedObject(StoredObject object, Compression compression, long rawSize, String sha256) {
+    VerifiedObject(StoredObject object, Encoding encoding, Compression compression, Optional<Sealed> sealed, long rawSize, String sha256) {
         this.object = object;
+        this.encoding = encoding;
         this.compression = compression;
+        this.sealed = sealed;
         this.rawSize = rawSize;
         this.sha256 = sha256;
+    }
+
+    /** The key it is encrypted with, if it is. */
+    public Optional<Sealed> sealed() {
+        return sealed;
+    }
+
+    public long storedSize() {
+        return object.info().size();
     }
 
     public long rawSize() {
@@ -41,7 +55,9 @@ public final class VerifiedObject implements AutoCloseable {
     public void writeTo(OutputStream out) throws IOException {
         HashingInputStream raw;
         try {
-            raw = new HashingInputStream(Codecs.decompress(compression, object.content()));
+            raw = new HashingInputStream(encoding.decoder(key(), compression, sealed, object.content()));
+        } catch (ObjectCipher.AuthenticationException e) {
+            throw corrupt(e.getMessage());
         } catch (IOException e) {
             throw corrupt("cannot be decoded as " + compression.name().toLowerCase() + ": " + e.getMessage());
         }
@@ -72,6 +88,8 @@ public final class VerifiedObject implements AutoCloseable {
                 len += n;
             }
             return len;
+        } catch (ObjectCipher.AuthenticationException e) {
+            throw corrupt(e.getMessage());
         } catch (com.github.luben.zstd.ZstdIOException | java.util.zip.ZipException | java.io.EOFException e) {
             throw corrupt("cannot be decoded: " + e.getMessage());
         } catch (IOException e) {

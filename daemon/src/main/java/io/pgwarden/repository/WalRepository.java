@@ -11,22 +11,50 @@ import java.util.Optional;
 
 /**
  * WAL files in the repository: one object per file, {cluster}/wal/{timeline}/{name}.{codec}, with the raw
- * SHA-256 and size as object metadata. A file written with another codec (the config changed) is still found.
+ * SHA-256 and size (and, when encrypted, the key id) as object metadata. A file written with another codec (the config changed) is still found.
  */
 public final class WalRepository {
     static final String META_SHA256 = "sha256";
     static final String META_RAW_SIZE = "raw-size";
-    static final String META_CODEC = "codec";
 
     private final StorageDriver storage;
+    private final Encoding encoding;
     private final Compression compression;
+
+    /** Whether repository.json has been checked against the keyset (and written) since this process started. */
+    private volatile boolean markerChecked;
 
     public WalRepository(StorageDriver storage, RepositoryConfig config) {
         this.storage = storage;
+        this.encoding = Encoding.of(config);
         this.compression = config.compression();
     }
 
-    public record StoredWal(String key, Compression compression, long rawSize, String sha256) {
+    /**
+     * Checks repository.json against the configured encryption once, before this process writes its first object:
+     * a daemon that started while the repository was unreachable must not write objects in clear into an encrypted
+     * repository once it is back. Refusals (CONFIG) repeat on every write.
+     */
+    public void ensureMarkerChecked() {
+        if (markerChecked) return;
+        synchronized (this) {
+            if (markerChecked) return;
+            RepositoryMarker.check(storage, encoding, RepositoryMarker.Access.WRITE);
+            markerChecked = true;
+        }
+    }
+
+    /** How this repository encodes objects; shared by everything that reads or writes its data objects. */
+    public Encoding encoding() {
+        return encoding;
+    }
+
+    public record StoredWal(String key, Compression compression, Optional<Sealed> sealed, long rawSize, String sha256) {
+    }
+
+    /** The stream to write a WAL file's raw bytes into: encoded for the key {@link #create} will store it under. */
+    public java.io.OutputStream encoder(String cluster, WalFileName name, java.io.OutputStream sink, int workers) throws java.io.IOException {
+        return encoding.encoder(RepositoryLayout.walKey(cluster, name, compression), sink, workers);
     }
 
     /**
@@ -46,10 +74,11 @@ public final class WalRepository {
      * (by a racing push or another daemon): then nothing is written and this returns false.
      */
     public boolean create(String cluster, WalFileName name, StorageDriver.SizedContent encoded, long rawSize, String sha256) {
-        return storage.create(RepositoryLayout.walKey(cluster, name, compression), encoded, Map.of(
-                META_SHA256, sha256,
-                META_RAW_SIZE, Long.toString(rawSize),
-                META_CODEC, compression.name().toLowerCase()));
+        ensureMarkerChecked();
+        Map<String, String> metadata = encoding.metadata();
+        metadata.put(META_SHA256, sha256);
+        metadata.put(META_RAW_SIZE, Long.toString(rawSize));
+        return storage.create(RepositoryLayout.walKey(cluster, name, compression), encoded, metadata);
     }
 
     public Optional<VerifiedObject> open(String cluster, WalFileName name) {
@@ -59,7 +88,7 @@ public final class WalRepository {
                 StorageDriver.StoredObject o = object.get();
                 try {
                     StoredWal wal = describe(o.info());
-                    return Optional.of(new VerifiedObject(o, wal.compression(), wal.rawSize(), wal.sha256()));
+                    return Optional.of(new VerifiedObject(o, encoding, wal.compression(), wal.sealed(), wal.rawSize(), wal.sha256()));
                 } catch (RuntimeException e) {
                     o.close();
                     throw e;
@@ -86,7 +115,7 @@ public final class WalRepository {
             throw PgwardenException.integrity("repository object '" + key + "' has no recorded sha256/raw-size metadata");
         }
         try {
-            return new StoredWal(key, codec, Long.parseLong(size), sha);
+            return new StoredWal(key, codec, Encoding.sealingOf(key, info.metadata()), Long.parseLong(size), sha);
         } catch (NumberFormatException e) {
             throw PgwardenException.integrity("repository object '" + key + "' has an invalid raw-size '" + size + "'");
         }

@@ -106,7 +106,7 @@ public final class DumpRestoreService {
     /** Runs a tool with the dump, verified and decompressed, on its stdin. */
     private ToolResult withDumpOnStdin(ToolRunner runner, ToolInvocation invocation, DumpManifest dump, io.pgwarden.runner.StdoutConsumer stdout) {
         BlockingPipe pipe = new BlockingPipe();
-        VerifiedObject object = BackupObjects.openDump(storage, dump);
+        VerifiedObject object = BackupObjects.openDump(storage, io.pgwarden.repository.Encoding.of(config.repository()), dump);
         // The verified stream feeds the tool; a checksum mismatch ends it with an error before the last bytes.
         Thread feeder = Thread.ofVirtual().name("restore-dump-" + dump.dumpId()).start(() -> {
             try (object; OutputStream out = pipe.writer(1 << 20)) {

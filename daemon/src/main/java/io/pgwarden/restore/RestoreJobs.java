@@ -72,7 +72,7 @@ public final class RestoreJobs {
         String code = null;
         try {
             String restoreCommand = RestoreCommands.viaDaemon(config, cluster, dir.resolveSibling(dir.getFileName() + ".pgwarden-auth-header"));
-            new Restorer(storage).restore(plan, dir, new RecoverySettings(restoreCommand, request.target(), request.action(), request.timeline(),
+            new Restorer(storage, io.pgwarden.repository.Encoding.of(config.repository())).restore(plan, dir, new RecoverySettings(restoreCommand, request.target(), request.action(), request.timeline(),
                     "recovery settings added by pgwarden restore " + status.id() + " (admin API): base backup " + plan.backup().backupId()
                             + ", target " + request.target().describe()), progress);
         } catch (RuntimeException e) {

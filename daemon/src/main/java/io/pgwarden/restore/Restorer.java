@@ -28,9 +28,11 @@ import org.slf4j.LoggerFactory;
  */
 public final class Restorer {
     private final StorageDriver storage;
+    private final io.pgwarden.repository.Encoding encoding;
 
-    public Restorer(StorageDriver storage) {
+    public Restorer(StorageDriver storage, io.pgwarden.repository.Encoding encoding) {
         this.storage = storage;
+        this.encoding = encoding;
     }
 
     public void restore(RestorePlan plan, Path targetDir, RecoverySettings settings, Progress progress) {
@@ -63,7 +65,7 @@ public final class Restorer {
 
     private void unpack(RestorePlan plan, Path dir, Progress progress) {
         BlockingPipe pipe = new BlockingPipe();
-        VerifiedObject object = BackupObjects.openBase(storage, plan.backup());
+        VerifiedObject object = BackupObjects.openBase(storage, encoding, plan.backup());
         // The verified stream runs beside the unpacking: a checksum mismatch arrives before the last bytes do.
         CompletableFuture<Void> download = pipe.feedFrom(out -> {
             try (object; OutputStream counted = progress.counting(out)) {

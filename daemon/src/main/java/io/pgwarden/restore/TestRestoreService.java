@@ -99,7 +99,7 @@ public final class TestRestoreService {
         Path sockets = LocalServer.socketDirectory(scratch, 5432);
         try {
             Path data = prepareScratch(scratch);
-            new Restorer(storage).restore(plan, data, new RecoverySettings(RestoreCommands.viaDaemon(config, cluster, scratch.resolve("auth-header")),
+            new Restorer(storage, wal.encoding()).restore(plan, data, new RecoverySettings(RestoreCommands.viaDaemon(config, cluster, scratch.resolve("auth-header")),
                     target, "promote", OptionalInt.empty(), "test restore " + id + " by pgwarden"), Progress.silent(plan.backup().rawBytes()));
             // The scratch copy is reached through its own socket only: production's pg_hba.conf does not apply to it.
             Files.writeString(data.resolve("pg_hba.conf"), "local all all trust\n");

@@ -70,7 +70,7 @@ public final class VolumeRestorer {
             run(tool("install", List.of("-d", "-o", "postgres", "-g", "postgres", "-m", "0700", MOUNT, DATA, WAL), major, runId, "prepare",
                     volume, null), "prepare volume '" + volume + "'");
             feed(tool("tar", List.of("-x", "-C", DATA), major, runId, "unpack", volume, "postgres"), out -> {
-                try (VerifiedObject base = BackupObjects.openBase(storage, plan.backup()); OutputStream counted = progress.counting(out)) {
+                try (VerifiedObject base = BackupObjects.openBase(storage, wal.encoding(), plan.backup()); OutputStream counted = progress.counting(out)) {
                     CheckedTarCopy.copy(base, counted, "base backup " + plan.backup().backupId() + " (repository object '"
                             + plan.backup().dataKey() + "')");
                 }

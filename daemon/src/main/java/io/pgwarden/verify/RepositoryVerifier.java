@@ -33,6 +33,8 @@ import java.util.stream.Stream;
 public final class RepositoryVerifier {
     private final StorageDriver storage;
     private final WalRepository wal;
+    /** Objects and stored bytes per key id ("" for objects in clear), over every object read. */
+    private final java.util.Map<String, long[]> keyUsage = new java.util.TreeMap<>();
 
     public RepositoryVerifier(StorageDriver storage, WalRepository wal) {
         this.storage = storage;
@@ -57,17 +59,19 @@ public final class RepositoryVerifier {
         }
         RestorePlanner planner = new RestorePlanner(storage, wal);
         for (BaseBackupManifest b : backups) {
-            report.accept(check("base backup " + b.backupId(), () -> read(BackupObjects.openBase(storage, b))));
+            report.accept(check("base backup " + b.backupId(), () -> read(BackupObjects.openBase(storage, wal.encoding(), b))));
             report.accept(check("WAL continuity of base backup " + b.backupId(), () -> continuity(planner, cluster, b)));
         }
         if (onlyBackup.isEmpty()) {
             for (DumpManifest d : new Catalog(storage).dumps(cluster)) {
                 String what = d.isGlobals() ? "globals dump " + d.dumpId() : "dump " + d.dumpId() + " of database '" + d.database() + "'";
-                report.accept(check(what, () -> read(BackupObjects.openDump(storage, d))));
+                report.accept(check(what, () -> read(BackupObjects.openDump(storage, wal.encoding(), d))));
             }
         }
         backups.stream().map(b -> b.startWalFile().substring(8)).min(String::compareTo)
                 .ifPresent(from -> walFiles(cluster, from, report));
+        // Why: after a rotation, an old key may leave the keyset only once no object needs it.
+        if (!keyUsage.isEmpty()) report.accept(new Finding("encryption keys", true, describeKeyUsage()));
         return problems;
     }
 
@@ -92,8 +96,21 @@ public final class RepositoryVerifier {
         return plan.firstWal() + ".." + plan.lastWal() + " (" + plan.walFiles() + " files, timeline " + plan.timeline() + ")";
     }
 
-    private static String read(VerifiedObject object) {
+    private String describeKeyUsage() {
+        List<String> parts = new ArrayList<>();
+        keyUsage.forEach((key, usage) -> parts.add((key.isEmpty() ? "in clear" : "key " + key) + " protects " + usage[0]
+                + " object(s), " + usage[1] + " bytes stored"));
+        return String.join("; ", parts);
+    }
+
+    private String read(VerifiedObject object) {
         try (object) {
+            String keyId = object.sealed().map(s -> Long.toString(s.keyId())).orElse("");
+            synchronized (keyUsage) {
+                long[] usage = keyUsage.computeIfAbsent(keyId, k -> new long[2]);
+                usage[0]++;
+                usage[1] += object.storedSize();
+            }
             object.writeTo(OutputStream.nullOutputStream());
             return object.rawSize() + " bytes, SHA-256 matches";
         } catch (IOException e) {

@@ -34,11 +34,11 @@ class RetentionPlannerTest {
     static BaseBackupManifest backup(String id, Instant start, int timeline, long segment) {
         String wal = "%08X%08X%08X".formatted(timeline, segment >>> 8, segment & 0xff);
         return new BaseBackupManifest(1, id, "main", "l", "0/0", "0/0", timeline, wal, wal, null, start, start.plusSeconds(600),
-                150000, "1", "15", "k", "zstd", 100, 40, "sha");
+                150000, "1", "15", "k", "zstd", 100, 40, "sha", null);
     }
 
     static DumpManifest dump(String id, String database, Instant stop) {
-        return new DumpManifest(1, id, "main", database, "custom", 0, stop.minusSeconds(60), stop, 150000, "15", "k", "zstd", 10, 5, "sha");
+        return new DumpManifest(1, id, "main", database, "custom", 0, stop.minusSeconds(60), stop, 150000, "15", "k", "zstd", 10, 5, "sha", null);
     }
 
     static RetentionConfig base(Integer keepLast, Duration window) {

@@ -88,10 +88,17 @@ class AbusiveClientsTest {
             stalled.add(s);
         }
         Thread.sleep(500);
-        long t0 = System.nanoTime();
-        var pushed = pgwarden.put("00000064.history", "99\t0/5000000\tno recovery target specified\n".getBytes(StandardCharsets.UTF_8));
-        assertThat(pushed.statusCode()).as(pushed.body()).isEqualTo(201);
-        assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(20));
+        // Retried on 503 as archive_command is: with maxAttempts 1 a pooled S3 connection the server has closed
+        // fails one push with "broken pipe" (seen in CI), which PostgreSQL would simply retry.
+        byte[] normal = "99\t0/5000000\tno recovery target specified\n".getBytes(StandardCharsets.UTF_8);
+        List<String> answers = new ArrayList<>();
+        await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(500)).until(() -> {
+            var pushed = pgwarden.put("00000064.history", normal);
+            answers.add(pushed.statusCode() + " " + pushed.body());
+            assertThat(pushed.statusCode()).as("a push while every slot is stalled: %s", answers).isIn(201, 503);
+            return pushed.statusCode() == 201;
+        });
+        assertThat(pgwarden.get("00000064.history").body()).isEqualTo(normal);
         for (Socket s : stalled) {
             s.setSoTimeout(10_000);
             String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

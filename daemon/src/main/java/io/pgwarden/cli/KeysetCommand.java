@@ -74,12 +74,26 @@ final class KeysetCommand {
             try {
                 Files.deleteIfExists(temp);
                 writeNew(temp, rotated);
+                keepOwner(keysetFile, temp);
                 Files.move(temp, keysetFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (IOException e) {
                 throw new PgwardenException(ErrorCode.USAGE, "cannot rewrite keyset '" + keysetFile + "': " + e.getMessage(), e);
             }
             print(spec, "rotated keyset '" + keysetFile + "'; restart every pgwarden that writes to the repository so new objects use the new primary key", rotated);
             return 0;
+        }
+    }
+
+    /**
+     * The rotated file keeps the old one's owner and group: rotating as root must not lock out a daemon (or a
+     * restore_command) that runs as another user and reads the keyset.
+     */
+    private static void keepOwner(Path original, Path replacement) throws IOException {
+        var attrs = Files.readAttributes(original, java.nio.file.attribute.PosixFileAttributes.class);
+        var mine = Files.readAttributes(replacement, java.nio.file.attribute.PosixFileAttributes.class);
+        if (!attrs.owner().equals(mine.owner())) Files.setOwner(replacement, attrs.owner());
+        if (!attrs.group().equals(mine.group())) {
+            Files.getFileAttributeView(replacement, java.nio.file.attribute.PosixFileAttributeView.class).setGroup(attrs.group());
         }
     }
 

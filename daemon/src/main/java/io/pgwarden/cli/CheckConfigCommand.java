@@ -22,7 +22,9 @@ final class CheckConfigCommand implements Callable<Integer> {
         var out = spec.commandLine().getOut();
         try {
             // The keyset's content is checked here too: a keyset pgwarden cannot use is a config error.
-            io.pgwarden.repository.Encoding.of(ConfigLoader.load(config).repository());
+            var loaded = ConfigLoader.load(config);
+            io.pgwarden.repository.Encoding.of(loaded.repository());
+            io.pgwarden.server.HttpServer.checkTls(loaded.server());
             out.println("OK");
             return 0;
         } catch (ConfigException e) {

@@ -21,28 +21,42 @@ import java.util.Optional;
 
 /** The command line's way into a running daemon: its admin API at server.listen, with server.adminToken. */
 final class DaemonClient {
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+    private final HttpClient http;
     private final URI base;
     private final Secret token;
 
-    private DaemonClient(URI base, Secret token) {
+    private DaemonClient(URI base, Secret token, Optional<io.pgwarden.config.TlsConfig> tls) {
         this.base = base;
         this.token = token;
+        HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3));
+        tls.ifPresent(t -> builder.sslContext(trusting(t.certificate())));
+        this.http = builder.build();
+    }
+
+    /** With TLS, the daemon's own certificate file is what this client trusts (it runs on the same host). */
+    private static javax.net.ssl.SSLContext trusting(java.nio.file.Path certificate) {
+        try {
+            javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(io.pgwarden.tls.PemFiles.trustStore(certificate));
+            javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+            context.init(null, tmf.getTrustManagers(), null);
+            return context;
+        } catch (io.pgwarden.tls.PemFiles.PemException e) {
+            throw new io.pgwarden.error.PgwardenException(io.pgwarden.error.ErrorCode.CONFIG, "server.tls: " + e.getMessage());
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** A client when a daemon answers at server.listen and the admin API is configured; empty (standalone) otherwise. */
     static Optional<DaemonClient> ifRunning(PgwardenConfig config, PrintWriter err) {
-        String host = switch (config.server().host()) {
-            case "0.0.0.0", "::", "" -> "127.0.0.1";
-            default -> config.server().host();
-        };
-        URI base = URI.create("http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + config.server().port());
+        URI base = URI.create(config.server().localBaseUrl());
         if (config.server().adminToken().isEmpty()) {
             err.println("pgwarden: no server.adminToken in the configuration: running standalone (a daemon's scheduled run may overlap)");
             err.flush();
             return Optional.empty();
         }
-        DaemonClient client = new DaemonClient(base, config.server().adminToken().get());
+        DaemonClient client = new DaemonClient(base, config.server().adminToken().get(), config.server().tls());
         if (!client.isUp()) return Optional.empty();
         err.println("pgwarden: running through the daemon at " + base);
         err.flush();

@@ -76,7 +76,7 @@ public final class ConfigLoader {
     }
 
     private static ServerConfig server(ConfigNode node) {
-        node.allowOnly("listen", "maxBodySize", "spoolDir", "maxConcurrentPushes", "adminToken", "instance", "bodyIdleTimeout", "maxConnections");
+        node.allowOnly("tls", "allowPlaintext", "listen", "maxBodySize", "spoolDir", "maxConcurrentPushes", "adminToken", "instance", "bodyIdleTimeout", "maxConnections");
         String host = ServerConfig.DEFAULT_HOST;
         int port = ServerConfig.DEFAULT_PORT;
         Optional<String[]> listen = node.parsed("listen", ConfigLoader::hostAndPort);
@@ -96,7 +96,44 @@ public final class ConfigLoader {
         java.time.Duration bodyIdle = node.parsed("bodyIdleTimeout", Units::parseDuration).orElse(ServerConfig.DEFAULT_BODY_IDLE_TIMEOUT);
         if (bodyIdle.toMillis() < 100) node.problem("bodyIdleTimeout", "must be at least 100ms");
         int connections = node.integer("maxConnections", 16, 100_000).orElse(ServerConfig.DEFAULT_MAX_CONNECTIONS);
-        return new ServerConfig(host, port, maxBody, spool, pushes, adminToken, instance, bodyIdle, connections);
+        Optional<TlsConfig> tls = tls(node.mapping("tls"));
+        boolean allowPlaintext = node.bool("allowPlaintext").orElse(false);
+        if (tls.isEmpty() && !allowPlaintext && !isLoopback(host)) {
+            node.problem("listen", "'" + host + "' is not a loopback address, and without server.tls WAL (the database's whole change"
+                    + " stream) and tokens would cross the network in clear; configure server.tls, or set server.allowPlaintext: true"
+                    + " when a TLS proxy or a private network carries the traffic");
+        }
+        return new ServerConfig(host, port, maxBody, spool, pushes, adminToken, instance, bodyIdle, connections, tls);
+    }
+
+    /** Literal addresses only (no name lookup while loading a config); "localhost" is loopback by definition. */
+    static boolean isLoopback(String host) {
+        if (host.equalsIgnoreCase("localhost")) return true;
+        if (!host.matches("[0-9.]+|[0-9a-fA-F:]+")) return false;
+        try {
+            return java.net.InetAddress.getByName(host).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
+    }
+
+    /** The files must be readable now; their content is checked when the server starts (and by check-config). */
+    private static Optional<TlsConfig> tls(ConfigNode node) {
+        if (!node.isPresent()) return Optional.empty();
+        node.allowOnly("certificate", "privateKey", "clientCa");
+        Optional<Path> certificate = node.parsed("certificate", ConfigLoader::readableFile);
+        Optional<Path> key = node.parsed("privateKey", ConfigLoader::readableFile);
+        Optional<Path> clientCa = node.parsed("clientCa", ConfigLoader::readableFile);
+        if (certificate.isEmpty() && !node.has("certificate")) node.problem("certificate", "is required (a PEM certificate chain)");
+        if (key.isEmpty() && !node.has("privateKey")) node.problem("privateKey", "is required (a PEM private key)");
+        if (certificate.isEmpty() || key.isEmpty()) return Optional.empty();
+        return Optional.of(new TlsConfig(certificate.get(), key.get(), clientCa));
+    }
+
+    private static Path readableFile(String text) {
+        Path p = Path.of(text);
+        if (!java.nio.file.Files.isReadable(p)) throw new IllegalArgumentException("'" + text + "' is not a readable file");
+        return p;
     }
 
     private static String instanceName(String text) {
@@ -165,7 +202,7 @@ public final class ConfigLoader {
 
     private static S3Config s3(ConfigNode node) {
         node.allowOnly("endpoint", "bucket", "prefix", "region", "pathStyle", "accessKey", "secretKey",
-                "maxAttempts", "partSize", "requestTimeout", "objectLock");
+                "maxAttempts", "partSize", "requestTimeout", "objectLock", "caCertificate");
         Optional<URI> endpoint = node.parsed("endpoint", ConfigLoader::endpoint);
         String bucket = node.requiredString("bucket");
         String prefix = node.string("prefix").map(ConfigLoader::normalizePrefix).orElse("");
@@ -181,7 +218,7 @@ public final class ConfigLoader {
         if (partSize < S3Config.MIN_PART_SIZE) node.problem("partSize", "must be at least 5MiB (the S3 minimum part size)");
         Duration timeout = node.parsed("requestTimeout", Units::parseDuration).orElse(Duration.ofSeconds(60));
         return new S3Config(endpoint, bucket, prefix, region, pathStyle, accessKey, secretKey, maxAttempts, partSize, timeout,
-                objectLock(node.mapping("objectLock")));
+                objectLock(node.mapping("objectLock")), node.parsed("caCertificate", ConfigLoader::readableFile));
     }
 
     private static Optional<S3Config.ObjectLock> objectLock(ConfigNode node) {

@@ -11,7 +11,7 @@ import java.util.Optional;
  */
 public record S3Config(Optional<URI> endpoint, String bucket, String prefix, String region, boolean pathStyle,
                        Optional<Secret> accessKey, Optional<Secret> secretKey, int maxAttempts, long partSize,
-                       Duration requestTimeout, Optional<ObjectLock> objectLock) {
+                       Duration requestTimeout, Optional<ObjectLock> objectLock, Optional<java.nio.file.Path> caCertificate) {
     /** S3 Object Lock retention for every object pgwarden writes. */
     public record ObjectLock(Mode mode, int days) {
         public enum Mode { GOVERNANCE, COMPLIANCE }

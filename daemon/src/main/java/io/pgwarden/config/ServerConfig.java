@@ -12,13 +12,24 @@ import java.util.Optional;
  *                     a restarted daemon finds and removes the sidecars a crash left behind
  * @param bodyIdleTimeout a request (a push's body) that sends no byte for this long is aborted, its slot freed
  * @param maxConnections  open HTTP connections at most; more wait in the kernel's accept queue
+ * @param tls          HTTPS on the endpoint; empty: plain HTTP, which a non-loopback address needs allowPlaintext for
  */
 public record ServerConfig(String host, int port, long maxBodyBytes, Path spoolDir, int maxConcurrentPushes,
-                           Optional<Secret> adminToken, String instance, java.time.Duration bodyIdleTimeout, int maxConnections) {
+                           Optional<Secret> adminToken, String instance, java.time.Duration bodyIdleTimeout, int maxConnections,
+                           Optional<TlsConfig> tls) {
     public static final java.time.Duration DEFAULT_BODY_IDLE_TIMEOUT = java.time.Duration.ofSeconds(30);
     public static final int DEFAULT_MAX_CONNECTIONS = 1000;
     public static final int DEFAULT_MAX_CONCURRENT_PUSHES = 8;
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8420;
     public static final long DEFAULT_MAX_BODY = 1L << 30;
+
+    /** Where a process on this host reaches the daemon: {@code http(s)://host:port}, a wildcard listen as loopback. */
+    public String localBaseUrl() {
+        String h = switch (host) {
+            case "0.0.0.0", "::", "" -> "127.0.0.1";
+            default -> host;
+        };
+        return (tls.isPresent() ? "https" : "http") + "://" + (h.contains(":") ? "[" + h + "]" : h) + ":" + port;
+    }
 }

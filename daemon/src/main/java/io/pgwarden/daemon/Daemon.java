@@ -100,7 +100,7 @@ public final class Daemon implements AutoCloseable {
         // Listing a large repository takes a while; WAL pushes are already being answered meanwhile.
         Thread.ofVirtual().name("repository-size").start(() -> config.clusters().keySet().forEach(jobs::updateRepositorySize));
         BackupScheduler scheduler = BackupScheduler.start(config, jobs, new Catalog(storage), clock);
-        log.info("pgwarden listening on http://{}:{}, repository {}, clusters {}", http.host(), http.port(),
+        log.info("pgwarden listening on {}://{}:{}, repository {}, clusters {}", http.scheme(), http.host(), http.port(),
                 storage.describe(), config.clusters().keySet());
         return new Daemon(storage, metrics, runners, jobs, http, scheduler, new ClusterUpProbe(config, metrics), readiness);
     }

@@ -32,12 +32,15 @@ public final class RestoreCommands {
         } catch (IOException e) {
             throw new PgwardenException(ErrorCode.USAGE, "cannot write '" + headerFile + "': " + e.getMessage());
         }
-        String host = switch (config.server().host()) {
-            case "0.0.0.0", "::", "" -> "127.0.0.1";
-            default -> config.server().host();
-        };
-        return "curl --fail -sS -H @" + literal(headerFile.toString()) + " -o %p http://" + (host.contains(":") ? "[" + host + "]" : host)
-                + ":" + config.server().port() + "/v1/clusters/" + cluster + "/wal/%f";
+        var tls = config.server().tls();
+        if (tls.isPresent() && tls.get().clientCa().isPresent()) {
+            throw new PgwardenException(ErrorCode.CONFIG, "server.tls.clientCa requires a client certificate the restored server does not"
+                    + " have: fetch WAL with 'pgwarden wal-fetch' instead (restore --restore-command standalone)");
+        }
+        // With TLS, curl trusts the daemon's own certificate file (curl accepts a leaf or intermediate as the anchor).
+        String cacert = tls.map(t -> "--cacert " + literal(t.certificate().toAbsolutePath().toString()) + " ").orElse("");
+        return "curl --fail -sS " + cacert + "-H @" + literal(headerFile.toString()) + " -o %p " + config.server().localBaseUrl()
+                + "/v1/clusters/" + cluster + "/wal/%f";
     }
 
     /** A word of restore_command: shell-quoted, and '%' doubled (PostgreSQL replaces %f, %p, %r before the shell runs it). */

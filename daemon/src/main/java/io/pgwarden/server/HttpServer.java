@@ -5,13 +5,15 @@ import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.NetworkConnectionLimit;
+import org.eclipse.jetty.server.SecureRequestCustomizer;
+import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
- * The Jetty server: one plain HTTP connector on the configured address. Stopping answers new requests 503 while
+ * The Jetty server: one connector on the configured address, plain HTTP or (server.tls) HTTPS. Stopping answers new requests 503 while
  * pushes in flight finish (DrainHandler), then stops Jetty gracefully.
  */
 public final class HttpServer implements AutoCloseable {
@@ -22,6 +24,7 @@ public final class HttpServer implements AutoCloseable {
     private final Server server;
     private final ServerConnector connector;
     private final DrainHandler drain;
+    private final java.util.Optional<ReloadingTls> tls;
 
     public HttpServer(ServerConfig config, Handler routes) {
         // Pushes hold a thread while their body arrives; at most maxConcurrentPushes run and twice as many wait for a
@@ -32,7 +35,14 @@ public final class HttpServer implements AutoCloseable {
         server = new Server(threads);
         HttpConfiguration http = new HttpConfiguration();
         http.setSendServerVersion(false);
-        connector = new ServerConnector(server, new HttpConnectionFactory(http));
+        tls = config.tls().map(ReloadingTls::new);
+        if (tls.isPresent()) {
+            // No SNI host check: archive_command reaches the daemon by address (127.0.0.1) as often as by name.
+            http.addCustomizer(new SecureRequestCustomizer(false, false, -1, false));
+            connector = new ServerConnector(server, new SslConnectionFactory(tls.get().factory(), "http/1.1"), new HttpConnectionFactory(http));
+        } else {
+            connector = new ServerConnector(server, new HttpConnectionFactory(http));
+        }
         connector.setHost(config.host());
         connector.setPort(config.port());
         // Jetty's own stop comes after the drain, when nothing is in flight: it closes connections idle for its
@@ -49,6 +59,11 @@ public final class HttpServer implements AutoCloseable {
         server.setStopTimeout(STOP_TIMEOUT_MS);
     }
 
+    /** Reads and checks server.tls's files without serving them (check-config). */
+    public static void checkTls(ServerConfig config) {
+        config.tls().ifPresent(ReloadingTls::check);
+    }
+
     public void start() throws Exception {
         server.start();
     }
@@ -62,6 +77,10 @@ public final class HttpServer implements AutoCloseable {
         return connector.getHost();
     }
 
+    public String scheme() {
+        return tls.isPresent() ? "https" : "http";
+    }
+
     /** New requests get 503 while those in flight finish (up to 30 s); then Jetty stops. */
     @Override
     public void close() {
@@ -71,6 +90,7 @@ public final class HttpServer implements AutoCloseable {
                         STOP_TIMEOUT_MS / 1000);
             }
             server.stop();
+            tls.ifPresent(ReloadingTls::close);
         } catch (Exception e) {
             throw new IllegalStateException("the HTTP server did not stop cleanly: " + e, e);
         }

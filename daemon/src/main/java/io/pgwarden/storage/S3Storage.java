@@ -57,19 +57,35 @@ public final class S3Storage implements StorageDriver {
         this.prefix = config.prefix();
         this.partSize = (int) Math.min(config.partSize(), Integer.MAX_VALUE - 16);
         this.objectLock = config.objectLock();
+        ApacheHttpClient.Builder http = ApacheHttpClient.builder()
+                .maxConnections(64)
+                .connectionTimeout(Duration.ofSeconds(5))
+                .socketTimeout(config.requestTimeout());
+        config.caCertificate().ifPresent(ca -> http.tlsTrustManagersProvider(trusting(ca)));
         var builder = S3Client.builder()
                 .region(Region.of(config.region()))
                 .forcePathStyle(config.pathStyle())
                 .credentialsProvider(credentials(config))
-                .httpClientBuilder(ApacheHttpClient.builder()
-                        .maxConnections(64)
-                        .connectionTimeout(Duration.ofSeconds(5))
-                        .socketTimeout(config.requestTimeout()))
+                .httpClientBuilder(http)
                 .overrideConfiguration(o -> o
                         .retryStrategy(r -> r.maxAttempts(config.maxAttempts()))
                         .apiCallAttemptTimeout(config.requestTimeout()));
         config.endpoint().ifPresent(builder::endpointOverride);
         this.s3 = builder.build();
+    }
+
+    /** repository.s3.caCertificate: the server's certificate must chain to these CAs (a private CA), not the JVM's. */
+    private static software.amazon.awssdk.http.TlsTrustManagersProvider trusting(java.nio.file.Path ca) {
+        try {
+            javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(io.pgwarden.tls.PemFiles.trustStore(ca));
+            javax.net.ssl.TrustManager[] managers = tmf.getTrustManagers();
+            return () -> managers;
+        } catch (io.pgwarden.tls.PemFiles.PemException e) {
+            throw new PgwardenException(io.pgwarden.error.ErrorCode.CONFIG, "repository.s3.caCertificate: " + e.getMessage());
+        } catch (java.security.GeneralSecurityException e) {
+            throw new PgwardenException(io.pgwarden.error.ErrorCode.CONFIG, "repository.s3.caCertificate: " + e.getMessage(), e);
+        }
     }
 
     private static AwsCredentialsProvider credentials(S3Config config) {

@@ -28,7 +28,7 @@ class SeedScenarioScheduledBackupsTest extends ScheduledBackupsEndToEnd {
         seed();
         s3 = new S3Server().start();
         s3.createBucket("pg-backups");
-        pgwarden = PgwardenFixture.start(dir, "0.0.0.0:" + port, s3.repositoryYaml("pg-backups", "seed"), "instance: it-seed",
+        pgwarden = PgwardenFixture.start(dir, "0.0.0.0:" + port, s3.repositoryYaml("pg-backups", "seed"), "instance: it-seed\nallowPlaintext: true",
                 "connection: {host: 127.0.0.1, port: " + postgres.port() + ", user: postgres, password: \"" + PASSWORD + "\"}\n"
                         + "runner: {type: docker, image: \"local/postgres:{major}\", network: \"container:" + postgres.name()
                         + "\", pull: never, pgHost: 127.0.0.1, pgPort: 5432}\n" + schedulesYaml());

@@ -27,13 +27,16 @@ public final class PgwardenFixture implements AutoCloseable {
     private final Path configFile;
     private final PgwardenConfig config;
     private final Daemon daemon;
-    private final HttpClient http = HttpClient.newHttpClient();
+    private final HttpClient http;
 
     private PgwardenFixture(Path dir, Path configFile, PgwardenConfig config, Daemon daemon) {
         this.dir = dir;
         this.configFile = configFile;
         this.config = config;
         this.daemon = daemon;
+        // With server.tls, the test's client trusts the daemon's certificate file (no client certificate).
+        this.http = config.server().tls().map(t -> HttpClient.newBuilder().sslContext(Certificates.trusting(t.certificate())).build())
+                .orElseGet(HttpClient::newHttpClient);
     }
 
     /** Writes pgwarden.yml (listen on a free loopback port) with the given repository section and starts the daemon. */
@@ -128,7 +131,7 @@ public final class PgwardenFixture implements AutoCloseable {
     }
 
     public String baseUrl() {
-        return "http://127.0.0.1:" + daemon.port();
+        return (config.server().tls().isPresent() ? "https" : "http") + "://127.0.0.1:" + daemon.port();
     }
 
     public URI walUrl(String file) {

@@ -22,6 +22,9 @@ public final class S3Server implements AutoCloseable {
     private final BlobStore store;
     private int port;
     private S3Proxy proxy;
+    /** A PKCS#12 key store: the server speaks HTTPS only, with its certificate. */
+    private java.nio.file.Path keyStore;
+    private String keyStorePassword;
 
     public S3Server() {
         Properties props = new Properties();
@@ -39,20 +42,31 @@ public final class S3Server implements AutoCloseable {
         return start("0.0.0.0");
     }
 
+    /** HTTPS only, with the certificate and key in a PKCS#12 key store (a server behind a private CA). */
+    public S3Server startSecure(java.nio.file.Path pkcs12, String password) throws Exception {
+        keyStore = pkcs12;
+        keyStorePassword = password;
+        return start("127.0.0.1");
+    }
+
     private S3Server start(String bind) throws Exception {
-        proxy = S3Proxy.builder()
+        var builder = S3Proxy.builder()
                 .blobStore(store)
                 .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
-                .endpoint(URI.create("http://" + bind + ":" + port))
-                .ignoreUnknownHeaders(true)
-                .build();
+                .ignoreUnknownHeaders(true);
+        if (keyStore != null) {
+            builder.secureEndpoint(URI.create("https://" + bind + ":" + port)).keyStore(keyStore.toString(), keyStorePassword);
+        } else {
+            builder.endpoint(URI.create("http://" + bind + ":" + port));
+        }
+        proxy = builder.build();
         proxy.start();
         long deadline = System.currentTimeMillis() + 30_000;
         while (!"STARTED".equals(proxy.getState())) {
             if (System.currentTimeMillis() > deadline) throw new IllegalStateException("S3Proxy did not start: " + proxy.getState());
             Thread.sleep(20);
         }
-        port = proxy.getPort();
+        port = keyStore != null ? proxy.getSecurePort() : proxy.getPort();
         return this;
     }
 
@@ -62,7 +76,7 @@ public final class S3Server implements AutoCloseable {
     }
 
     public URI endpoint() {
-        return URI.create("http://127.0.0.1:" + port);
+        return URI.create((keyStore != null ? "https" : "http") + "://127.0.0.1:" + port);
     }
 
     public int port() {
@@ -72,6 +86,11 @@ public final class S3Server implements AutoCloseable {
     public S3Client client() {
         return S3Client.builder().endpointOverride(endpoint()).region(Region.US_EAST_1).forcePathStyle(true)
                 .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(ACCESS_KEY, SECRET_KEY))).build();
+    }
+
+    /** Straight in the store: works whatever the endpoint's TLS. */
+    public void createBucketInStore(String bucket) {
+        store.createContainer(bucket);
     }
 
     public void createBucket(String bucket) {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import io.pgwarden.it.support.Certificates;
 import io.pgwarden.it.support.Launcher;
 import io.pgwarden.it.support.PgContainer;
 import io.pgwarden.it.support.PgwardenFixture;
@@ -52,7 +53,7 @@ class ContainerDeploymentTest {
     static final String PASSWORD = "container-pg-password-42";
     static final String WAL_TOKEN = "container-wal-token-0123456789";
     static final String ADMIN_TOKEN = "container-admin-token-0123456789";
-    static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    HttpClient http;
 
     final String id = UUID.randomUUID().toString().substring(0, 8);
     final String network = "pgw-it-net-" + id;
@@ -99,9 +100,13 @@ class ContainerDeploymentTest {
         for (JsonNode arg : compose.at("/services/postgres/command")) {
             if (arg.asText().startsWith("archive_command=")) archiveCommand = arg.asText().substring("archive_command=".length());
         }
-        assertThat(archiveCommand).contains("http://pgwarden:8420/").contains("@/run/secrets/pgwarden_wal_header");
-        postgres = PgContainer.start(PASSWORD, archiveCommand, List.of("--network", network, "--network-alias", "postgres",
-                "-v", secrets.resolve("pgwarden_wal_header") + ":/run/secrets/pgwarden_wal_header:ro"));
+        assertThat(archiveCommand).contains("https://pgwarden:8420/").contains("--cacert /run/secrets/pgwarden_ca")
+                .contains("@/run/secrets/pgwarden_wal_header");
+        List<String> postgresArgs = new ArrayList<>(List.of("--network", network, "--network-alias", "postgres"));
+        for (JsonNode secret : compose.at("/services/postgres/secrets")) {
+            postgresArgs.addAll(List.of("-v", secrets.resolve(secret.asText()) + ":/run/secrets/" + secret.asText() + ":ro"));
+        }
+        postgres = PgContainer.start(PASSWORD, archiveCommand, postgresArgs);
         Psql psql = postgres.psql();
 
         // pgwarden as the compose file runs it, with the schedule due in the coming minute and this machine's images.
@@ -126,7 +131,7 @@ class ContainerDeploymentTest {
 
         await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofSeconds(1)).until(() -> inspect("{{.State.Health.Status}}").equals("healthy"));
         assertThat(docker("exec", name, "id", "-u").strip()).as("runs as the image's unprivileged user").isEqualTo("10001");
-        String metricsUrl = "http://" + docker("port", name, "8420/tcp").lines().findFirst().orElseThrow().strip() + "/metrics";
+        String metricsUrl = "https://" + docker("port", name, "8420/tcp").lines().findFirst().orElseThrow().strip() + "/metrics";
 
         psql.query("postgres", "CREATE TABLE orders (id bigserial PRIMARY KEY, batch int NOT NULL, placed_at timestamptz DEFAULT clock_timestamp())");
         insertBatch(psql, 1);
@@ -174,9 +179,19 @@ class ContainerDeploymentTest {
                 .doesNotContain(S3Server.SECRET_KEY);
     }
 
-    /** The compose file's secret files, readable by the containers' users (postgres, uid 10001). */
-    private static Path secrets(Path dir) throws Exception {
+    /** The compose file's secret files, readable by the containers' users (postgres, uid 10001), and its TLS files. */
+    private Path secrets(Path dir) throws Exception {
         Files.createDirectories(dir);
+        // As compose.yaml's set-up makes them: a private CA, the endpoint's certificate for "pgwarden" (and loopback).
+        Certificates.Ca ca = Certificates.ca(dir, "pgwarden-ca-files");
+        Certificates.Issued tls = Certificates.issue(ca, dir, "pgwarden-tls", "DNS:pgwarden,DNS:localhost,IP:127.0.0.1");
+        Files.copy(ca.certificate(), dir.resolve("pgwarden_ca"));
+        Files.copy(tls.certificate(), dir.resolve("pgwarden_tls_cert"));
+        Files.copy(tls.key(), dir.resolve("pgwarden_tls_key"));
+        for (String f : List.of("pgwarden_ca", "pgwarden_tls_cert", "pgwarden_tls_key")) {
+            Files.setPosixFilePermissions(dir.resolve(f), PosixFilePermissions.fromString("rw-r--r--"));
+        }
+        http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).sslContext(Certificates.trusting(ca.certificate())).build();
         Map<String, String> files = Map.of("postgres_password", PASSWORD, "pgwarden_wal_token", WAL_TOKEN, "pgwarden_admin_token", ADMIN_TOKEN,
                 "pgwarden_s3_secret_key", S3Server.SECRET_KEY, "pgwarden_wal_header", "Authorization: Bearer " + WAL_TOKEN);
         for (var e : files.entrySet()) {
@@ -207,8 +222,8 @@ class ContainerDeploymentTest {
         return docker("inspect", "--format", format, name).strip();
     }
 
-    private static double metric(String url, String series) throws Exception {
-        return PgwardenFixture.seriesValue(HTTP.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString()).body(),
+    private double metric(String url, String series) throws Exception {
+        return PgwardenFixture.seriesValue(http.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString()).body(),
                 series);
     }
 }

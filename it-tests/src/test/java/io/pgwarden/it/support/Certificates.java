@@ -30,12 +30,17 @@ public final class Certificates {
 
     /** A server certificate for 127.0.0.1 and localhost (or a client certificate: the SAN does no harm). */
     public static Issued issue(Ca ca, Path dir, String name) {
+        return issue(ca, dir, name, "IP:127.0.0.1,DNS:localhost");
+    }
+
+    /** @param subjectAltNames e.g. {@code DNS:pgwarden,IP:127.0.0.1} */
+    public static Issued issue(Ca ca, Path dir, String name, String subjectAltNames) {
         Path key = dir.resolve(name + ".key");
         Path csr = dir.resolve(name + ".csr");
         Path crt = dir.resolve(name + ".crt");
         Path ext = dir.resolve(name + ".ext");
         try {
-            Files.writeString(ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+            Files.writeString(ext, "subjectAltName=" + subjectAltNames + "\n");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

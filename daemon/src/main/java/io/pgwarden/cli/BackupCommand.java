@@ -70,6 +70,7 @@ final class BackupCommand implements Callable<Integer> {
     }
 
     private static BackupJobs.RunState runStandalone(PgwardenConfig cfg, BackupJobs.Request request) {
+        io.pgwarden.repository.Encoding.of(cfg.repository()).warmUpInBackground(); // long command: worth compiling the cipher
         try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.WRITE);
              ToolRunner runner = ToolRunners.create(cfg.cluster(request.cluster()).runner(), INSTANCE);
              Metrics metrics = new Metrics(Clock.systemUTC())) {

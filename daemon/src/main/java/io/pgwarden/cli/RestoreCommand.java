@@ -105,6 +105,7 @@ final class RestoreCommand implements Callable<Integer> {
         if (!dryRun && !intoVolume && targetDir == null) throw usage("--target-dir is required (or --dry-run)");
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        io.pgwarden.repository.Encoding.of(cfg.repository()).warmUpInBackground(); // long command: worth compiling the cipher
         try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.READ)) {
             RestorePlan plan = new RestorePlanner(storage, new WalRepository(storage, cfg.repository()))
                     .plan(cluster, restoreTarget, Optional.ofNullable(backup), tli);

@@ -53,6 +53,7 @@ final class RestoreDumpCommand implements Callable<Integer> {
         if (targetDb.isEmpty()) throw new PgwardenException(ErrorCode.USAGE, "--target-db must not be empty");
         PgwardenConfig cfg = ConfigLoader.load(config);
         cfg.cluster(cluster);
+        io.pgwarden.repository.Encoding.of(cfg.repository()).warmUpInBackground(); // long command: worth compiling the cipher
         try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.READ);
              ToolRunner runner = ToolRunners.create(cfg.cluster(cluster).runner(), BackupCommand.INSTANCE)) {
             DumpRestoreService service = new DumpRestoreService(cfg, storage);

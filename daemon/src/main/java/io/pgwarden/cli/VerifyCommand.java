@@ -38,6 +38,7 @@ final class VerifyCommand implements Callable<Integer> {
         cfg.cluster(cluster);
         PrintWriter out = spec.commandLine().getOut();
         List<RepositoryVerifier.Finding> problems;
+        io.pgwarden.repository.Encoding.of(cfg.repository()).warmUpInBackground(); // long command: worth compiling the cipher
         try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.READ)) {
             problems = new RepositoryVerifier(storage, new WalRepository(storage, cfg.repository())).verify(cluster, Optional.ofNullable(backup), f -> {
                 out.println((f.ok() ? "  ok      " : "  FAILED  ") + f.what() + ": " + f.detail());

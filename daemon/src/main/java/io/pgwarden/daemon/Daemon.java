@@ -78,6 +78,7 @@ public final class Daemon implements AutoCloseable {
         config.clusters().values().forEach(c -> registerMeters(metrics, c));
         WalRepository wal = new WalRepository(storage, config.repository());
         checkEncryption(storage, wal);
+        wal.encoding().warmUpInBackground();
         ClusterInfoStore clusterInfo = new ClusterInfoStore(storage);
         RequestSlots slots = new RequestSlots(config.server().maxConcurrentPushes(), Duration.ofSeconds(30));
         WalArchiver archiver = new WalArchiver(config, clusterInfo, wal, clock, slots);

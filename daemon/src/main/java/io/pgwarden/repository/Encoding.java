@@ -47,6 +47,15 @@ public final class Encoding {
         }
     }
 
+    /**
+     * With a keyset, compiles the cipher's code path in the background (see {@link ObjectCipher#warmUp}): for the
+     * daemon and the long commands, not for one-file commands such as wal-fetch, where it would cost more than it saves.
+     */
+    public Encoding warmUpInBackground() {
+        if (cipher.isPresent()) Thread.ofPlatform().daemon().name("cipher-warm-up").start(ObjectCipher::warmUp);
+        return this;
+    }
+
     public Compression compression() {
         return compression;
     }

@@ -36,15 +36,9 @@ final class DaemonClient {
     /** With TLS, the daemon's own certificate file is what this client trusts (it runs on the same host). */
     private static javax.net.ssl.SSLContext trusting(java.nio.file.Path certificate) {
         try {
-            javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(io.pgwarden.tls.PemFiles.trustStore(certificate));
-            javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
-            context.init(null, tmf.getTrustManagers(), null);
-            return context;
+            return io.pgwarden.tls.PemFiles.clientContext(certificate);
         } catch (io.pgwarden.tls.PemFiles.PemException e) {
             throw new io.pgwarden.error.PgwardenException(io.pgwarden.error.ErrorCode.CONFIG, "server.tls: " + e.getMessage());
-        } catch (java.security.GeneralSecurityException e) {
-            throw new IllegalStateException(e);
         }
     }
 

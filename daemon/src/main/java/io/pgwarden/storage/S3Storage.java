@@ -77,14 +77,10 @@ public final class S3Storage implements StorageDriver {
     /** repository.s3.caCertificate: the server's certificate must chain to these CAs (a private CA), not the JVM's. */
     private static software.amazon.awssdk.http.TlsTrustManagersProvider trusting(java.nio.file.Path ca) {
         try {
-            javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(io.pgwarden.tls.PemFiles.trustStore(ca));
-            javax.net.ssl.TrustManager[] managers = tmf.getTrustManagers();
+            javax.net.ssl.TrustManager[] managers = io.pgwarden.tls.PemFiles.trustManagers(ca);
             return () -> managers;
         } catch (io.pgwarden.tls.PemFiles.PemException e) {
             throw new PgwardenException(io.pgwarden.error.ErrorCode.CONFIG, "repository.s3.caCertificate: " + e.getMessage());
-        } catch (java.security.GeneralSecurityException e) {
-            throw new PgwardenException(io.pgwarden.error.ErrorCode.CONFIG, "repository.s3.caCertificate: " + e.getMessage(), e);
         }
     }
 

@@ -90,6 +90,28 @@ public final class PemFiles {
         }
     }
 
+    /** Trust managers that accept exactly the certificates of a PEM file (a CA bundle, or a server's own chain). */
+    public static javax.net.ssl.TrustManager[] trustManagers(Path file) throws PemException {
+        try {
+            javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(trustStore(file));
+            return tmf.getTrustManagers();
+        } catch (GeneralSecurityException e) {
+            throw new PemException("'" + file + "' cannot be trusted: " + e.getMessage());
+        }
+    }
+
+    /** A TLS client context that trusts exactly the certificates of a PEM file. */
+    public static javax.net.ssl.SSLContext clientContext(Path file) throws PemException {
+        try {
+            javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+            context.init(null, trustManagers(file), null);
+            return context;
+        } catch (GeneralSecurityException e) {
+            throw new PemException("'" + file + "' cannot be trusted: " + e.getMessage());
+        }
+    }
+
     /** Whether the private key belongs to the certificate (a signature made with one verifies with the other). */
     public static boolean matches(PrivateKey key, X509Certificate certificate) {
         String algorithm = switch (key.getAlgorithm()) {

@@ -59,11 +59,7 @@ public final class Certificates {
     /** An SSL context trusting the certificates in a PEM file (a CA, or a server's own chain). */
     public static javax.net.ssl.SSLContext trusting(Path pem) {
         try {
-            javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(io.pgwarden.tls.PemFiles.trustStore(pem));
-            javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
-            context.init(null, tmf.getTrustManagers(), null);
-            return context;
+            return io.pgwarden.tls.PemFiles.clientContext(pem);
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }

@@ -12,7 +12,7 @@ import io.pgwarden.repository.ClusterInfoStore;
 import io.pgwarden.repository.WalRepository;
 import io.pgwarden.repository.codec.Codecs;
 import io.pgwarden.repository.codec.HashingInputStream;
-import io.pgwarden.repository.codec.SpillBuffer;
+import io.pgwarden.io.SpillBuffer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

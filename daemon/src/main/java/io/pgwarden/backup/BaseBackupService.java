@@ -6,6 +6,7 @@ import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.config.RepositoryConfig;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
+import io.pgwarden.pg.ServerProbe;
 import io.pgwarden.pg.BackupLabel;
 import io.pgwarden.pg.Lsn;
 import io.pgwarden.pg.ServerInfo;

@@ -7,6 +7,7 @@ import io.pgwarden.config.RepositoryConfig;
 import io.pgwarden.config.Secret;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
+import io.pgwarden.pg.ServerProbe;
 import io.pgwarden.pg.ServerInfo;
 import io.pgwarden.repository.DumpManifest;
 import io.pgwarden.repository.FailureRecord;
@@ -124,7 +125,7 @@ public final class DumpService {
         String cluster = clusterConfig.name();
         RepositoryConfig repo = config.repository();
         // Compress once: pg_dump's own zlib is slower and weaker than the repository's zstd.
-        int pgDumpLevel = repo.compression() == RepositoryConfig.Compression.NONE ? 6 : 0;
+        int pgDumpLevel = repo.compression() == io.pgwarden.repository.codec.Compression.NONE ? 6 : 0;
         Map<String, Secret> env = new java.util.LinkedHashMap<>(clusterConfig.runner().toolEnvironment(connection));
         // Through the environment, not -d: a name containing '=' would be read as a connection string there.
         env.put("PGDATABASE", new Secret(database));

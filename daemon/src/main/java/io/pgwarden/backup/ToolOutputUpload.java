@@ -5,7 +5,7 @@ import io.pgwarden.error.PgwardenException;
 import io.pgwarden.repository.Encoding;
 import io.pgwarden.repository.Sealed;
 import io.pgwarden.repository.WalRepository;
-import io.pgwarden.repository.codec.BlockingPipe;
+import io.pgwarden.io.BlockingPipe;
 import io.pgwarden.repository.codec.Codecs;
 import io.pgwarden.repository.codec.HashingInputStream;
 import io.pgwarden.runner.ToolInvocation;

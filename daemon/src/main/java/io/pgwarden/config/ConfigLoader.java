@@ -3,7 +3,7 @@ package io.pgwarden.config;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
-import io.pgwarden.config.RepositoryConfig.Compression;
+import io.pgwarden.repository.codec.Compression;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;

@@ -1,6 +1,6 @@
 package io.pgwarden.daemon;
 
-import io.pgwarden.backup.ServerProbe;
+import io.pgwarden.pg.ServerProbe;
 import io.pgwarden.config.ClusterConfig;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.metrics.Metrics;

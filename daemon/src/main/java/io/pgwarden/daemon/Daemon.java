@@ -109,7 +109,7 @@ public final class Daemon implements AutoCloseable {
     /** Spool files of this instance's earlier run, killed mid-push (their pushes were never acknowledged). */
     private static void removeSpoolLeftovers(PgwardenConfig config) {
         try {
-            int removed = io.pgwarden.repository.codec.SpillBuffer.removeLeftovers(config.server().spoolDir(), config.server().instance());
+            int removed = io.pgwarden.io.SpillBuffer.removeLeftovers(config.server().spoolDir(), config.server().instance());
             if (removed > 0) log.info("removed {} spool files left in '{}' by an earlier run", removed, config.server().spoolDir());
         } catch (java.io.IOException e) {
             log.warn("cannot clean the spool directory '{}': {}", config.server().spoolDir(), e.toString());

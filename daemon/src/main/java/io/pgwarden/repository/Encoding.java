@@ -2,7 +2,7 @@ package io.pgwarden.repository;
 
 import io.pgwarden.config.EncryptionConfig;
 import io.pgwarden.config.RepositoryConfig;
-import io.pgwarden.config.RepositoryConfig.Compression;
+import io.pgwarden.repository.codec.Compression;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.repository.codec.Codecs;

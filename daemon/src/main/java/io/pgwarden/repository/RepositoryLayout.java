@@ -1,6 +1,6 @@
 package io.pgwarden.repository;
 
-import io.pgwarden.config.RepositoryConfig.Compression;
+import io.pgwarden.repository.codec.Compression;
 import io.pgwarden.pg.WalFileName;
 
 /**

@@ -1,7 +1,7 @@
 package io.pgwarden.repository;
 
 import io.pgwarden.config.RepositoryConfig;
-import io.pgwarden.config.RepositoryConfig.Compression;
+import io.pgwarden.repository.codec.Compression;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.pg.WalFileName;
 import io.pgwarden.storage.StorageDriver;

@@ -3,7 +3,7 @@ package io.pgwarden.restore;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.repository.VerifiedObject;
-import io.pgwarden.repository.codec.BlockingPipe;
+import io.pgwarden.io.BlockingPipe;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

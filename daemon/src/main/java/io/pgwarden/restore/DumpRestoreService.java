@@ -1,6 +1,6 @@
 package io.pgwarden.restore;
 
-import io.pgwarden.backup.ServerProbe;
+import io.pgwarden.pg.ServerProbe;
 import io.pgwarden.config.ClusterConfig;
 import io.pgwarden.config.ConnectionConfig;
 import io.pgwarden.config.PgwardenConfig;
@@ -11,7 +11,7 @@ import io.pgwarden.repository.BackupObjects;
 import io.pgwarden.repository.Catalog;
 import io.pgwarden.repository.DumpManifest;
 import io.pgwarden.repository.VerifiedObject;
-import io.pgwarden.repository.codec.BlockingPipe;
+import io.pgwarden.io.BlockingPipe;
 import io.pgwarden.runner.ToolInvocation;
 import io.pgwarden.runner.ToolResult;
 import io.pgwarden.runner.ToolRunner;

@@ -4,7 +4,7 @@ import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.repository.BackupObjects;
 import io.pgwarden.repository.VerifiedObject;
-import io.pgwarden.repository.codec.BlockingPipe;
+import io.pgwarden.io.BlockingPipe;
 import io.pgwarden.storage.StorageDriver;
 import java.io.IOException;
 import java.io.InputStream;

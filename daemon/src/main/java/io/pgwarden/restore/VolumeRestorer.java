@@ -8,7 +8,7 @@ import io.pgwarden.repository.BackupObjects;
 import io.pgwarden.repository.RepositoryLayout;
 import io.pgwarden.repository.VerifiedObject;
 import io.pgwarden.repository.WalRepository;
-import io.pgwarden.repository.codec.BlockingPipe;
+import io.pgwarden.io.BlockingPipe;
 import io.pgwarden.runner.DockerToolRunner;
 import io.pgwarden.runner.ToolInvocation;
 import io.pgwarden.runner.ToolResult;

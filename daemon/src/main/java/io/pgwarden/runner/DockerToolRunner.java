@@ -22,7 +22,7 @@ import io.pgwarden.config.RunnerConfig;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.Errors;
 import io.pgwarden.error.PgwardenException;
-import io.pgwarden.repository.codec.BlockingPipe;
+import io.pgwarden.io.BlockingPipe;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;

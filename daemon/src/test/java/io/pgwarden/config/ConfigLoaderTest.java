@@ -49,7 +49,7 @@ class ConfigLoaderTest {
         PgwardenConfig c = load(minimal("walToken: " + TOKEN));
         assertThat(c.server().host()).isEqualTo("127.0.0.1");
         assertThat(c.server().port()).isEqualTo(8420);
-        assertThat(c.repository().compression()).isEqualTo(RepositoryConfig.Compression.ZSTD);
+        assertThat(c.repository().compression()).isEqualTo(io.pgwarden.repository.codec.Compression.ZSTD);
         assertThat(c.repository().compressionLevel()).isEqualTo(1);
         assertThat(c.cluster("main").walToken().value()).isEqualTo(TOKEN);
         assertThat(c.cluster("main").walToken().toString()).doesNotContain(TOKEN);

@@ -2,7 +2,6 @@ package io.pgwarden.repository.codec;
 
 import com.github.luben.zstd.ZstdInputStream;
 import com.github.luben.zstd.ZstdOutputStream;
-import io.pgwarden.config.RepositoryConfig.Compression;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;

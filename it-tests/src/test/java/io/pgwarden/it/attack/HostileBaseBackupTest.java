@@ -3,7 +3,7 @@ package io.pgwarden.it.attack;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.pgwarden.config.RepositoryConfig.Compression;
+import io.pgwarden.repository.codec.Compression;
 import io.pgwarden.it.support.PgCluster;
 import io.pgwarden.it.support.PgwardenFixture;
 import io.pgwarden.it.support.TestDirs;

@@ -3,7 +3,7 @@ package io.pgwarden.it.backup;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.pgwarden.backup.ServerProbe;
+import io.pgwarden.pg.ServerProbe;
 import io.pgwarden.config.ConnectionConfig;
 import io.pgwarden.config.Secret;
 import io.pgwarden.error.ErrorCode;

@@ -1,4 +1,4 @@
-package io.pgwarden.repository.codec;
+package io.pgwarden.io;
 
 import java.io.IOException;
 import java.io.InputStream;

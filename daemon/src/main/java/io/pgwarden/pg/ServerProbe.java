@@ -1,9 +1,8 @@
-package io.pgwarden.backup;
+package io.pgwarden.pg;
 
 import io.pgwarden.config.ConnectionConfig;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
-import io.pgwarden.pg.ServerInfo;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;

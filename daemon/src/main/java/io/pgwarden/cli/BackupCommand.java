@@ -1,7 +1,6 @@
 package io.pgwarden.cli;
 
 import io.pgwarden.backup.BackupJobs;
-import io.pgwarden.config.ConfigLoader;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
@@ -12,12 +11,12 @@ import io.pgwarden.runner.ToolRunner;
 import io.pgwarden.runner.ToolRunners;
 import io.pgwarden.storage.StorageDriver;
 import io.pgwarden.repository.RepositoryMarker;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -28,11 +27,8 @@ final class BackupCommand implements Callable<Integer> {
     /** Sidecars started by this command carry this instance label, apart from any daemon's. */
     static final String INSTANCE = "pgwarden-cli";
 
-    @Option(names = "--config", required = true, description = "the YAML configuration file")
-    Path config;
-
-    @Option(names = "--cluster", required = true, description = "the cluster name in the configuration")
-    String cluster;
+    @Mixin
+    ClusterOptions options;
 
     @Option(names = "--kind", required = true, description = "base or dump")
     String kind;
@@ -48,7 +44,7 @@ final class BackupCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        PgwardenConfig cfg = ConfigLoader.load(config);
+        PgwardenConfig cfg = options.load();
         BackupJobs.Kind k;
         try {
             k = BackupJobs.Kind.parse(kind);
@@ -56,11 +52,11 @@ final class BackupCommand implements Callable<Integer> {
             throw new PgwardenException(ErrorCode.USAGE, "--kind: " + e.getMessage());
         }
         if (database != null && k != BackupJobs.Kind.DUMP) throw new PgwardenException(ErrorCode.USAGE, "--database applies to --kind dump only");
-        cfg.cluster(cluster);
+        cfg.cluster(options.cluster);
         Optional<DaemonClient> daemon = standalone ? Optional.empty() : DaemonClient.ifRunning(cfg, spec.commandLine().getErr());
         BackupJobs.RunState result = daemon.isPresent()
-                ? daemon.get().backup(cluster, k, Optional.ofNullable(database))
-                : runStandalone(cfg, new BackupJobs.Request(cluster, k, Optional.ofNullable(database), "cli"));
+                ? daemon.get().backup(options.cluster, k, Optional.ofNullable(database))
+                : runStandalone(cfg, new BackupJobs.Request(options.cluster, k, Optional.ofNullable(database), "cli"));
         spec.commandLine().getOut().println(result.id());
         spec.commandLine().getOut().flush();
         if (!result.state().equals("succeeded")) {

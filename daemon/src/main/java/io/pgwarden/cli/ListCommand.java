@@ -1,7 +1,6 @@
 package io.pgwarden.cli;
 
 import io.pgwarden.repository.BaseBackupManifest;
-import io.pgwarden.config.ConfigLoader;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.repository.Catalog;
 import io.pgwarden.repository.DumpManifest;
@@ -9,20 +8,17 @@ import io.pgwarden.repository.RepositoryJson;
 import io.pgwarden.storage.StorageDriver;
 import io.pgwarden.repository.RepositoryMarker;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 @Command(name = "list", description = "Show a cluster's base backups, dumps and archived WAL per timeline, read from the repository.")
 final class ListCommand implements Callable<Integer> {
-    @Option(names = "--config", required = true, description = "the YAML configuration file")
-    Path config;
-
-    @Option(names = "--cluster", required = true, description = "the cluster name in the configuration")
-    String cluster;
+    @Mixin
+    ClusterOptions options;
 
     @Option(names = "--json", description = "print JSON instead of a table")
     boolean json;
@@ -32,11 +28,11 @@ final class ListCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PgwardenConfig cfg = ConfigLoader.load(config);
-        cfg.cluster(cluster);
+        PgwardenConfig cfg = options.load();
+        cfg.cluster(options.cluster);
         Catalog.Listing listing;
         try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.READ)) {
-            listing = new Catalog(storage).list(cluster);
+            listing = new Catalog(storage).list(options.cluster);
         }
         PrintWriter out = spec.commandLine().getOut();
         if (json) out.println(RepositoryJson.MAPPER.writeValueAsString(listing));

@@ -1,6 +1,5 @@
 package io.pgwarden.cli;
 
-import io.pgwarden.config.ConfigLoader;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.retention.GarbageCollector;
 import io.pgwarden.retention.RetentionExecutor;
@@ -9,23 +8,20 @@ import io.pgwarden.retention.RetentionService;
 import io.pgwarden.storage.StorageDriver;
 import io.pgwarden.repository.RepositoryMarker;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 @Command(name = "prune", description = "Delete what clusters.<name>.retention no longer keeps (base backups, dumps, the WAL only they"
         + " needed, old test-restore records) and garbage older than repository.garbageGrace. Prints the plan first.")
 final class PruneCommand implements Callable<Integer> {
-    @Option(names = "--config", required = true, description = "the YAML configuration file")
-    Path config;
-
-    @Option(names = "--cluster", required = true, description = "the cluster name in the configuration")
-    String cluster;
+    @Mixin
+    ClusterOptions options;
 
     @Option(names = "--dry-run", description = "print the plan and delete nothing")
     boolean dryRun;
@@ -35,13 +31,13 @@ final class PruneCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        PgwardenConfig cfg = ConfigLoader.load(config);
-        cfg.cluster(cluster);
+        PgwardenConfig cfg = options.load();
+        cfg.cluster(options.cluster);
         PrintWriter out = spec.commandLine().getOut();
         try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.READ)) {
             RetentionService retention = new RetentionService(cfg, storage, Clock.systemUTC());
             // This process runs nothing else: no run of its own to protect from garbage collection.
-            RetentionService.Prune prune = retention.plan(cluster, Set.of());
+            RetentionService.Prune prune = retention.plan(options.cluster, Set.of());
             boolean anything = print(out, prune, retention);
             if (dryRun || !anything) return 0;
             RetentionExecutor.Result done = retention.apply(prune);
@@ -53,7 +49,7 @@ final class PruneCommand implements Callable<Integer> {
     /** Prints the plan as a table; false when it deletes nothing. */
     private boolean print(PrintWriter out, RetentionService.Prune prune, RetentionService retention) {
         RetentionPlan plan = prune.plan();
-        out.println((dryRun ? "retention plan (dry run) for cluster '" : "retention plan for cluster '") + cluster + "'");
+        out.println((dryRun ? "retention plan (dry run) for cluster '" : "retention plan for cluster '") + options.cluster + "'");
         long[] wal = new long[2];
         retention.walToDelete(plan, o -> {
             wal[0]++;

@@ -1,6 +1,5 @@
 package io.pgwarden.cli;
 
-import io.pgwarden.config.ConfigLoader;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
@@ -24,6 +23,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -31,11 +31,8 @@ import picocli.CommandLine.Spec;
         "Plans first (backup, timeline, every WAL file present), then unpacks the base backup and writes recovery.signal",
         "and the recovery settings; PostgreSQL fetches the WAL through restore_command when started."})
 final class RestoreCommand implements Callable<Integer> {
-    @Option(names = "--config", required = true, description = "the YAML configuration file")
-    Path config;
-
-    @Option(names = "--cluster", required = true, description = "the cluster name in the configuration")
-    String cluster;
+    @Mixin
+    ClusterOptions options;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Target target;
@@ -96,9 +93,9 @@ final class RestoreCommand implements Callable<Integer> {
         }
         if (!archiveMode.equals("preserve") && !archiveMode.equals("off")) throw usage("--archive-mode must be preserve or off, not '" + archiveMode + "'");
         if (!start && (port != null || !archiveMode.equals("preserve"))) throw usage("--port and --archive-mode apply with --start only");
-        PgwardenConfig cfg = ConfigLoader.load(config);
+        PgwardenConfig cfg = options.load();
         // The docker runner's --start restores into a new volume: the daemon's host need not share a filesystem with the engine.
-        boolean intoVolume = start && cfg.cluster(cluster).runner().type() == io.pgwarden.config.RunnerConfig.Type.DOCKER;
+        boolean intoVolume = start && cfg.cluster(options.cluster).runner().type() == io.pgwarden.config.RunnerConfig.Type.DOCKER;
         if (intoVolume && targetDir != null) {
             throw usage("with the docker runner, --start restores into a new Docker volume (named in the output); leave out --target-dir");
         }
@@ -108,7 +105,7 @@ final class RestoreCommand implements Callable<Integer> {
         io.pgwarden.repository.Encoding.of(cfg.repository()).warmUpInBackground(); // long command: worth compiling the cipher
         try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.READ)) {
             RestorePlan plan = new RestorePlanner(storage, new WalRepository(storage, cfg.repository()))
-                    .plan(cluster, restoreTarget, Optional.ofNullable(backup), tli);
+                    .plan(options.cluster, restoreTarget, Optional.ofNullable(backup), tli);
             printPlan(out, plan);
             if (dryRun) return 0;
             if (intoVolume) {
@@ -120,7 +117,7 @@ final class RestoreCommand implements Callable<Integer> {
                     "recovery settings added by pgwarden restore: base backup " + plan.backup().backupId() + ", target " + restoreTarget.describe());
             new Restorer(storage, io.pgwarden.repository.Encoding.of(cfg.repository())).restore(plan, dir, settings, new Progress(err, plan.backup().rawBytes(), System.console() != null));
             if (start) startServer(cfg, plan, dir, out);
-            else printNextStep(out, plan, dir, cfg.cluster(cluster).runner().binDirFor(plan.backup().pgVersionNum() / 10000));
+            else printNextStep(out, plan, dir, cfg.cluster(options.cluster).runner().binDirFor(plan.backup().pgVersionNum() / 10000));
         }
         return 0;
     }
@@ -133,9 +130,9 @@ final class RestoreCommand implements Callable<Integer> {
     private void startInContainer(PgwardenConfig cfg, StorageDriver storage, RestorePlan plan, RestoreTarget restoreTarget, OptionalInt tli,
                                   PrintWriter out, PrintWriter err) {
         String id = io.pgwarden.repository.RunIds.next(java.time.Clock.systemUTC()).toLowerCase();
-        String volume = "pgwarden-restore-" + cluster.replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + id;
+        String volume = "pgwarden-restore-" + options.cluster.replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + id;
         int p = port != null ? port : freePort();
-        try (var runner = io.pgwarden.runner.ToolRunners.create(cfg.cluster(cluster).runner(), BackupCommand.INSTANCE)) {
+        try (var runner = io.pgwarden.runner.ToolRunners.create(cfg.cluster(options.cluster).runner(), BackupCommand.INSTANCE)) {
             var docker = (io.pgwarden.runner.DockerToolRunner) runner;
             var restorer = new io.pgwarden.restore.VolumeRestorer(storage, new WalRepository(storage, cfg.repository()), docker);
             restorer.restore(plan, volume, id, true, false, new Progress(err, plan.backup().rawBytes(), System.console() != null));
@@ -143,7 +140,7 @@ final class RestoreCommand implements Callable<Integer> {
                     + " into Docker volume " + volume);
             // On the server's socket in the volume, as the cluster's connection user (postgres without a connection).
             var psql = new java.util.HashMap<>(io.pgwarden.restore.VolumeRestorer.scratchPsql());
-            cfg.cluster(cluster).connection().map(c -> c.libpqEnvironment()).ifPresent(env -> {
+            cfg.cluster(options.cluster).connection().map(c -> c.libpqEnvironment()).ifPresent(env -> {
                 psql.put("PGUSER", env.get("PGUSER"));
                 if (env.containsKey("PGPASSWORD")) psql.put("PGPASSWORD", env.get("PGPASSWORD"));
             });
@@ -168,7 +165,7 @@ final class RestoreCommand implements Callable<Integer> {
     /** Starts the restored server with local binaries and waits for the end of recovery (promote) or just for it to run. */
     private void startServer(PgwardenConfig cfg, RestorePlan plan, Path dir, PrintWriter out) {
         int major = plan.backup().pgVersionNum() / 10000;
-        Path bin = cfg.cluster(cluster).runner().binDirFor(major);
+        Path bin = cfg.cluster(options.cluster).runner().binDirFor(major);
         int p = port != null ? port : freePort();
         io.pgwarden.restore.LocalServer.handOverToPostgres(dir);
         io.pgwarden.restore.LocalServer server = new io.pgwarden.restore.LocalServer(bin, dir, dir.resolve("restore.log"), dir, p,
@@ -230,9 +227,9 @@ final class RestoreCommand implements Callable<Integer> {
 
     private String restoreCommand(PgwardenConfig cfg, Path dir) {
         return switch (restoreCommandKind) {
-            case "standalone" -> io.pgwarden.restore.RestoreCommands.standalone(config, cluster);
+            case "standalone" -> io.pgwarden.restore.RestoreCommands.standalone(options.config, options.cluster);
             // Beside (not inside) the data directory: a later base backup must not carry the token.
-            case "daemon" -> io.pgwarden.restore.RestoreCommands.viaDaemon(cfg, cluster, dir.resolveSibling(dir.getFileName() + ".pgwarden-auth-header"));
+            case "daemon" -> io.pgwarden.restore.RestoreCommands.viaDaemon(cfg, options.cluster, dir.resolveSibling(dir.getFileName() + ".pgwarden-auth-header"));
             default -> throw usage("--restore-command must be standalone or daemon, not '" + restoreCommandKind + "'");
         };
     }

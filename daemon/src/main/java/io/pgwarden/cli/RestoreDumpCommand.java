@@ -1,6 +1,5 @@
 package io.pgwarden.cli;
 
-import io.pgwarden.config.ConfigLoader;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
@@ -12,22 +11,19 @@ import io.pgwarden.runner.ToolRunners;
 import io.pgwarden.storage.StorageDriver;
 import io.pgwarden.repository.RepositoryMarker;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 @Command(name = "restore-dump", description = {"Restore a database's dump into a new database of the cluster, with pg_restore",
         "through the cluster's runner (the dump streams from the repository, verified, into pg_restore's stdin)."})
 final class RestoreDumpCommand implements Callable<Integer> {
-    @Option(names = "--config", required = true, description = "the YAML configuration file")
-    Path config;
-
-    @Option(names = "--cluster", required = true, description = "the cluster name in the configuration")
-    String cluster;
+    @Mixin
+    ClusterOptions options;
 
     @Option(names = "--database", required = true, description = "the database whose dump to restore")
     String database;
@@ -51,19 +47,19 @@ final class RestoreDumpCommand implements Callable<Integer> {
     public Integer call() {
         if (dumpId != null && before != null) throw new PgwardenException(ErrorCode.USAGE, "give --dump or --before, not both");
         if (targetDb.isEmpty()) throw new PgwardenException(ErrorCode.USAGE, "--target-db must not be empty");
-        PgwardenConfig cfg = ConfigLoader.load(config);
-        cfg.cluster(cluster);
+        PgwardenConfig cfg = options.load();
+        cfg.cluster(options.cluster);
         io.pgwarden.repository.Encoding.of(cfg.repository()).warmUpInBackground(); // long command: worth compiling the cipher
         try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.READ);
-             ToolRunner runner = ToolRunners.create(cfg.cluster(cluster).runner(), BackupCommand.INSTANCE)) {
+             ToolRunner runner = ToolRunners.create(cfg.cluster(options.cluster).runner(), BackupCommand.INSTANCE)) {
             DumpRestoreService service = new DumpRestoreService(cfg, storage);
-            DumpManifest dump = service.choose(cluster, database, Optional.ofNullable(dumpId),
+            DumpManifest dump = service.choose(options.cluster, database, Optional.ofNullable(dumpId),
                     Optional.ofNullable(before).map(b -> RestoreTarget.parseTime(b, "--before")));
             PrintWriter out = spec.commandLine().getOut();
             out.printf("restoring dump %s of database '%s' (finished %s, %.1f MB) into '%s'%n", dump.dumpId(), database, dump.stopTime(),
                     dump.rawBytes() / 1e6, targetDb);
             out.flush();
-            service.restore(cluster, runner, dump, targetDb, clean);
+            service.restore(options.cluster, runner, dump, targetDb, clean);
             out.println("restored into database '" + targetDb + "'");
             out.flush();
         }

@@ -1,4 +1,4 @@
-package io.pgwarden.it.backup;
+package io.pgwarden.it.pg;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -22,7 +22,6 @@ import io.pgwarden.archive.RequestSlots;
 import java.time.Duration;
 import io.pgwarden.server.Routes;
 import io.pgwarden.server.WalEndpoint;
-import io.pgwarden.storage.FilesystemStorage;
 import io.pgwarden.storage.StorageDriver;
 import io.pgwarden.storage.StorageFactory;
 import java.time.Clock;
@@ -64,16 +63,11 @@ public final class Daemon implements AutoCloseable {
         Metrics metrics = new Metrics(clock);
         StorageDriver driver = StorageFactory.create(config.repository());
         StorageDriver storage = new io.pgwarden.storage.CountingStorage(driver, metrics::storageOperation);
-        if (driver instanceof FilesystemStorage fs) fs.createRoot();
         try {
-            if (driver instanceof io.pgwarden.storage.S3Storage s3) s3.checkObjectLock();
-        } catch (PgwardenException e) {
-            if (e.code() == ErrorCode.CONFIG) {
-                storage.close();
-                throw e;
-            }
-            // Not reachable now: every write carries the lock, and a bucket without it refuses them with a clear error.
-            log.warn("cannot check object lock on {} yet: {}", storage.describe(), e.getMessage());
+            storage.prepare();
+        } catch (RuntimeException e) {
+            storage.close();
+            throw e;
         }
         config.clusters().values().forEach(c -> registerMeters(metrics, c));
         WalRepository wal = new WalRepository(storage, config.repository());

@@ -93,6 +93,11 @@ public final class CountingStorage implements StorageDriver {
     }
 
     @Override
+    public void prepare() {
+        inner.prepare();
+    }
+
+    @Override
     public String describe() {
         return inner.describe();
     }

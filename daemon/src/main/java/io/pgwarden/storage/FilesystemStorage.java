@@ -196,6 +196,11 @@ public final class FilesystemStorage implements StorageDriver {
     }
 
     @Override
+    public void prepare() {
+        createRoot();
+    }
+
+    @Override
     public void checkReachable() {
         if (!Files.isDirectory(root) || !Files.isWritable(root)) {
             throw new PgwardenException(ErrorCode.REPOSITORY_UNAVAILABLE,

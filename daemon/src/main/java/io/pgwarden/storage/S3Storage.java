@@ -273,6 +273,17 @@ public final class S3Storage implements StorageDriver {
         return java.time.Instant.now().plus(lock.period());
     }
 
+    @Override
+    public void prepare() {
+        try {
+            checkObjectLock();
+        } catch (PgwardenException e) {
+            if (e.code() == io.pgwarden.error.ErrorCode.CONFIG) throw e;
+            // Not reachable now: every write carries the lock, and a bucket without it refuses them with a clear error.
+            log.warn("cannot check object lock on {} yet: {}", describe(), e.getMessage());
+        }
+    }
+
     /**
      * At start-up, with objectLock configured: the bucket must have Object Lock enabled, else every write would fail
      * (or, on a server that ignores the headers, protect nothing). Rejections are configuration errors.

@@ -89,6 +89,14 @@ public interface StorageDriver extends AutoCloseable {
     /** Throws if the store cannot be reached or used. */
     void checkReachable();
 
+    /**
+     * Makes the repository ready before a daemon writes to it: a filesystem repository creates its directory, S3
+     * checks the bucket's object lock. Throws (CONFIG) only what can never work as configured; a repository that is
+     * merely unreachable now is left to the first write.
+     */
+    default void prepare() {
+    }
+
     /** A short description for logs and errors, e.g. {@code s3://bucket/prefix}. */
     String describe();
 

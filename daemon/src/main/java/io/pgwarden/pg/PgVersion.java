@@ -4,7 +4,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /** PostgreSQL major versions pgwarden understands, and how to recognise them from WAL. */
-public final class PgVersion {
+final class PgVersion {
     // XLOG_PAGE_MAGIC per major version (src/include/access/xlog_internal.h).
     private static final Map<Integer, Integer> MAGIC_TO_MAJOR = new TreeMap<>(Map.of(
             0xD106, 13, 0xD10D, 14, 0xD110, 15, 0xD113, 16, 0xD116, 17));

@@ -13,7 +13,7 @@ import java.util.Optional;
 import java.util.stream.Stream;
 
 /** The PostgreSQL server binaries the quickstart runs: given, or the newest major version installed. */
-public record PgBinaries(Path binDir, String version) {
+record PgBinaries(Path binDir, String version) {
     static final List<String> NEEDED = List.of("initdb", "pg_ctl", "postgres", "psql", "pg_basebackup", "pg_dump", "pg_dumpall", "pg_restore");
 
     /** @param explicit --pg-bin; otherwise /usr/lib/postgresql/{newest}/bin (Debian), then the PATH */

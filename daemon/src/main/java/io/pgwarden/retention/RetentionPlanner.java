@@ -24,7 +24,7 @@ import java.util.function.Function;
  * with it every WAL file from the start of the oldest backup that stays; the newest dump of each database stays;
  * history files stay. Under S3 object lock nothing is planned for deletion while its lock may still hold.
  */
-public final class RetentionPlanner {
+final class RetentionPlanner {
     private RetentionPlanner() {
     }
 

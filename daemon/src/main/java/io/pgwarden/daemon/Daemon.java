@@ -129,7 +129,7 @@ public final class Daemon implements AutoCloseable {
             runners.put(cluster.name(), runner);
             if (runner instanceof DockerToolRunner docker) {
                 try {
-                    int removed = docker.removeOrphans();
+                    int removed = docker.engine().removeOrphans();
                     if (removed > 0) log.warn("removed {} orphaned sidecar(s) of instance '{}'", removed, config.server().instance());
                 } catch (RuntimeException e) {
                     // Not fatal: WAL archiving does not need Docker; backups will report the same problem when they run.

@@ -93,7 +93,7 @@ final class ContainerCluster implements RestoredServer {
                     + (r.succeeded() ? "printed '" + text + "'" : r.failureSummary("postgres")));
         }
         major = Integer.parseInt(m.group(2));
-        docker.createVolume(volume, "quickstart", runId, false);
+        docker.engine().createVolume(volume, "quickstart", runId, false);
         volumeCreated = true;
         return m.group(1);
     }
@@ -104,10 +104,10 @@ final class ContainerCluster implements RestoredServer {
                 "PGW_HEADER", new Secret(authHeader), "PGW_PORT", new Secret(Integer.toString(port)), "PGW_ARCHIVE", new Secret(archiveCommand),
                 "PGW_PUSH_SCRIPT", new Secret(PUSH_SCRIPT.formatted(daemonPort, Quickstart.CLUSTER, MOUNT))),
                 new ToolInvocation.Container(Optional.of(volume), MOUNT, Optional.of("root"), Optional.of("host")));
-        containerId = docker.startServer(server, null, false);
+        containerId = docker.engine().startServer(server, null, false);
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
-            if (!docker.isRunning(containerId)) {
+            if (!docker.engine().isRunning(containerId)) {
                 throw new PgwardenException(ErrorCode.TOOL, "PostgreSQL's container stopped: " + logTail());
             }
             try {
@@ -141,7 +141,7 @@ final class ContainerCluster implements RestoredServer {
 
     @Override
     public String logTail() {
-        return containerId == null ? "(not started)" : docker.logTail(containerId, 8);
+        return containerId == null ? "(not started)" : docker.engine().logTail(containerId, 8);
     }
 
     /** What an operator types to reach the server (its own socket, trust). */
@@ -152,14 +152,14 @@ final class ContainerCluster implements RestoredServer {
 
     @Override
     public boolean running() {
-        return containerId != null && docker.isRunning(containerId);
+        return containerId != null && docker.engine().isRunning(containerId);
     }
 
     @Override
     public void close() {
-        if (containerId != null) docker.removeContainer(containerId);
+        if (containerId != null) docker.engine().removeContainer(containerId);
         containerId = null;
-        if (volumeCreated) docker.removeVolume(volume);
+        if (volumeCreated) docker.engine().removeVolume(volume);
         volumeCreated = false;
         docker.close();
     }

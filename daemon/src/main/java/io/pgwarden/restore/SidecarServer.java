@@ -67,16 +67,16 @@ public final class SidecarServer implements RestoredServer {
 
     @Override
     public String logTail() {
-        return docker.logTail(containerId, 8);
+        return docker.engine().logTail(containerId, 8);
     }
 
     @Override
     public boolean running() {
-        return docker.isRunning(containerId);
+        return docker.engine().isRunning(containerId);
     }
 
     @Override
     public void close() {
-        if (!keep) docker.removeContainer(containerId);
+        if (!keep) docker.engine().removeContainer(containerId);
     }
 }

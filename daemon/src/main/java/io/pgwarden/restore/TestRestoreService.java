@@ -132,7 +132,7 @@ public final class TestRestoreService {
             return measure(restorer.start(plan, volume, id.toLowerCase(), new VolumeRestorer.ServerOptions(true, null, false, recovery,
                     VolumeRestorer.scratchPsql(), false)), settings, r0);
         } finally {
-            docker.removeVolume(volume);
+            docker.engine().removeVolume(volume);
         }
     }
 

@@ -64,7 +64,7 @@ public final class VolumeRestorer {
     /** Creates the volume and fills it (base backup, WAL, recovery.signal); a failure removes the volume again. */
     public void restore(RestorePlan plan, String volume, String runId, boolean keep, boolean scratch, Progress progress) {
         int major = plan.backup().pgVersionNum() / 10000;
-        docker.createVolume(volume, "restore", runId, keep);
+        docker.engine().createVolume(volume, "restore", runId, keep);
         try {
             // The volume's root belongs to root: make the directories the server (user postgres) will own.
             run(tool("install", List.of("-d", "-o", "postgres", "-g", "postgres", "-m", "0700", MOUNT, DATA, WAL), major, runId, "prepare",
@@ -79,7 +79,7 @@ public final class VolumeRestorer {
             feed(tool("tar", List.of("-x", "-C", MOUNT), major, runId, "stage-wal", volume, "postgres"),
                     out -> stage(plan, scratch, out), "stage WAL " + plan.firstWal() + ".." + plan.lastWal() + " into volume '" + volume + "'");
         } catch (RuntimeException e) {
-            docker.removeVolume(volume);
+            docker.engine().removeVolume(volume);
             throw e;
         }
     }
@@ -101,7 +101,7 @@ public final class VolumeRestorer {
         ToolInvocation server = new ToolInvocation("postgres", args, major, Map.of(), STEP_TIMEOUT, "restored-server", runId,
                 new ToolInvocation.Container(java.util.Optional.of(volume), MOUNT, java.util.Optional.of("postgres"),
                         options.scratch() ? java.util.Optional.of("none") : java.util.Optional.of("bridge")));
-        String id = docker.startServer(server, options.publishPort(), options.keep());
+        String id = docker.engine().startServer(server, options.publishPort(), options.keep());
         return new SidecarServer(docker, id, volume, major, runId, options.psql(), options.keep());
     }
 

@@ -66,7 +66,7 @@ class DockerToolRunnerTest extends ToolRunnerContract {
                 .withLabels(Map.of(DockerSettings.LABEL_INSTANCE, instance + "-other")).exec().getId();
         try {
             docker.startContainerCmd(orphan).exec();
-            assertThat(((DockerToolRunner) runner).removeOrphans()).isEqualTo(1);
+            assertThat(((DockerToolRunner) runner).engine().removeOrphans()).isEqualTo(1);
             assertThat(containersOfThisInstance()).isEmpty();
             assertThat(docker.inspectContainerCmd(other).exec().getId()).isEqualTo(other);
         } finally {

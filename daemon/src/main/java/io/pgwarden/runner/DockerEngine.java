@@ -1,0 +1,289 @@
+package io.pgwarden.runner;
+
+import com.github.dockerjava.api.DockerClient;
+import com.github.dockerjava.api.async.ResultCallback;
+import com.github.dockerjava.api.command.PullImageResultCallback;
+import com.github.dockerjava.api.exception.NotFoundException;
+import com.github.dockerjava.api.model.Bind;
+import com.github.dockerjava.api.model.Capability;
+import com.github.dockerjava.api.model.Container;
+import com.github.dockerjava.api.model.ExposedPort;
+import com.github.dockerjava.api.model.Frame;
+import com.github.dockerjava.api.model.HostConfig;
+import com.github.dockerjava.api.model.LogConfig;
+import com.github.dockerjava.api.model.Ports;
+import com.github.dockerjava.api.model.Volume;
+import com.github.dockerjava.core.DefaultDockerClientConfig;
+import com.github.dockerjava.core.DockerClientImpl;
+import com.github.dockerjava.httpclient5.ApacheDockerHttpClient;
+import io.pgwarden.config.RunnerConfig;
+import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.Errors;
+import io.pgwarden.error.PgwardenException;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Docker engine as pgwarden uses it: images, labelled and confined containers, scratch volumes, restored
+ * servers, and the removal of what a crashed instance left. Running a tool in a sidecar is {@link DockerToolRunner}'s.
+ */
+public final class DockerEngine implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(DockerEngine.class);
+    private static final Duration PULL_TIMEOUT = Duration.ofMinutes(10);
+    /** On a restored server (and its volume) an operator keeps: which run of pgwarden made it. */
+    public static final String LABEL_RESTORED = "io.pgwarden.restored-by";
+    /** Processes per container: a restored server with max_connections 100 uses about 110. */
+    static final long PIDS_LIMIT = 512;
+
+    /** Containers this process started and has not removed yet: removed on close (their runs are being abandoned). */
+    private final java.util.Set<String> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final DockerSettings settings;
+    private final DockerClient docker;
+    private final String dockerHost;
+
+    public DockerEngine(DockerSettings settings) {
+        this.settings = settings;
+        var config = DefaultDockerClientConfig.createDefaultConfigBuilder();
+        settings.dockerHost().ifPresent(config::withDockerHost);
+        var built = config.build();
+        this.dockerHost = built.getDockerHost().toString();
+        this.docker = DockerClientImpl.getInstance(built, new ApacheDockerHttpClient.Builder()
+                .dockerHost(built.getDockerHost()).sslConfig(built.getSSLConfig())
+                .maxConnections(32).connectionTimeout(Duration.ofSeconds(5)).build());
+    }
+
+    /** The client, for attaching to and waiting on a tool's container. */
+    DockerClient client() {
+        return docker;
+    }
+
+    DockerSettings settings() {
+        return settings;
+    }
+
+    void track(String id) {
+        live.add(id);
+    }
+
+    /** Kills a container by id or name, if it still runs. */
+    void kill(String container) {
+        try {
+            docker.killContainerCmd(container).exec();
+        } catch (RuntimeException e) {
+            log.debug("container {} ended before it could be killed: {}", shortId(container), e.getMessage());
+        }
+    }
+
+    String create(ToolInvocation invocation, String image, boolean withStdin) {
+        // Docker would also write stdout (the whole backup) to a json log file on the host.
+        return create(invocation, image, withStdin, new LogConfig(LogConfig.LoggingType.NONE), null, true);
+    }
+
+    /**
+     * @param logs     NONE for tools (stdout is data); the default driver for servers, whose log explains a failure
+     * @param publish  a loopback port published to the container's 5432, or null
+     * @param labelled false for a restored server the operator keeps: the orphan reaper must not remove it
+     */
+    private String create(ToolInvocation invocation, String image, boolean withStdin, LogConfig logs, Integer publish, boolean labelled) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(invocation.tool());
+        cmd.addAll(invocation.arguments());
+        List<String> env = new ArrayList<>();
+        invocation.secretEnvironment().forEach((k, v) -> env.add(k + "=" + v.value()));
+        ToolInvocation.Container placement = invocation.container();
+        HostConfig host = HostConfig.newHostConfig().withNetworkMode(placement.network().orElse(settings.network()));
+        if (logs != null) host.withLogConfig(logs);
+        placement.volume().ifPresent(v -> host.withBinds(new Bind(v, new Volume(placement.mountPath()))));
+        confine(host, placement.user().filter(u -> !u.equals("root") && !u.equals("0")).isPresent());
+        settings.memoryBytes().ifPresent(host::withMemory);
+        settings.cpus().ifPresent(c -> host.withNanoCPUs((long) (c * 1e9)));
+        Map<String, String> labels = labelled ? Map.of(DockerSettings.LABEL_INSTANCE, settings.instance(),
+                DockerSettings.LABEL_JOB, invocation.job(), DockerSettings.LABEL_RUN, invocation.runId())
+                : Map.of(LABEL_RESTORED, invocation.runId());
+        try {
+            var create = docker.createContainerCmd(image).withCmd(cmd).withEnv(env).withTty(false)
+                    .withAttachStdout(true).withAttachStderr(true).withAttachStdin(withStdin).withStdinOpen(withStdin)
+                    .withStdInOnce(withStdin).withLabels(labels)
+                    .withName(DockerToolRunner.containerName(invocation.job(), invocation.runId()));
+            placement.user().ifPresent(create::withUser);
+            if (publish != null) {
+                Ports ports = new Ports();
+                ports.bind(ExposedPort.tcp(5432), Ports.Binding.bindIpAndPort("127.0.0.1", publish));
+                create.withExposedPorts(ExposedPort.tcp(5432));
+                host.withPortBindings(ports);
+            }
+            return create.withHostConfig(host).exec().getId();
+        } catch (RuntimeException e) {
+            throw new PgwardenException(ErrorCode.TOOL, "cannot create a sidecar from image '" + image + "' for "
+                    + invocation.job() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Least privilege for every container pgwarden starts: no capabilities (a tool running as a user needs none; one
+     * running as the image's root gets back only what preparing a volume for user postgres and switching to it takes),
+     * no privilege gained through setuid binaries, and a bound on processes (a fork bomb in a hostile image or dump
+     * stops there; a restored server's connections fit well within it).
+     */
+    static void confine(HostConfig host, boolean runsAsUser) {
+        host.withCapDrop(Capability.ALL);
+        if (!runsAsUser) host.withCapAdd(Capability.CHOWN, Capability.DAC_OVERRIDE, Capability.FOWNER, Capability.SETUID, Capability.SETGID);
+        host.withSecurityOpts(List.of("no-new-privileges"));
+        host.withPidsLimit(PIDS_LIMIT);
+    }
+
+    /**
+     * Starts a long-running container (a restored PostgreSQL) and returns its id; it runs until {@link #removeContainer}.
+     * @param keep true: an operator's server, not labelled with this instance, so no restart of the daemon removes it
+     */
+    public String startServer(ToolInvocation invocation, Integer publishPort, boolean keep) {
+        String image = settings.imageFor(invocation.pgMajor());
+        checkEngine();
+        ensureImage(image);
+        String id = create(invocation, image, false, null, publishPort, !keep);
+        if (!keep) live.add(id);
+        try {
+            docker.startContainerCmd(id).exec();
+        } catch (RuntimeException e) {
+            removeContainer(id);
+            throw new PgwardenException(ErrorCode.TOOL, "cannot start container " + shortId(id) + " for " + invocation.job() + ": "
+                    + Errors.withRootCause(e), e);
+        }
+        return id;
+    }
+
+    public boolean isRunning(String id) {
+        try {
+            return Boolean.TRUE.equals(docker.inspectContainerCmd(id).exec().getState().getRunning());
+        } catch (NotFoundException gone) {
+            return false;
+        }
+    }
+
+    /** The container's last log lines, joined for an error message. */
+    public String logTail(String id, int lines) {
+        StderrTail tail = new StderrTail();
+        try {
+            docker.logContainerCmd(id).withStdOut(true).withStdErr(true).withTail(lines).exec(new ResultCallback.Adapter<Frame>() {
+                @Override
+                public void onNext(Frame frame) {
+                    tail.accept(frame.getPayload(), 0, frame.getPayload().length);
+                }
+            }).awaitCompletion(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            return "(no log: " + e.getMessage() + ")";
+        }
+        return String.join(" | ", tail.lines());
+    }
+
+    public void removeContainer(String id) {
+        remove(id);
+        live.remove(id);
+    }
+
+    /** A scratch volume labelled with this instance (an orphan if the daemon dies before removing it). */
+    public void createVolume(String name, String job, String runId, boolean keep) {
+        checkEngine();
+        Map<String, String> labels = keep ? Map.of(LABEL_RESTORED, runId) : Map.of(DockerSettings.LABEL_INSTANCE, settings.instance(),
+                DockerSettings.LABEL_JOB, job, DockerSettings.LABEL_RUN, runId);
+        try {
+            docker.createVolumeCmd().withName(name).withLabels(labels).exec();
+        } catch (RuntimeException e) {
+            throw new PgwardenException(ErrorCode.TOOL, "cannot create volume '" + name + "' for " + job + ": " + Errors.withRootCause(e), e);
+        }
+    }
+
+    public void removeVolume(String name) {
+        try {
+            docker.removeVolumeCmd(name).exec();
+        } catch (NotFoundException gone) {
+            // already gone
+        } catch (RuntimeException e) {
+            log.warn("cannot remove volume '{}'; it will be removed at the next start: {}", name, e.getMessage());
+        }
+    }
+
+    void remove(String id) {
+        try {
+            docker.removeContainerCmd(id).withForce(true).withRemoveVolumes(true).exec();
+        } catch (NotFoundException gone) {
+            // already gone
+        } catch (RuntimeException e) {
+            log.warn("cannot remove sidecar {}; it will be removed at the next start: {}", shortId(id), e.getMessage());
+        }
+    }
+
+    /** Removes every container labelled with this instance: sidecars left by a crash or a kill. */
+    public int removeOrphans() {
+        checkEngine();
+        List<Container> orphans = docker.listContainersCmd().withShowAll(true)
+                .withLabelFilter(Map.of(DockerSettings.LABEL_INSTANCE, settings.instance())).exec();
+        for (Container c : orphans) {
+            log.warn("removing orphaned sidecar {} (job {}, run {}) left by an earlier run of instance '{}'", shortId(c.getId()),
+                    c.getLabels().get(DockerSettings.LABEL_JOB), c.getLabels().get(DockerSettings.LABEL_RUN), settings.instance());
+            remove(c.getId());
+        }
+        var volumes = docker.listVolumesCmd().withFilter("label", List.of(DockerSettings.LABEL_INSTANCE + "=" + settings.instance())).exec().getVolumes();
+        for (var v : volumes == null ? List.<com.github.dockerjava.api.command.InspectVolumeResponse>of() : volumes) {
+            log.warn("removing orphaned scratch volume '{}' left by an earlier run of instance '{}'", v.getName(), settings.instance());
+            removeVolume(v.getName());
+        }
+        return orphans.size();
+    }
+
+    public void checkEngine() {
+        try {
+            docker.pingCmd().exec();
+        } catch (RuntimeException e) {
+            throw new PgwardenException(ErrorCode.TOOL, "cannot reach the Docker engine at " + dockerHost + ": " + Errors.withRootCause(e)
+                    + "; HINT: is dockerd running, and may this user use its socket? (or use runner type: process)", e);
+        }
+    }
+
+    public void ensureImage(String image) {
+        try {
+            docker.inspectImageCmd(image).exec();
+            return;
+        } catch (NotFoundException absent) {
+            if (settings.pull() == RunnerConfig.Pull.NEVER) {
+                throw new PgwardenException(ErrorCode.TOOL, "image '" + image + "' is not present and runner.pull is 'never'; "
+                        + "HINT: docker pull " + image + ", or build it, or set runner.pull: if-absent");
+            }
+        }
+        log.info("pulling image '{}'", image);
+        try {
+            if (!docker.pullImageCmd(image).exec(new PullImageResultCallback()).awaitCompletion(PULL_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
+                throw new PgwardenException(ErrorCode.TOOL, "pulling image '" + image + "' did not finish within " + PULL_TIMEOUT.toMinutes() + " minutes");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PgwardenException(ErrorCode.TOOL, "interrupted while pulling image '" + image + "'", e);
+        } catch (RuntimeException e) {
+            if (e instanceof PgwardenException p) throw p;
+            throw new PgwardenException(ErrorCode.TOOL, "cannot pull image '" + image + "': " + Errors.withRootCause(e), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        // Containers still running belong to runs being abandoned (daemon stopping): remove them, their runs then fail.
+        for (String id : List.copyOf(live)) remove(id);
+        try {
+            docker.close();
+        } catch (IOException e) {
+            log.debug("closing the Docker client: {}", e.toString());
+        }
+    }
+
+    static String shortId(String id) {
+        return id.length() > 12 ? id.substring(0, 12) : id;
+    }
+}

@@ -72,10 +72,10 @@ class BackupBenchmark {
                 shell(bb + " > /dev/null"); // warm-up: the page cache holds the data for every measured run alike
                 long baseCeiling = shell(bb + " > /dev/null");
                 long basePipeline = shell("set -o pipefail; " + bb + curl + "base.tar.zst");
-                Duration base = runThroughDaemon(port, "base");
+                Duration base = runThroughDaemon(http, port, PgwardenFixture.ADMIN_TOKEN, "base");
                 long dumpCeiling = shell(dump + " > /dev/null");
                 long dumpPipeline = shell("set -o pipefail; " + dump + " -Z0" + curl + "dump.zst");
-                Duration dumped = runThroughDaemon(port, "dump");
+                Duration dumped = runThroughDaemon(http, port, PgwardenFixture.ADMIN_TOKEN, "dump");
                 long rssAfter = currentRssKb(daemon);
                 String restoreText = restores(dir, config, bb); // the daemon still archives: pg_basebackup waits for that
                 daemon.destroy();
@@ -164,22 +164,22 @@ class BackupBenchmark {
         return out;
     }
 
-    private Duration runThroughDaemon(int port, String kind) throws Exception {
+    /** A run of cluster 'main' through the admin API, timed by the daemon's own start and finish times. */
+    static Duration runThroughDaemon(HttpClient http, int port, String adminToken, String kind) throws Exception {
         URI base = URI.create("http://127.0.0.1:" + port);
-        JsonNode state = JSON.readTree(send(HttpRequest.newBuilder(base.resolve("/v1/clusters/main/backups?kind=" + kind))
+        JsonNode state = JSON.readTree(send(http, adminToken, HttpRequest.newBuilder(base.resolve("/v1/clusters/main/backups?kind=" + kind))
                 .POST(HttpRequest.BodyPublishers.noBody())));
         String id = state.get("id").asText();
         while (state.get("state").asText().equals("running")) {
             Thread.sleep(100);
-            state = JSON.readTree(send(HttpRequest.newBuilder(base.resolve("/v1/clusters/main/runs/" + id)).GET()));
+            state = JSON.readTree(send(http, adminToken, HttpRequest.newBuilder(base.resolve("/v1/clusters/main/runs/" + id)).GET()));
         }
         if (!state.get("state").asText().equals("succeeded")) throw new IllegalStateException(kind + " failed: " + state);
         return Duration.between(Instant.parse(state.get("startedAt").asText()), Instant.parse(state.get("finishedAt").asText()));
     }
 
-    private String send(HttpRequest.Builder request) throws Exception {
-        return http.send(request.header("Authorization", "Bearer " + PgwardenFixture.ADMIN_TOKEN).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
+    private static String send(HttpClient http, String adminToken, HttpRequest.Builder request) throws Exception {
+        return http.send(request.header("Authorization", "Bearer " + adminToken).build(), HttpResponse.BodyHandlers.ofString()).body();
     }
 
     private void awaitHealthy(int port) throws Exception {

@@ -1,7 +1,5 @@
 package io.pgwarden.it.bench;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pgwarden.it.support.Launcher;
 import io.pgwarden.it.support.PgCluster;
 import io.pgwarden.it.support.Processes;
@@ -14,7 +12,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Tag;
@@ -30,7 +27,6 @@ import org.junit.jupiter.api.Test;
 class EncryptionOverheadBenchmark {
     private static final int SCALE = Integer.getInteger("bench.scale", 20);
     private static final String ADMIN = "bench-admin-token-0123456789";
-    private static final ObjectMapper JSON = new ObjectMapper();
     private final HttpClient http = HttpClient.newHttpClient();
 
     record Daemon(String name, int port, Process process) {
@@ -67,8 +63,8 @@ class EncryptionOverheadBenchmark {
                 }
                 double[] base = new double[4];
                 for (int round = 0; round < 2; round++) {
-                    base[round] += seconds(runBase(plain));
-                    base[2 + round] += seconds(runBase(sealed));
+                    base[round] += seconds(BackupBenchmark.runThroughDaemon(http, plain.port(), ADMIN, "base"));
+                    base[2 + round] += seconds(BackupBenchmark.runThroughDaemon(http, sealed.port(), ADMIN, "base"));
                 }
                 double clearBase = Math.min(base[0], base[1]);
                 double sealedBase = Math.min(base[2], base[3]);
@@ -88,7 +84,7 @@ class EncryptionOverheadBenchmark {
                           daemon peak RSS (VmHWM): in clear %d MB, encrypted %d MB
                         """.formatted(segments.size(), clearRate, WalPushBenchmark.pct(clear, 50), WalPushBenchmark.pct(clear, 99),
                         sealedRate, WalPushBenchmark.pct(encrypted, 50), WalPushBenchmark.pct(encrypted, 99), sealedRate / clearRate,
-                        SCALE, mb, mb / clearBase, mb / sealedBase, clearBase / sealedBase, peakRssKb(plain) / 1024, peakRssKb(sealed) / 1024);
+                        SCALE, mb, mb / clearBase, mb / sealedBase, clearBase / sealedBase, WalPushBenchmark.peakRssKb(plain.process().pid()) / 1024, WalPushBenchmark.peakRssKb(sealed.process().pid()) / 1024);
                 System.out.println(text);
                 Files.createDirectories(Path.of("target/bench"));
                 Files.writeString(Path.of("target/bench/encryption.txt"), text);
@@ -133,28 +129,6 @@ class EncryptionOverheadBenchmark {
         assertOk(Processes.run(List.of("curl", "--fail", "-sS", "-o", "/dev/null", "-H", "@" + dir.resolve(cluster + "-header"), "-T",
                 segment.toString(), "http://127.0.0.1:" + d.port() + "/v1/clusters/" + cluster + "/wal/" + segment.getFileName()), null));
         return System.nanoTime() - start;
-    }
-
-    /** A base backup through the admin API, timed by the daemon's own start and finish. */
-    private Duration runBase(Daemon d) throws Exception {
-        URI base = URI.create("http://127.0.0.1:" + d.port());
-        JsonNode state = JSON.readTree(send(HttpRequest.newBuilder(base.resolve("/v1/clusters/main/backups?kind=base")).POST(HttpRequest.BodyPublishers.noBody())));
-        String id = state.get("id").asText();
-        while (state.get("state").asText().equals("running")) {
-            Thread.sleep(100);
-            state = JSON.readTree(send(HttpRequest.newBuilder(base.resolve("/v1/clusters/main/runs/" + id)).GET()));
-        }
-        if (!state.get("state").asText().equals("succeeded")) throw new IllegalStateException(d.name() + " base backup failed: " + state);
-        return Duration.between(Instant.parse(state.get("startedAt").asText()), Instant.parse(state.get("finishedAt").asText()));
-    }
-
-    private String send(HttpRequest.Builder request) throws Exception {
-        return http.send(request.header("Authorization", "Bearer " + ADMIN).build(), HttpResponse.BodyHandlers.ofString()).body();
-    }
-
-    private static long peakRssKb(Daemon d) throws Exception {
-        return Files.readAllLines(Path.of("/proc/" + d.process().pid() + "/status")).stream().filter(l -> l.startsWith("VmHWM:"))
-                .mapToLong(l -> Long.parseLong(l.replaceAll("\\D", ""))).findFirst().orElse(-1);
     }
 
     private static double seconds(Duration d) {

@@ -157,7 +157,8 @@ class WalPushBenchmark {
         Files.writeString(Path.of("target/bench/daemon-nmt.txt"), r.stdout() + r.stderr());
     }
 
-    private static long peakRssKb(long pid) throws Exception {
+    /** A process's peak resident memory (VmHWM), in KiB. */
+    static long peakRssKb(long pid) throws Exception {
         return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("VmHWM:"))
                 .mapToLong(l -> Long.parseLong(l.replaceAll("\\D", ""))).findFirst().orElse(-1);
     }

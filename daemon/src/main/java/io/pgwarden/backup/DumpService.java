@@ -33,7 +33,7 @@ import org.slf4j.LoggerFactory;
  * with its manifest written last. One database failing does not stop the others; each failure leaves a record
  * and no data object.
  */
-final class DumpService {
+public final class DumpService {
     private static final Logger log = LoggerFactory.getLogger(DumpService.class);
 
     private final PgwardenConfig config;

@@ -1,6 +1,9 @@
 package io.pgwarden.cli;
 
-import io.pgwarden.backup.BackupJobs;
+import io.pgwarden.jobs.JobEngine;
+import io.pgwarden.jobs.JobKind;
+import io.pgwarden.jobs.JobRequest;
+import io.pgwarden.jobs.JobRun;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
@@ -45,34 +48,34 @@ final class BackupCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PgwardenConfig cfg = options.load();
-        BackupJobs.Kind k;
+        JobKind k;
         try {
-            k = BackupJobs.Kind.parse(kind);
+            k = JobKind.parseBackup(kind);
         } catch (PgwardenException e) {
             throw new PgwardenException(ErrorCode.USAGE, "--kind: " + e.getMessage());
         }
-        if (database != null && k != BackupJobs.Kind.DUMP) throw new PgwardenException(ErrorCode.USAGE, "--database applies to --kind dump only");
+        if (database != null && k != JobKind.DUMP) throw new PgwardenException(ErrorCode.USAGE, "--database applies to --kind dump only");
         cfg.cluster(options.cluster);
         Optional<DaemonClient> daemon = standalone ? Optional.empty() : DaemonClient.ifRunning(cfg, spec.commandLine().getErr());
-        BackupJobs.RunState result = daemon.isPresent()
+        JobRun result = daemon.isPresent()
                 ? daemon.get().backup(options.cluster, k, Optional.ofNullable(database))
-                : runStandalone(cfg, new BackupJobs.Request(options.cluster, k, Optional.ofNullable(database), "cli"));
+                : runStandalone(cfg, new JobRequest(options.cluster, k, Optional.ofNullable(database), "cli"));
         spec.commandLine().getOut().println(result.id());
         spec.commandLine().getOut().flush();
-        if (!result.state().equals("succeeded")) {
-            throw new PgwardenException(ErrorCode.valueOf(result.errorCode()), result.kind() + " backup " + result.id() + " failed: " + result.error());
+        if (!result.succeeded()) {
+            throw new PgwardenException(ErrorCode.valueOf(result.errorCode()), result.kind().noun() + " " + result.id() + " failed: " + result.error());
         }
         return 0;
     }
 
-    private static BackupJobs.RunState runStandalone(PgwardenConfig cfg, BackupJobs.Request request) {
+    private static JobRun runStandalone(PgwardenConfig cfg, JobRequest request) {
         io.pgwarden.repository.Encoding.of(cfg.repository()).warmUpInBackground(); // long command: worth compiling the cipher
         try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.WRITE);
              ToolRunner runner = ToolRunners.create(cfg.cluster(request.cluster()).runner(), INSTANCE);
              Metrics metrics = new Metrics(Clock.systemUTC())) {
             Clock clock = Clock.systemUTC();
-            BackupJobs jobs = new BackupJobs(BackupJobs.Services.of(cfg, storage, new WalRepository(storage, cfg.repository()),
-                    new ClusterInfoStore(storage), clock), storage, c -> runner, metrics, clock);
+            JobEngine jobs = JobEngine.create(cfg, storage, new WalRepository(storage, cfg.repository()), new ClusterInfoStore(storage),
+                    c -> runner, metrics, clock);
             return jobs.run(request);
         }
     }

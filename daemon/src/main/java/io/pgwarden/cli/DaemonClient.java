@@ -1,7 +1,8 @@
 package io.pgwarden.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import io.pgwarden.backup.BackupJobs;
+import io.pgwarden.jobs.JobKind;
+import io.pgwarden.jobs.JobRun;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.config.Secret;
 import io.pgwarden.error.ErrorCode;
@@ -72,10 +73,10 @@ final class DaemonClient {
     }
 
     /** Starts the run, then follows it until it has finished. */
-    BackupJobs.RunState backup(String cluster, BackupJobs.Kind kind, Optional<String> database) {
+    JobRun backup(String cluster, JobKind kind, Optional<String> database) {
         String query = "kind=" + kind.label() + database.map(d -> "&database=" + URLEncoder.encode(d, StandardCharsets.UTF_8)).orElse("");
         String clusterPath = "/v1/clusters/" + URLEncoder.encode(cluster, StandardCharsets.UTF_8);
-        BackupJobs.RunState state = send(HttpRequest.newBuilder(base.resolve(clusterPath + "/backups?" + query))
+        JobRun state = send(HttpRequest.newBuilder(base.resolve(clusterPath + "/backups?" + query))
                 .POST(HttpRequest.BodyPublishers.noBody()), 202);
         while (!state.finished()) {
             try {
@@ -89,7 +90,7 @@ final class DaemonClient {
         return state;
     }
 
-    private BackupJobs.RunState send(HttpRequest.Builder request, int expected) {
+    private JobRun send(HttpRequest.Builder request, int expected) {
         HttpResponse<String> response;
         try {
             response = http.send(request.header("Authorization", "Bearer " + token.value()).timeout(Duration.ofSeconds(30)).build(),
@@ -111,7 +112,7 @@ final class DaemonClient {
             throw new PgwardenException(code, "the daemon at " + base + " answered " + response.statusCode() + ": " + response.body().trim());
         }
         try {
-            return RepositoryJson.MAPPER.readValue(response.body(), BackupJobs.RunState.class);
+            return RepositoryJson.MAPPER.readValue(response.body(), JobRun.class);
         } catch (JsonProcessingException e) {
             throw new PgwardenException(ErrorCode.INTERNAL, "the daemon at " + base + " answered something unreadable: " + e.getOriginalMessage());
         }

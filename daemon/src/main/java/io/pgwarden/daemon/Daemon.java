@@ -2,7 +2,7 @@ package io.pgwarden.daemon;
 
 import io.pgwarden.archive.WalArchiver;
 import io.pgwarden.archive.WalFetcher;
-import io.pgwarden.backup.BackupJobs;
+import io.pgwarden.jobs.JobEngine;
 import io.pgwarden.config.ClusterConfig;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.error.ErrorCode;
@@ -40,13 +40,13 @@ public final class Daemon implements AutoCloseable {
     private final StorageDriver storage;
     private final Metrics metrics;
     private final Map<String, ToolRunner> runners;
-    private final BackupJobs jobs;
+    private final JobEngine jobs;
     private final HttpServer http;
     private final BackupScheduler scheduler;
     private final ClusterUpProbe probe;
     private final ReadinessProbe readiness;
 
-    private Daemon(StorageDriver storage, Metrics metrics, Map<String, ToolRunner> runners, BackupJobs jobs, HttpServer http,
+    private Daemon(StorageDriver storage, Metrics metrics, Map<String, ToolRunner> runners, JobEngine jobs, HttpServer http,
                    BackupScheduler scheduler, ClusterUpProbe probe, ReadinessProbe readiness) {
         this.probe = probe;
         this.readiness = readiness;
@@ -77,7 +77,7 @@ public final class Daemon implements AutoCloseable {
         RequestSlots slots = new RequestSlots(config.server().maxConcurrentPushes(), Duration.ofSeconds(30));
         WalArchiver archiver = new WalArchiver(config, clusterInfo, wal, clock, slots);
         Map<String, ToolRunner> runners = runners(config);
-        BackupJobs jobs = new BackupJobs(BackupJobs.Services.of(config, storage, wal, clusterInfo, clock), storage, runners::get, metrics, clock);
+        JobEngine jobs = JobEngine.create(config, storage, wal, clusterInfo, runners::get, metrics, clock);
         WalEndpoint endpoint = new WalEndpoint(config, archiver, new WalFetcher(config, wal), metrics, slots);
         ReadinessProbe readiness = new ReadinessProbe(storage).start();
         HttpServer http = new HttpServer(config.server(), new Routes(endpoint, config, jobs, new RestoreJobs(config, storage, clock), metrics, readiness));
@@ -91,9 +91,9 @@ public final class Daemon implements AutoCloseable {
                     "cannot listen on " + config.server().host() + ":" + config.server().port() + ": " + e.getMessage(), e);
         }
         checkRepository(storage);
-        config.clusters().keySet().forEach(jobs::updateRecoveryWindow);
+        config.clusters().keySet().forEach(jobs.gauges()::updateRecoveryWindow);
         // Listing a large repository takes a while; WAL pushes are already being answered meanwhile.
-        Thread.ofVirtual().name("repository-size").start(() -> config.clusters().keySet().forEach(jobs::updateRepositorySize));
+        Thread.ofVirtual().name("repository-size").start(() -> config.clusters().keySet().forEach(jobs.gauges()::updateRepositorySize));
         BackupScheduler scheduler = BackupScheduler.start(config, jobs, new Catalog(storage), clock);
         log.info("pgwarden listening on {}://{}:{}, repository {}, clusters {}", http.scheme(), http.host(), http.port(),
                 storage.describe(), config.clusters().keySet());
@@ -170,7 +170,7 @@ public final class Daemon implements AutoCloseable {
         return metrics;
     }
 
-    public BackupJobs jobs() {
+    public JobEngine jobs() {
         return jobs;
     }
 
@@ -191,8 +191,8 @@ public final class Daemon implements AutoCloseable {
             log.warn("{}", e.getMessage());
         }
         // Closing the runners stops their sidecars: a backup cut short leaves no manifest, so it never counts.
-        jobs.running().forEach(r -> log.warn("cluster '{}': {} backup {} is cut short by the stop; it leaves no manifest", r.cluster(),
-                r.kind(), r.id()));
+        jobs.running().forEach(r -> log.warn("cluster '{}': {} {} is cut short by the stop; it leaves no manifest", r.cluster(),
+                r.kind().noun(), r.id()));
         runners.values().forEach(ToolRunner::close);
         if (!jobs.awaitIdle(java.time.Duration.ofSeconds(30))) log.warn("backup runs still busy after 30s; stopping anyway");
         metrics.close();

@@ -1,6 +1,8 @@
 package io.pgwarden.quickstart;
 
-import io.pgwarden.backup.BackupJobs;
+import io.pgwarden.jobs.JobKind;
+import io.pgwarden.jobs.JobRequest;
+import io.pgwarden.jobs.JobRun;
 import io.pgwarden.config.ConfigLoader;
 import io.pgwarden.daemon.Daemon;
 import io.pgwarden.error.ErrorCode;
@@ -89,8 +91,8 @@ public final class Quickstart implements AutoCloseable {
             insertBatch(1);
             return "committed";
         });
-        step("base backup (pg_basebackup, streamed to the repository)", stopRequested, () -> job(BackupJobs.Kind.BASE).id());
-        step("dump (pg_dump of each database, pg_dumpall --globals-only)", stopRequested, () -> job(BackupJobs.Kind.DUMP).id());
+        step("base backup (pg_basebackup, streamed to the repository)", stopRequested, () -> job(JobKind.BASE).id());
+        step("dump (pg_dump of each database, pg_dumpall --globals-only)", stopRequested, () -> job(JobKind.DUMP).id());
         Instant[] target = new Instant[1];
         step("write batches 2 and 3, archive the current WAL file", stopRequested, () -> {
             insertBatch(2);
@@ -104,10 +106,10 @@ public final class Quickstart implements AutoCloseable {
         });
         RestoreTestRecord[] record = new RestoreTestRecord[1];
         step("test restore to the target (point in time), checked", stopRequested, () -> {
-            BackupJobs.RunState run = daemon.jobs().run(new BackupJobs.Request(CLUSTER, BackupJobs.Kind.RESTORE_TEST, Optional.empty(),
+            JobRun run = daemon.jobs().run(new JobRequest(CLUSTER, JobKind.RESTORE_TEST, Optional.empty(),
                     "quickstart", new RestoreTarget.Time(target[0])));
             record[0] = daemon.catalog().restoreTest(CLUSTER, run.id()).orElse(null);
-            if (!run.state().equals("succeeded")) throw new PgwardenException(ErrorCode.TOOL, "the test restore failed: " + run.error());
+            if (!run.succeeded()) throw new PgwardenException(ErrorCode.TOOL, "the test restore failed: " + run.error());
             return "recovered to " + record[0].recoveredTo();
         });
         Catalog.Listing listing = daemon.catalog().list(CLUSTER);
@@ -230,9 +232,9 @@ public final class Quickstart implements AutoCloseable {
         out.flush();
     }
 
-    private BackupJobs.RunState job(BackupJobs.Kind kind) {
-        BackupJobs.RunState run = daemon.jobs().run(new BackupJobs.Request(CLUSTER, kind, Optional.empty(), "quickstart"));
-        if (!run.state().equals("succeeded")) {
+    private JobRun job(JobKind kind) {
+        JobRun run = daemon.jobs().run(new JobRequest(CLUSTER, kind, Optional.empty(), "quickstart"));
+        if (!run.succeeded()) {
             throw new PgwardenException(ErrorCode.TOOL, "the " + kind.label() + " backup failed: " + run.error() + " (PostgreSQL's log: "
                     + server.logTail() + ")");
         }

@@ -1,7 +1,8 @@
 package io.pgwarden.schedule;
 
-import io.pgwarden.backup.BackupJobs;
-import io.pgwarden.backup.BackupJobs.Kind;
+import io.pgwarden.jobs.JobEngine;
+import io.pgwarden.jobs.JobKind;
+import io.pgwarden.jobs.JobRequest;
 import io.pgwarden.config.ClusterConfig;
 import io.pgwarden.config.CronSchedule;
 import io.pgwarden.config.PgwardenConfig;
@@ -27,7 +28,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Quartz wiring: one job per cluster and kind, fired by its cron trigger; the job only asks {@link BackupJobs}
+ * Quartz wiring: one job per cluster and kind, fired by its cron trigger; the job only asks {@link JobEngine}
  * for a run (which also keeps manual runs and scheduled ones apart). Quartz's in-memory store forgets missed
  * times across restarts, so the misfire check at start reads the last run from the repository instead.
  */
@@ -42,17 +43,13 @@ public final class BackupScheduler implements AutoCloseable {
         this.scheduler = scheduler;
     }
 
-    public static BackupScheduler start(PgwardenConfig config, BackupJobs jobs, Catalog catalog, Clock clock) {
+    public static BackupScheduler start(PgwardenConfig config, JobEngine jobs, Catalog catalog, Clock clock) {
         try {
             Scheduler scheduler = new StdSchedulerFactory(properties(config)).getScheduler();
-            // Jobs are built here, not by reflection: each gets the BackupJobs it calls.
+            // Jobs are built here, not by reflection: each gets the JobEngine it calls.
             scheduler.setJobFactory((bundle, s) -> new ScheduledBackup(jobs));
             for (ClusterConfig cluster : config.clusters().values()) {
-                schedule(scheduler, cluster, Kind.BASE, cluster.schedules().base(), catalog, clock);
-                schedule(scheduler, cluster, Kind.DUMP, cluster.schedules().dump(), catalog, clock);
-                schedule(scheduler, cluster, Kind.RESTORE_TEST, cluster.schedules().restoreTest(), catalog, clock);
-                schedule(scheduler, cluster, Kind.RETENTION, cluster.schedules().retention(), catalog, clock);
-                schedule(scheduler, cluster, Kind.VERIFY, cluster.schedules().verify(), catalog, clock);
+                for (JobKind kind : JobKind.values()) schedule(scheduler, cluster, kind, kind.schedule(cluster.schedules()), catalog, clock);
             }
             scheduler.start();
             return new BackupScheduler(scheduler);
@@ -71,7 +68,7 @@ public final class BackupScheduler implements AutoCloseable {
         return p;
     }
 
-    private static void schedule(Scheduler scheduler, ClusterConfig cluster, Kind kind, Optional<CronSchedule> cron, Catalog catalog,
+    private static void schedule(Scheduler scheduler, ClusterConfig cluster, JobKind kind, Optional<CronSchedule> cron, Catalog catalog,
                                  Clock clock) throws SchedulerException {
         if (cron.isEmpty()) return;
         Misfire misfire = cluster.schedules().misfire();
@@ -83,30 +80,30 @@ public final class BackupScheduler implements AutoCloseable {
                 : builder.withMisfireHandlingInstructionDoNothing();
         CronTrigger trigger = TriggerBuilder.newTrigger().withIdentity(job.getKey().getName(), "backup").withSchedule(builder).build();
         scheduler.scheduleJob(job, trigger);
-        log.info("cluster '{}': {} backups scheduled at '{}' ({}), next at {}", cluster.name(), kind.label(), cron.get().crontab(),
+        log.info("cluster '{}': {} scheduled at '{}' ({}), next at {}", cluster.name(), kind.noun(), cron.get().crontab(),
                 cron.get().zone(), trigger.getFireTimeAfter(java.util.Date.from(clock.instant())).toInstant());
         missedWhileDown(cluster.name(), kind, cron.get(), misfire, catalog, clock).ifPresent(due -> {
-            log.warn("cluster '{}': the {} backup due at {} was missed while pgwarden was down; running it now (misfire: run-once)",
-                    cluster.name(), kind.label(), due);
+            log.warn("cluster '{}': the {} due at {} was missed while pgwarden was down; running it now (misfire: run-once)",
+                    cluster.name(), kind.noun(), due);
             try {
                 scheduler.triggerJob(job.getKey(), new org.quartz.JobDataMap(java.util.Map.of("trigger", "misfire")));
             } catch (SchedulerException e) {
-                log.error("cluster '{}': cannot run the missed {} backup: {}", cluster.name(), kind.label(), e.getMessage());
+                log.error("cluster '{}': cannot run the missed {}: {}", cluster.name(), kind.noun(), e.getMessage());
             }
         });
     }
 
     /** The latest scheduled time that passed after the last recorded run (success or failure), if the policy runs it. */
-    static Optional<Instant> missedWhileDown(String cluster, Kind kind, CronSchedule cron, Misfire misfire, Catalog catalog, Clock clock) {
+    static Optional<Instant> missedWhileDown(String cluster, JobKind kind, CronSchedule cron, Misfire misfire, Catalog catalog, Clock clock) {
         // A missed prune loses nothing (the next one does its work); verify runs leave no record to compare with and
         // re-read the whole repository, so a missed one waits for its next time rather than loading a restarting daemon.
-        if (kind == Kind.RETENTION || kind == Kind.VERIFY) return Optional.empty();
+        if (kind == JobKind.RETENTION || kind == JobKind.VERIFY) return Optional.empty();
         Optional<Instant> last;
         try {
             last = catalog.lastRunStart(cluster, kind.label());
         } catch (PgwardenException e) {
-            log.warn("cluster '{}': cannot read the last {} backup from the repository, so a run missed while down is not detected: {}",
-                    cluster, kind.label(), e.getMessage());
+            log.warn("cluster '{}': cannot read the last {} from the repository, so a run missed while down is not detected: {}",
+                    cluster, kind.noun(), e.getMessage());
             return Optional.empty();
         }
         if (last.isEmpty()) return Optional.empty(); // never ran: nothing was missed, the first run comes at its time
@@ -118,8 +115,8 @@ public final class BackupScheduler implements AutoCloseable {
             next = cron.nextAfter(next.get());
         }
         if (due.isPresent() && misfire == Misfire.SKIP) {
-            log.warn("cluster '{}': the {} backup due at {} was missed while pgwarden was down; skipped (misfire: skip)",
-                    cluster, kind.label(), due.get());
+            log.warn("cluster '{}': the {} due at {} was missed while pgwarden was down; skipped (misfire: skip)",
+                    cluster, kind.noun(), due.get());
             return Optional.empty();
         }
         return due;
@@ -135,25 +132,25 @@ public final class BackupScheduler implements AutoCloseable {
         }
     }
 
-    /** The Quartz job: one call into BackupJobs; never throws (Quartz would only log it). */
+    /** The Quartz job: one call into JobEngine; never throws (Quartz would only log it). */
     @DisallowConcurrentExecution
     static final class ScheduledBackup implements Job {
-        private final BackupJobs jobs;
+        private final JobEngine jobs;
 
-        ScheduledBackup(BackupJobs jobs) {
+        ScheduledBackup(JobEngine jobs) {
             this.jobs = jobs;
         }
 
         @Override
         public void execute(JobExecutionContext context) {
             String cluster = context.getMergedJobDataMap().getString(CLUSTER);
-            Kind kind = Kind.valueOf(context.getMergedJobDataMap().getString(KIND));
+            JobKind kind = JobKind.valueOf(context.getMergedJobDataMap().getString(KIND));
             String trigger = context.getMergedJobDataMap().containsKey("trigger") ? context.getMergedJobDataMap().getString("trigger") : "schedule";
             try {
-                jobs.run(new BackupJobs.Request(cluster, kind, Optional.empty(), trigger));
+                jobs.run(new JobRequest(cluster, kind, Optional.empty(), trigger));
             } catch (RuntimeException e) {
                 // BUSY (a manual run of this kind is in progress) and anything unforeseen: logged and counted, never lost.
-                log.warn("cluster '{}': scheduled {} backup not run: {}", cluster, kind.label(), e.getMessage());
+                log.warn("cluster '{}': scheduled {} not run: {}", cluster, kind.noun(), e.getMessage());
             }
         }
     }

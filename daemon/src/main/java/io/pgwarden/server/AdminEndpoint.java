@@ -1,6 +1,8 @@
 package io.pgwarden.server;
 
-import io.pgwarden.backup.BackupJobs;
+import io.pgwarden.jobs.JobEngine;
+import io.pgwarden.jobs.JobKind;
+import io.pgwarden.jobs.JobRequest;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.config.Secret;
 import io.pgwarden.error.ErrorCode;
@@ -28,10 +30,10 @@ import org.eclipse.jetty.util.Fields;
  */
 final class AdminEndpoint {
     private final PgwardenConfig config;
-    private final BackupJobs jobs;
+    private final JobEngine jobs;
     private final RestoreJobs restores;
 
-    AdminEndpoint(PgwardenConfig config, BackupJobs jobs, RestoreJobs restores) {
+    AdminEndpoint(PgwardenConfig config, JobEngine jobs, RestoreJobs restores) {
         this.config = config;
         this.jobs = jobs;
         this.restores = restores;
@@ -50,7 +52,7 @@ final class AdminEndpoint {
             }
             if (parts.length == 2 && parts[1].equals("restore-tests")) {
                 requireMethod(request, response, "POST");
-                return Responses.json(response, callback, 202, jobs.start(new BackupJobs.Request(cluster, BackupJobs.Kind.RESTORE_TEST,
+                return Responses.json(response, callback, 202, jobs.start(new JobRequest(cluster, JobKind.RESTORE_TEST,
                         Optional.empty(), "api")));
             }
             if (parts.length == 2 && parts[1].equals("restores")) {
@@ -75,7 +77,7 @@ final class AdminEndpoint {
         }
     }
 
-    private static BackupJobs.Request backupRequest(Request request, String cluster) {
+    private static JobRequest backupRequest(Request request, String cluster) {
         Fields query = Request.extractQueryParameters(request);
         String kind = query.getValue("kind");
         if (kind == null) throw PgwardenException.badRequest("query parameter 'kind' is required (base or dump)");
@@ -84,10 +86,10 @@ final class AdminEndpoint {
                 throw PgwardenException.badRequest("unknown query parameter '" + name + "' (allowed: kind, database)");
             }
         }
-        BackupJobs.Kind k = BackupJobs.Kind.parse(kind);
+        JobKind k = JobKind.parseBackup(kind);
         Optional<String> database = Optional.ofNullable(query.getValue("database")).filter(d -> !d.isEmpty());
-        if (database.isPresent() && k != BackupJobs.Kind.DUMP) throw PgwardenException.badRequest("'database' applies to kind=dump only");
-        return new BackupJobs.Request(cluster, k, database, "api");
+        if (database.isPresent() && k != JobKind.DUMP) throw PgwardenException.badRequest("'database' applies to kind=dump only");
+        return new JobRequest(cluster, k, database, "api");
     }
 
     private static RestoreRequestBody restoreBody(Request request) {

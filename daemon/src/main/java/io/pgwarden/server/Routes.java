@@ -1,6 +1,6 @@
 package io.pgwarden.server;
 
-import io.pgwarden.backup.BackupJobs;
+import io.pgwarden.jobs.JobEngine;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.metrics.Metrics;
 import io.pgwarden.restore.RestoreJobs;
@@ -24,7 +24,7 @@ public final class Routes extends Handler.Abstract {
     private final ReadinessProbe readiness;
     private final PgwardenConfig config;
 
-    public Routes(WalEndpoint wal, PgwardenConfig config, BackupJobs jobs, RestoreJobs restores, Metrics metrics, ReadinessProbe readiness) {
+    public Routes(WalEndpoint wal, PgwardenConfig config, JobEngine jobs, RestoreJobs restores, Metrics metrics, ReadinessProbe readiness) {
         this.wal = wal;
         this.admin = new AdminEndpoint(config, jobs, restores);
         this.metrics = metrics;

@@ -2,7 +2,7 @@ package io.pgwarden.schedule;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.pgwarden.backup.BackupJobs.Kind;
+import io.pgwarden.jobs.JobKind;
 import io.pgwarden.config.CronSchedule;
 import io.pgwarden.config.SchedulesConfig.Misfire;
 import io.pgwarden.repository.Catalog;
@@ -43,47 +43,47 @@ class MissedWhileDownTest {
         storage.put(key, new ByteArrayInputStream(new byte[] {'{', '}'}), Map.of());
     }
 
-    private java.util.Optional<Instant> missed(Kind kind, Misfire misfire) {
+    private java.util.Optional<Instant> missed(JobKind kind, Misfire misfire) {
         return BackupScheduler.missedWhileDown("main", kind, DAILY_AT_2, misfire, catalog, NOW);
     }
 
     @Test
     void aClusterNeverBackedUpMissedNothing() {
-        assertThat(missed(Kind.BASE, Misfire.RUN_ONCE)).isEmpty();
+        assertThat(missed(JobKind.BASE, Misfire.RUN_ONCE)).isEmpty();
     }
 
     @Test
     void aRunAfterTheLastDueTimeMeansNothingWasMissed() {
         put("main/base/20261125T020000Z-1a2b/manifest.json");
-        assertThat(missed(Kind.BASE, Misfire.RUN_ONCE)).isEmpty();
+        assertThat(missed(JobKind.BASE, Misfire.RUN_ONCE)).isEmpty();
     }
 
     @Test
     void theDueTimeAfterTheLastRunWasMissed() {
         put("main/base/20261124T020000Z-1a2b/manifest.json");
-        assertThat(missed(Kind.BASE, Misfire.RUN_ONCE)).hasValue(Instant.parse("2026-11-25T02:00:00Z"));
-        assertThat(missed(Kind.BASE, Misfire.SKIP)).isEmpty();
+        assertThat(missed(JobKind.BASE, Misfire.RUN_ONCE)).hasValue(Instant.parse("2026-11-25T02:00:00Z"));
+        assertThat(missed(JobKind.BASE, Misfire.SKIP)).isEmpty();
     }
 
     @Test
     void aLongDowntimeReportsTheLatestMissedTime() {
         put("main/base/20240101T020000Z-1a2b/manifest.json");
-        assertThat(missed(Kind.BASE, Misfire.RUN_ONCE)).hasValue(Instant.parse("2026-11-25T02:00:00Z"));
+        assertThat(missed(JobKind.BASE, Misfire.RUN_ONCE)).hasValue(Instant.parse("2026-11-25T02:00:00Z"));
     }
 
     @Test
     void aFailedRunCountsAsARun() {
         put("main/base/20261120T020000Z-1a2b/manifest.json");
         put("main/failures/base/20261125T020000Z-9f9f.json");
-        assertThat(missed(Kind.BASE, Misfire.RUN_ONCE)).isEmpty();
+        assertThat(missed(JobKind.BASE, Misfire.RUN_ONCE)).isEmpty();
     }
 
     @Test
     void dumpRunsAreKnownByTheirGlobalsAndFailureRecords() {
         put("main/globals/20261124T020000Z-1a2b/manifest.json");
         put("main/base/20261125T020000Z-1a2b/manifest.json");
-        assertThat(missed(Kind.DUMP, Misfire.RUN_ONCE)).hasValue(Instant.parse("2026-11-25T02:00:00Z"));
+        assertThat(missed(JobKind.DUMP, Misfire.RUN_ONCE)).hasValue(Instant.parse("2026-11-25T02:00:00Z"));
         put("main/failures/dump/20261125T020001Z-77aa-appdb.json");
-        assertThat(missed(Kind.DUMP, Misfire.RUN_ONCE)).isEmpty();
+        assertThat(missed(JobKind.DUMP, Misfire.RUN_ONCE)).isEmpty();
     }
 }

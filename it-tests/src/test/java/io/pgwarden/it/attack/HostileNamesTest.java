@@ -5,7 +5,8 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.pgwarden.backup.BackupJobs;
+import io.pgwarden.jobs.JobKind;
+import io.pgwarden.jobs.JobRequest;
 import io.pgwarden.it.support.Launcher;
 import io.pgwarden.it.support.PgCluster;
 import io.pgwarden.it.support.PgContainer;
@@ -114,8 +115,8 @@ class HostileNamesTest {
                 "connection: {host: 127.0.0.1, port: " + source.port() + ", user: postgres}\n"
                         + "runner: {type: docker, image: \"local/postgres:{major}\", network: host, pull: never}\n"
                         + "dump: {databases: [\"app.v2\", \"my db\", \"données\"]}\nbaseBackup: {maxRate: 1MB}\n")) {
-            var dump = docker.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.DUMP, Optional.empty(), "test"));
-            assertThat(dump.state()).as(String.valueOf(dump.error())).isEqualTo("succeeded");
+            var dump = docker.daemon().jobs().run(new JobRequest("main", JobKind.DUMP, Optional.empty(), "test"));
+            assertThat(dump.state()).as(String.valueOf(dump.error())).isEqualTo(io.pgwarden.jobs.JobState.SUCCEEDED);
             List<String> manifests = new ArrayList<>(docker.repositoryKeys("main/dump/").stream().filter(k -> k.endsWith("/manifest.json")).toList());
             assertThat(manifests).hasSize(DATABASES.size());
 

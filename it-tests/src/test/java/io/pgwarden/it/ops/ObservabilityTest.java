@@ -5,7 +5,8 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.pgwarden.backup.BackupJobs;
+import io.pgwarden.jobs.JobKind;
+import io.pgwarden.jobs.JobRequest;
 import io.pgwarden.it.support.PgCluster;
 import io.pgwarden.it.support.PgwardenFixture;
 import io.pgwarden.it.support.Processes;
@@ -64,10 +65,10 @@ class ObservabilityTest {
                         + "restoreTest: {scratchDir: " + dir.resolve("scratch") + ", checks: [{sql: \"SELECT count(*) FROM t\", expect: \"100\"}]}\n");
         source.configure("archive_mode = on", "archive_command = '" + pgwarden.archiveCommand() + "'").start();
         source.query("CREATE TABLE t AS SELECT g FROM generate_series(1, 100) g");
-        for (BackupJobs.Kind kind : List.of(BackupJobs.Kind.BASE, BackupJobs.Kind.DUMP, BackupJobs.Kind.BASE, BackupJobs.Kind.RESTORE_TEST,
-                BackupJobs.Kind.VERIFY, BackupJobs.Kind.RETENTION)) {
-            var run = pgwarden.daemon().jobs().run(new BackupJobs.Request("main", kind, Optional.empty(), "test"));
-            assertThat(run.state()).as(kind + ": " + run.error()).isEqualTo("succeeded");
+        for (JobKind kind : List.of(JobKind.BASE, JobKind.DUMP, JobKind.BASE, JobKind.RESTORE_TEST,
+                JobKind.VERIFY, JobKind.RETENTION)) {
+            var run = pgwarden.daemon().jobs().run(new JobRequest("main", kind, Optional.empty(), "test"));
+            assertThat(run.state()).as(kind + ": " + run.error()).isEqualTo(io.pgwarden.jobs.JobState.SUCCEEDED);
         }
         source.awaitArchived(source.query("SELECT pg_walfile_name(pg_switch_wal())"), Duration.ofMinutes(1));
         // A push with a wrong token: refused, and counted by reason.

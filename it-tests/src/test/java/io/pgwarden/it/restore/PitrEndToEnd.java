@@ -3,7 +3,8 @@ package io.pgwarden.it.restore;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.pgwarden.backup.BackupJobs;
+import io.pgwarden.jobs.JobKind;
+import io.pgwarden.jobs.JobRequest;
 import io.pgwarden.it.support.Launcher;
 import io.pgwarden.it.support.PgCluster;
 import io.pgwarden.it.support.PgwardenFixture;
@@ -56,8 +57,8 @@ abstract class PitrEndToEnd {
         source.configure("archive_mode = on", "archive_command = '" + pgwarden.archiveCommand() + "'").start();
         source.query("CREATE TABLE t (id serial, batch int, at timestamptz DEFAULT clock_timestamp())");
         beforeTheBackup = Instant.parse(source.query("SELECT to_json(clock_timestamp())#>>'{}'"));
-        var run = pgwarden.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.BASE, Optional.empty(), "test"));
-        assertThat(run.state()).as(String.valueOf(run.error())).isEqualTo("succeeded");
+        var run = pgwarden.daemon().jobs().run(new JobRequest("main", JobKind.BASE, Optional.empty(), "test"));
+        assertThat(run.state()).as(String.valueOf(run.error())).isEqualTo(io.pgwarden.jobs.JobState.SUCCEEDED);
         backupId = run.id();
 
         insertBatch(source, 1, 100);

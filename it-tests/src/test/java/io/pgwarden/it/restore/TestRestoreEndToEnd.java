@@ -4,7 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.pgwarden.backup.BackupJobs;
+import io.pgwarden.jobs.JobKind;
+import io.pgwarden.jobs.JobRequest;
 import io.pgwarden.it.support.PgCluster;
 import io.pgwarden.it.support.PgwardenFixture;
 import io.pgwarden.it.support.Processes;
@@ -59,10 +60,10 @@ abstract class TestRestoreEndToEnd {
                         + expect + "\"}], dumps: true}\n");
         source.query("ALTER SYSTEM SET archive_command = '" + f.archiveCommand().replace("'", "''") + "'");
         source.query("SELECT pg_reload_conf()");
-        var backup = f.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.BASE, Optional.empty(), "test"));
-        assertThat(backup.state()).as(String.valueOf(backup.error())).isEqualTo("succeeded");
-        var dump = f.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.DUMP, Optional.empty(), "test"));
-        assertThat(dump.state()).as(String.valueOf(dump.error())).isEqualTo("succeeded");
+        var backup = f.daemon().jobs().run(new JobRequest("main", JobKind.BASE, Optional.empty(), "test"));
+        assertThat(backup.state()).as(String.valueOf(backup.error())).isEqualTo(io.pgwarden.jobs.JobState.SUCCEEDED);
+        var dump = f.daemon().jobs().run(new JobRequest("main", JobKind.DUMP, Optional.empty(), "test"));
+        assertThat(dump.state()).as(String.valueOf(dump.error())).isEqualTo(io.pgwarden.jobs.JobState.SUCCEEDED);
         dumpedRows = source.query("SELECT count(*) FROM t");
         source.query("INSERT INTO t SELECT g FROM generate_series(1001, 1500) g");
         lastCommit = Instant.parse(source.query("SELECT to_json(clock_timestamp())#>>'{}'"));

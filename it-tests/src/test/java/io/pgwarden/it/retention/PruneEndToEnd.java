@@ -2,7 +2,8 @@ package io.pgwarden.it.retention;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.pgwarden.backup.BackupJobs;
+import io.pgwarden.jobs.JobKind;
+import io.pgwarden.jobs.JobRequest;
 import io.pgwarden.it.support.PgCluster;
 import io.pgwarden.it.support.PgwardenFixture;
 import io.pgwarden.it.support.Processes;
@@ -75,8 +76,8 @@ abstract class PruneEndToEnd {
     }
 
     private String backup() {
-        var run = pgwarden.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.BASE, Optional.empty(), "test"));
-        assertThat(run.state()).as(String.valueOf(run.error())).isEqualTo("succeeded");
+        var run = pgwarden.daemon().jobs().run(new JobRequest("main", JobKind.BASE, Optional.empty(), "test"));
+        assertThat(run.state()).as(String.valueOf(run.error())).isEqualTo(io.pgwarden.jobs.JobState.SUCCEEDED);
         return run.id();
     }
 
@@ -182,8 +183,8 @@ abstract class PruneEndToEnd {
         assertThat(pgwarden.metric("pgwarden_retention_deleted_objects_total{cluster=\"main\"}")).isZero();
         String third = backup();
         String fourth = backup();
-        var run = pgwarden.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.RETENTION, Optional.empty(), "test"));
-        assertThat(run.state()).as(String.valueOf(run.error())).isEqualTo("succeeded");
+        var run = pgwarden.daemon().jobs().run(new JobRequest("main", JobKind.RETENTION, Optional.empty(), "test"));
+        assertThat(run.state()).as(String.valueOf(run.error())).isEqualTo(io.pgwarden.jobs.JobState.SUCCEEDED);
         assertThat(pgwarden.repositoryKeys("main/base/").stream().map(k -> k.split("/")[2]).distinct().toList()).containsExactlyInAnyOrder(third, fourth);
         // backups[2]'s manifest, mark and data, and the WAL before the third backup's start
         assertThat(pgwarden.metric("pgwarden_retention_deleted_objects_total{cluster=\"main\"}")).isGreaterThanOrEqualTo(4);
@@ -245,16 +246,16 @@ abstract class PruneEndToEnd {
     @Order(7)
     void theDaemonsVerifyJobRecordsSuccessAndFailureInItsMetrics() throws Exception {
         assertThat(pgwarden.metric("pgwarden_verify_last_success_timestamp_seconds{cluster=\"main\"}")).isZero();
-        var ok = pgwarden.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.VERIFY, Optional.empty(), "test"));
-        assertThat(ok.state()).as(String.valueOf(ok.error())).isEqualTo("succeeded");
+        var ok = pgwarden.daemon().jobs().run(new JobRequest("main", JobKind.VERIFY, Optional.empty(), "test"));
+        assertThat(ok.state()).as(String.valueOf(ok.error())).isEqualTo(io.pgwarden.jobs.JobState.SUCCEEDED);
         double lastSuccess = pgwarden.metric("pgwarden_verify_last_success_timestamp_seconds{cluster=\"main\"}");
         assertThat(lastSuccess).isGreaterThanOrEqualTo(ok.startedAt().getEpochSecond());
 
         String backup = pgwarden.repositoryKeys("main/base/").stream().map(k -> k.split("/")[2]).findFirst().orElseThrow();
         String base = "main/base/" + backup + "/base.tar.zst";
         damaged(base, bytes -> bytes[bytes.length / 3] ^= 0x01, () -> {
-            var failed = pgwarden.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.VERIFY, Optional.empty(), "test"));
-            assertThat(failed.state()).isEqualTo("failed");
+            var failed = pgwarden.daemon().jobs().run(new JobRequest("main", JobKind.VERIFY, Optional.empty(), "test"));
+            assertThat(failed.state()).isEqualTo(io.pgwarden.jobs.JobState.FAILED);
             assertThat(failed.error()).startsWith("1 problem(s); the first: base backup " + backup + ": repository object '" + base + "'");
         });
         assertThat(pgwarden.metric("pgwarden_verify_failures_total{cluster=\"main\"}")).isEqualTo(1);
@@ -265,8 +266,8 @@ abstract class PruneEndToEnd {
     @Order(8)
     void repositorySizeBytesIsWhatTheRepositoryHoldsByKind() throws Exception {
         // Every run re-measures; the last one (a verify) left the gauges current.
-        var run = pgwarden.daemon().jobs().run(new BackupJobs.Request("main", BackupJobs.Kind.VERIFY, Optional.empty(), "test"));
-        assertThat(run.state()).as(String.valueOf(run.error())).isEqualTo("succeeded");
+        var run = pgwarden.daemon().jobs().run(new JobRequest("main", JobKind.VERIFY, Optional.empty(), "test"));
+        assertThat(run.state()).as(String.valueOf(run.error())).isEqualTo(io.pgwarden.jobs.JobState.SUCCEEDED);
         java.util.Map<String, Long> listed = new java.util.HashMap<>();
         try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository()); var all = storage.list("main/")) {
             all.forEach(o -> listed.merge(switch (o.key().split("/")[1]) {

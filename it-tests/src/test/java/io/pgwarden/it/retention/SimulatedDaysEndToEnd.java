@@ -2,7 +2,8 @@ package io.pgwarden.it.retention;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.pgwarden.backup.BackupJobs;
+import io.pgwarden.jobs.JobKind;
+import io.pgwarden.jobs.JobRequest;
 import io.pgwarden.it.support.PgCluster;
 import io.pgwarden.it.support.PgwardenFixture;
 import io.pgwarden.it.support.Processes;
@@ -71,8 +72,8 @@ abstract class SimulatedDaysEndToEnd {
         source.query("CREATE TABLE t (id serial, batch int)");
         for (int day = 0; day < DAYS; day++) {
             day(day);
-            backups[day] = run(BackupJobs.Kind.BASE);
-            dumps[day] = run(BackupJobs.Kind.DUMP);
+            backups[day] = run(JobKind.BASE);
+            dumps[day] = run(JobKind.DUMP);
             source.query("INSERT INTO t (batch) SELECT " + (day + 1) + " FROM generate_series(1, 10)");
             source.awaitArchived(source.query("SELECT pg_walfile_name(pg_switch_wal())"), Duration.ofMinutes(1));
         }
@@ -90,9 +91,9 @@ abstract class SimulatedDaysEndToEnd {
         clock.shift(offset);
     }
 
-    private String run(BackupJobs.Kind kind) {
-        var run = pgwarden.daemon().jobs().run(new BackupJobs.Request("main", kind, Optional.empty(), "test"));
-        assertThat(run.state()).as(kind + ": " + run.error()).isEqualTo("succeeded");
+    private String run(JobKind kind) {
+        var run = pgwarden.daemon().jobs().run(new JobRequest("main", kind, Optional.empty(), "test"));
+        assertThat(run.state()).as(kind + ": " + run.error()).isEqualTo(io.pgwarden.jobs.JobState.SUCCEEDED);
         return run.id();
     }
 

@@ -98,9 +98,9 @@ public final class PgwardenFixture implements AutoCloseable {
 
     /** A base backup now, through the daemon's jobs; fails the test unless it succeeds. Returns its id. */
     public String baseBackup() {
-        var run = daemon.jobs().run(new io.pgwarden.backup.BackupJobs.Request(CLUSTER, io.pgwarden.backup.BackupJobs.Kind.BASE,
+        var run = daemon.jobs().run(new io.pgwarden.jobs.JobRequest(CLUSTER, io.pgwarden.jobs.JobKind.BASE,
                 java.util.Optional.empty(), "test"));
-        org.assertj.core.api.Assertions.assertThat(run.state()).as(String.valueOf(run.error())).isEqualTo("succeeded");
+        org.assertj.core.api.Assertions.assertThat(run.state()).as(String.valueOf(run.error())).isEqualTo(io.pgwarden.jobs.JobState.SUCCEEDED);
         return run.id();
     }
 

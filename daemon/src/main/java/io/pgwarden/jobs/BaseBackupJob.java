@@ -1,0 +1,40 @@
+package io.pgwarden.jobs;
+
+import io.pgwarden.backup.BaseBackupService;
+import io.pgwarden.error.ErrorCode;
+import io.pgwarden.metrics.Metrics;
+import io.pgwarden.repository.BaseBackupManifest;
+import io.pgwarden.runner.ToolRunner;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Function;
+
+/** A base backup: pg_basebackup streamed into the repository, then its size and the recovery window counted. */
+final class BaseBackupJob implements Job {
+    private final BaseBackupService service;
+    private final Function<String, ToolRunner> runners;
+    private final Metrics metrics;
+    private final RepositoryGauges gauges;
+
+    BaseBackupJob(BaseBackupService service, Function<String, ToolRunner> runners, Metrics metrics, RepositoryGauges gauges) {
+        this.service = service;
+        this.runners = runners;
+        this.metrics = metrics;
+        this.gauges = gauges;
+    }
+
+    @Override
+    public Optional<String> run(JobRequest request, JobRun run, Set<String> activeRuns) {
+        BaseBackupManifest m = service.backup(request.cluster(), runners.apply(request.cluster()), run.id());
+        metrics.backupSucceeded(request.cluster(), "base", Metrics.NO_DATABASE, Duration.between(m.startTime(), m.stopTime()),
+                m.rawBytes(), m.storedBytes());
+        gauges.updateRecoveryWindow(request.cluster());
+        return Optional.empty();
+    }
+
+    @Override
+    public void failed(JobRequest request, JobRun run, RuntimeException error, ErrorCode code) {
+        metrics.backupFailed(request.cluster(), "base", code.reason());
+    }
+}

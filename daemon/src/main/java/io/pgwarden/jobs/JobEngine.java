@@ -1,0 +1,172 @@
+package io.pgwarden.jobs;
+
+import io.pgwarden.backup.BaseBackupService;
+import io.pgwarden.backup.DumpService;
+import io.pgwarden.config.PgwardenConfig;
+import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.PgwardenException;
+import io.pgwarden.metrics.Metrics;
+import io.pgwarden.repository.ClusterInfoStore;
+import io.pgwarden.repository.RunIds;
+import io.pgwarden.repository.WalRepository;
+import io.pgwarden.restore.TestRestoreService;
+import io.pgwarden.retention.RetentionService;
+import io.pgwarden.runner.ToolRunner;
+import io.pgwarden.storage.StorageDriver;
+import io.pgwarden.verify.RepositoryVerifier;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.EnumMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one way any job runs, whoever asks (a schedule, the admin API, the command line): one slot per cluster and
+ * kind, so at most one run of a kind per cluster at a time; each outcome counted; recent runs kept for status
+ * queries. Never throws out of a run: failures are logged, counted and recorded in the run's state.
+ */
+public final class JobEngine {
+    private static final Logger log = LoggerFactory.getLogger(JobEngine.class);
+    private static final int KEPT_RUNS = 200;
+
+    private final Map<JobKind, Job> jobs;
+    private final RepositoryGauges gauges;
+    private final Metrics metrics;
+    private final Clock clock;
+    private final Map<String, JobRun> running = new ConcurrentHashMap<>();
+    private final Map<String, JobRun> recent = new LinkedHashMap<>();
+
+    private JobEngine(Map<JobKind, Job> jobs, RepositoryGauges gauges, Metrics metrics, Clock clock) {
+        this.jobs = jobs;
+        this.gauges = gauges;
+        this.metrics = metrics;
+        this.clock = clock;
+    }
+
+    /**
+     * The engine over one repository, as the daemon and the standalone CLI both use it.
+     * @param runners the tool runner of each cluster
+     */
+    public static JobEngine create(PgwardenConfig config, StorageDriver storage, WalRepository wal, ClusterInfoStore clusterInfo,
+                                   Function<String, ToolRunner> runners, Metrics metrics, Clock clock) {
+        RepositoryGauges gauges = new RepositoryGauges(storage, metrics);
+        Map<JobKind, Job> jobs = new EnumMap<>(JobKind.class);
+        jobs.put(JobKind.BASE, new BaseBackupJob(new BaseBackupService(config, storage, wal, clusterInfo, clock), runners, metrics, gauges));
+        jobs.put(JobKind.DUMP, new DumpJob(new DumpService(config, storage, wal, clock), runners, storage, metrics, clock));
+        jobs.put(JobKind.RESTORE_TEST, new TestRestoreJob(new TestRestoreService(config, storage, clock), runners, metrics));
+        jobs.put(JobKind.RETENTION, new RetentionJob(new RetentionService(config, storage, clock), metrics, gauges));
+        jobs.put(JobKind.VERIFY, new VerifyJob(new RepositoryVerifier(storage, wal), metrics));
+        return new JobEngine(jobs, gauges, metrics, clock);
+    }
+
+    /** Starts a run in the background and returns at once with its state; BUSY when one of its kind is running. */
+    public JobRun start(JobRequest request) {
+        JobRun run = claim(request);
+        Thread.ofVirtual().name("job-" + run.id()).start(() -> execute(request, run));
+        return run;
+    }
+
+    /** Runs now in this thread and returns the finished state; BUSY when one of its kind is running. */
+    public JobRun run(JobRequest request) {
+        return execute(request, claim(request));
+    }
+
+    public Optional<JobRun> status(String cluster, String id) {
+        synchronized (recent) {
+            return Optional.ofNullable(recent.get(id)).filter(s -> s.cluster().equals(cluster));
+        }
+    }
+
+    /** The gauges read from the repository (the daemon refreshes them at start). */
+    public RepositoryGauges gauges() {
+        return gauges;
+    }
+
+    private JobRun claim(JobRequest request) {
+        Instant now = clock.instant();
+        JobRun run = new JobRun(RunIds.next(now), request.cluster(), request.kind(), request.database().orElse(null), request.trigger(),
+                JobState.RUNNING, now, null, null, null);
+        JobRun existing = running.putIfAbsent(slot(request), run);
+        if (existing != null) {
+            metrics.backupFailed(request.cluster(), request.kind().label(), ErrorCode.BUSY.reason());
+            throw new PgwardenException(ErrorCode.BUSY, "a " + request.kind().noun() + " of cluster '" + request.cluster()
+                    + "' is already running (run " + existing.id() + ", started " + existing.startedAt() + " by " + existing.trigger()
+                    + "); nothing was started");
+        }
+        remember(run);
+        log.info("cluster '{}': {} {} started ({})", request.cluster(), request.kind().noun(), run.id(), request.trigger());
+        return run;
+    }
+
+    private static String slot(JobRequest request) {
+        return request.cluster() + "/" + request.kind().label();
+    }
+
+    private JobRun execute(JobRequest request, JobRun run) {
+        Job job = jobs.get(request.kind());
+        JobRun done;
+        try {
+            Optional<String> problem = job.run(request, run, activeRunIds());
+            done = finish(run, problem.isEmpty() ? JobState.SUCCEEDED : JobState.FAILED, problem.orElse(null),
+                    problem.isEmpty() ? null : ErrorCode.TOOL);
+        } catch (RuntimeException e) {
+            ErrorCode code = ErrorCode.of(e);
+            job.failed(request, run, e, code);
+            if (code == ErrorCode.INTERNAL) log.error("cluster '{}': {} {} failed", request.cluster(), request.kind().noun(), run.id(), e);
+            done = finish(run, JobState.FAILED, e.getMessage(), code);
+        } finally {
+            running.remove(slot(request));
+        }
+        gauges.updateRepositorySize(request.cluster());
+        return done;
+    }
+
+    private Set<String> activeRunIds() {
+        Set<String> active = new HashSet<>();
+        running.values().forEach(r -> active.add(r.id()));
+        return active;
+    }
+
+    private JobRun finish(JobRun run, JobState outcome, String error, ErrorCode code) {
+        JobRun done = run.finish(outcome, clock.instant(), error, code == null ? null : code.name());
+        remember(done);
+        log.info("cluster '{}': {} {} {}", run.cluster(), run.kind().noun(), run.id(), outcome.label());
+        return done;
+    }
+
+    private void remember(JobRun run) {
+        synchronized (recent) {
+            recent.put(run.id(), run);
+            if (recent.size() > KEPT_RUNS) recent.remove(recent.keySet().iterator().next());
+        }
+    }
+
+    /** Waits until no run is in progress (after their tools were stopped), so their failure records get written. */
+    public boolean awaitIdle(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!running.isEmpty()) {
+            if (System.nanoTime() > deadline) return false;
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The runs in progress now (for shutdown logs and tests). */
+    public List<JobRun> running() {
+        return List.copyOf(running.values());
+    }
+}

@@ -5,17 +5,23 @@ import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.pg.Lsn;
 import io.pgwarden.repository.WalRepository;
+import io.pgwarden.repository.RunIds;
+import io.pgwarden.restore.DirectorySite;
+import io.pgwarden.restore.PitrRestore;
 import io.pgwarden.restore.Progress;
-import io.pgwarden.restore.RecoverySettings;
 import io.pgwarden.restore.RestorePlan;
-import io.pgwarden.restore.RestorePlanner;
+import io.pgwarden.restore.RestoreSite;
 import io.pgwarden.restore.RestoreTarget;
-import io.pgwarden.restore.Restorer;
+import io.pgwarden.restore.RestoredServer;
+import io.pgwarden.runner.ToolRunner;
+import io.pgwarden.runner.ToolRunners;
 import io.pgwarden.storage.StorageDriver;
 import io.pgwarden.repository.RepositoryMarker;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
 import java.util.OptionalInt;
@@ -104,86 +110,51 @@ final class RestoreCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         io.pgwarden.repository.Encoding.of(cfg.repository()).warmUpInBackground(); // long command: worth compiling the cipher
         try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.READ)) {
-            RestorePlan plan = new RestorePlanner(storage, new WalRepository(storage, cfg.repository()))
-                    .plan(options.cluster, restoreTarget, Optional.ofNullable(backup), tli);
+            PitrRestore restore = new PitrRestore(cfg, storage, new WalRepository(storage, cfg.repository()));
+            RestorePlan plan = restore.plan(options.cluster, restoreTarget, Optional.ofNullable(backup), tli);
             printPlan(out, plan);
             if (dryRun) return 0;
-            if (intoVolume) {
-                startInContainer(cfg, storage, plan, restoreTarget, tli, out, err);
+            RestoreSite.Recovery recovery = new RestoreSite.Recovery(restoreTarget, action, tli, "recovery settings added by pgwarden restore:"
+                    + " base backup " + plan.backup().backupId() + ", target " + restoreTarget.describe());
+            Progress progress = new Progress(err, plan.backup().rawBytes(), System.console() != null);
+            if (!start) {
+                DirectorySite site = restore.directory(options.cluster, targetDir, restoreCommand(cfg, targetDir));
+                site.fill(plan, recovery, progress);
+                out.println(site.describeFilled(plan));
+                printNextStep(out, plan, site.dataDir(), cfg.cluster(options.cluster).runner().binDirFor(plan.backup().pgVersionNum() / 10000));
                 return 0;
             }
-            Path dir = targetDir.toAbsolutePath().normalize();
-            RecoverySettings settings = new RecoverySettings(restoreCommand(cfg, dir), restoreTarget, action, tli,
-                    "recovery settings added by pgwarden restore: base backup " + plan.backup().backupId() + ", target " + restoreTarget.describe());
-            new Restorer(storage, io.pgwarden.repository.Encoding.of(cfg.repository())).restore(plan, dir, settings, new Progress(err, plan.backup().rawBytes(), System.console() != null));
-            if (start) startServer(cfg, plan, dir, out);
-            else printNextStep(out, plan, dir, cfg.cluster(options.cluster).runner().binDirFor(plan.backup().pgVersionNum() / 10000));
+            try (ToolRunner runner = ToolRunners.create(cfg.cluster(options.cluster).runner(), BackupCommand.INSTANCE)) {
+                String runId = RunIds.next(Clock.systemUTC()).toLowerCase();
+                RestoreSite site = restore.forServer(options.cluster, runner, runId, Optional.ofNullable(targetDir),
+                        targetDir == null ? null : restoreCommand(cfg, targetDir));
+                site.fill(plan, recovery, progress);
+                out.println(site.describeFilled(plan));
+                startServer(site, plan, out);
+            }
         }
         return 0;
     }
 
     /**
-     * Docker runner: a new volume holding the restored data and the WAL recovery needs, PostgreSQL in a new container on
-     * it (published on a loopback port), left running for the operator; waits for promotion through a psql sidecar on
-     * the server's socket, as the cluster's connection user.
+     * Starts PostgreSQL on the restored site, left running for the operator (process runner: the host's binaries on the
+     * directory; docker runner: a container on the volume, published on a loopback port), and waits for the end of
+     * recovery when it promotes.
      */
-    private void startInContainer(PgwardenConfig cfg, StorageDriver storage, RestorePlan plan, RestoreTarget restoreTarget, OptionalInt tli,
-                                  PrintWriter out, PrintWriter err) {
-        String id = io.pgwarden.repository.RunIds.next(java.time.Clock.systemUTC()).toLowerCase();
-        String volume = "pgwarden-restore-" + options.cluster.replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + id;
-        int p = port != null ? port : freePort();
-        try (var runner = io.pgwarden.runner.ToolRunners.create(cfg.cluster(options.cluster).runner(), BackupCommand.INSTANCE)) {
-            var docker = (io.pgwarden.runner.DockerToolRunner) runner;
-            var restorer = new io.pgwarden.restore.VolumeRestorer(storage, new WalRepository(storage, cfg.repository()), docker);
-            restorer.restore(plan, volume, id, true, false, new Progress(err, plan.backup().rawBytes(), System.console() != null));
-            out.println("restored base backup " + plan.backup().backupId() + " and WAL " + plan.firstWal() + ".." + plan.lastWal()
-                    + " into Docker volume " + volume);
-            // On the server's socket in the volume, as the cluster's connection user (postgres without a connection).
-            var psql = new java.util.HashMap<>(io.pgwarden.restore.VolumeRestorer.scratchPsql());
-            cfg.cluster(options.cluster).connection().map(c -> c.libpqEnvironment()).ifPresent(env -> {
-                psql.put("PGUSER", env.get("PGUSER"));
-                if (env.containsKey("PGPASSWORD")) psql.put("PGPASSWORD", env.get("PGPASSWORD"));
-            });
-            RecoverySettings settings = new RecoverySettings(io.pgwarden.restore.VolumeRestorer.restoreCommand(), restoreTarget, action, tli, "");
-            var server = restorer.start(plan, volume, id, new io.pgwarden.restore.VolumeRestorer.ServerOptions(false, p,
-                    archiveMode.equals("preserve"), settings, psql, true));
-            out.println("PostgreSQL " + plan.backup().pgVersionNum() / 10000 + " started in container " + server.name() + " on volume " + volume
-                    + ", published on 127.0.0.1:" + p + " (production's pg_hba.conf applies)");
-            out.flush();
-            if (action.equals("promote")) {
-                server.awaitPromoted(java.time.Duration.ofHours(24));
-                out.println("recovery finished and the server was promoted; recovered to " + server.recoveredTo().map(Instant::toString)
-                        .orElse("(no transaction replayed)"));
-            } else {
-                out.println("recovery goes on in the server; it will " + action + " at the target");
-            }
-            out.println("stop it with: docker stop " + server.name() + "; remove it with: docker rm " + server.name() + " && docker volume rm " + volume);
-            out.flush();
-        }
-    }
-
-    /** Starts the restored server with local binaries and waits for the end of recovery (promote) or just for it to run. */
-    private void startServer(PgwardenConfig cfg, RestorePlan plan, Path dir, PrintWriter out) {
-        int major = plan.backup().pgVersionNum() / 10000;
-        Path bin = cfg.cluster(options.cluster).runner().binDirFor(major);
-        int p = port != null ? port : freePort();
-        io.pgwarden.restore.LocalServer.handOverToPostgres(dir);
-        io.pgwarden.restore.LocalServer server = new io.pgwarden.restore.LocalServer(bin, dir, dir.resolve("restore.log"), dir, p,
-                "localhost", archiveMode.equals("preserve"));
-        java.time.Duration timeout = java.time.Duration.ofHours(24);
-        server.start(timeout);
-        server.detach();
-        out.println("PostgreSQL " + major + " started on " + dir + " (port " + p + " on localhost, socket directory " + dir + ", log "
-                + dir.resolve("restore.log") + ")");
+    private void startServer(RestoreSite site, RestorePlan plan, PrintWriter out) {
+        Duration timeout = Duration.ofHours(24);
+        RestoredServer server = site.start(plan, RestoreSite.ServerStart.operator(port != null ? port : freePort(),
+                archiveMode.equals("preserve"), timeout));
+        out.println("PostgreSQL " + plan.backup().pgVersionNum() / 10000 + " started " + server.describe());
         out.flush();
-        if (!action.equals("promote")) {
+        if (action.equals("promote")) {
+            server.awaitPromoted(timeout);
+            out.println("recovery finished and the server was promoted; recovered to " + server.recoveredTo().map(Instant::toString)
+                    .orElse("(no transaction replayed)"));
+        } else {
             out.println("recovery goes on in the server; it will " + action + " at the target");
-            return;
         }
-        server.awaitPromoted(timeout);
-        out.println("recovery finished and the server was promoted; recovered to " + server.recoveredTo().map(Instant::toString)
-                .orElse("(no transaction replayed)"));
-        out.println("stop it with: " + bin.resolve("pg_ctl") + " -D " + dir + " stop");
+        out.println(server.stopHint());
         out.flush();
     }
 
@@ -225,7 +196,8 @@ final class RestoreCommand implements Callable<Integer> {
         }
     }
 
-    private String restoreCommand(PgwardenConfig cfg, Path dir) {
+    private String restoreCommand(PgwardenConfig cfg, Path targetDir) {
+        Path dir = targetDir.toAbsolutePath().normalize();
         return switch (restoreCommandKind) {
             case "standalone" -> io.pgwarden.restore.RestoreCommands.standalone(options.config, options.cluster);
             // Beside (not inside) the data directory: a later base backup must not carry the token.
@@ -249,8 +221,6 @@ final class RestoreCommand implements Callable<Integer> {
 
     private static void printNextStep(PrintWriter out, RestorePlan plan, Path dir, Path bin) {
         int major = plan.backup().pgVersionNum() / 10000;
-        out.println("restored base backup " + plan.backup().backupId() + " into " + dir + "; recovery.signal and the recovery settings"
-                + " (end of postgresql.auto.conf) are written");
         out.println("next: start PostgreSQL " + major + " on it as the postgres user; it replays WAL up to the target, then "
                 + "acts as --target-action says:");
         if ("root".equals(System.getProperty("user.name"))) out.println("  chown -R postgres:postgres " + dir);

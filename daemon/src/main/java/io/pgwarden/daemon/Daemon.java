@@ -12,7 +12,6 @@ import io.pgwarden.repository.Catalog;
 import io.pgwarden.repository.ClusterInfoStore;
 import io.pgwarden.repository.WalRepository;
 import io.pgwarden.restore.RestoreJobs;
-import io.pgwarden.runner.DockerToolRunner;
 import io.pgwarden.runner.ToolRunner;
 import io.pgwarden.runner.ToolRunners;
 import io.pgwarden.schedule.BackupScheduler;
@@ -127,14 +126,12 @@ public final class Daemon implements AutoCloseable {
         for (ClusterConfig cluster : config.clusters().values()) {
             ToolRunner runner = ToolRunners.create(cluster.runner(), config.server().instance());
             runners.put(cluster.name(), runner);
-            if (runner instanceof DockerToolRunner docker) {
-                try {
-                    int removed = docker.engine().removeOrphans();
-                    if (removed > 0) log.warn("removed {} orphaned sidecar(s) of instance '{}'", removed, config.server().instance());
-                } catch (RuntimeException e) {
-                    // Not fatal: WAL archiving does not need Docker; backups will report the same problem when they run.
-                    log.warn("cluster '{}': cannot look for orphaned sidecars: {}", cluster.name(), e.getMessage());
-                }
+            try {
+                int removed = runner.removeOrphans();
+                if (removed > 0) log.warn("removed {} orphaned sidecar(s) of instance '{}'", removed, config.server().instance());
+            } catch (RuntimeException e) {
+                // Not fatal: WAL archiving does not need Docker; backups will report the same problem when they run.
+                log.warn("cluster '{}': cannot look for orphaned sidecars: {}", cluster.name(), e.getMessage());
             }
         }
         return runners;

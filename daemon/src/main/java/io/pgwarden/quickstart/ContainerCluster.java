@@ -151,6 +151,17 @@ final class ContainerCluster implements RestoredServer {
     }
 
     @Override
+    public String describe() {
+        return "in container " + (containerId == null ? "(not started)" : containerId.substring(0, Math.min(12, containerId.length())))
+                + " on volume " + volume + ", on 127.0.0.1:" + port;
+    }
+
+    @Override
+    public String stopHint() {
+        return "the quickstart stops and removes it when it ends";
+    }
+
+    @Override
     public boolean running() {
         return containerId != null && docker.engine().isRunning(containerId);
     }

@@ -112,6 +112,17 @@ public final class LocalServer implements RestoredServer {
     }
 
     @Override
+    public String describe() {
+        return "on " + dataDir + " (port " + port + " on " + (listen.isEmpty() ? "no address" : listen) + ", socket directory " + socketDir
+                + ", log " + logFile + ")";
+    }
+
+    @Override
+    public String stopHint() {
+        return "stop it with: " + binDir.resolve("pg_ctl") + " -D " + dataDir + " stop";
+    }
+
+    @Override
     public boolean running() {
         return Files.exists(dataDir.resolve("postmaster.pid")); // removed when the server exits
     }

@@ -36,7 +36,7 @@ public final class RestoreJobs {
     }
 
     private final PgwardenConfig config;
-    private final StorageDriver storage;
+    private final PitrRestore restore;
     private final Clock clock;
     private final Map<String, String> runningByCluster = new ConcurrentHashMap<>();
     private final Map<String, Status> finished = new LinkedHashMap<>();
@@ -47,13 +47,12 @@ public final class RestoreJobs {
 
     public RestoreJobs(PgwardenConfig config, StorageDriver storage, Clock clock) {
         this.config = config;
-        this.storage = storage;
+        this.restore = new PitrRestore(config, storage, new WalRepository(storage, config.repository()));
         this.clock = clock;
     }
 
     public Status start(String cluster, Request request) {
-        RestorePlan plan = new RestorePlanner(storage, new WalRepository(storage, config.repository()))
-                .plan(cluster, request.target(), request.backup(), request.timeline());
+        RestorePlan plan = restore.plan(cluster, request.target(), request.backup(), request.timeline());
         String id = RunIds.next(clock);
         String other = runningByCluster.putIfAbsent(cluster, id);
         if (other != null) throw new PgwardenException(ErrorCode.BUSY, "a restore of cluster '" + cluster + "' is already running (" + other + ")");
@@ -72,9 +71,9 @@ public final class RestoreJobs {
         String code = null;
         try {
             String restoreCommand = RestoreCommands.viaDaemon(config, cluster, dir.resolveSibling(dir.getFileName() + ".pgwarden-auth-header"));
-            new Restorer(storage, io.pgwarden.repository.Encoding.of(config.repository())).restore(plan, dir, new RecoverySettings(restoreCommand, request.target(), request.action(), request.timeline(),
-                    "recovery settings added by pgwarden restore " + status.id() + " (admin API): base backup " + plan.backup().backupId()
-                            + ", target " + request.target().describe()), progress);
+            restore.directory(cluster, dir, restoreCommand).fill(plan, new RestoreSite.Recovery(request.target(), request.action(),
+                    request.timeline(), "recovery settings added by pgwarden restore " + status.id() + " (admin API): base backup "
+                    + plan.backup().backupId() + ", target " + request.target().describe()), progress);
         } catch (RuntimeException e) {
             error = e.getMessage();
             code = ErrorCode.of(e).name();

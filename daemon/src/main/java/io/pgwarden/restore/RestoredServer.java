@@ -26,6 +26,12 @@ public interface RestoredServer extends AutoCloseable {
     /** The server's last log lines, for an error message. */
     String logTail();
 
+    /** Where it runs, as an operator reaches it: "on DIR (port …)" or "in container NAME on volume V, published on …". */
+    String describe();
+
+    /** How an operator stops (and removes) a server left running. */
+    String stopHint();
+
     /** False once the server has exited (it will not promote any more). */
     boolean running();
 

@@ -26,6 +26,7 @@ public final class SidecarServer implements RestoredServer {
     private final int major;
     private final String runId;
     private final boolean keep;
+    private final Integer publishedPort;
     private final AtomicInteger queries = new AtomicInteger();
     private final Map<String, Secret> environment;
 
@@ -35,7 +36,8 @@ public final class SidecarServer implements RestoredServer {
      * @param keep        leave the server running on close (an operator's restore)
      */
     SidecarServer(DockerToolRunner docker, String containerId, String volume, int major, String runId, Map<String, Secret> environment,
-                  boolean keep) {
+                  boolean keep, Integer publishedPort) {
+        this.publishedPort = publishedPort;
         this.docker = docker;
         this.containerId = containerId;
         this.volume = volume;
@@ -63,6 +65,17 @@ public final class SidecarServer implements RestoredServer {
         });
         if (!result.succeeded()) throw new PgwardenException(ErrorCode.TOOL, result.failureSummary("psql"));
         return out.toString(StandardCharsets.UTF_8).strip();
+    }
+
+    @Override
+    public String describe() {
+        return "in container " + name() + " on volume " + volume + (publishedPort == null ? " (no network)"
+                : ", published on 127.0.0.1:" + publishedPort + " (production's pg_hba.conf applies)");
+    }
+
+    @Override
+    public String stopHint() {
+        return "stop it with: docker stop " + name() + "; remove it with: docker rm " + name() + " && docker volume rm " + volume;
     }
 
     @Override

@@ -1,6 +1,5 @@
 package io.pgwarden.restore;
 
-import io.pgwarden.config.ClusterConfig;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.config.RestoreTestConfig;
 import io.pgwarden.error.PgwardenException;
@@ -9,13 +8,9 @@ import io.pgwarden.repository.RepositoryLayout;
 import io.pgwarden.repository.RestoreTestRecord;
 import io.pgwarden.repository.RestoreTestRecord.CheckResult;
 import io.pgwarden.repository.WalRepository;
-import io.pgwarden.runner.DockerToolRunner;
+import io.pgwarden.runner.ToolRunner;
 import io.pgwarden.storage.StorageDriver;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,36 +30,33 @@ public final class TestRestoreService {
 
     private final PgwardenConfig config;
     private final StorageDriver storage;
-    private final WalRepository wal;
+    private final PitrRestore restore;
     private final Clock clock;
 
     public TestRestoreService(PgwardenConfig config, StorageDriver storage, Clock clock) {
         this.config = config;
         this.storage = storage;
-        this.wal = new WalRepository(storage, config.repository());
+        this.restore = new PitrRestore(config, storage, new WalRepository(storage, config.repository()));
         this.clock = clock;
     }
 
     /** A test restore to {@code target}: the end of the archived WAL for scheduled ones; the quickstart proves PITR with a time. */
-    public RestoreTestRecord run(String cluster, String id, io.pgwarden.runner.ToolRunner runner, RestoreTarget target) {
-        ClusterConfig clusterConfig = config.cluster(cluster);
-        RestoreTestConfig settings = clusterConfig.restoreTest();
+    public RestoreTestRecord run(String cluster, String id, ToolRunner runner, RestoreTarget target) {
+        RestoreTestConfig settings = config.cluster(cluster).restoreTest();
         Instant started = clock.instant();
         long t0 = System.nanoTime();
         RestorePlan plan = null;
         Measured measured = new Measured(0, null, List.of());
         String error = null;
         try {
-            plan = new RestorePlanner(storage, wal)
-                    .plan(cluster, target, Optional.empty(), OptionalInt.empty());
-            measured = runner instanceof DockerToolRunner docker ? inSidecar(cluster, id, plan, docker, settings, target)
-                    : inScratchDirectory(cluster, id, plan, clusterConfig, settings, target);
+            plan = restore.plan(cluster, target, Optional.empty(), OptionalInt.empty());
+            measured = restoreAndCheck(cluster, id, runner, plan, settings, target);
             CheckResult failed = measured.checks().stream().filter(c -> !c.passed()).findFirst().orElse(null);
             if (failed != null) {
                 error = "check failed on database '" + failed.database() + "': " + failed.sql() + " returned '" + failed.actual()
                         + "', expected '" + failed.expect() + "'";
             }
-        } catch (RuntimeException | IOException e) {
+        } catch (RuntimeException e) {
             error = e.getMessage();
         }
         List<CheckResult> checks = measured.checks();
@@ -91,61 +83,29 @@ public final class TestRestoreService {
     private record Measured(double recoverySeconds, Instant recoveredTo, List<CheckResult> checks) {
     }
 
-    /** Process runner: a scratch directory and pg_ctl from runner.binDir; WAL through this daemon's endpoint. */
-    private Measured inScratchDirectory(String cluster, String id, RestorePlan plan, ClusterConfig clusterConfig, RestoreTestConfig settings,
-                                        RestoreTarget target)
-            throws IOException {
-        Path scratch = settings.scratchDir().resolve(cluster + "-" + id);
-        Path sockets = LocalServer.socketDirectory(scratch, 5432);
-        try {
-            Path data = prepareScratch(scratch);
-            new Restorer(storage, wal.encoding()).restore(plan, data, new RecoverySettings(RestoreCommands.viaDaemon(config, cluster, scratch.resolve("auth-header")),
-                    target, "promote", OptionalInt.empty(), "test restore " + id + " by pgwarden"), Progress.silent(plan.backup().rawBytes()));
-            // The scratch copy is reached through its own socket only: production's pg_hba.conf does not apply to it.
-            Files.writeString(data.resolve("pg_hba.conf"), "local all all trust\n");
-            LocalServer.handOverToPostgres(scratch, sockets);
-            Path bin = clusterConfig.runner().binDirFor(plan.backup().pgVersionNum() / 10000);
-            // Socket-only and archiving off: a scratch copy is never reached by clients nor archives into the repository.
-            LocalServer server = new LocalServer(bin, data, scratch.resolve("server.log"), sockets, 5432, "", false);
-            long r0 = System.nanoTime();
-            server.start(settings.timeout());
-            return measure(server, settings, r0);
-        } finally {
-            Restorer.deleteTree(scratch, true);
-            Restorer.deleteTree(sockets, true);
-        }
-    }
-
     /**
-     * Docker runner: a scratch volume filled by sidecars (base backup and the WAL it needs), PostgreSQL in a container
-     * on it with no network, checks through psql sidecars on its socket; container and volume removed afterwards.
+     * The recipe: a scratch site (a directory and the host's binaries, WAL through this daemon; or a volume filled by
+     * sidecars, PostgreSQL in a container with no network), filled, started, promoted, checked, and removed.
      */
-    private Measured inSidecar(String cluster, String id, RestorePlan plan, DockerToolRunner docker, RestoreTestConfig settings,
-                               RestoreTarget target) {
-        String volume = "pgwarden-restore-test-" + cluster.replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + id.toLowerCase();
-        VolumeRestorer restorer = new VolumeRestorer(storage, wal, docker);
-        restorer.restore(plan, volume, id.toLowerCase(), false, true, Progress.silent(plan.backup().rawBytes()));
+    private Measured restoreAndCheck(String cluster, String id, ToolRunner runner, RestorePlan plan, RestoreTestConfig settings,
+                                     RestoreTarget target) {
+        RestoreSite site = restore.scratch(cluster, id, runner);
         try {
-            RecoverySettings recovery = new RecoverySettings(VolumeRestorer.restoreCommand(), target, "promote",
-                    OptionalInt.of(plan.timeline()), "test restore " + id + " by pgwarden");
+            site.fill(plan, new RestoreSite.Recovery(target, "promote", OptionalInt.empty(), "test restore " + id + " by pgwarden"),
+                    Progress.silent(plan.backup().rawBytes()));
             long r0 = System.nanoTime();
-            return measure(restorer.start(plan, volume, id.toLowerCase(), new VolumeRestorer.ServerOptions(true, null, false, recovery,
-                    VolumeRestorer.scratchPsql(), false)), settings, r0);
+            try (RestoredServer server = site.start(plan, RestoreSite.ServerStart.scratch(settings.timeout()))) {
+                server.awaitPromoted(settings.timeout());
+                double recoverySeconds = (System.nanoTime() - r0) / 1e9;
+                return new Measured(recoverySeconds, server.recoveredTo().orElse(null), runChecks(server, settings));
+            }
         } finally {
-            docker.engine().removeVolume(volume);
-        }
-    }
-
-    private static Measured measure(RestoredServer started, RestoreTestConfig settings, long r0) {
-        try (RestoredServer server = started) {
-            server.awaitPromoted(settings.timeout());
-            double recoverySeconds = (System.nanoTime() - r0) / 1e9;
-            return new Measured(recoverySeconds, server.recoveredTo().orElse(null), runChecks(server, settings));
+            site.remove();
         }
     }
 
     /** The newest dump of each database, restored into a scratch database, its TOC's tables counted, then dropped. */
-    private List<RestoreTestRecord.DumpCheck> testDumps(String cluster, String id, io.pgwarden.runner.ToolRunner runner) {
+    private List<RestoreTestRecord.DumpCheck> testDumps(String cluster, String id, ToolRunner runner) {
         List<RestoreTestRecord.DumpCheck> out = new ArrayList<>();
         DumpRestoreService dumps = new DumpRestoreService(config, storage);
         List<io.pgwarden.repository.DumpManifest> all = new io.pgwarden.repository.Catalog(storage).dumps(cluster);
@@ -173,12 +133,6 @@ public final class TestRestoreService {
             }
         }
         return out;
-    }
-
-    private static Path prepareScratch(Path scratch) throws IOException {
-        Restorer.deleteTree(scratch, true);
-        Files.createDirectories(scratch);
-        return scratch.resolve("data");
     }
 
     /** The configured checks; without any, connecting and listing the databases is the check. */

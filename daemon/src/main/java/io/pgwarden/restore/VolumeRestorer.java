@@ -102,7 +102,7 @@ public final class VolumeRestorer {
                 new ToolInvocation.Container(java.util.Optional.of(volume), MOUNT, java.util.Optional.of("postgres"),
                         options.scratch() ? java.util.Optional.of("none") : java.util.Optional.of("bridge")));
         String id = docker.engine().startServer(server, options.publishPort(), options.keep());
-        return new SidecarServer(docker, id, volume, major, runId, options.psql(), options.keep());
+        return new SidecarServer(docker, id, volume, major, runId, options.psql(), options.keep(), options.publishPort());
     }
 
     /** The restore_command of a server on a restored volume: the staged WAL, copied (a missing file ends recovery's search). */

@@ -166,6 +166,11 @@ public final class DockerToolRunner implements ToolRunner {
 
 
     @Override
+    public int removeOrphans() {
+        return engine().removeOrphans();
+    }
+
+    @Override
     public String describe(int pgMajor) {
         return "docker image " + settings.imageFor(pgMajor) + " (network " + settings.network() + ")";
     }

@@ -5,7 +5,7 @@ package io.pgwarden.runner;
  * ({@link ProcessToolRunner}). stdout streams to the consumer; stderr's last lines are kept for the error
  * message; the timeout kills the tool. Whatever happens, nothing the run started is left behind.
  */
-public interface ToolRunner extends AutoCloseable {
+public sealed interface ToolRunner extends AutoCloseable permits DockerToolRunner, ProcessToolRunner {
 
     default ToolResult run(ToolInvocation invocation, StdoutConsumer stdout) {
         return run(invocation, null, stdout);
@@ -13,6 +13,11 @@ public interface ToolRunner extends AutoCloseable {
 
     /** @param stdin fed to the tool, then closed (e.g. a dump for pg_restore); null: no input */
     ToolResult run(ToolInvocation invocation, java.io.InputStream stdin, StdoutConsumer stdout);
+
+    /** Removes what a crash of this instance left behind (sidecars); the count removed. A process runner leaves none. */
+    default int removeOrphans() {
+        return 0;
+    }
 
     /** e.g. "docker image postgres:15 (network host)" or "process /usr/lib/postgresql/15/bin". */
     String describe(int pgMajor);

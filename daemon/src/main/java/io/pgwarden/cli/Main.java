@@ -31,6 +31,8 @@ public final class Main {
         }
         if (e instanceof PgwardenException p) {
             err.println("pgwarden: " + p.getMessage());
+            // The same fields the HTTP API sends as Pgwarden-* headers; a bare usage error has none.
+            if (!p.context().fields().isEmpty()) err.println("pgwarden: (" + io.pgwarden.error.ErrorReport.fields(p) + ")");
             err.flush();
             return p.code().exitCode();
         }

@@ -94,7 +94,7 @@ public final class JobEngine {
     private JobRun claim(JobRequest request) {
         Instant now = clock.instant();
         JobRun run = new JobRun(RunIds.next(now), request.cluster(), request.kind(), request.database().orElse(null), request.trigger(),
-                JobState.RUNNING, now, null, null, null);
+                JobState.RUNNING, now, null, null, null, null);
         JobRun existing = running.putIfAbsent(slot(request), run);
         if (existing != null) {
             metrics.backupFailed(request.cluster(), request.kind().label(), ErrorCode.BUSY.reason());
@@ -117,12 +117,14 @@ public final class JobEngine {
         try {
             Optional<String> problem = job.run(request, run, activeRunIds());
             done = finish(run, problem.isEmpty() ? JobState.SUCCEEDED : JobState.FAILED, problem.orElse(null),
-                    problem.isEmpty() ? null : ErrorCode.TOOL);
+                    problem.isEmpty() ? null : ErrorCode.TOOL, null);
         } catch (RuntimeException e) {
             ErrorCode code = ErrorCode.of(e);
+            String object = null;
+            if (e instanceof PgwardenException p) object = p.inCluster(request.cluster()).inRun(run.id()).context().objectKey();
             job.failed(request, run, e, code);
             if (code == ErrorCode.INTERNAL) log.error("cluster '{}': {} {} failed", request.cluster(), request.kind().noun(), run.id(), e);
-            done = finish(run, JobState.FAILED, e.getMessage(), code);
+            done = finish(run, JobState.FAILED, e.getMessage(), code, object);
         } finally {
             running.remove(slot(request));
         }
@@ -136,8 +138,8 @@ public final class JobEngine {
         return active;
     }
 
-    private JobRun finish(JobRun run, JobState outcome, String error, ErrorCode code) {
-        JobRun done = run.finish(outcome, clock.instant(), error, code == null ? null : code.name());
+    private JobRun finish(JobRun run, JobState outcome, String error, ErrorCode code, String errorObject) {
+        JobRun done = run.finish(outcome, clock.instant(), error, code == null ? null : code.name(), errorObject);
         remember(done);
         log.info("cluster '{}': {} {} {}", run.cluster(), run.kind().noun(), run.id(), outcome.label());
         return done;

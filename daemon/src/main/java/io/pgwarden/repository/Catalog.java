@@ -86,7 +86,7 @@ public final class Catalog {
             expected = null;
         }
         if (!key.equals(expected)) {
-            throw PgwardenException.integrity("repository object '" + key + "' is a manifest of another place ('" + expected + "')");
+            throw PgwardenException.integrity("repository object '" + key + "' is a manifest of another place ('" + expected + "')").forObject(key);
         }
         return manifest;
     }
@@ -95,7 +95,7 @@ public final class Catalog {
         try (var object = storage.get(key).orElseThrow(() -> PgwardenException.notFound("repository object '" + key + "' disappeared"))) {
             return RepositoryJson.MAPPER.readValue(object.content(), type);
         } catch (IOException e) {
-            throw PgwardenException.integrity("repository object '" + key + "' is not a valid " + what + " manifest: " + e.getMessage());
+            throw PgwardenException.integrity("repository object '" + key + "' is not a valid " + what + " manifest: " + e.getMessage()).forObject(key);
         }
     }
 

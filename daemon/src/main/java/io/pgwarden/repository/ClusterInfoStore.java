@@ -31,7 +31,7 @@ public final class ClusterInfoStore {
             pinned.put(cluster, info);
             return Optional.of(info);
         } catch (IOException | RuntimeException e) {
-            throw PgwardenException.integrity("repository object '" + key + "' is not a valid cluster.json: " + e.getMessage());
+            throw PgwardenException.integrity("repository object '" + key + "' is not a valid cluster.json: " + e.getMessage()).forObject(key);
         }
     }
 

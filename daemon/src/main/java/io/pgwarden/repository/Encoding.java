@@ -94,7 +94,7 @@ public final class Encoding {
         try {
             return Optional.of(new Sealed(algorithm, Long.parseLong(keyId)));
         } catch (NumberFormatException e) {
-            throw PgwardenException.integrity("repository object '" + objectKey + "' has an invalid key-id '" + keyId + "'");
+            throw PgwardenException.integrity("repository object '" + objectKey + "' has an invalid key-id '" + keyId + "'").forObject(objectKey);
         }
     }
 
@@ -105,7 +105,7 @@ public final class Encoding {
             Sealed s = sealed.get();
             if (!ObjectCipher.ALGORITHM.equals(s.algorithm())) {
                 throw PgwardenException.integrity("repository object '" + objectKey + "' is encrypted with '" + s.algorithm()
-                        + "', which pgwarden does not know");
+                        + "', which pgwarden does not know").forObject(objectKey);
             }
             if (cipher.isEmpty()) {
                 throw new PgwardenException(ErrorCode.CONFIG, "repository object '" + objectKey + "' is encrypted (key " + s.keyId()

@@ -106,7 +106,7 @@ public final class RepositoryMarker {
             }
             return Optional.of(doc);
         } catch (IOException e) {
-            throw PgwardenException.integrity("repository object '" + KEY + "' is not a valid repository description: " + e.getMessage());
+            throw PgwardenException.integrity("repository object '" + KEY + "' is not a valid repository description: " + e.getMessage()).forObject(KEY);
         }
     }
 

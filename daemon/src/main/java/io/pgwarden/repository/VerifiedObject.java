@@ -93,12 +93,12 @@ public final class VerifiedObject implements AutoCloseable {
         } catch (com.github.luben.zstd.ZstdIOException | java.util.zip.ZipException | java.io.EOFException e) {
             throw corrupt("cannot be decoded: " + e.getMessage());
         } catch (IOException e) {
-            throw PgwardenException.unavailable("reading repository object '" + key() + "' failed: " + e.getMessage(), e);
+            throw PgwardenException.unavailable("reading repository object '" + key() + "' failed: " + e.getMessage(), e).forObject(key());
         }
     }
 
     private PgwardenException corrupt(String what) {
-        return PgwardenException.integrity("repository object '" + key() + "' " + what);
+        return PgwardenException.integrity("repository object '" + key() + "' " + what).forObject(key());
     }
 
     @Override

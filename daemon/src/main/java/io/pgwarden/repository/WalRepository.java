@@ -108,16 +108,16 @@ public final class WalRepository {
     private StoredWal describe(ObjectInfo info) {
         String key = info.key();
         Compression codec = Compression.forSuffix(key.substring(key.lastIndexOf('.') + 1))
-                .orElseThrow(() -> PgwardenException.integrity("repository object '" + key + "' has an unknown codec suffix"));
+                .orElseThrow(() -> PgwardenException.integrity("repository object '" + key + "' has an unknown codec suffix").forObject(key));
         String sha = info.metadata().get(META_SHA256);
         String size = info.metadata().get(META_RAW_SIZE);
         if (sha == null || size == null) {
-            throw PgwardenException.integrity("repository object '" + key + "' has no recorded sha256/raw-size metadata");
+            throw PgwardenException.integrity("repository object '" + key + "' has no recorded sha256/raw-size metadata").forObject(key);
         }
         try {
             return new StoredWal(key, codec, Encoding.sealingOf(key, info.metadata()), Long.parseLong(size), sha);
         } catch (NumberFormatException e) {
-            throw PgwardenException.integrity("repository object '" + key + "' has an invalid raw-size '" + size + "'");
+            throw PgwardenException.integrity("repository object '" + key + "' has an invalid raw-size '" + size + "'").forObject(key);
         }
     }
 }

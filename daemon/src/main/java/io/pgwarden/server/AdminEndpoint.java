@@ -73,7 +73,7 @@ final class AdminEndpoint {
         } catch (PgwardenException e) {
             if (e.code() == ErrorCode.UNAUTHORIZED) response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
             int status = e.code() == ErrorCode.USAGE && e.getMessage().startsWith("method") ? 405 : e.code().httpStatus();
-            return Responses.text(response, callback, status, e.getMessage());
+            return Responses.error(response, callback, status, e);
         }
     }
 

@@ -1,5 +1,7 @@
 package io.pgwarden.server;
 
+import io.pgwarden.error.ErrorReport;
+import io.pgwarden.error.PgwardenException;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Response;
@@ -15,6 +17,16 @@ final class Responses {
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; charset=utf-8");
         Content.Sink.write(response, true, oneLine(line) + "\n", callback);
         return true;
+    }
+
+    /** An error: its message as the body, its code and context in Pgwarden-* headers ({@link ErrorReport}). */
+    static boolean error(Response response, Callback callback, PgwardenException e) {
+        return error(response, callback, e.code().httpStatus(), e);
+    }
+
+    static boolean error(Response response, Callback callback, int status, PgwardenException e) {
+        ErrorReport.headers(e).forEach((name, value) -> response.getHeaders().put(name, value));
+        return text(response, callback, status, e.getMessage());
     }
 
     /** A JSON document (admin API answers). */

@@ -64,7 +64,7 @@ public final class WalEndpoint {
                 log.warn("refused {} {} for cluster '{}': {}", request.getMethod(), file, clusterName, e.getMessage());
             }
             closeIfBodyUnread(request, response, false);
-            return Responses.text(response, callback, e.code().httpStatus(), e.getMessage());
+            return Responses.error(response, callback, e);
         }
         return switch (request.getMethod()) {
             case "PUT" -> push(request, response, callback, cluster.name(), file);
@@ -100,7 +100,7 @@ public final class WalEndpoint {
             // sees this answer instead of a reset connection. Over the size limit, just close.
             boolean drained = body.started() && e.code() != ErrorCode.PAYLOAD_TOO_LARGE && body.drain(config.server().maxBodyBytes());
             closeIfBodyUnread(request, response, drained);
-            return Responses.text(response, callback, e.code().httpStatus(), e.getMessage());
+            return Responses.error(response, callback, e.inCluster(cluster));
         } catch (IOException e) {
             // The client went away, sent less than it announced, or stalled: nothing was stored.
             metrics.walPushFailed(cluster, "aborted");
@@ -128,7 +128,7 @@ public final class WalEndpoint {
         try {
             slot = slots.acquire("WAL file '" + file + "'");
         } catch (PgwardenException e) {
-            return Responses.text(response, callback, e.code().httpStatus(), e.getMessage());
+            return Responses.error(response, callback, e.inCluster(cluster));
         }
         try (slot) {
             return fetchInSlot(response, callback, cluster, file);
@@ -141,7 +141,7 @@ public final class WalEndpoint {
             found = fetcher.open(cluster, file);
         } catch (PgwardenException e) {
             log.warn("cluster '{}': fetch of {} failed: {}", cluster, file, e.getMessage());
-            return Responses.text(response, callback, e.code().httpStatus(), e.getMessage());
+            return Responses.error(response, callback, e.inCluster(cluster));
         }
         if (found.isEmpty()) {
             return Responses.text(response, callback, 404, "WAL file '" + file + "' is not in the repository of cluster '" + cluster + "'");
@@ -158,7 +158,7 @@ public final class WalEndpoint {
             log.error("cluster '{}': fetch of {} failed: {}", cluster, file, e.getMessage());
             if (!response.isCommitted() && e instanceof PgwardenException p) {
                 response.getHeaders().remove(HttpHeader.CONTENT_LENGTH);
-                return Responses.text(response, callback, p.code().httpStatus(), p.getMessage());
+                return Responses.error(response, callback, p.inCluster(cluster));
             }
             callback.failed(e); // already streaming: abort, so the client sees a short transfer, not a whole file
         }

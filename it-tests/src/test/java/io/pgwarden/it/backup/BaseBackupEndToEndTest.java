@@ -128,6 +128,7 @@ class BaseBackupEndToEndTest {
                 "--kind", "dump", "--database", "nosuchdb");
         assertThat(missing.exitCode()).isEqualTo(1);
         assertThat(missing.stderr()).contains("database 'nosuchdb' does not exist or does not accept connections (present: postgres)");
+        assertThat(missing.stderr()).containsPattern("pgwarden: \\(code NOT_FOUND, cluster main, run \\d{8}T\\d{6}Z-[0-9a-f]{4}\\)");
         var usage = io.pgwarden.it.support.Launcher.run("backup", "--config", pgwarden.configFile().toString(), "--cluster", "main",
                 "--kind", "incremental");
         assertThat(usage.exitCode()).isEqualTo(2);

@@ -323,8 +323,13 @@ abstract class EncryptionEndToEnd {
         var http = pgwarden.get(nameB);
         assertThat(http.statusCode()).isEqualTo(500);
         assertThat(new String(http.body(), StandardCharsets.UTF_8)).contains("repository object '" + b + "'").contains("failed authentication");
+        // The same context as fields: headers for HTTP clients, a line under the message on the command line.
+        assertThat(http.headers().firstValue("Pgwarden-Error-Code")).hasValue("INTEGRITY");
+        assertThat(http.headers().firstValue("Pgwarden-Cluster")).hasValue("main");
+        assertThat(http.headers().firstValue("Pgwarden-Object")).hasValue(b);
         var fetch = pgwarden.cli("wal-fetch", nameB, dir.resolve("swapped").toString());
         assertThat(fetch.exitCode()).isEqualTo(5);
+        assertThat(fetch.stderr()).contains("pgwarden: (code INTEGRITY, object " + b + ")");
         assertThat(dir.resolve("swapped")).doesNotExist();
 
         // One backup's data under another's key, its manifest edited to match sizes and checksums: only the key binding can tell.

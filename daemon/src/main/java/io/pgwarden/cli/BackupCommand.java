@@ -63,19 +63,20 @@ final class BackupCommand implements Callable<Integer> {
         spec.commandLine().getOut().println(result.id());
         spec.commandLine().getOut().flush();
         if (!result.succeeded()) {
-            throw new PgwardenException(ErrorCode.valueOf(result.errorCode()), result.kind().noun() + " " + result.id() + " failed: " + result.error());
+            throw new PgwardenException(ErrorCode.valueOf(result.errorCode()), result.kind().noun() + " " + result.id() + " failed: " + result.error())
+                    .withContext(new io.pgwarden.error.ErrorContext(result.cluster(), result.errorObject(), result.id()));
         }
         return 0;
     }
 
     private static JobRun runStandalone(PgwardenConfig cfg, JobRequest request) {
-        io.pgwarden.repository.Encoding.of(cfg.repository()).warmUpInBackground(); // long command: worth compiling the cipher
         try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.WRITE);
              ToolRunner runner = ToolRunners.create(cfg.cluster(request.cluster()).runner(), INSTANCE);
              Metrics metrics = new Metrics(Clock.systemUTC())) {
+            WalRepository wal = new WalRepository(storage, cfg.repository());
+            wal.encoding().warmUpInBackground(); // long command: worth compiling the cipher
             Clock clock = Clock.systemUTC();
-            JobEngine jobs = JobEngine.create(cfg, storage, new WalRepository(storage, cfg.repository()), new ClusterInfoStore(storage),
-                    c -> runner, metrics, clock);
+            JobEngine jobs = JobEngine.create(cfg, storage, wal, new ClusterInfoStore(storage), c -> runner, metrics, clock);
             return jobs.run(request);
         }
     }

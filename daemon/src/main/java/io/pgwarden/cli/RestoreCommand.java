@@ -108,9 +108,10 @@ final class RestoreCommand implements Callable<Integer> {
         if (!dryRun && !intoVolume && targetDir == null) throw usage("--target-dir is required (or --dry-run)");
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        io.pgwarden.repository.Encoding.of(cfg.repository()).warmUpInBackground(); // long command: worth compiling the cipher
         try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.READ)) {
-            PitrRestore restore = new PitrRestore(cfg, storage, new WalRepository(storage, cfg.repository()));
+            WalRepository wal = new WalRepository(storage, cfg.repository());
+            wal.encoding().warmUpInBackground(); // long command: worth compiling the cipher
+            PitrRestore restore = new PitrRestore(cfg, storage, wal);
             RestorePlan plan = restore.plan(options.cluster, restoreTarget, Optional.ofNullable(backup), tli);
             printPlan(out, plan);
             if (dryRun) return 0;

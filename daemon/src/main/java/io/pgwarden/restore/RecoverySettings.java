@@ -18,7 +18,7 @@ import java.util.OptionalInt;
  * @param timeline empty: 'latest'
  * @param action   promote, pause or shutdown once the target is reached
  */
-public record RecoverySettings(String restoreCommand, RestoreTarget target, String action, OptionalInt timeline, String comment) {
+record RecoverySettings(String restoreCommand, RestoreTarget target, String action, OptionalInt timeline, String comment) {
     /** PostgreSQL's own timestamptz form (its recovery_target_time check refuses ISO-8601's 'T' ... 'Z' spelling). */
     private static final java.time.format.DateTimeFormatter PG_TIME =
             java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSSx").withZone(java.time.ZoneOffset.UTC);

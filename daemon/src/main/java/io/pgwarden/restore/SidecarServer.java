@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * PostgreSQL running in a container on a restored volume. Queries run in short psql sidecars that share the
  * volume, where the server's socket is: no network, no password, and nothing published on the host.
  */
-public final class SidecarServer implements RestoredServer {
+final class SidecarServer implements RestoredServer {
     private static final int MAX_OUTPUT = 1 << 20;
 
     private final DockerToolRunner docker;

@@ -33,7 +33,7 @@ import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
  * sidecar that mounts the volume; the WAL recovery needs is staged beside it, so the restored server needs neither
  * network nor token: its restore_command copies from the volume. Then PostgreSQL runs in a container on it.
  */
-public final class VolumeRestorer {
+final class VolumeRestorer {
     static final String MOUNT = "/pgwarden-restore";
     static final String DATA = MOUNT + "/data";
     static final String WAL = MOUNT + "/wal";

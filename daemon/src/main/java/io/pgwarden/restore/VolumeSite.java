@@ -10,7 +10,7 @@ import java.util.OptionalInt;
  * PostgreSQL runs in a container on it (see {@link VolumeRestorer}). A scratch volume is removed with the site; an
  * operator's volume and server are kept.
  */
-public final class VolumeSite implements RestoreSite {
+final class VolumeSite implements RestoreSite {
     private final VolumeRestorer restorer;
     private final DockerToolRunner docker;
     private final String volume;

@@ -76,7 +76,7 @@ class LargeArchiveBenchmark {
                 misses[i] = System.nanoTime() - t0;
                 if (r.statusCode() != 404) throw new IllegalStateException("a missing file answered " + r.statusCode());
             }
-            return new long[][] {pushes, misses, {peakRssKb(daemon.pid())}};
+            return new long[][] {pushes, misses, {WalPushBenchmark.peakRssKb(daemon.pid())}};
         } finally {
             daemon.destroy();
             daemon.waitFor();
@@ -125,11 +125,6 @@ class LargeArchiveBenchmark {
             Thread.sleep(500);
         }
         System.out.printf("daemon settled %.1f s after ready%n", (System.nanoTime() - t0) / 1e9);
-    }
-
-    private static long peakRssKb(long pid) throws IOException {
-        return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("VmHWM:"))
-                .mapToLong(l -> Long.parseLong(l.replaceAll("\\D", ""))).findFirst().orElse(-1);
     }
 
     private static void report(long[][] empty, long[][] full, double fillSeconds) throws IOException {

@@ -158,7 +158,7 @@ class WalPushBenchmark {
     }
 
     /** A process's peak resident memory (VmHWM), in KiB. */
-    static long peakRssKb(long pid) throws Exception {
+    static long peakRssKb(long pid) throws java.io.IOException {
         return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("VmHWM:"))
                 .mapToLong(l -> Long.parseLong(l.replaceAll("\\D", ""))).findFirst().orElse(-1);
     }

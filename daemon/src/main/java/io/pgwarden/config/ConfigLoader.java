@@ -76,7 +76,7 @@ public final class ConfigLoader {
     }
 
     private static ServerConfig server(ConfigNode node) {
-        node.allowOnly("tls", "allowPlaintext", "listen", "maxBodySize", "spoolDir", "maxConcurrentPushes", "adminToken", "instance", "bodyIdleTimeout", "maxConnections");
+        node.allowOnly("tls", "allowPlaintext", "listen", "maxBodySize", "spoolDir", "maxConcurrentPushes", "adminToken", "instance", "bodyIdleTimeout", "maxConnections", "walReadAhead");
         String host = ServerConfig.DEFAULT_HOST;
         int port = ServerConfig.DEFAULT_PORT;
         Optional<String[]> listen = node.parsed("listen", ConfigLoader::hostAndPort);
@@ -103,7 +103,8 @@ public final class ConfigLoader {
                     + " stream) and tokens would cross the network in clear; configure server.tls, or set server.allowPlaintext: true"
                     + " when a TLS proxy or a private network carries the traffic");
         }
-        return new ServerConfig(host, port, maxBody, spool, pushes, adminToken, instance, bodyIdle, connections, tls);
+        int readAhead = node.integer("walReadAhead", 0, 64).orElse(ServerConfig.DEFAULT_WAL_READ_AHEAD);
+        return new ServerConfig(host, port, maxBody, spool, pushes, adminToken, instance, bodyIdle, connections, tls, readAhead);
     }
 
     /** Literal addresses only (no name lookup while loading a config); "localhost" is loopback by definition. */

@@ -2,6 +2,7 @@ package io.pgwarden.daemon;
 
 import io.pgwarden.archive.WalArchiver;
 import io.pgwarden.archive.WalFetcher;
+import io.pgwarden.archive.WalReadAhead;
 import io.pgwarden.jobs.JobEngine;
 import io.pgwarden.config.ClusterConfig;
 import io.pgwarden.config.PgwardenConfig;
@@ -44,9 +45,11 @@ public final class Daemon implements AutoCloseable {
     private final BackupScheduler scheduler;
     private final ClusterUpProbe probe;
     private final ReadinessProbe readiness;
+    private final WalReadAhead readAhead;
 
     private Daemon(StorageDriver storage, Metrics metrics, Map<String, ToolRunner> runners, JobEngine jobs, HttpServer http,
-                   BackupScheduler scheduler, ClusterUpProbe probe, ReadinessProbe readiness) {
+                   BackupScheduler scheduler, ClusterUpProbe probe, ReadinessProbe readiness, WalReadAhead readAhead) {
+        this.readAhead = readAhead;
         this.probe = probe;
         this.readiness = readiness;
         this.storage = storage;
@@ -77,13 +80,17 @@ public final class Daemon implements AutoCloseable {
         WalArchiver archiver = new WalArchiver(config, clusterInfo, wal, clock, slots);
         Map<String, ToolRunner> runners = runners(config);
         JobEngine jobs = JobEngine.create(config, storage, wal, clusterInfo, runners::get, metrics, clock);
-        WalEndpoint endpoint = new WalEndpoint(config, archiver, new WalFetcher(config, wal), metrics, slots);
+        // Two downloads ahead at once: on two cores, more would only compete with the one being served.
+        WalReadAhead readAhead = new WalReadAhead(wal, clusterInfo, config.server().spoolDir().resolve("read-ahead-" + config.server().instance()),
+                config.server().walReadAhead(), 2);
+        WalEndpoint endpoint = new WalEndpoint(config, archiver, new WalFetcher(config, wal), readAhead, metrics, slots);
         ReadinessProbe readiness = new ReadinessProbe(storage).start();
         HttpServer http = new HttpServer(config.server(), new Routes(endpoint, config, jobs, new RestoreJobs(config, storage, clock), metrics, readiness));
         try {
             http.start();
         } catch (Exception e) {
             readiness.close();
+            readAhead.close();
             runners.values().forEach(ToolRunner::close);
             storage.close();
             throw new PgwardenException(ErrorCode.CONFIG,
@@ -96,7 +103,7 @@ public final class Daemon implements AutoCloseable {
         BackupScheduler scheduler = BackupScheduler.start(config, jobs, new Catalog(storage), clock);
         log.info("pgwarden listening on {}://{}:{}, repository {}, clusters {}", http.scheme(), http.host(), http.port(),
                 storage.describe(), config.clusters().keySet());
-        return new Daemon(storage, metrics, runners, jobs, http, scheduler, new ClusterUpProbe(config, metrics), readiness);
+        return new Daemon(storage, metrics, runners, jobs, http, scheduler, new ClusterUpProbe(config, metrics), readiness, readAhead);
     }
 
     /** Spool files of this instance's earlier run, killed mid-push (their pushes were never acknowledged). */
@@ -192,6 +199,7 @@ public final class Daemon implements AutoCloseable {
                 r.kind().noun(), r.id()));
         runners.values().forEach(ToolRunner::close);
         if (!jobs.awaitIdle(java.time.Duration.ofSeconds(30))) log.warn("backup runs still busy after 30s; stopping anyway");
+        readAhead.close();
         metrics.close();
         storage.close();
         log.info("pgwarden stopped");

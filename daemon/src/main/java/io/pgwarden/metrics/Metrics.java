@@ -27,6 +27,7 @@ public final class Metrics implements AutoCloseable {
     public static final String WAL_ARCHIVED_BYTES = "pgwarden.wal.archived.bytes";
     public static final String WAL_PUSH = "pgwarden.wal.push";
     public static final String WAL_PUSH_FAILURES = "pgwarden.wal.push.failures";
+    public static final String WAL_FETCHES = "pgwarden.wal.fetches";
     public static final String WAL_LAST_ARCHIVED = "pgwarden.wal.last.archived.timestamp";
     public static final String BACKUP_LAST_SUCCESS = "pgwarden.backup.last.success.timestamp";
     public static final String BACKUP_DURATION = "pgwarden.backup.duration";
@@ -110,6 +111,12 @@ public final class Metrics implements AutoCloseable {
         Counter.builder(STORAGE_OPERATIONS).tag("operation", operation)
                 .description("repository operations by kind (a list on the WAL path would make pushes cost more as the archive grows)")
                 .register(registry).increment();
+    }
+
+    /** A WAL GET answered 200: from the read-ahead directory (source="read-ahead") or from the repository. */
+    public void walFetched(String cluster, boolean readAhead) {
+        Counter.builder(WAL_FETCHES).tag("cluster", cluster).tag("source", readAhead ? "read-ahead" : "repository")
+                .description("WAL files served to restore_command, by where they came from").register(registry).increment();
     }
 
     public void walPushFailed(String cluster, String reason) {

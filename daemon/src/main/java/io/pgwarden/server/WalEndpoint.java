@@ -4,6 +4,8 @@ import io.pgwarden.archive.PushResult;
 import io.pgwarden.archive.RequestSlots;
 import io.pgwarden.archive.WalArchiver;
 import io.pgwarden.archive.WalFetcher;
+import io.pgwarden.archive.WalReadAhead;
+import io.pgwarden.pg.WalFileName;
 import io.pgwarden.config.ClusterConfig;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.error.ErrorCode;
@@ -35,10 +37,13 @@ public final class WalEndpoint {
     private final PgwardenConfig config;
     private final WalArchiver archiver;
     private final WalFetcher fetcher;
+    private final WalReadAhead readAhead;
     private final Metrics metrics;
     private final RequestSlots slots;
 
-    public WalEndpoint(PgwardenConfig config, WalArchiver archiver, WalFetcher fetcher, Metrics metrics, RequestSlots slots) {
+    public WalEndpoint(PgwardenConfig config, WalArchiver archiver, WalFetcher fetcher, WalReadAhead readAhead, Metrics metrics,
+                       RequestSlots slots) {
+        this.readAhead = readAhead;
         this.config = config;
         this.archiver = archiver;
         this.fetcher = fetcher;
@@ -138,6 +143,8 @@ public final class WalEndpoint {
     private boolean fetchInSlot(Response response, Callback callback, String cluster, String file) {
         Optional<VerifiedObject> found;
         try {
+            Optional<WalReadAhead.Prefetched> ready = readAhead.take(cluster, WalFileName.parse(file));
+            if (ready.isPresent() && serveFetchedAhead(response, callback, cluster, ready.get())) return true;
             found = fetcher.open(cluster, file);
         } catch (PgwardenException e) {
             log.warn("cluster '{}': fetch of {} failed: {}", cluster, file, e.getMessage());
@@ -154,6 +161,7 @@ public final class WalEndpoint {
             object.writeTo(out);
             out.close();
             callback.succeeded();
+            metrics.walFetched(cluster, false);
         } catch (IOException | RuntimeException e) {
             log.error("cluster '{}': fetch of {} failed: {}", cluster, file, e.getMessage());
             if (!response.isCommitted() && e instanceof PgwardenException p) {
@@ -163,6 +171,32 @@ public final class WalEndpoint {
             callback.failed(e); // already streaming: abort, so the client sees a short transfer, not a whole file
         }
         return true;
+    }
+
+    /**
+     * Answers with a segment read ahead (already verified as it was written). False when its file cannot be opened:
+     * then the repository serves it, since a failed restore_command would tell PostgreSQL the segment does not exist.
+     */
+    private boolean serveFetchedAhead(Response response, Callback callback, String cluster, WalReadAhead.Prefetched ready) {
+        try (ready; java.io.InputStream in = java.nio.file.Files.newInputStream(ready.file())) {
+            response.setStatus(200);
+            response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/octet-stream");
+            response.getHeaders().put(HttpHeader.CONTENT_LENGTH, ready.size());
+            try (OutputStream out = Content.Sink.asOutputStream(response)) {
+                in.transferTo(out);
+            }
+            callback.succeeded();
+            metrics.walFetched(cluster, true);
+            return true;
+        } catch (java.nio.file.NoSuchFileException gone) {
+            return false;
+        } catch (IOException e) {
+            if (response.isCommitted()) {
+                callback.failed(e);
+                return true;
+            }
+            return false;
+        }
     }
 
     /** Remembers whether any of the body was read, and can discard the rest (bounded). */

@@ -13,11 +13,19 @@ public final class RestoreCommands {
     private RestoreCommands() {
     }
 
-    /** {@code pgwarden wal-fetch} through the launcher this process was started by. */
+    /** Where the standalone restore_command keeps segments fetched ahead: relative to the data directory, its cwd. */
+    public static final String SPOOL = "pg_wal/pgwarden-spool";
+
+    /**
+     * {@code pgwarden wal-fetch} through the launcher this process was started by, fetching ahead into {@link #SPOOL};
+     * a segment found there is moved into place with no process started. Inside pg_wal it is on the same filesystem as
+     * %p (the move is a rename), and PostgreSQL's WAL recycling and pg_basebackup leave a directory there alone. If
+     * the move fails, wal-fetch fetches the file: a failed restore_command would end the recovery.
+     */
     public static String standalone(Path configFile, String cluster) {
         String launcher = System.getProperty("pgwarden.launcher", "pgwarden");
-        return literal(launcher) + " wal-fetch --config " + literal(configFile.toAbsolutePath().normalize().toString())
-                + " --cluster " + literal(cluster) + " %f %p";
+        return "if [ -f " + SPOOL + "/%f ] && mv -f " + SPOOL + "/%f %p; then exit 0; fi; exec " + literal(launcher) + " wal-fetch --config "
+                + literal(configFile.toAbsolutePath().normalize().toString()) + " --cluster " + literal(cluster) + " --spool " + SPOOL + " %f %p";
     }
 
     /**

@@ -1,0 +1,146 @@
+package io.pgwarden.it.archive;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pgwarden.it.support.Launcher;
+import io.pgwarden.it.support.PgCluster;
+import io.pgwarden.it.support.PgwardenFixture;
+import io.pgwarden.it.support.Processes;
+import io.pgwarden.it.support.TestDirs;
+import io.pgwarden.restore.RestoreCommands;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * `pgwarden wal-fetch --spool`, and the standalone restore_command `pgwarden restore` writes with it: the segments
+ * after the requested one wait verified in pg_wal/pgwarden-spool and the next calls move them into place; a corrupt
+ * object ahead never lands there; the end of the archive empties the spool.
+ */
+class WalFetchSpoolTest {
+    Path dir;
+    PgwardenFixture pgwarden;
+    PgCluster source;
+    Path data;
+
+    @BeforeEach
+    void start() throws Exception {
+        dir = TestDirs.create("pgwarden-spool-");
+        pgwarden = PgwardenFixture.start(dir, PgwardenFixture.filesystemRepositoryYaml(dir.resolve("repo")), "");
+        source = PgCluster.init(dir, "source", 1).configure("archive_mode = on", "archive_command = '" + pgwarden.archiveCommand() + "'",
+                "wal_keep_size = '1GB'", "max_wal_size = '1GB'").start();
+        source.query("CREATE TABLE t (x int)");
+        // What the restore_command sees as its working directory: a data directory with its pg_wal.
+        data = Files.createDirectories(dir.resolve("restored").resolve("pg_wal")).getParent();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        if (source != null) source.close();
+        if (pgwarden != null) pgwarden.close();
+        TestDirs.delete(dir);
+    }
+
+    @Test
+    void theRestoreCommandMovesSegmentsFetchedAheadIntoPlaceByteIdentical() throws Exception {
+        List<String> names = archive(4);
+        Path spool = data.resolve(RestoreCommands.SPOOL);
+
+        var first = restoreCommand(names.get(0));
+        assertThat(first.exitCode()).as(first.stderr()).isZero();
+        assertThat(filesIn(spool)).containsExactlyInAnyOrderElementsOf(names.subList(1, 4)); // 8 ahead, 3 archived
+        assertThat(Files.readAllBytes(spool.resolve(names.get(1)))).isEqualTo(original(names.get(1)));
+
+        for (String name : names.subList(1, 4)) {
+            var r = restoreCommand(name);
+            assertThat(r.exitCode()).as(r.stderr()).isZero();
+            assertThat(filesIn(spool)).doesNotContain(name);
+        }
+        assertThat(filesIn(spool)).isEmpty();
+
+        var end = restoreCommand(nextName(names.get(3)));
+        assertThat(end.exitCode()).isEqualTo(1); // the end of the archive, as PostgreSQL must read it
+        assertThat(data.resolve("pg_wal/RECOVERYXLOG")).doesNotExist();
+    }
+
+    @Test
+    void aCorruptObjectAheadNeverReachesTheSpoolAndItsOwnCallReportsIt() throws Exception {
+        List<String> names = archive(3);
+        String key = pgwarden.walKeys().stream().filter(k -> k.contains("/" + names.get(1) + ".")).findFirst().orElseThrow();
+        try (var storage = io.pgwarden.storage.StorageFactory.create(pgwarden.config().repository())) {
+            var info = storage.stat(key).orElseThrow();
+            byte[] bytes;
+            try (var stored = storage.get(key).orElseThrow()) {
+                bytes = stored.content().readAllBytes();
+            }
+            bytes[bytes.length / 2] ^= 0x5a;
+            storage.delete(key);
+            storage.put(key, new java.io.ByteArrayInputStream(bytes), info.metadata());
+        }
+
+        assertThat(restoreCommand(names.get(0)).exitCode()).isZero();
+        Path spool = data.resolve(RestoreCommands.SPOOL);
+        assertThat(filesIn(spool)).containsExactly(names.get(2));
+
+        var corrupt = restoreCommand(names.get(1));
+        assertThat(corrupt.exitCode()).isEqualTo(5);
+        assertThat(corrupt.stderr()).contains("repository object '" + key + "'");
+        assertThat(data.resolve("pg_wal/RECOVERYXLOG")).doesNotExist();
+    }
+
+    @Test
+    void whenTheArchiveEndsLeftOverSegmentsAreRemoved() throws Exception {
+        List<String> names = archive(3);
+        assertThat(restoreCommand(names.get(0)).exitCode()).isZero();
+        Path spool = data.resolve(RestoreCommands.SPOOL);
+        assertThat(filesIn(spool)).hasSize(2);
+
+        // Recovery stops asking for them (a target reached) and asks for a segment the archive does not have.
+        assertThat(restoreCommand(nextName(names.get(2))).exitCode()).isEqualTo(1);
+        assertThat(filesIn(spool)).isEmpty();
+    }
+
+    /** The standalone restore_command, as PostgreSQL runs it: sh -c in the data directory, %f and %p replaced. */
+    private Processes.Result restoreCommand(String file) throws Exception {
+        System.setProperty("pgwarden.launcher", Launcher.executable().toString());
+        String command = RestoreCommands.standalone(pgwarden.configFile(), "main").replace("%f", file).replace("%p", "pg_wal/RECOVERYXLOG");
+        Processes.Result r = Processes.run(List.of("sh", "-c", command), data);
+        if (r.exitCode() == 0) {
+            assertThat(Files.readAllBytes(data.resolve("pg_wal/RECOVERYXLOG"))).as(file).isEqualTo(original(file));
+            Files.delete(data.resolve("pg_wal/RECOVERYXLOG")); // PostgreSQL renames it away
+        }
+        return r;
+    }
+
+    private List<String> archive(int n) {
+        List<String> names = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            source.query("INSERT INTO t SELECT generate_series(1, 1000)");
+            String name = source.query("SELECT pg_walfile_name(pg_switch_wal())");
+            source.awaitArchived(name, Duration.ofMinutes(1));
+            names.add(name);
+        }
+        return names;
+    }
+
+    private byte[] original(String name) throws Exception {
+        return Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(name));
+    }
+
+    private static String nextName(String segment) {
+        return segment.substring(0, 16) + "%08X".formatted(Long.parseLong(segment.substring(16), 16) + 1);
+    }
+
+    private static List<String> filesIn(Path spool) throws Exception {
+        if (!Files.isDirectory(spool)) return List.of();
+        try (Stream<Path> files = Files.list(spool)) {
+            return files.map(p -> p.getFileName().toString()).filter(n -> !n.startsWith(".")).sorted().toList();
+        }
+    }
+}

@@ -91,14 +91,17 @@ class WalPushBenchmark {
     private static Process startDaemon(Path dir, S3Server s3) throws Exception {
         int port = TestDirs.freePort();
         StringBuilder clusters = new StringBuilder();
-        for (String c : List.of("warmup", "c1", "p1", "p2", "p3", "p4")) clusters.append("  ").append(c).append(": {walToken: ").append(TOKEN).append("}\n");
+        // Each cluster its own token (the daemon refuses a shared one) and its own header file.
+        for (String c : List.of("warmup", "c1", "p1", "p2", "p3", "p4")) {
+            clusters.append("  ").append(c).append(": {walToken: ").append(TOKEN).append("-").append(c).append("}\n");
+            Files.writeString(dir.resolve("auth-header-" + c), "Authorization: Bearer " + TOKEN + "-" + c + "\n");
+        }
         Path config = dir.resolve("bench.yml");
         // -Dbench.compression=none|gzip|zstd, -Dbench.level=N to compare encodings.
         String encoding = "  compression: " + System.getProperty("bench.compression", "zstd") + "\n"
                 + (System.getProperty("bench.level") == null ? "" : "  compressionLevel: " + System.getProperty("bench.level") + "\n");
         Files.writeString(config, "server: {listen: \"127.0.0.1:" + port + "\"}\n"
                 + s3.repositoryYaml("bench", "pgwarden") + encoding + "clusters:\n" + clusters);
-        Files.writeString(dir.resolve("auth-header"), "Authorization: Bearer " + TOKEN + "\n");
         Files.writeString(dir.resolve("port"), Integer.toString(port));
         Process p = new ProcessBuilder(Launcher.executable().toString(), "run", "--config", config.toString())
                 .redirectErrorStream(true).redirectOutput(Path.of("target/bench/daemon.log").toAbsolutePath().toFile()).start();
@@ -117,7 +120,7 @@ class WalPushBenchmark {
 
     private static List<String> pgwardenCurl(Path dir, String cluster, Path file) {
         String port = read(dir.resolve("port"));
-        return List.of("curl", "--fail", "-sS", "-o", "/dev/null", "-H", "@" + dir.resolve("auth-header"), "-T", file.toString(),
+        return List.of("curl", "--fail", "-sS", "-o", "/dev/null", "-H", "@" + dir.resolve("auth-header-" + cluster), "-T", file.toString(),
                 "http://127.0.0.1:" + port + "/v1/clusters/" + cluster + "/wal/" + file.getFileName());
     }
 

@@ -1,0 +1,266 @@
+package io.pgwarden.it.bench;
+
+import io.pgwarden.it.support.Certificates;
+import io.pgwarden.it.support.Launcher;
+import io.pgwarden.it.support.PgCluster;
+import io.pgwarden.it.support.Processes;
+import io.pgwarden.it.support.S3Server;
+import io.pgwarden.it.support.TestDirs;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.Function;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Not a test: the WAL paths side by side with pgBackRest, in one run, on one S3Proxy (HTTPS, in memory) and one
+ * cluster's real WAL (pgbench, 16 MiB segments). Each tool is called the way PostgreSQL calls it, one file at a time:
+ * archive_command for pushes (pgwarden: curl PUT to the daemon; pgBackRest: archive-push, synchronous and with
+ * archive-async=y process-max=2, which pushes the other .ready files ahead), restore_command for fetches (pgwarden:
+ * curl GET; pgBackRest archive-get, synchronous and asynchronous, which prefetches). Baselines: curl PUT straight to
+ * S3Proxy (uncompressed) and cp. Both tools compress with zstd level 1.
+ * Run: cd it-tests && ../mvnw -B verify -Pbench -Dtest=WalSideBySideBenchmark -Dsurefire.failIfNoSpecifiedTests=false
+ * (needs Debian's pgbackrest); report in it-tests/target/bench/wal-side-by-side.txt.
+ */
+@Tag("benchmark")
+class WalSideBySideBenchmark {
+    private static final int SEGMENTS = Integer.getInteger("bench.segments", 100);
+    private static final String TOKEN = "bench-token-0123456789abcdef";
+
+    @Test
+    void walPathsSideBySideWithPgBackRest() throws Exception {
+        PgBackRest.requireInstalled();
+        Path dir = TestDirs.create("pgwarden-sbs-");
+        Path cache = Path.of("target/bench/side-by-side").toAbsolutePath();
+        Path archived = cache.resolve("wal");
+        Process daemon = null;
+        Process plain = null;
+        try (PgCluster pg = walAndItsCluster(dir, cache);
+             S3Server s3 = new S3Server()) {
+            pg.start();
+            Certificates.Ca ca = Certificates.ca(dir, "bench-ca");
+            Certificates.Issued cert = Certificates.issue(ca, dir, "s3");
+            Path p12 = dir.resolve("s3.p12");
+            Processes.checked(Processes.run(List.of("openssl", "pkcs12", "-export", "-in", cert.certificate().toString(), "-inkey",
+                    cert.key().toString(), "-out", p12.toString(), "-passout", "pass:bench"), dir), "openssl pkcs12");
+            s3.startSecure(p12, "bench");
+            s3.createBucketInStore("bench");
+            PgBackRest sync = new PgBackRest(dir, "br-sync", s3, "bench", "/pgbackrest-sync", pg);
+            PgBackRest async = new PgBackRest(dir, "br-async", s3, "bench", "/pgbackrest-async", pg, "archive-async=y", "process-max=2");
+            sync.createStanza();
+            async.createStanza();
+            pg.stop(); // from here on only the copied segments are read: nothing else competes for the cores
+
+            List<Path> segments;
+            try (var files = Files.list(archived)) {
+                segments = files.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}")).sorted().limit(SEGMENTS).toList();
+            }
+            int port = TestDirs.freePort();
+            daemon = startDaemon(dir, s3, ca.certificate(), port, 8);
+            Path header = dir.resolve("auth-header");
+            Files.writeString(header, "Authorization: Bearer " + TOKEN + "\n");
+            Function<String, String> walUrl = cluster -> "http://127.0.0.1:" + port + "/v1/clusters/" + cluster + "/wal/";
+            // A daemon that has run for a while has compiled its hot paths; pgBackRest is native code.
+            Path warmupHeader = dir.resolve("auth-header-warmup");
+            Files.writeString(warmupHeader, "Authorization: Bearer " + TOKEN + "-warmup\n");
+            time(segments.subList(0, Math.min(10, segments.size())), f -> List.of("curl", "--fail", "-sS", "-o", "/dev/null", "-H",
+                    "@" + warmupHeader, "-T", f.toString(), walUrl.apply("warmup") + f.getFileName()));
+
+            long[] rawPut = time(segments, f -> List.of("curl", "--fail", "-sS", "-o", "/dev/null", "--cacert", ca.certificate().toString(),
+                    "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", S3Server.ACCESS_KEY + ":" + S3Server.SECRET_KEY,
+                    "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-T", f.toString(), s3.endpoint() + "/bench/raw/" + f.getFileName()));
+            long[] pgwardenPush = time(segments, f -> List.of("curl", "--fail", "-sS", "-o", "/dev/null", "-H", "@" + header, "-T",
+                    f.toString(), walUrl.apply("bench") + f.getFileName()));
+            long[] syncPush = timePgBackRest(segments, f -> sync.run("archive-push", f.toString()));
+            // Async pushes what PostgreSQL marked ready beside %p, which must lie in pg1-path: a data directory with
+            // the cluster's pg_control and a pg_wal of the segments (hard links), each with its .ready file.
+            Path asyncData = readyDataDirectory(dir, pg.dataDir(), segments);
+            Path pgWal = asyncData.resolve("pg_wal");
+            long[] asyncPush = timePgBackRest(segments, f -> {
+                Processes.Result r = async.run("--pg1-path=" + asyncData, "archive-push", pgWal.resolve(f.getFileName()).toString());
+                markDone(pgWal, f);
+                return r;
+            });
+
+            Path fetched = TestDirs.forPostgres(dir, "fetched");
+            long[] cp = time(segments, f -> List.of("sh", "-c", "cp " + f + " " + fetched.resolve("x") + " && rm " + fetched.resolve("x")));
+            long[] pgwardenGet = time(segments, f -> List.of("sh", "-c", "curl --fail -sS -H @" + header + " -o " + fetched.resolve("x") + " "
+                    + walUrl.apply("bench") + f.getFileName() + " && rm " + fetched.resolve("x")));
+            // The same requests to a second daemon on the same repository, with read-ahead off.
+            int plainPort = TestDirs.freePort();
+            plain = startDaemon(dir, s3, ca.certificate(), plainPort, 0);
+            String plainUrl = "http://127.0.0.1:" + plainPort + "/v1/clusters/bench/wal/";
+            long[] pgwardenGetPlain = time(segments, f -> List.of("sh", "-c", "curl --fail -sS -H @" + header + " -o " + fetched.resolve("x")
+                    + " " + plainUrl + f.getFileName() + " && rm " + fetched.resolve("x")));
+            // pgwarden restore's own restore_command (no daemon): wal-fetch, which fetches 8 ahead into pg_wal/pgwarden-spool.
+            System.setProperty("pgwarden.launcher", Launcher.executable().toString());
+            String standalone = io.pgwarden.restore.RestoreCommands.standalone(dir.resolve("pgwarden-" + port + ".yml"), "bench");
+            Path restored = TestDirs.forPostgres(dir, "restored");
+            Files.createDirectories(restored.resolve("pg_wal"));
+            long[] standaloneGet = timePgBackRest(segments, f -> Processes.run(List.of("sh", "-c", "(" + standalone.replace("%f",
+                    f.getFileName().toString()).replace("%p", "pg_wal/RECOVERYXLOG") + ") && rm pg_wal/RECOVERYXLOG"), restored));
+            // Without the spool: a JVM per file (20 files: the rate is what matters, and it is slow).
+            long[] standalonePlain = time(segments.subList(0, Math.min(20, segments.size())), f -> List.of("sh", "-c",
+                    Launcher.executable() + " wal-fetch --config " + dir.resolve("pgwarden-" + port + ".yml") + " --cluster bench "
+                            + f.getFileName() + " " + fetched.resolve("x") + " && rm " + fetched.resolve("x")));
+            long[] syncGet = timePgBackRest(segments, f -> removeAfter(sync.run("archive-get", f.getFileName().toString(),
+                    fetched.resolve("x").toString()), fetched.resolve("x")));
+            long[] asyncGet = timePgBackRest(segments, f -> removeAfter(async.run("archive-get", f.getFileName().toString(),
+                    fetched.resolve("x").toString()), fetched.resolve("x")));
+
+            report(segments, rawPut, pgwardenPush, syncPush, asyncPush, cp, pgwardenGet, pgwardenGetPlain, standaloneGet, standalonePlain, syncGet, asyncGet,
+                    WalPushBenchmark.peakRssKb(daemon.pid()));
+        } finally {
+            for (Process p : java.util.Arrays.asList(daemon, plain)) {
+                if (p == null) continue;
+                p.destroy();
+                p.waitFor();
+            }
+            TestDirs.delete(dir);
+        }
+    }
+
+    /**
+     * Real WAL and the (stopped) cluster that wrote it, which pgBackRest's stanza must match. Making them takes minutes,
+     * so both are kept in target/bench/side-by-side for the next run.
+     */
+    private static PgCluster walAndItsCluster(Path dir, Path cache) throws Exception {
+        Path data = cache.resolve("pg");
+        if (Files.exists(data.resolve("PG_VERSION")) && Files.isDirectory(cache.resolve("wal")) && segmentsIn(cache.resolve("wal")) > SEGMENTS) {
+            return PgCluster.existing(dir, data, "pg");
+        }
+        TestDirs.delete(cache);
+        Files.createDirectories(cache);
+        Path archived = TestDirs.forPostgres(cache, "wal");
+        try (PgCluster pg = PgCluster.init(cache, "pg", 16)) {
+            generateWal(pg, archived);
+        }
+        return PgCluster.existing(dir, data, "pg");
+    }
+
+    /** pgbench on a fresh cluster until SEGMENTS+1 segments were archived (copied aside by archive_command). */
+    private static void generateWal(PgCluster pg, Path archived) throws Exception {
+        pg.configure("archive_mode = on", "archive_command = 'cp %p " + archived + "/%f'", "max_wal_size = '4GB'",
+                "synchronous_commit = off").start();
+        String port = Integer.toString(pg.port());
+        Processes.checked(Processes.asPostgres(PgCluster.BIN.resolve("pgbench").toString(), "-h", "127.0.0.1", "-p", port,
+                "-U", "postgres", "-i", "-s", "20", "-q", "postgres"), "pgbench -i");
+        while (segmentsIn(archived) <= SEGMENTS) {
+            Processes.checked(Processes.asPostgres(PgCluster.BIN.resolve("pgbench").toString(), "-h", "127.0.0.1", "-p", port,
+                    "-U", "postgres", "-c", "4", "-j", "2", "-T", "10", "postgres"), "pgbench");
+            pg.query("SELECT pg_switch_wal()");
+        }
+    }
+
+    private static long segmentsIn(Path dir) throws Exception {
+        try (var files = Files.list(dir)) {
+            return files.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}")).count();
+        }
+    }
+
+    /** A data directory whose pg_wal is as the archiver leaves it: the segments (hard links), archive_status/*.ready. */
+    private static Path readyDataDirectory(Path dir, Path realData, List<Path> segments) throws Exception {
+        Path data = TestDirs.forPostgres(dir, "async-data");
+        Files.createDirectories(data.resolve("global"));
+        Files.copy(realData.resolve("global/pg_control"), data.resolve("global/pg_control"));
+        Files.copy(realData.resolve("PG_VERSION"), data.resolve("PG_VERSION"));
+        Path wal = TestDirs.forPostgres(data, "pg_wal");
+        Path status = TestDirs.forPostgres(wal, "archive_status");
+        for (Path s : segments) {
+            Files.createLink(wal.resolve(s.getFileName()), s);
+            Files.writeString(status.resolve(s.getFileName() + ".ready"), "");
+        }
+        Processes.checked(Processes.run(List.of("chown", "-R", "postgres:postgres", data.toString()), null), "chown");
+        return data;
+    }
+
+    private static void markDone(Path wal, Path segment) {
+        try {
+            Path status = wal.resolve("archive_status");
+            Files.move(status.resolve(segment.getFileName() + ".ready"), status.resolve(segment.getFileName() + ".done"));
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static Processes.Result removeAfter(Processes.Result r, Path file) {
+        try {
+            Files.deleteIfExists(file);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+        return r;
+    }
+
+    private static Process startDaemon(Path dir, S3Server s3, Path ca, int port, int readAhead) throws Exception {
+        Path config = dir.resolve("pgwarden-" + port + ".yml");
+        Files.writeString(config, "server: {listen: \"127.0.0.1:" + port + "\", walReadAhead: " + readAhead + "}\n"
+                + s3.repositoryYaml("bench", "pgwarden")
+                + "    caCertificate: " + ca + "\nclusters:\n  bench: {walToken: " + TOKEN + "}\n  warmup: {walToken: " + TOKEN + "-warmup}\n");
+        return Launcher.startDaemon(config, Path.of("target/bench/side-by-side-daemon-" + readAhead + ".log").toAbsolutePath(), port);
+    }
+
+    private static long[] time(List<Path> files, Function<Path, List<String>> command) {
+        return timePgBackRest(files, f -> Processes.run(command.apply(f), null));
+    }
+
+    /** One call per file, one after the other, as PostgreSQL's archiver and startup process call them; each must succeed. */
+    private static long[] timePgBackRest(List<Path> files, Function<Path, Processes.Result> call) {
+        long[] nanos = new long[files.size()];
+        for (int i = 0; i < files.size(); i++) {
+            long start = System.nanoTime();
+            Processes.checked(call.apply(files.get(i)), "call for " + files.get(i).getFileName());
+            nanos[i] = System.nanoTime() - start;
+        }
+        return nanos;
+    }
+
+    private static void report(List<Path> segments, long[] rawPut, long[] pgwardenPush, long[] syncPush, long[] asyncPush, long[] cp,
+                               long[] pgwardenGet, long[] pgwardenGetPlain, long[] standaloneGet, long[] standalonePlain, long[] syncGet, long[] asyncGet, long rssKb)
+            throws Exception {
+        double mb = segments.size() * 16.0;
+        StringBuilder text = new StringBuilder("""
+                WAL paths side by side: %d real pgbench segments of 16 MiB, one call at a time as PostgreSQL makes them,
+                S3Proxy over HTTPS (in memory) on loopback, 2 cores; zstd level 1 for both tools; %s
+                                                    files/s   MB/s    p50 ms   p99 ms
+                """.formatted(segments.size(), PgBackRest.version()));
+        row(text, "push  curl PUT to S3 (raw, baseline)", rawPut, mb);
+        row(text, "push  pgwarden (curl to the daemon)", pgwardenPush, mb);
+        row(text, "push  pgBackRest archive-push sync", syncPush, mb);
+        row(text, "push  pgBackRest archive-push async", asyncPush, mb);
+        row(text, "fetch cp from a local directory", cp, mb);
+        row(text, "fetch pgwarden, read-ahead off", pgwardenGetPlain, mb);
+        row(text, "fetch pgwarden (curl, read-ahead 8)", pgwardenGet, mb);
+        row(text, "fetch pgwarden wal-fetch (standalone, 8 ahead)", standaloneGet, mb);
+        row(text, "fetch pgwarden wal-fetch, no spool (20 files)", standalonePlain, standalonePlain.length * 16.0);
+        row(text, "fetch pgBackRest archive-get sync", syncGet, mb);
+        row(text, "fetch pgBackRest archive-get async", asyncGet, mb);
+        text.append("""
+                push:  pgwarden / pgBackRest sync %.2fx, / pgBackRest async %.2fx, / raw curl %.2fx
+                fetch: pgwarden / pgBackRest sync %.2fx, / pgBackRest async %.2fx, / cp %.2fx, / itself without read-ahead %.2fx
+                fetch standalone: wal-fetch / pgBackRest async %.2fx, / cp %.2fx, / itself without the spool %.2fx
+                daemon peak RSS (VmHWM) %d MB
+                """.formatted(rate(pgwardenPush) / rate(syncPush), rate(pgwardenPush) / rate(asyncPush), rate(pgwardenPush) / rate(rawPut),
+                rate(pgwardenGet) / rate(syncGet), rate(pgwardenGet) / rate(asyncGet), rate(pgwardenGet) / rate(cp),
+                rate(pgwardenGet) / rate(pgwardenGetPlain), rate(standaloneGet) / rate(asyncGet), rate(standaloneGet) / rate(cp),
+                rate(standaloneGet) / rate(standalonePlain), rssKb / 1024));
+        System.out.print(text);
+        Files.createDirectories(Path.of("target/bench"));
+        Files.writeString(Path.of("target/bench/wal-side-by-side.txt"), text);
+    }
+
+    private static void row(StringBuilder text, String what, long[] nanos, double mb) {
+        long[] sorted = nanos.clone();
+        Arrays.sort(sorted);
+        double seconds = Arrays.stream(nanos).sum() / 1e9;
+        text.append("%-42s %7.1f %7.0f %8.1f %8.1f%n".formatted(what, nanos.length / seconds, mb / seconds,
+                sorted[sorted.length / 2] / 1e6, sorted[(int) Math.ceil(sorted.length * 0.99) - 1] / 1e6));
+    }
+
+    private static double rate(long[] nanos) {
+        return nanos.length / (Arrays.stream(nanos).sum() / 1e9);
+    }
+}

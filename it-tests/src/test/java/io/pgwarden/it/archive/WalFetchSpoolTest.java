@@ -11,7 +11,6 @@ import io.pgwarden.restore.RestoreCommands;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -49,7 +48,7 @@ class WalFetchSpoolTest {
 
     @Test
     void theRestoreCommandMovesSegmentsFetchedAheadIntoPlaceByteIdentical() throws Exception {
-        List<String> names = archive(4);
+        List<String> names = source.writeAndArchive(4);
         Path spool = data.resolve(RestoreCommands.SPOOL);
 
         var first = restoreCommand(names.get(0));
@@ -64,14 +63,14 @@ class WalFetchSpoolTest {
         }
         assertThat(filesIn(spool)).isEmpty();
 
-        var end = restoreCommand(nextName(names.get(3)));
+        var end = restoreCommand(PgCluster.nextSegment(names.get(3)));
         assertThat(end.exitCode()).isEqualTo(1); // the end of the archive, as PostgreSQL must read it
         assertThat(data.resolve("pg_wal/RECOVERYXLOG")).doesNotExist();
     }
 
     @Test
     void aCorruptObjectAheadNeverReachesTheSpoolAndItsOwnCallReportsIt() throws Exception {
-        List<String> names = archive(3);
+        List<String> names = source.writeAndArchive(3);
         String key = pgwarden.walKeys().stream().filter(k -> k.contains("/" + names.get(1) + ".")).findFirst().orElseThrow();
         try (var storage = io.pgwarden.storage.StorageFactory.create(pgwarden.config().repository())) {
             var info = storage.stat(key).orElseThrow();
@@ -96,13 +95,13 @@ class WalFetchSpoolTest {
 
     @Test
     void whenTheArchiveEndsLeftOverSegmentsAreRemoved() throws Exception {
-        List<String> names = archive(3);
+        List<String> names = source.writeAndArchive(3);
         assertThat(restoreCommand(names.get(0)).exitCode()).isZero();
         Path spool = data.resolve(RestoreCommands.SPOOL);
         assertThat(filesIn(spool)).hasSize(2);
 
         // Recovery stops asking for them (a target reached) and asks for a segment the archive does not have.
-        assertThat(restoreCommand(nextName(names.get(2))).exitCode()).isEqualTo(1);
+        assertThat(restoreCommand(PgCluster.nextSegment(names.get(2))).exitCode()).isEqualTo(1);
         assertThat(filesIn(spool)).isEmpty();
     }
 
@@ -118,24 +117,11 @@ class WalFetchSpoolTest {
         return r;
     }
 
-    private List<String> archive(int n) {
-        List<String> names = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            source.query("INSERT INTO t SELECT generate_series(1, 1000)");
-            String name = source.query("SELECT pg_walfile_name(pg_switch_wal())");
-            source.awaitArchived(name, Duration.ofMinutes(1));
-            names.add(name);
-        }
-        return names;
-    }
 
     private byte[] original(String name) throws Exception {
         return Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(name));
     }
 
-    private static String nextName(String segment) {
-        return segment.substring(0, 16) + "%08X".formatted(Long.parseLong(segment.substring(16), 16) + 1);
-    }
 
     private static List<String> filesIn(Path spool) throws Exception {
         if (!Files.isDirectory(spool)) return List.of();

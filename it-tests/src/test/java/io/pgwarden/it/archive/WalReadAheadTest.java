@@ -10,7 +10,6 @@ import io.pgwarden.it.support.TestDirs;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -57,7 +56,7 @@ class WalReadAheadTest {
 
     @Test
     void sequentialRequestsAreServedFromTheReadAheadByteIdentical() throws Exception {
-        List<String> names = archive(10);
+        List<String> names = source.writeAndArchive(10);
 
         for (String name : names) {
             var r = pgwarden.get(name);
@@ -75,7 +74,7 @@ class WalReadAheadTest {
 
     @Test
     void aCorruptObjectAheadIsNeverServedAndTheRequestNamesIt() throws Exception {
-        List<String> names = archive(4);
+        List<String> names = source.writeAndArchive(4);
         String key = pgwarden.walKeys().stream().filter(k -> k.contains("/" + names.get(2) + ".")).findFirst().orElseThrow();
         corrupt("pgwarden/" + key);
 
@@ -92,27 +91,16 @@ class WalReadAheadTest {
 
     @Test
     void aSegmentMissingWhenLookedForAheadIsServedOnceArchived() throws Exception {
-        List<String> names = archive(2);
+        List<String> names = source.writeAndArchive(2);
         assertThat(pgwarden.get(names.get(1)).statusCode()).isEqualTo(200); // looks for the next ones: not archived yet
 
-        String next = archive(1).get(0);
+        String next = source.writeAndArchive(1).get(0);
         var r = pgwarden.get(next);
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(r.body()).isEqualTo(Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(next)));
-        assertThat(pgwarden.get(nextName(next)).statusCode()).isEqualTo(404);
+        assertThat(pgwarden.get(PgCluster.nextSegment(next)).statusCode()).isEqualTo(404);
     }
 
-    /** Writes a little, switches to a new segment, waits until pgwarden archived it; n times. */
-    private List<String> archive(int n) {
-        List<String> names = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            source.query("INSERT INTO t SELECT generate_series(1, 1000)");
-            String name = source.query("SELECT pg_walfile_name(pg_switch_wal())");
-            source.awaitArchived(name, Duration.ofMinutes(1));
-            names.add(name);
-        }
-        return names;
-    }
 
     /** One byte of the stored object flipped, its metadata kept: only the content checks can tell. */
     private void corrupt(String s3Key) {
@@ -124,10 +112,6 @@ class WalReadAheadTest {
         }
     }
 
-    private static String nextName(String segment) {
-        long seg = Long.parseLong(segment.substring(16), 16) + 1;
-        return segment.substring(0, 16) + "%08X".formatted(seg);
-    }
 
     private static List<Path> filesUnder(Path dir) throws Exception {
         try (Stream<Path> all = Files.walk(dir)) {

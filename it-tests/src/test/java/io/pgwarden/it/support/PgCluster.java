@@ -155,6 +155,23 @@ public final class PgCluster implements AutoCloseable {
         }
     }
 
+    /** n times: rows into table t (x int), a switch to a new segment, a wait until it was archived; their names. */
+    public List<String> writeAndArchive(int n) {
+        List<String> names = new java.util.ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            query("INSERT INTO t SELECT generate_series(1, 1000)");
+            String name = query("SELECT pg_walfile_name(pg_switch_wal())");
+            awaitArchived(name, java.time.Duration.ofMinutes(1));
+            names.add(name);
+        }
+        return names;
+    }
+
+    /** The segment after {@code segment} on its timeline (within one log id, as a test's few segments are). */
+    public static String nextSegment(String segment) {
+        return segment.substring(0, 16) + "%08X".formatted(Long.parseLong(segment.substring(16), 16) + 1);
+    }
+
     public Path dataDir() {
         return dataDir;
     }

@@ -59,7 +59,7 @@ public final class WalReadAhead implements AutoCloseable {
     }
 
     /**
-     * @param dir      emptied now: a killed daemon's files are stale
+     * @param dir      removed now (a killed daemon's files are stale), made when first needed
      * @param depth    how many segments after the requested one are fetched ahead (0: off)
      * @param parallel downloads at once
      */
@@ -69,9 +69,13 @@ public final class WalReadAhead implements AutoCloseable {
         this.dir = dir;
         this.depth = depth;
         this.downloads = new Semaphore(Math.max(1, parallel));
-        deleteContents(dir);
+        deleteTree(dir);
+    }
+
+    /** WAL in clear (decrypted, when the repository is encrypted): for this daemon's user only. */
+    private synchronized void ensureDirectory() throws IOException {
+        if (Files.isDirectory(dir)) return;
         Files.createDirectories(dir);
-        // WAL in clear (and decrypted, when the repository is encrypted): for this daemon's user only.
         Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
     }
 
@@ -146,6 +150,12 @@ public final class WalReadAhead implements AutoCloseable {
     private Optional<Path> fetch(String cluster, WalFileName name, Path target) throws IOException {
         Optional<VerifiedObject> found = wal.open(cluster, name);
         if (found.isEmpty()) return Optional.empty(); // past the end of the archive (yet)
+        try {
+            ensureDirectory();
+        } catch (IOException e) {
+            found.get().close();
+            throw e;
+        }
         try (VerifiedObject object = found.get(); OutputStream out = Files.newOutputStream(target)) {
             object.writeTo(out); // throws, before its last bytes, unless size and SHA-256 match
         }
@@ -182,10 +192,10 @@ public final class WalReadAhead implements AutoCloseable {
         }
     }
 
-    private static void deleteContents(Path dir) throws IOException {
+    private static void deleteTree(Path dir) throws IOException {
         if (!Files.isDirectory(dir)) return;
         try (Stream<Path> files = Files.walk(dir)) {
-            files.sorted(Comparator.reverseOrder()).filter(p -> !p.equals(dir)).forEach(WalReadAhead::delete);
+            files.sorted(Comparator.reverseOrder()).forEach(WalReadAhead::delete);
         }
     }
 

@@ -202,7 +202,7 @@ class BackupBenchmark {
         return d.toNanos() / 1e9;
     }
 
-    private static long shell(String script) throws Exception {
+    static long shell(String script) throws Exception {
         long start = System.nanoTime();
         Process p = new ProcessBuilder(List.of("runuser", "-u", "postgres", "--", "bash", "-c", script)).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());

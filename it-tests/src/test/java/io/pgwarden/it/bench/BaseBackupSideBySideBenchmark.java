@@ -1,0 +1,109 @@
+package io.pgwarden.it.bench;
+
+import io.pgwarden.it.support.Certificates;
+import io.pgwarden.it.support.Launcher;
+import io.pgwarden.it.support.PgCluster;
+import io.pgwarden.it.support.PgwardenFixture;
+import io.pgwarden.it.support.Processes;
+import io.pgwarden.it.support.S3Server;
+import io.pgwarden.it.support.TestDirs;
+import java.net.http.HttpClient;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Not a test: full base backups side by side with pgBackRest, in one run, of one pgbench database (scale
+ * -Dbench.scale, default 100) into one S3Proxy (HTTPS, in memory): pgwarden through the process runner (triggered
+ * through the admin API, timed by the daemon's own start and finish), `pgbackrest backup --type=full` with
+ * process-max 1 and 2 (zstd level 1 as pgwarden; archive-check=n, since the cluster archives to pgwarden), and the
+ * shell pipeline pg_basebackup | zstd -1 | curl (the baseline). Each is run twice, alternately, the better kept.
+ * Run: cd it-tests && ../mvnw -B verify -Pbench -Dtest=BaseBackupSideBySideBenchmark -Dsurefire.failIfNoSpecifiedTests=false
+ * Report in it-tests/target/bench/base-backup-side-by-side.txt.
+ */
+@Tag("benchmark")
+class BaseBackupSideBySideBenchmark {
+    private static final int SCALE = Integer.getInteger("bench.scale", 100);
+
+    @Test
+    void fullBaseBackupsSideBySideWithPgBackRest() throws Exception {
+        PgBackRest.requireInstalled();
+        Path dir = TestDirs.create("pgwarden-bbsbs-");
+        Process daemon = null;
+        try (PgCluster pg = PgCluster.init(dir, "pg", 16); S3Server s3 = new S3Server()) {
+            Certificates.Ca ca = Certificates.ca(dir, "bench-ca");
+            Certificates.Issued cert = Certificates.issue(ca, dir, "s3");
+            Path p12 = dir.resolve("s3.p12");
+            Processes.checked(Processes.run(List.of("openssl", "pkcs12", "-export", "-in", cert.certificate().toString(), "-inkey",
+                    cert.key().toString(), "-out", p12.toString(), "-passout", "pass:bench"), dir), "openssl pkcs12");
+            s3.startSecure(p12, "bench");
+            s3.createBucketInStore("bench");
+
+            int port = TestDirs.freePort();
+            Path config = PgwardenFixture.writeConfig(dir, "127.0.0.1:" + port, s3.repositoryYaml("bench", "pgwarden")
+                    + "    caCertificate: " + ca.certificate() + "\n", "instance: bbsbs", """
+                    connection: {host: 127.0.0.1, port: %d, user: postgres}
+                    runner: {type: process}
+                    """.formatted(pg.port()));
+            pg.configure("archive_mode = on", "archive_command = '" + PgwardenFixture.archiveCommandWithHeaderFile(dir, port) + "'",
+                    "max_wal_size = '4GB'").start();
+            Processes.checked(Processes.asPostgres(PgCluster.BIN.resolve("pgbench").toString(), "-h", "127.0.0.1", "-p",
+                    Integer.toString(pg.port()), "-U", "postgres", "-i", "-s", Integer.toString(SCALE), "-q", "postgres"), "pgbench -i");
+            long dbBytes = Long.parseLong(pg.query("SELECT pg_database_size('postgres')"));
+            pg.query("CHECKPOINT");
+            daemon = Launcher.startDaemon(config, dir.resolve("daemon.log"), port);
+            pg.awaitArchived(pg.query("SELECT pg_walfile_name(pg_switch_wal())"), Duration.ofMinutes(10));
+
+            PgBackRest one = new PgBackRest(dir, "br-p1", s3, "bench", "/pgbackrest-p1", pg, "archive-check=n", "process-max=1");
+            PgBackRest two = new PgBackRest(dir, "br-p2", s3, "bench", "/pgbackrest-p2", pg, "archive-check=n", "process-max=2");
+            one.createStanza();
+            two.createStanza();
+
+            String conn = " -h 127.0.0.1 -p " + pg.port() + " -U postgres ";
+            String bb = PgCluster.BIN.resolve("pg_basebackup") + conn + "-D - -Ft -X none -c fast";
+            String pipeline = "set -o pipefail; " + bb + " | zstd -1 -q | curl --fail -sS --cacert " + ca.certificate() + " --aws-sigv4"
+                    + " aws:amz:us-east-1:s3 --user " + S3Server.ACCESS_KEY + ":" + S3Server.SECRET_KEY
+                    + " -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -T - " + s3.endpoint() + "/bench/pipeline/base.tar.zst";
+            Processes.run(List.of("chmod", "a+r", ca.certificate().toString()), null);
+            BackupBenchmark.shell(bb + " > /dev/null"); // warm-up: the page cache holds the data for every run alike
+
+            HttpClient http = HttpClient.newHttpClient();
+            double[] best = {Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE};
+            for (int round = 0; round < 2; round++) {
+                best[0] = Math.min(best[0], BackupBenchmark.shell(pipeline) / 1e9);
+                best[1] = Math.min(best[1], BackupBenchmark.runThroughDaemon(http, port, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9);
+                best[2] = Math.min(best[2], timed(() -> one.run("backup", "--type=full")));
+                best[3] = Math.min(best[3], timed(() -> two.run("backup", "--type=full")));
+            }
+            double mb = dbBytes / 1e6;
+            String text = """
+                    Full base backups side by side: pgbench scale %d, database %.0f MB, S3Proxy over HTTPS (in memory) on
+                    loopback, 2 cores, zstd level 1 for all; %s; the better of two runs each
+                      pg_basebackup | zstd -1 | curl -T - (baseline)      %7.1f MB/s
+                      pgwarden (process runner)                           %7.1f MB/s   %.2fx the pipeline
+                      pgBackRest backup --type=full, process-max 1        %7.1f MB/s   pgwarden / it %.2fx
+                      pgBackRest backup --type=full, process-max 2        %7.1f MB/s   pgwarden / it %.2fx
+                      daemon peak RSS (VmHWM) %d MB
+                    """.formatted(SCALE, mb, PgBackRest.version(), mb / best[0], mb / best[1], best[0] / best[1], mb / best[2],
+                    best[2] / best[1], mb / best[3], best[3] / best[1], WalPushBenchmark.peakRssKb(daemon.pid()) / 1024);
+            System.out.print(text);
+            Files.createDirectories(Path.of("target/bench"));
+            Files.writeString(Path.of("target/bench/base-backup-side-by-side.txt"), text);
+        } finally {
+            if (daemon != null) {
+                daemon.destroy();
+                daemon.waitFor();
+            }
+            TestDirs.delete(dir);
+        }
+    }
+
+    private static double timed(java.util.function.Supplier<Processes.Result> call) {
+        long start = System.nanoTime();
+        Processes.checked(call.get(), "pgbackrest backup");
+        return (System.nanoTime() - start) / 1e9;
+    }
+}

@@ -46,8 +46,23 @@ public final class WalReadAhead implements AutoCloseable {
     private final Map<String, Ahead> ahead = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
-    /** A segment on its way or arrived; file is empty when it could not be prefetched. */
-    private record Ahead(String cluster, CompletableFuture<Optional<Path>> file, long createdNanos) {
+    /** A segment on its way or arrived. The future always completes normally: an expiry or a close never throws. */
+    private record Ahead(String cluster, CompletableFuture<Fetched> result, long createdNanos) {
+    }
+
+    /** How a download ahead ended. */
+    private sealed interface Fetched {
+        /** Verified and complete. */
+        record Ready(Path file) implements Fetched {
+        }
+
+        /** Not there (yet), unreachable, disk full: the request is served from the repository. */
+        record Unavailable() implements Fetched {
+        }
+
+        /** Read whole and found corrupt: the request for it is answered with this, before any byte is sent. */
+        record Corrupt(PgwardenException error) implements Fetched {
+        }
     }
 
     /** A prefetched segment, served once: closing deletes it. */
@@ -89,15 +104,12 @@ public final class WalReadAhead implements AutoCloseable {
         Ahead mine = ahead.remove(key(cluster, name.name()));
         startAfter(cluster, name);
         if (mine == null) return Optional.empty();
-        try {
-            Optional<Path> file = mine.file().join();
-            return file.map(f -> new Prefetched(f, sizeOf(f)));
-        } catch (java.util.concurrent.CompletionException e) {
-            // Read whole and found corrupt: said before a byte is sent (served from the repository, the stream would
-            // break off midway, after its status line).
-            if (e.getCause() instanceof PgwardenException p && p.code() == ErrorCode.INTEGRITY) throw p;
-            return Optional.empty();
-        }
+        return switch (mine.result().join()) {
+            case Fetched.Ready ready -> Optional.of(new Prefetched(ready.file(), sizeOf(ready.file())));
+            case Fetched.Unavailable unavailable -> Optional.empty();
+            // Said before a byte is sent: served from the repository, the stream would break off midway, after its status line.
+            case Fetched.Corrupt corrupt -> throw corrupt.error();
+        };
     }
 
     private void startAfter(String cluster, WalFileName name) {
@@ -118,38 +130,37 @@ public final class WalReadAhead implements AutoCloseable {
         }
     }
 
-    private CompletableFuture<Optional<Path>> download(String cluster, WalFileName name) {
-        CompletableFuture<Optional<Path>> file = new CompletableFuture<>();
+    private CompletableFuture<Fetched> download(String cluster, WalFileName name) {
+        CompletableFuture<Fetched> result = new CompletableFuture<>();
         Thread.ofVirtual().name("wal-read-ahead").start(() -> {
             Path target = dir.resolve(cluster.replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + Integer.toHexString(cluster.hashCode()) + "-"
                     + name.name());
             try {
                 downloads.acquire();
                 try {
-                    file.complete(closed ? Optional.empty() : fetch(cluster, name, target));
+                    result.complete(closed ? new Fetched.Unavailable() : fetch(cluster, name, target));
                 } finally {
                     downloads.release();
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                file.complete(Optional.empty());
+                result.complete(new Fetched.Unavailable());
             } catch (PgwardenException e) {
                 delete(target);
-                if (e.code() == ErrorCode.INTEGRITY) file.completeExceptionally(e);
-                else file.complete(Optional.empty());
+                result.complete(e.code() == ErrorCode.INTEGRITY ? new Fetched.Corrupt(e) : new Fetched.Unavailable());
             } catch (IOException | RuntimeException e) {
                 // Ahead of need: the request for this segment, if it comes, meets the same problem and reports it.
                 delete(target);
                 log.debug("cluster '{}': reading {} ahead failed: {}", cluster, name.name(), e.getMessage());
-                file.complete(Optional.empty());
+                result.complete(new Fetched.Unavailable());
             }
         });
-        return file;
+        return result;
     }
 
-    private Optional<Path> fetch(String cluster, WalFileName name, Path target) throws IOException {
+    private Fetched fetch(String cluster, WalFileName name, Path target) throws IOException {
         Optional<VerifiedObject> found = wal.open(cluster, name);
-        if (found.isEmpty()) return Optional.empty(); // past the end of the archive (yet)
+        if (found.isEmpty()) return new Fetched.Unavailable(); // past the end of the archive (yet)
         try {
             ensureDirectory();
         } catch (IOException e) {
@@ -159,17 +170,21 @@ public final class WalReadAhead implements AutoCloseable {
         try (VerifiedObject object = found.get(); OutputStream out = Files.newOutputStream(target)) {
             object.writeTo(out); // throws, before its last bytes, unless size and SHA-256 match
         }
-        return Optional.of(target);
+        return new Fetched.Ready(target);
     }
 
     /** Files nobody asked for (the recovery stopped, or took another timeline) are removed. */
     private void expire() {
         long now = System.nanoTime();
         ahead.entrySet().removeIf(e -> {
-            if (now - e.getValue().createdNanos() < EXPIRY.toNanos() || !e.getValue().file().isDone()) return false;
-            e.getValue().file().join().ifPresent(WalReadAhead::delete);
+            if (now - e.getValue().createdNanos() < EXPIRY.toNanos() || !e.getValue().result().isDone()) return false;
+            deleteIfReady(e.getValue().result().join());
             return true;
         });
+    }
+
+    private static void deleteIfReady(Fetched fetched) {
+        if (fetched instanceof Fetched.Ready ready) delete(ready.file());
     }
 
     private static String key(String cluster, String name) {
@@ -202,7 +217,7 @@ public final class WalReadAhead implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        ahead.values().forEach(a -> a.file().thenAccept(f -> f.ifPresent(WalReadAhead::delete)));
+        ahead.values().forEach(a -> a.result().thenAccept(WalReadAhead::deleteIfReady));
         ahead.clear();
     }
 }

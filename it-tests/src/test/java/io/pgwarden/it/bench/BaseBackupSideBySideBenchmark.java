@@ -34,17 +34,11 @@ class BaseBackupSideBySideBenchmark {
         Path dir = TestDirs.create("pgwarden-bbsbs-");
         Process daemon = null;
         try (PgCluster pg = PgCluster.init(dir, "pg", 16); S3Server s3 = new S3Server()) {
-            Certificates.Ca ca = Certificates.ca(dir, "bench-ca");
-            Certificates.Issued cert = Certificates.issue(ca, dir, "s3");
-            Path p12 = dir.resolve("s3.p12");
-            Processes.checked(Processes.run(List.of("openssl", "pkcs12", "-export", "-in", cert.certificate().toString(), "-inkey",
-                    cert.key().toString(), "-out", p12.toString(), "-passout", "pass:bench"), dir), "openssl pkcs12");
-            s3.startSecure(p12, "bench");
+            Certificates.Ca ca = s3.startBehindPrivateCa(dir, "bench-ca");
             s3.createBucketInStore("bench");
 
             int port = TestDirs.freePort();
-            Path config = PgwardenFixture.writeConfig(dir, "127.0.0.1:" + port, s3.repositoryYaml("bench", "pgwarden")
-                    + "    caCertificate: " + ca.certificate() + "\n", "instance: bbsbs", """
+            Path config = PgwardenFixture.writeConfig(dir, "127.0.0.1:" + port, s3.repositoryYaml("bench", "pgwarden", ca.certificate()), "instance: bbsbs", """
                     connection: {host: 127.0.0.1, port: %d, user: postgres}
                     runner: {type: process}
                     """.formatted(pg.port()));

@@ -41,12 +41,7 @@ class WalSideBySideBenchmark {
         try (PgCluster pg = walAndItsCluster(dir, cache);
              S3Server s3 = new S3Server()) {
             pg.start();
-            Certificates.Ca ca = Certificates.ca(dir, "bench-ca");
-            Certificates.Issued cert = Certificates.issue(ca, dir, "s3");
-            Path p12 = dir.resolve("s3.p12");
-            Processes.checked(Processes.run(List.of("openssl", "pkcs12", "-export", "-in", cert.certificate().toString(), "-inkey",
-                    cert.key().toString(), "-out", p12.toString(), "-passout", "pass:bench"), dir), "openssl pkcs12");
-            s3.startSecure(p12, "bench");
+            Certificates.Ca ca = s3.startBehindPrivateCa(dir, "bench-ca");
             s3.createBucketInStore("bench");
             PgBackRest sync = new PgBackRest(dir, "br-sync", s3, "bench", "/pgbackrest-sync", pg);
             PgBackRest async = new PgBackRest(dir, "br-async", s3, "bench", "/pgbackrest-async", pg, "archive-async=y", "process-max=2");
@@ -198,8 +193,7 @@ class WalSideBySideBenchmark {
     private static Process startDaemon(Path dir, S3Server s3, Path ca, int port, int readAhead) throws Exception {
         Path config = dir.resolve("pgwarden-" + port + ".yml");
         Files.writeString(config, "server: {listen: \"127.0.0.1:" + port + "\", walReadAhead: " + readAhead + "}\n"
-                + s3.repositoryYaml("bench", "pgwarden")
-                + "    caCertificate: " + ca + "\nclusters:\n  bench: {walToken: " + TOKEN + "}\n  warmup: {walToken: " + TOKEN + "-warmup}\n");
+                + s3.repositoryYaml("bench", "pgwarden", ca) + "clusters:\n  bench: {walToken: " + TOKEN + "}\n  warmup: {walToken: " + TOKEN + "-warmup}\n");
         return Launcher.startDaemon(config, Path.of("target/bench/side-by-side-daemon-" + readAhead + ".log").toAbsolutePath(), port);
     }
 

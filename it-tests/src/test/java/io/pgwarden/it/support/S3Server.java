@@ -49,6 +49,20 @@ public final class S3Server implements AutoCloseable {
         return start("127.0.0.1");
     }
 
+    /**
+     * HTTPS only, with a certificate for 127.0.0.1 issued by a new private CA made in {@code dir} (a self-hosted S3
+     * server): the CA is returned, to be trusted through repository.s3.caCertificate ({@link #repositoryYaml(String, String, Path)}).
+     */
+    public Certificates.Ca startBehindPrivateCa(java.nio.file.Path dir, String caName) throws Exception {
+        Certificates.Ca ca = Certificates.ca(dir, caName);
+        Certificates.Issued cert = Certificates.issue(ca, dir, "s3");
+        java.nio.file.Path p12 = dir.resolve("s3.p12");
+        Processes.checked(Processes.run(java.util.List.of("openssl", "pkcs12", "-export", "-in", cert.certificate().toString(), "-inkey",
+                cert.key().toString(), "-out", p12.toString(), "-passout", "pass:s3-keystore"), dir), "openssl pkcs12");
+        startSecure(p12, "s3-keystore");
+        return ca;
+    }
+
     private S3Server start(String bind) throws Exception {
         var builder = S3Proxy.builder()
                 .blobStore(store)
@@ -115,6 +129,11 @@ public final class S3Server implements AutoCloseable {
                     maxAttempts: 2
                     requestTimeout: 10s
                 """.formatted(endpoint(), bucket, prefix, ACCESS_KEY, SECRET_KEY);
+    }
+
+    /** The repository section for this server behind a private CA, trusted through caCertificate only. */
+    public String repositoryYaml(String bucket, String prefix, java.nio.file.Path caCertificate) {
+        return repositoryYaml(bucket, prefix) + "    caCertificate: " + caCertificate + "\n";
     }
 
     @Override

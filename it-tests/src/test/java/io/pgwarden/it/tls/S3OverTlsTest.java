@@ -4,13 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgwarden.it.support.Certificates;
 import io.pgwarden.it.support.PgwardenFixture;
-import io.pgwarden.it.support.Processes;
 import io.pgwarden.it.support.S3Server;
 import io.pgwarden.it.support.TestDirs;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** A self-hosted S3 server behind a private CA (S3Proxy over HTTPS): trusted through repository.s3.caCertificate only. */
@@ -21,18 +19,13 @@ class S3OverTlsTest {
     void aPrivateCaIsTrustedThroughCaCertificateAndOnlyThrough() throws Exception {
         Path dir = TestDirs.create("pgwarden-s3tls-");
         try (S3Server s3 = new S3Server()) {
-            Certificates.Ca ca = Certificates.ca(dir, "storage-ca");
-            Certificates.Issued cert = Certificates.issue(ca, dir, "s3");
-            Path p12 = dir.resolve("s3.p12");
-            Processes.checked(Processes.run(List.of("openssl", "pkcs12", "-export", "-in", cert.certificate().toString(), "-inkey",
-                    cert.key().toString(), "-out", p12.toString(), "-passout", "pass:s3-keystore"), dir), "openssl pkcs12");
-            s3.startSecure(p12, "s3-keystore");
+            Certificates.Ca ca = s3.startBehindPrivateCa(dir, "storage-ca");
             s3.createBucketInStore("private");
             String repository = s3.repositoryYaml("private", "tls");
             assertThat(repository).contains("endpoint: \"https://127.0.0.1:");
 
             Path trusting = Files.createDirectories(dir.resolve("trusting"));
-            try (PgwardenFixture pgwarden = PgwardenFixture.start(trusting, repository + "    caCertificate: " + ca.certificate() + "\n", "")) {
+            try (PgwardenFixture pgwarden = PgwardenFixture.start(trusting, s3.repositoryYaml("private", "tls", ca.certificate()), "")) {
                 var stored = pgwarden.put("00000002.history", HISTORY);
                 assertThat(stored.statusCode()).as(stored.body()).isEqualTo(201);
                 assertThat(pgwarden.get("00000002.history").body()).isEqualTo(HISTORY);

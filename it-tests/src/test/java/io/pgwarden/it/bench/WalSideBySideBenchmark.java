@@ -69,12 +69,12 @@ class WalSideBySideBenchmark {
                     "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-T", f.toString(), s3.endpoint() + "/bench/raw/" + f.getFileName()));
             long[] pgwardenPush = time(segments, f -> List.of("curl", "--fail", "-sS", "-o", "/dev/null", "-H", "@" + header, "-T",
                     f.toString(), walUrl.apply("bench") + f.getFileName()));
-            long[] syncPush = timePgBackRest(segments, f -> sync.run("archive-push", f.toString()));
+            long[] syncPush = timeCalls(segments, f -> sync.run("archive-push", f.toString()));
             // Async pushes what PostgreSQL marked ready beside %p, which must lie in pg1-path: a data directory with
             // the cluster's pg_control and a pg_wal of the segments (hard links), each with its .ready file.
             Path asyncData = readyDataDirectory(dir, pg.dataDir(), segments);
             Path pgWal = asyncData.resolve("pg_wal");
-            long[] asyncPush = timePgBackRest(segments, f -> {
+            long[] asyncPush = timeCalls(segments, f -> {
                 Processes.Result r = async.run("--pg1-path=" + asyncData, "archive-push", pgWal.resolve(f.getFileName()).toString());
                 markDone(pgWal, f);
                 return r;
@@ -95,15 +95,15 @@ class WalSideBySideBenchmark {
             String standalone = io.pgwarden.restore.RestoreCommands.standalone(dir.resolve("pgwarden-" + port + ".yml"), "bench");
             Path restored = TestDirs.forPostgres(dir, "restored");
             Files.createDirectories(restored.resolve("pg_wal"));
-            long[] standaloneGet = timePgBackRest(segments, f -> Processes.run(List.of("sh", "-c", "(" + standalone.replace("%f",
+            long[] standaloneGet = timeCalls(segments, f -> Processes.run(List.of("sh", "-c", "(" + standalone.replace("%f",
                     f.getFileName().toString()).replace("%p", "pg_wal/RECOVERYXLOG") + ") && rm pg_wal/RECOVERYXLOG"), restored));
             // Without the spool: a JVM per file (20 files: the rate is what matters, and it is slow).
             long[] standalonePlain = time(segments.subList(0, Math.min(20, segments.size())), f -> List.of("sh", "-c",
                     Launcher.executable() + " wal-fetch --config " + dir.resolve("pgwarden-" + port + ".yml") + " --cluster bench "
                             + f.getFileName() + " " + fetched.resolve("x") + " && rm " + fetched.resolve("x")));
-            long[] syncGet = timePgBackRest(segments, f -> removeAfter(sync.run("archive-get", f.getFileName().toString(),
+            long[] syncGet = timeCalls(segments, f -> removeAfter(sync.run("archive-get", f.getFileName().toString(),
                     fetched.resolve("x").toString()), fetched.resolve("x")));
-            long[] asyncGet = timePgBackRest(segments, f -> removeAfter(async.run("archive-get", f.getFileName().toString(),
+            long[] asyncGet = timeCalls(segments, f -> removeAfter(async.run("archive-get", f.getFileName().toString(),
                     fetched.resolve("x").toString()), fetched.resolve("x")));
 
             report(segments, rawPut, pgwardenPush, syncPush, asyncPush, cp, pgwardenGet, pgwardenGetPlain, standaloneGet, standalonePlain, syncGet, asyncGet,
@@ -198,11 +198,11 @@ class WalSideBySideBenchmark {
     }
 
     private static long[] time(List<Path> files, Function<Path, List<String>> command) {
-        return timePgBackRest(files, f -> Processes.run(command.apply(f), null));
+        return timeCalls(files, f -> Processes.run(command.apply(f), null));
     }
 
     /** One call per file, one after the other, as PostgreSQL's archiver and startup process call them; each must succeed. */
-    private static long[] timePgBackRest(List<Path> files, Function<Path, Processes.Result> call) {
+    private static long[] timeCalls(List<Path> files, Function<Path, Processes.Result> call) {
         long[] nanos = new long[files.size()];
         for (int i = 0; i < files.size(); i++) {
             long start = System.nanoTime();

@@ -25,8 +25,9 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
 /**
- * Archives one WAL file pushed by archive_command. Only returns once the file is durable in the repository:
- * PostgreSQL deletes its copy after a success.
+ * Archives one WAL file pushed by archive_command. Only returns once the file is durable: in the repository, or, for a
+ * cluster with archive.durability: spool, in its local spool ({@link WalSpool}), uploaded later. PostgreSQL deletes
+ * its copy after a success.
  */
 public final class WalArchiver {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(WalArchiver.class);
@@ -35,17 +36,21 @@ public final class WalArchiver {
     /** Repository lookups made while a body is still arriving: blocking I/O, so virtual threads. */
     private static final ExecutorService LOOKUPS = Executors.newVirtualThreadPerTaskExecutor();
 
-    /** One store decision at a time per WAL file name, across all pushes of this daemon. */
-    private static final NamedLocks PUSHES = new NamedLocks();
+    /** One store decision at a time per WAL file name, across all pushes and spool uploads of this daemon. */
+    static final NamedLocks PUSHES = new NamedLocks();
 
     private final PgwardenConfig config;
     private final ClusterInfoStore clusterInfo;
     private final WalRepository wal;
     private final Clock clock;
     private final RequestSlots slots;
+    private final java.util.Map<String, WalSpool> spools;
 
-    public WalArchiver(PgwardenConfig config, ClusterInfoStore clusterInfo, WalRepository wal, Clock clock, RequestSlots slots) {
+    /** @param spools the spool of each cluster whose pushes are acknowledged once spooled */
+    public WalArchiver(PgwardenConfig config, ClusterInfoStore clusterInfo, WalRepository wal, Clock clock, RequestSlots slots,
+                       java.util.Map<String, WalSpool> spools) {
         this.config = config;
+        this.spools = java.util.Map.copyOf(spools);
         this.clusterInfo = clusterInfo;
         this.wal = wal;
         this.clock = clock;
@@ -61,6 +66,9 @@ public final class WalArchiver {
 
         // Why a slot first: each push holds up to a spool threshold of memory, and every repository call below may
         // block (a repository that never answers): a bounded number of them keeps memory and threads bounded.
+        WalSpool spool = spools.get(cluster);
+        // Before the body: a push that cannot be accepted costs PostgreSQL no upload of 16 MiB.
+        if (spool != null) spool.checkBacklog(clusterConfig.archive(), name);
         try (RequestSlots.Permit slot = slots.acquire("WAL file '" + name.name() + "'")) {
             Optional<ClusterInfo> known = clusterInfo.get(cluster);
             if (name.isSegmentFile() && contentLength >= 0 && known.isPresent() && contentLength != known.get().segmentSize()) {
@@ -69,7 +77,7 @@ public final class WalArchiver {
             // Why now: whether the file is already archived does not depend on the body; ask while it arrives.
             CompletableFuture<Optional<WalRepository.StoredWal>> existing = CompletableFuture.supplyAsync(() -> wal.find(cluster, name), LOOKUPS);
             try {
-                return receiveAndStore(cluster, clusterConfig, name, body, known, existing);
+                return receiveAndStore(cluster, clusterConfig, name, body, known, existing, spool);
             } finally {
                 existing.cancel(false);
             }
@@ -77,15 +85,16 @@ public final class WalArchiver {
     }
 
     private PushResult receiveAndStore(String cluster, ClusterConfig clusterConfig, WalFileName name, InputStream body,
-                                       Optional<ClusterInfo> known, CompletableFuture<Optional<WalRepository.StoredWal>> existingLookup)
-            throws IOException {
+                                       Optional<ClusterInfo> known, CompletableFuture<Optional<WalRepository.StoredWal>> existingLookup,
+                                       WalSpool spool) throws IOException {
         long limit = config.server().maxBodyBytes();
         HashingInputStream raw = new HashingInputStream(new LimitedInputStream(body, limit, name.name()));
         // Why first: a segment's header tells who wrote it; refuse foreign WAL before storing a byte.
         byte[] head = name.isSegmentFile() ? raw.readNBytes(WalSegmentHeader.LENGTH) : raw.readNBytes(HistoryFiles.MAX_BYTES + 1);
         WalSegmentHeader header = name.isSegmentFile() ? checkHeader(head, name, clusterConfig, known) : null;
         // Why whole: a history file is small, and one PostgreSQL could not have written would be kept forever.
-        if (!name.isSegmentFile()) checkHistoryFile(cluster, name, head, known);
+        if (!name.isSegmentFile()) checkHistoryFile(cluster, name, head, known, spool);
+        if (spool != null) return receiveIntoSpool(cluster, clusterConfig, name, head, raw, header, known, existingLookup, spool);
 
         SpillBuffer encoded = new SpillBuffer(SPILL_THRESHOLD, config.server().spoolDir(), config.server().instance());
         long started = System.nanoTime();
@@ -127,6 +136,36 @@ public final class WalArchiver {
         }
     }
 
+    /**
+     * The spool variant: the encoded file goes to the spool and is acknowledged once fsynced there. A repository that
+     * cannot say whether the name is archived does not refuse the push (riding out an outage is the point): the upload's
+     * conditional create still never overwrites, and keeps a differing file aside.
+     */
+    private PushResult receiveIntoSpool(String cluster, ClusterConfig clusterConfig, WalFileName name, byte[] head, HashingInputStream raw,
+                                        WalSegmentHeader header, Optional<ClusterInfo> known,
+                                        CompletableFuture<Optional<WalRepository.StoredWal>> existingLookup, WalSpool spool) throws IOException {
+        try (WalSpool.Write write = spool.begin(name)) {
+            encode(cluster, name, head, raw, write.stream());
+            if (header != null && raw.count() != header.segmentSize()) throw wrongSize(name, raw.count(), header.segmentSize());
+            String sha256 = raw.sha256Hex();
+            Optional<WalRepository.StoredWal> existing;
+            try {
+                existing = await(existingLookup);
+            } catch (PgwardenException e) {
+                if (e.code() != io.pgwarden.error.ErrorCode.REPOSITORY_UNAVAILABLE && e.code() != io.pgwarden.error.ErrorCode.STORAGE) throw e;
+                log.debug("cluster '{}': {}: the repository cannot say whether it is archived ({}); spooling it", cluster, name.name(), e.getMessage());
+                existing = Optional.empty();
+            }
+            if (existing.isPresent()) return duplicate(cluster, name, existing.get(), sha256, raw.count());
+            if (header != null && known.isEmpty()) pin(cluster, clusterConfig, name, header);
+            try (NamedLocks.Held held = PUSHES.lock(cluster + "/" + name.name())) {
+                Optional<WalRepository.StoredWal> spooled = spool.commit(write, name, wal.metadata(raw.count(), sha256));
+                if (spooled.isPresent()) return duplicate(cluster, name, spooled.get(), sha256, raw.count());
+            }
+            return new PushResult(PushResult.Outcome.CREATED, raw.count(), write.encodedLength());
+        }
+    }
+
     private static <T> T await(CompletableFuture<T> future) {
         try {
             return future.join();
@@ -137,7 +176,7 @@ public final class WalArchiver {
     }
 
     /** One zstd worker compresses while this thread receives and hashes: the two cores work at once. */
-    private void encode(String cluster, WalFileName name, byte[] head, InputStream rest, SpillBuffer sink) throws IOException {
+    private void encode(String cluster, WalFileName name, byte[] head, InputStream rest, OutputStream sink) throws IOException {
         try (OutputStream out = wal.encoder(cluster, name, sink, 1)) {
             out.write(head);
             Codecs.pump(rest, out);
@@ -158,7 +197,7 @@ public final class WalArchiver {
         return header;
     }
 
-    private void checkHistoryFile(String cluster, WalFileName name, byte[] content, Optional<ClusterInfo> known) {
+    private void checkHistoryFile(String cluster, WalFileName name, byte[] content, Optional<ClusterInfo> known, WalSpool spool) {
         if (name.kind() == WalFileName.Kind.BACKUP_HISTORY) {
             HistoryFiles.checkBackupHistory(name, content, known.map(i -> OptionalLong.of(i.segmentSize())).orElse(OptionalLong.empty()));
             return;
@@ -168,7 +207,8 @@ public final class WalArchiver {
         // parent: any other number is not a promotion (e.g. 7FFFFFFF.history planted to derail every "latest" restore).
         int parent = history.ancestors().getLast().timeline();
         int below = name.timeline() - 1;
-        if (parent != below && wal.find(cluster, WalFileName.parse("%08X.history".formatted(below))).isEmpty()) {
+        WalFileName belowHistory = WalFileName.parse("%08X.history".formatted(below));
+        if (parent != below && (spool == null || !spool.holds(belowHistory)) && wal.find(cluster, belowHistory).isEmpty()) {
             throw PgwardenException.badRequest(("'%s' is not a history file PostgreSQL could have written: its parent is timeline %d,"
                     + " but timeline %d has no archived history file (a new timeline is one above its parent or above the newest"
                     + " archived history); nothing was stored").formatted(name.name(), parent, below));

@@ -19,16 +19,37 @@ import java.util.Optional;
 public final class WalFetcher {
     private final PgwardenConfig config;
     private final WalRepository wal;
+    private final java.util.Map<String, WalSpool> spools;
 
+    /** Straight from the repository (the standalone wal-fetch). */
     public WalFetcher(PgwardenConfig config, WalRepository wal) {
-        this.config = config;
-        this.wal = wal;
+        this(config, wal, java.util.Map.of());
     }
 
-    /** The WAL file, ready to stream and verify, or empty if the repository does not have it. */
+    /** @param spools each cluster's WAL spool: a file acknowledged but not yet uploaded is served from there */
+    public WalFetcher(PgwardenConfig config, WalRepository wal, java.util.Map<String, WalSpool> spools) {
+        this.config = config;
+        this.wal = wal;
+        this.spools = java.util.Map.copyOf(spools);
+    }
+
+    /** The WAL file, ready to stream and verify, or empty if neither the spool nor the repository has it. */
     public Optional<VerifiedObject> open(String cluster, String fileName) {
         config.cluster(cluster);
-        return wal.open(cluster, WalFileName.parse(fileName));
+        WalFileName name = WalFileName.parse(fileName);
+        WalSpool spool = spools.get(cluster);
+        if (spool != null) {
+            Optional<io.pgwarden.storage.StorageDriver.StoredObject> spooled = spool.open(name);
+            if (spooled.isPresent()) {
+                try {
+                    return Optional.of(wal.verified(spooled.get()));
+                } catch (RuntimeException e) {
+                    spooled.get().close();
+                    throw e;
+                }
+            }
+        }
+        return wal.open(cluster, name);
     }
 
     /**

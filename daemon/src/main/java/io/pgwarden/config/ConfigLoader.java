@@ -48,6 +48,7 @@ public final class ConfigLoader {
         RepositoryConfig repository = repository(top.mapping("repository"));
         Map<String, ClusterConfig> clusters = clusters(top.mapping("clusters"));
         distinctTokens(top, server, clusters);
+        spoolNeedsDirectory(top, server, clusters);
         if (!problems.isEmpty()) throw new ConfigException(problems);
         return new PgwardenConfig(server, repository, clusters);
     }
@@ -76,7 +77,7 @@ public final class ConfigLoader {
     }
 
     private static ServerConfig server(ConfigNode node) {
-        node.allowOnly("tls", "allowPlaintext", "listen", "maxBodySize", "spoolDir", "maxConcurrentPushes", "adminToken", "instance", "bodyIdleTimeout", "maxConnections", "walReadAhead");
+        node.allowOnly("tls", "allowPlaintext", "listen", "maxBodySize", "spoolDir", "maxConcurrentPushes", "adminToken", "instance", "bodyIdleTimeout", "maxConnections", "walReadAhead", "walSpoolDir");
         String host = ServerConfig.DEFAULT_HOST;
         int port = ServerConfig.DEFAULT_PORT;
         Optional<String[]> listen = node.parsed("listen", ConfigLoader::hostAndPort);
@@ -104,7 +105,8 @@ public final class ConfigLoader {
                     + " when a TLS proxy or a private network carries the traffic");
         }
         int readAhead = node.integer("walReadAhead", 0, 64).orElse(ServerConfig.DEFAULT_WAL_READ_AHEAD);
-        return new ServerConfig(host, port, maxBody, spool, pushes, adminToken, instance, bodyIdle, connections, tls, readAhead);
+        Optional<Path> walSpool = node.parsed("walSpoolDir", p -> Path.of(p).toAbsolutePath().normalize());
+        return new ServerConfig(host, port, maxBody, spool, pushes, adminToken, instance, bodyIdle, connections, tls, readAhead, walSpool);
     }
 
     /** Literal addresses only (no name lookup while loading a config); "localhost" is loopback by definition. */
@@ -272,6 +274,17 @@ public final class ConfigLoader {
         });
     }
 
+    /** A spool is only as durable as its disk: the default temporary directory is not one, so it is never assumed. */
+    private static void spoolNeedsDirectory(ConfigNode top, ServerConfig server, Map<String, ClusterConfig> clusters) {
+        if (server == null || server.walSpoolDir().isPresent()) return;
+        clusters.forEach((name, cluster) -> {
+            if (cluster != null && cluster.archive().spooled()) {
+                top.problem("clusters." + name + ".archive.durability", "is 'spool', which needs server.walSpoolDir: a directory on"
+                        + " local persistent disk (not a tmpfs or a private /tmp), where acknowledged WAL waits for its upload");
+            }
+        });
+    }
+
     private static Map<String, ClusterConfig> clusters(ConfigNode node) {
         Map<String, ClusterConfig> clusters = new LinkedHashMap<>();
         if (!node.isPresent()) {
@@ -288,7 +301,7 @@ public final class ConfigLoader {
     }
 
     private static ClusterConfig cluster(String name, ConfigNode node) {
-        node.allowOnly("walToken", "systemIdentifier", "connection", "runner", "baseBackup", "dump", "schedules", "restoreTest", "retention");
+        node.allowOnly("walToken", "systemIdentifier", "connection", "runner", "baseBackup", "dump", "schedules", "restoreTest", "retention", "archive");
         String token = node.requiredString("walToken");
         if (token != null && token.length() < MIN_TOKEN_LENGTH) {
             node.problem("walToken", "must be at least " + MIN_TOKEN_LENGTH + " characters long");
@@ -307,7 +320,25 @@ public final class ConfigLoader {
         }
         return new ClusterConfig(name, token == null ? null : new Secret(token), sysid, connection, runner,
                 base.isPresent() ? baseBackup(base) : BaseBackupConfig.defaults(), dump.isPresent() ? dump(dump) : DumpConfig.defaults(),
-                schedules, restoreTest(node.mapping("restoreTest")), retention(node.mapping("retention")));
+                schedules, restoreTest(node.mapping("restoreTest")), retention(node.mapping("retention")), archive(node.mapping("archive")));
+    }
+
+    private static ArchiveConfig archive(ConfigNode node) {
+        ArchiveConfig d = ArchiveConfig.defaults();
+        if (!node.isPresent()) return d;
+        node.allowOnly("durability", "maxBacklog", "maxBacklogAge", "uploads");
+        ArchiveConfig.Durability durability = node.parsed("durability", v -> switch (v) {
+            case "repository" -> ArchiveConfig.Durability.REPOSITORY;
+            case "spool" -> ArchiveConfig.Durability.SPOOL;
+            default -> throw new IllegalArgumentException("must be 'repository' (a push is acknowledged once stored in the repository)"
+                    + " or 'spool' (once fsynced in server.walSpoolDir, uploaded in the background)");
+        }).orElse(d.durability());
+        long maxBytes = node.parsed("maxBacklog", Units::parseSize).orElse(d.maxBacklogBytes());
+        if (maxBytes < (1L << 20)) node.problem("maxBacklog", "must be at least 1MiB");
+        Duration maxAge = node.parsed("maxBacklogAge", Units::parseDuration).orElse(d.maxBacklogAge());
+        if (maxAge.toMillis() < 1000) node.problem("maxBacklogAge", "must be at least 1s");
+        int uploads = node.integer("uploads", 1, 32).orElse(d.uploads());
+        return new ArchiveConfig(durability, maxBytes, maxAge, uploads);
     }
 
     /** Every rule must keep something: a count of 0 or a window of 0 would delete every backup it governs. */

@@ -13,11 +13,13 @@ import java.util.Optional;
  * @param bodyIdleTimeout a request (a push's body) that sends no byte for this long is aborted, its slot freed
  * @param maxConnections  open HTTP connections at most; more wait in the kernel's accept queue
  * @param tls          HTTPS on the endpoint; empty: plain HTTP, which a non-loopback address needs allowPlaintext for
+ * @param walSpoolDir  where clusters with archive.durability: spool keep acknowledged WAL until it is uploaded: local
+ *                     persistent disk (not a tmpfs, not a private /tmp), one subdirectory per cluster
  * @param walReadAhead segments after a requested one that a WAL GET fetches ahead into the spool directory (0: off)
  */
 public record ServerConfig(String host, int port, long maxBodyBytes, Path spoolDir, int maxConcurrentPushes,
                            Optional<Secret> adminToken, String instance, java.time.Duration bodyIdleTimeout, int maxConnections,
-                           Optional<TlsConfig> tls, int walReadAhead) {
+                           Optional<TlsConfig> tls, int walReadAhead, Optional<Path> walSpoolDir) {
     public static final int DEFAULT_WAL_READ_AHEAD = 8;
     public static final java.time.Duration DEFAULT_BODY_IDLE_TIMEOUT = java.time.Duration.ofSeconds(30);
     public static final int DEFAULT_MAX_CONNECTIONS = 1000;

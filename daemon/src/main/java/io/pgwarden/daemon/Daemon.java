@@ -3,6 +3,9 @@ package io.pgwarden.daemon;
 import io.pgwarden.archive.WalArchiver;
 import io.pgwarden.archive.WalFetcher;
 import io.pgwarden.archive.WalReadAhead;
+import io.pgwarden.archive.SpoolUploader;
+import io.pgwarden.archive.WalSpool;
+import io.pgwarden.archive.WalSpools;
 import io.pgwarden.jobs.JobEngine;
 import io.pgwarden.config.ClusterConfig;
 import io.pgwarden.config.PgwardenConfig;
@@ -46,9 +49,11 @@ public final class Daemon implements AutoCloseable {
     private final ClusterUpProbe probe;
     private final ReadinessProbe readiness;
     private final WalReadAhead readAhead;
+    private final WalSpools spools;
 
     private Daemon(StorageDriver storage, Metrics metrics, Map<String, ToolRunner> runners, JobEngine jobs, HttpServer http,
-                   BackupScheduler scheduler, ClusterUpProbe probe, ReadinessProbe readiness, WalReadAhead readAhead) {
+                   BackupScheduler scheduler, ClusterUpProbe probe, ReadinessProbe readiness, WalReadAhead readAhead, WalSpools spools) {
+        this.spools = spools;
         this.readAhead = readAhead;
         this.probe = probe;
         this.readiness = readiness;
@@ -77,13 +82,14 @@ public final class Daemon implements AutoCloseable {
         wal.encoding().warmUpInBackground();
         ClusterInfoStore clusterInfo = new ClusterInfoStore(storage);
         RequestSlots slots = new RequestSlots(config.server().maxConcurrentPushes(), Duration.ofSeconds(30));
-        WalArchiver archiver = new WalArchiver(config, clusterInfo, wal, clock, slots);
+        WalSpools spools = startSpools(config, wal, clock, metrics, storage);
+        WalArchiver archiver = new WalArchiver(config, clusterInfo, wal, clock, slots, spools.accepting());
         Map<String, ToolRunner> runners = runners(config);
         JobEngine jobs = JobEngine.create(config, storage, wal, clusterInfo, runners::get, metrics, clock);
         // Two downloads ahead at once: on two cores, more would only compete with the one being served.
         WalReadAhead readAhead = new WalReadAhead(wal, clusterInfo, config.server().spoolDir().resolve("read-ahead-" + config.server().instance()),
                 config.server().walReadAhead(), 2);
-        WalEndpoint endpoint = new WalEndpoint(config, archiver, new WalFetcher(config, wal), readAhead, metrics, slots);
+        WalEndpoint endpoint = new WalEndpoint(config, archiver, new WalFetcher(config, wal, spools.all()), readAhead, metrics, slots);
         ReadinessProbe readiness = new ReadinessProbe(storage).start();
         HttpServer http = new HttpServer(config.server(), new Routes(endpoint, config, jobs, new RestoreJobs(config, storage, clock), metrics, readiness));
         try {
@@ -91,6 +97,7 @@ public final class Daemon implements AutoCloseable {
         } catch (Exception e) {
             readiness.close();
             readAhead.close();
+            spools.close();
             runners.values().forEach(ToolRunner::close);
             storage.close();
             throw new PgwardenException(ErrorCode.CONFIG,
@@ -103,7 +110,38 @@ public final class Daemon implements AutoCloseable {
         BackupScheduler scheduler = BackupScheduler.start(config, jobs, new Catalog(storage), clock);
         log.info("pgwarden listening on {}://{}:{}, repository {}, clusters {}", http.scheme(), http.host(), http.port(),
                 storage.describe(), config.clusters().keySet());
-        return new Daemon(storage, metrics, runners, jobs, http, scheduler, new ClusterUpProbe(config, metrics), readiness, readAhead);
+        return new Daemon(storage, metrics, runners, jobs, http, scheduler, new ClusterUpProbe(config, metrics), readiness, readAhead, spools);
+    }
+
+    /** Each cluster's WAL spool, uploading in the background, and its backlog meters (zeros for a cluster without one). */
+    private static WalSpools startSpools(PgwardenConfig config, WalRepository wal, Clock clock, Metrics metrics, StorageDriver storage) {
+        WalSpools spools;
+        try {
+            spools = WalSpools.start(config, wal, clock, new SpoolUploader.Listener() {
+                @Override
+                public void uploaded(String cluster) {
+                    metrics.walSpoolUpload(cluster, "uploaded");
+                }
+
+                @Override
+                public void failed(String cluster, String reason) {
+                    metrics.walSpoolUpload(cluster, reason);
+                }
+            });
+        } catch (RuntimeException e) {
+            storage.close();
+            throw e;
+        }
+        for (String cluster : config.clusters().keySet()) {
+            WalSpool spool = spools.all().get(cluster);
+            if (spool == null) {
+                metrics.registerWalSpool(cluster, () -> 0, () -> 0, () -> 0);
+            } else {
+                metrics.registerWalSpool(cluster, spool::bytes, spool::files, () -> spool.oldest()
+                        .map(t -> Math.max(0, Duration.between(t, clock.instant()).toSeconds())).orElse(0L));
+            }
+        }
+        return spools;
     }
 
     /** Spool files of this instance's earlier run, killed mid-push (their pushes were never acknowledged). */
@@ -200,6 +238,7 @@ public final class Daemon implements AutoCloseable {
         runners.values().forEach(ToolRunner::close);
         if (!jobs.awaitIdle(java.time.Duration.ofSeconds(30))) log.warn("backup runs still busy after 30s; stopping anyway");
         readAhead.close();
+        spools.close();
         metrics.close();
         storage.close();
         log.info("pgwarden stopped");

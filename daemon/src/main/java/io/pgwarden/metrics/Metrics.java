@@ -48,12 +48,17 @@ public final class Metrics implements AutoCloseable {
     public static final String VERIFY_FAILURES = "pgwarden.verify.failures";
     public static final String VERIFY_LAST_FAILURE = "pgwarden.verify.last.failure.timestamp";
     public static final String STORAGE_OPERATIONS = "pgwarden.storage.operations";
+    public static final String WAL_SPOOL_BACKLOG = "pgwarden.wal.spool.backlog";
+    public static final String WAL_SPOOL_FILES = "pgwarden.wal.spool.files";
+    public static final String WAL_SPOOL_OLDEST = "pgwarden.wal.spool.oldest.age";
+    public static final String WAL_SPOOL_UPLOADS = "pgwarden.wal.spool.uploads";
     /** kind=base has no database; the label is still present (Prometheus meters of one name share label names). */
     public static final String NO_DATABASE = "";
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Clock clock;
     // Gauges hold weak references: keep the state objects alive here.
+    private final List<java.util.function.LongSupplier> spoolSuppliers = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final Map<String, AtomicLong> lastArchivedSeconds = new ConcurrentHashMap<>();
     private final Map<List<String>, AtomicLong> backupGauges = new ConcurrentHashMap<>();
     private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
@@ -111,6 +116,33 @@ public final class Metrics implements AutoCloseable {
         Counter.builder(STORAGE_OPERATIONS).tag("operation", operation)
                 .description("repository operations by kind (a list on the WAL path would make pushes cost more as the archive grows)")
                 .register(registry).increment();
+    }
+
+    /**
+     * A cluster's WAL spool backlog, read at each scrape (all zero for a cluster without a spool), and its upload
+     * counter, registered with the outcome "uploaded".
+     */
+    public void registerWalSpool(String cluster, java.util.function.LongSupplier bytes, java.util.function.LongSupplier files,
+                                 java.util.function.LongSupplier oldestAgeSeconds) {
+        spoolSuppliers.addAll(List.of(bytes, files, oldestAgeSeconds));
+        Gauge.builder(WAL_SPOOL_BACKLOG, bytes, java.util.function.LongSupplier::getAsLong).tag("cluster", cluster).baseUnit("bytes")
+                .description("stored bytes of acknowledged WAL files waiting in the spool for their upload").register(registry);
+        Gauge.builder(WAL_SPOOL_FILES, files, java.util.function.LongSupplier::getAsLong).tag("cluster", cluster)
+                .description("acknowledged WAL files waiting in the spool for their upload").register(registry);
+        Gauge.builder(WAL_SPOOL_OLDEST, oldestAgeSeconds, java.util.function.LongSupplier::getAsLong).tag("cluster", cluster)
+                .baseUnit("seconds").description("how long the oldest file in the spool has waited for its upload (0: none waits)")
+                .register(registry);
+        spoolUploads(cluster, "uploaded");
+    }
+
+    /** @param outcome uploaded, retried (the repository failed; tried again) or conflict (different content archived; kept aside) */
+    public void walSpoolUpload(String cluster, String outcome) {
+        spoolUploads(cluster, outcome).increment();
+    }
+
+    private Counter spoolUploads(String cluster, String outcome) {
+        return Counter.builder(WAL_SPOOL_UPLOADS).tag("cluster", cluster).tag("outcome", outcome)
+                .description("uploads of spooled WAL files, by outcome").register(registry);
     }
 
     /** A WAL GET answered 200: from the read-ahead directory (source="read-ahead") or from the repository. */

@@ -74,11 +74,45 @@ public final class WalRepository {
      * (by a racing push or another daemon): then nothing is written and this returns false.
      */
     public boolean create(String cluster, WalFileName name, StorageDriver.SizedContent encoded, long rawSize, String sha256) {
-        ensureMarkerChecked();
+        return createEncoded(key(cluster, name), encoded, metadata(rawSize, sha256));
+    }
+
+    /** The key a new WAL file is stored under, the one {@link #encoder} encodes for. */
+    public String key(String cluster, WalFileName name) {
+        return RepositoryLayout.walKey(cluster, name, compression);
+    }
+
+    /** Whether key is where some codec stores this cluster's file (a spooled file's recorded key is checked so). */
+    public static boolean isKeyOf(String key, String cluster, WalFileName name) {
+        for (Compression codec : Compression.values()) {
+            if (RepositoryLayout.walKey(cluster, name, codec).equals(key)) return true;
+        }
+        return false;
+    }
+
+    /** The metadata a WAL file encoded now is stored with: its raw size and checksum, and how it is sealed. */
+    public Map<String, String> metadata(long rawSize, String sha256) {
         Map<String, String> metadata = encoding.metadata();
         metadata.put(META_SHA256, sha256);
         metadata.put(META_RAW_SIZE, Long.toString(rawSize));
-        return storage.create(RepositoryLayout.walKey(cluster, name, compression), encoded, metadata);
+        return metadata;
+    }
+
+    /** {@link #create}, for a file encoded earlier under key (a spooled one): the same conditional create. */
+    public boolean createEncoded(String key, StorageDriver.SizedContent encoded, Map<String, String> metadata) {
+        ensureMarkerChecked();
+        return storage.create(key, encoded, metadata);
+    }
+
+    /** An encoded WAL file held elsewhere than in the repository (a spooled one), read as a stored object would be. */
+    public VerifiedObject verified(StorageDriver.StoredObject object) {
+        StoredWal stored = describe(object.info());
+        return new VerifiedObject(object, encoding, stored.compression(), stored.sealed(), stored.rawSize(), stored.sha256());
+    }
+
+    /** What a WAL object's key and metadata say: codec, sealing, raw size and checksum; INTEGRITY when they make no sense. */
+    public StoredWal describe(String key, Map<String, String> metadata) {
+        return describe(new ObjectInfo(key, 0, metadata, java.time.Instant.EPOCH));
     }
 
     public Optional<VerifiedObject> open(String cluster, WalFileName name) {

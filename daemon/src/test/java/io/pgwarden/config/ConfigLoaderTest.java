@@ -101,6 +101,34 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void spoolDurabilityNeedsAWalSpoolDirectoryAndValidBounds() throws IOException {
+        assertProblems("""
+                repository: {type: filesystem, path: /var/tmp/repo}
+                clusters:
+                  main: {walToken: %s, archive: {durability: spool, maxBacklog: 10kB, maxBacklogAge: 0s, uploads: 0}}
+                  other: {walToken: %s, archive: {durability: local}}
+                """.formatted(TOKEN, TOKEN.replace('a', 'b')),
+                "clusters.main.archive.maxBacklog: must be at least 1MiB",
+                "clusters.main.archive.maxBacklogAge: must be at least 1s",
+                "clusters.main.archive.uploads: 0 is out of range (1 to 32)",
+                "clusters.other.archive.durability: must be 'repository' (a push is acknowledged once stored in the repository)"
+                        + " or 'spool' (once fsynced in server.walSpoolDir, uploaded in the background)",
+                "clusters.main.archive.durability: is 'spool', which needs server.walSpoolDir: a directory on local persistent disk"
+                        + " (not a tmpfs or a private /tmp), where acknowledged WAL waits for its upload");
+        PgwardenConfig c = load("""
+                server: {walSpoolDir: %s}
+                repository: {type: filesystem, path: /var/tmp/repo}
+                clusters:
+                  main: {walToken: %s, archive: {durability: spool, maxBacklog: 2GiB, maxBacklogAge: 30m, uploads: 4}}
+                  other: {walToken: %s}
+                """.formatted(dir.resolve("spool"), TOKEN, TOKEN.replace('a', 'b')));
+        assertThat(c.server().walSpoolDir()).contains(dir.resolve("spool"));
+        assertThat(c.cluster("main").archive()).isEqualTo(new ArchiveConfig(ArchiveConfig.Durability.SPOOL, 2L << 30,
+                java.time.Duration.ofMinutes(30), 4));
+        assertThat(c.cluster("other").archive()).isEqualTo(ArchiveConfig.defaults());
+    }
+
+    @Test
     void anUnknownReferenceSchemeIsAnError() {
         assertProblems(minimal("walToken: \"${vault:secret/main}\""),
                 "clusters.main.walToken: unknown reference '${vault:...}' (use ${env:NAME} or ${file:PATH})");
@@ -109,7 +137,7 @@ class ConfigLoaderTest {
     @Test
     void unknownKeysAreErrors() {
         assertProblems(minimal("walToken: " + TOKEN + "\nwalTokne: x"),
-                "clusters.main.walTokne: unknown key (allowed here: walToken, systemIdentifier, connection, runner, baseBackup, dump, schedules, restoreTest, retention)");
+                "clusters.main.walTokne: unknown key (allowed here: walToken, systemIdentifier, connection, runner, baseBackup, dump, schedules, restoreTest, retention, archive)");
         assertProblems("servr: {}\n" + minimal("walToken: " + TOKEN),
                 "servr: unknown key (allowed here: server, repository, clusters)");
     }

@@ -107,6 +107,18 @@ public final class S3Server implements AutoCloseable {
         store.createContainer(bucket);
     }
 
+    /** Writes an object straight into the store, with user metadata, also while the server is stopped. */
+    public void putInStore(String bucket, String key, byte[] content, java.util.Map<String, String> metadata) {
+        store.putBlob(software.amazon.awssdk.services.s3.model.PutObjectRequest.builder().bucket(bucket).key(key)
+                .contentLength((long) content.length).metadata(metadata).build(), new java.io.ByteArrayInputStream(content));
+    }
+
+    /** An object's user metadata, read straight from the store; empty if there is no such object. */
+    public java.util.Optional<java.util.Map<String, String>> metadataInStore(String bucket, String key) {
+        var blob = store.blobMetadataIfPresent(bucket, key);
+        return blob == null ? java.util.Optional.empty() : java.util.Optional.of(blob.metadata());
+    }
+
     public void createBucket(String bucket) {
         try (S3Client s3 = client()) {
             s3.createBucket(b -> b.bucket(bucket));

@@ -1,0 +1,257 @@
+package io.pgwarden.it.archive;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.pgwarden.archive.WalFetcher;
+import io.pgwarden.config.ConfigLoader;
+import io.pgwarden.config.PgwardenConfig;
+import io.pgwarden.daemon.Daemon;
+import io.pgwarden.error.PgwardenException;
+import io.pgwarden.it.support.Launcher;
+import io.pgwarden.it.support.PgCluster;
+import io.pgwarden.it.support.PgwardenFixture;
+import io.pgwarden.it.support.S3Server;
+import io.pgwarden.it.support.TestDirs;
+import io.pgwarden.repository.WalRepository;
+import io.pgwarden.storage.StorageDriver;
+import io.pgwarden.storage.StorageFactory;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * archive.durability: spool. A push is acknowledged once fsynced in the local spool and uploaded in the background;
+ * the repository is S3Proxy, stopped to hold uploads back (a real outage: the same server, gone and back).
+ */
+class WalSpoolTest {
+    Path dir;
+    S3Server s3;
+    PgCluster source;
+    PgwardenFixture pgwarden;
+    Process daemon;
+    final HttpClient http = HttpClient.newHttpClient();
+
+    @AfterEach
+    void stop() throws Exception {
+        if (daemon != null) daemon.destroyForcibly().waitFor();
+        if (source != null) source.close();
+        if (pgwarden != null) pgwarden.close();
+        if (s3 != null) s3.close();
+        TestDirs.delete(dir);
+    }
+
+    /**
+     * The promise of the mode: WAL PostgreSQL was told is archived, and then recycled, is in the spool only; the daemon
+     * is killed with SIGKILL (in the middle of pushes); after a restart with S3 back, every acknowledged segment is in
+     * the repository, byte for byte, and the spool is empty.
+     */
+    @Test
+    void acknowledgedWalSurvivesKillNineAfterPostgresqlRecycledItAndReachesTheRepository() throws Exception {
+        dir = TestDirs.create("pgwarden-spool-kill-");
+        s3 = new S3Server().start();
+        s3.createBucket("spool");
+        Path spool = dir.resolve("wal-spool");
+        int port = TestDirs.freePort();
+        Path config = PgwardenFixture.writeConfig(dir, "127.0.0.1:" + port, s3.repositoryYaml("spool", "k"), "walSpoolDir: " + spool,
+                "archive: {durability: spool}\n");
+        Files.writeString(dir.resolve("auth-header"), "Authorization: Bearer " + PgwardenFixture.TOKEN + "\n");
+        Path log = dir.resolve("daemon.log");
+        daemon = Launcher.startDaemon(config, log, port);
+        source = PgCluster.init(dir, "source", 1)
+                .configure("archive_mode = on", "archive_command = '" + PgwardenFixture.archiveCommandWithHeaderFile(dir, port) + "'",
+                        "max_wal_size = '32MB'", "min_wal_size = '2MB'")
+                .start();
+        source.sql("CREATE TABLE t (x int, pad text)");
+        String first = source.writeAndArchive(1).getFirst(); // pins the cluster in the repository, uploaded
+        await().atMost(Duration.ofSeconds(20)).until(() -> committedIn(spool.resolve("main")).isEmpty());
+
+        s3.stop();
+        List<String> acknowledged = new ArrayList<>();
+        Path copies = Files.createDirectories(dir.resolve("copies"));
+        for (int i = 0; i < 6; i++) {
+            source.query("INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 5000) g");
+            String segment = source.query("SELECT pg_walfile_name(pg_switch_wal())");
+            source.awaitArchived(segment, Duration.ofSeconds(30));
+            Files.copy(source.dataDir().resolve("pg_wal").resolve(segment), copies.resolve(segment));
+            acknowledged.add(segment);
+        }
+        assertThat(committedIn(spool.resolve("main"))).containsAll(acknowledged);
+        // Served from the spool while S3 is away.
+        HttpResponse<byte[]> fromSpool = get(port, acknowledged.getLast());
+        assertThat(fromSpool.statusCode()).isEqualTo(200);
+        assertThat(fromSpool.body()).isEqualTo(Files.readAllBytes(copies.resolve(acknowledged.getLast())));
+
+        // PostgreSQL forgets them: a checkpoint removes or recycles segments it was told are archived.
+        source.query("CHECKPOINT");
+        source.query("SELECT pg_switch_wal()");
+        source.query("CHECKPOINT");
+        assertThat(acknowledged).anyMatch(s -> !Files.exists(source.dataDir().resolve("pg_wal").resolve(s)));
+
+        // Killed while PostgreSQL keeps pushing.
+        source.query("INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 5000) g");
+        source.query("SELECT pg_switch_wal()");
+        Thread.sleep(150);
+        daemon.destroyForcibly().waitFor();
+        s3.start();
+        daemon = Launcher.startDaemon(config, log, port);
+        String last = source.query("SELECT pg_walfile_name(pg_switch_wal())");
+        source.awaitArchived(last, Duration.ofMinutes(2));
+        await().atMost(Duration.ofSeconds(30)).until(() -> committedIn(spool.resolve("main")).isEmpty());
+        try (Stream<Path> left = Files.list(spool.resolve("main"))) {
+            assertThat(left.map(p -> p.getFileName().toString())).as("no partial push is left").containsExactlyInAnyOrder(".lock", "conflict");
+        }
+        assertThat(Files.readString(log)).doesNotContain("conflict/");
+
+        // Straight from the repository (no daemon, no spool): each acknowledged segment, identical.
+        PgwardenConfig cfg = ConfigLoader.load(config);
+        try (StorageDriver storage = StorageFactory.create(cfg.repository())) {
+            WalFetcher fetcher = new WalFetcher(cfg, new WalRepository(storage, cfg.repository()));
+            for (String segment : acknowledged) {
+                Path fetched = dir.resolve("fetched-" + segment);
+                fetcher.fetchToFile("main", segment, fetched);
+                assertThat(Files.readAllBytes(fetched)).as(segment).isEqualTo(Files.readAllBytes(copies.resolve(segment)));
+            }
+            assertThat(storage.stat("main/wal/00000001/" + first + ".zst")).isPresent();
+        }
+    }
+
+    /**
+     * The backlog's byte bound: with S3 away, pushes are acknowledged until the spool holds archive.maxBacklog, then
+     * refused with 503 naming the bound, so PostgreSQL keeps its WAL; duplicates of spooled files are judged against the
+     * spool (200 identical, 409 different); once S3 is back the backlog drains and PostgreSQL's archiving catches up.
+     */
+    @Test
+    void aFullBacklogAnswers503AndPostgresqlCatchesUpOnceTheRepositoryIsBack() throws Exception {
+        dir = TestDirs.create("pgwarden-spool-backlog-");
+        s3 = new S3Server().start();
+        s3.createBucket("spool");
+        pgwarden = PgwardenFixture.start(dir, s3.repositoryYaml("spool", "b"), "walSpoolDir: " + dir.resolve("wal-spool"),
+                "archive: {durability: spool, maxBacklog: 1MiB}\n");
+        source = PgCluster.init(dir, "source", 1)
+                .configure("archive_mode = on", "archive_command = '" + pgwarden.archiveCommand() + "'", "wal_keep_size = '256MB'")
+                .start();
+        source.sql("CREATE TABLE t (x int, pad text)");
+        source.writeAndArchive(1);
+        s3.stop();
+        // md5 text compresses to about half: the 1 MiB bound is reached after three or four 1 MiB segments.
+        List<String> written = new ArrayList<>();
+        await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(500)).until(() -> {
+            source.query("INSERT INTO t SELECT g, md5(random()::text) FROM generate_series(1, 6000) g");
+            written.add(source.query("SELECT pg_walfile_name(pg_switch_wal())"));
+            return pgwarden.metric("pgwarden_wal_push_failures_total{cluster=\"main\",reason=\"unavailable\"}") >= 1;
+        });
+        assertThat(pgwarden.metric("pgwarden_wal_spool_backlog_bytes{cluster=\"main\"}")).isGreaterThanOrEqualTo(1 << 20);
+        String lastAcknowledged = source.query("SELECT last_archived_wal FROM pg_stat_archiver");
+        String refused = PgCluster.nextSegment(lastAcknowledged);
+        byte[] refusedBytes = Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(refused));
+        var full = pgwarden.put(refused, refusedBytes);
+        assertThat(full.statusCode()).isEqualTo(503);
+        assertThat(full.body()).contains("WAL file '" + refused + "' of cluster 'main' was not accepted", "archive.maxBacklog (1048576 bytes)",
+                "PostgreSQL keeps the file and retries");
+        assertThat(Files.exists(source.dataDir().resolve("pg_wal/archive_status/" + refused + ".ready"))).isTrue();
+
+        // A spooled file pushed again: identical is a success, different a conflict; neither touches the spooled copy.
+        byte[] spooled = Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(lastAcknowledged));
+        assertThat(pgwarden.put(lastAcknowledged, spooled).statusCode()).isEqualTo(200);
+        byte[] altered = spooled.clone();
+        altered[altered.length - 1] ^= 1;
+        var conflict = pgwarden.put(lastAcknowledged, altered);
+        assertThat(conflict.statusCode()).isEqualTo(409);
+        assertThat(conflict.body()).contains("already archived with different content");
+        assertThat(pgwarden.get(lastAcknowledged).body()).isEqualTo(spooled);
+        assertThat(pgwarden.metric("pgwarden_wal_spool_files{cluster=\"main\"}")).isGreaterThanOrEqualTo(2);
+
+        s3.start();
+        // PostgreSQL's archiver rests a minute after three failures in a row; a finished segment wakes it.
+        source.query("INSERT INTO t SELECT g, md5(random()::text) FROM generate_series(1, 6000) g");
+        written.add(source.query("SELECT pg_walfile_name(pg_switch_wal())"));
+        String last = written.getLast();
+        source.awaitArchived(last, Duration.ofMinutes(2));
+        await().atMost(Duration.ofSeconds(30)).until(() -> pgwarden.metric("pgwarden_wal_spool_files{cluster=\"main\"}") == 0);
+        assertThat(pgwarden.metric("pgwarden_wal_spool_backlog_bytes{cluster=\"main\"}")).isZero();
+        assertThat(pgwarden.metric("pgwarden_wal_spool_uploads_total{cluster=\"main\",outcome=\"uploaded\"}")).isGreaterThanOrEqualTo(written.size());
+        List<String> keys = pgwarden.walKeys();
+        for (String segment : written) {
+            assertThat(keys).contains("main/wal/00000001/" + segment + ".zst");
+            assertThat(pgwarden.get(segment).body()).as(segment).isEqualTo(Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segment)));
+        }
+    }
+
+    /**
+     * The age bound, a second daemon on the same spool, and a name the repository meanwhile holds with other content:
+     * the stored object is never overwritten, and the spooled file is kept aside, counted and logged.
+     */
+    @Test
+    void theAgeBoundASecondDaemonAndAConflictFoundAtUpload() throws Exception {
+        dir = TestDirs.create("pgwarden-spool-conflict-");
+        s3 = new S3Server().start();
+        s3.createBucket("spool");
+        Path spool = dir.resolve("wal-spool");
+        pgwarden = PgwardenFixture.start(dir, s3.repositoryYaml("spool", "c"), "walSpoolDir: " + spool,
+                "archive: {durability: spool, maxBacklogAge: 2s}\n");
+        // WAL that PostgreSQL keeps as .ready: this test pushes it by hand.
+        source = PgCluster.init(dir, "source", 1).configure("archive_mode = on", "archive_command = '/bin/false'").start();
+        source.sql("CREATE TABLE t (x int)");
+        List<String> segments = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            source.query("INSERT INTO t SELECT generate_series(1, 1000)");
+            segments.add(source.query("SELECT pg_walfile_name(pg_switch_wal())"));
+        }
+        byte[] first = Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(0)));
+        assertThat(pgwarden.put(segments.get(0), first).statusCode()).isEqualTo(201);
+
+        PgwardenConfig sameSpool = ConfigLoader.load(PgwardenFixture.writeConfig(Files.createDirectories(dir.resolve("second")),
+                "127.0.0.1:" + TestDirs.freePort(), s3.repositoryYaml("spool", "c"), "walSpoolDir: " + spool, "archive: {durability: spool}\n"));
+        assertThatThrownBy(() -> Daemon.start(sameSpool, java.time.Clock.systemUTC()).close())
+                .isInstanceOf(PgwardenException.class)
+                .hasMessage("the WAL spool '" + spool.resolve("main") + "' of cluster 'main' is in use by another pgwarden process;"
+                        + " give each daemon its own server.walSpoolDir");
+
+        s3.stop();
+        byte[] second = Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(1)));
+        assertThat(pgwarden.put(segments.get(1), second).statusCode()).isEqualTo(201);
+        Thread.sleep(2500);
+        var tooOld = pgwarden.put(segments.get(2), Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(2))));
+        assertThat(tooOld.statusCode()).isEqualTo(503);
+        assertThat(tooOld.body()).contains("longer than archive.maxBacklogAge (PT2S); is the repository reachable?");
+        assertThat(pgwarden.metric("pgwarden_wal_spool_oldest_age_seconds{cluster=\"main\"}")).isGreaterThanOrEqualTo(2);
+
+        // Meanwhile another writer stored other content under the second segment's name.
+        String key = "c/main/wal/00000001/" + segments.get(1) + ".zst";
+        s3.putInStore("spool", key, "not this".getBytes(), Map.of("sha256", "0".repeat(64), "raw-size", "8"));
+        s3.start();
+        Path aside = spool.resolve("main/conflict").resolve(segments.get(1));
+        await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(aside));
+        assertThat(s3.metadataInStore("spool", key).orElseThrow()).containsEntry("sha256", "0".repeat(64));
+        assertThat(pgwarden.metric("pgwarden_wal_spool_uploads_total{cluster=\"main\",outcome=\"conflict\"}")).isEqualTo(1);
+        assertThat(pgwarden.metric("pgwarden_wal_spool_files{cluster=\"main\"}")).isZero();
+        assertThat(Files.exists(spool.resolve("main").resolve(segments.get(1)))).isFalse();
+        // The spool accepts again once its backlog is gone.
+        assertThat(pgwarden.put(segments.get(2), Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(2)))).statusCode())
+                .isEqualTo(201);
+    }
+
+    /** Committed spool files: WAL names, not the lock, temp files or the conflict directory. */
+    private static List<String> committedIn(Path clusterSpool) throws java.io.IOException {
+        try (Stream<Path> files = Files.list(clusterSpool)) {
+            return files.map(p -> p.getFileName().toString()).filter(n -> !n.startsWith(".") && !n.equals("conflict")).sorted().toList();
+        }
+    }
+
+    private HttpResponse<byte[]> get(int port, String file) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/clusters/main/wal/" + file))
+                .header("Authorization", "Bearer " + PgwardenFixture.TOKEN).build(), HttpResponse.BodyHandlers.ofByteArray());
+    }
+}

@@ -33,6 +33,11 @@ public final class WalArchiver {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(WalArchiver.class);
     /** Encoded WAL up to this size stays in memory before upload; larger spills to the spool directory. */
     private static final long SPILL_THRESHOLD = 8L << 20;
+    /**
+     * How long a spooled push waits for the repository to say whether its name is archived: a repository that hangs must
+     * not hold up pushes the spool could take (the upload's conditional create still never overwrites).
+     */
+    private static final java.time.Duration SPOOL_LOOKUP_WAIT = java.time.Duration.ofSeconds(2);
     /** Repository lookups made while a body is still arriving: blocking I/O, so virtual threads. */
     private static final ExecutorService LOOKUPS = Executors.newVirtualThreadPerTaskExecutor();
 
@@ -145,16 +150,29 @@ public final class WalArchiver {
                                         WalSegmentHeader header, Optional<ClusterInfo> known,
                                         CompletableFuture<Optional<WalRepository.StoredWal>> existingLookup, WalSpool spool) throws IOException {
         try (WalSpool.Write write = spool.begin(name)) {
-            encode(cluster, name, head, raw, write.stream());
+            try {
+                encode(cluster, name, head, raw, write.stream());
+            } catch (WalSpool.WriteFailed e) {
+                throw spool.spoolFailed(name, e);
+            }
             if (header != null && raw.count() != header.segmentSize()) throw wrongSize(name, raw.count(), header.segmentSize());
             String sha256 = raw.sha256Hex();
             Optional<WalRepository.StoredWal> existing;
             try {
-                existing = await(existingLookup);
-            } catch (PgwardenException e) {
-                if (e.code() != io.pgwarden.error.ErrorCode.REPOSITORY_UNAVAILABLE && e.code() != io.pgwarden.error.ErrorCode.STORAGE) throw e;
-                log.debug("cluster '{}': {}: the repository cannot say whether it is archived ({}); spooling it", cluster, name.name(), e.getMessage());
+                existing = existingLookup.get(SPOOL_LOOKUP_WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                log.debug("cluster '{}': {}: the repository has not said within {} whether it is archived; spooling it", cluster, name.name(), SPOOL_LOOKUP_WAIT);
                 existing = Optional.empty();
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (!(e.getCause() instanceof PgwardenException p) || (p.code() != io.pgwarden.error.ErrorCode.REPOSITORY_UNAVAILABLE
+                        && p.code() != io.pgwarden.error.ErrorCode.STORAGE)) {
+                    throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+                }
+                log.debug("cluster '{}': {}: the repository cannot say whether it is archived ({}); spooling it", cluster, name.name(), p.getMessage());
+                existing = Optional.empty();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while archiving " + name.name());
             }
             if (existing.isPresent()) return duplicate(cluster, name, existing.get(), sha256, raw.count());
             if (header != null && known.isEmpty()) pin(cluster, clusterConfig, name, header);

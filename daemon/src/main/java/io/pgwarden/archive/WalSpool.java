@@ -193,17 +193,33 @@ public final class WalSpool implements AutoCloseable {
             this.key = wal.key(cluster, name);
         }
 
-        /** Where the encoded object goes; closing it does not close the write. */
+        /**
+         * Where the encoded object goes; closing it does not close the write. A failed write of the spool file (a full
+         * disk) is a {@link WriteFailed}, so it is not mistaken for the client going away.
+         */
         public OutputStream stream() {
-            return new java.io.FilterOutputStream(out) {
+            return new OutputStream() {
+                @Override
+                public void write(int b) throws IOException {
+                    write(new byte[] {(byte) b}, 0, 1);
+                }
+
                 @Override
                 public void write(byte[] b, int off, int len) throws IOException {
-                    out.write(b, off, len);
+                    try {
+                        out.write(b, off, len);
+                    } catch (IOException e) {
+                        throw new WriteFailed(e);
+                    }
                 }
 
                 @Override
                 public void close() throws IOException {
-                    out.flush();
+                    try {
+                        out.flush();
+                    } catch (IOException e) {
+                        throw new WriteFailed(e);
+                    }
                 }
             };
         }
@@ -225,6 +241,19 @@ public final class WalSpool implements AutoCloseable {
                 log.warn("cluster '{}': cannot remove '{}': {}", cluster, temp, e.toString());
             }
         }
+    }
+
+    /** Writing the spool file failed (not reading the push). */
+    public static final class WriteFailed extends IOException {
+        WriteFailed(IOException cause) {
+            super(cause.getMessage(), cause);
+        }
+    }
+
+    /** The error a push gets when the spool cannot take its file: 503, PostgreSQL retries. */
+    public PgwardenException spoolFailed(WalFileName name, IOException e) {
+        return PgwardenException.unavailable("WAL file '" + name.name() + "' of cluster '" + cluster + "' was not stored: cannot write"
+                + " the spool '" + dir + "' (server.walSpoolDir): " + e.getMessage(), e);
     }
 
     public Write begin(WalFileName name) throws IOException {
@@ -404,11 +433,6 @@ public final class WalSpool implements AutoCloseable {
 
     public Path directory() {
         return dir;
-    }
-
-    private PgwardenException spoolFailed(WalFileName name, IOException e) {
-        return PgwardenException.unavailable("WAL file '" + name.name() + "' of cluster '" + cluster + "' was not stored: cannot write"
-                + " the spool '" + dir + "' (server.walSpoolDir): " + e.getMessage(), e);
     }
 
     private static void fsyncDirectory(Path dir) throws IOException {

@@ -243,6 +243,42 @@ class WalSpoolTest {
                 .isEqualTo(201);
     }
 
+    /**
+     * A repository that accepts connections and never answers (default S3 timeouts: 10 s per attempt, two attempts):
+     * a spooled push does not wait for it to say whether the name is archived, so it is acknowledged in about the
+     * two seconds it waits for that answer, and uploaded once S3 is back.
+     */
+    @Test
+    void aRepositoryThatNeverAnswersDoesNotHoldUpSpooledPushes() throws Exception {
+        dir = TestDirs.create("pgwarden-spool-hang-");
+        s3 = new S3Server().start();
+        s3.createBucket("spool");
+        pgwarden = PgwardenFixture.start(dir, s3.repositoryYaml("spool", "h"), "walSpoolDir: " + dir.resolve("wal-spool"),
+                "archive: {durability: spool}\n");
+        source = PgCluster.init(dir, "source", 1).configure("archive_mode = on", "archive_command = '/bin/false'").start();
+        source.sql("CREATE TABLE t (x int)");
+        List<String> segments = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            source.query("INSERT INTO t SELECT generate_series(1, 1000)");
+            segments.add(source.query("SELECT pg_walfile_name(pg_switch_wal())"));
+        }
+        byte[] second = Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(1)));
+        assertThat(pgwarden.put(segments.get(0), Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(0)))).statusCode())
+                .isEqualTo(201);
+        s3.stop();
+        try (io.pgwarden.it.support.BlackHole hole = new io.pgwarden.it.support.BlackHole(s3.port())) {
+            long started = System.nanoTime();
+            var pushed = pgwarden.put(segments.get(1), second);
+            assertThat(pushed.statusCode()).as(pushed.body()).isEqualTo(201);
+            // Functional, not a timing: below one S3 request timeout means it did not wait for the repository.
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(10));
+            assertThat(pgwarden.get(segments.get(1)).body()).isEqualTo(second);
+        }
+        s3.start();
+        await().atMost(Duration.ofSeconds(60)).until(() -> pgwarden.walKeys().contains("main/wal/00000001/" + segments.get(1) + ".zst"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> pgwarden.metric("pgwarden_wal_spool_files{cluster=\"main\"}") == 0);
+    }
+
     /** Committed spool files: WAL names, not the lock, temp files or the conflict directory. */
     private static List<String> committedIn(Path clusterSpool) throws java.io.IOException {
         try (Stream<Path> files = Files.list(clusterSpool)) {

@@ -3,6 +3,7 @@ package io.pgwarden.it.attack;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.pgwarden.it.support.BlackHole;
 import io.pgwarden.it.support.PgwardenFixture;
 import io.pgwarden.it.support.S3Server;
 import io.pgwarden.it.support.TestDirs;
@@ -10,7 +11,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -163,29 +163,6 @@ class AbusiveClientsTest {
             } catch (IOException ignored) {
                 // the test is over
             }
-        }
-    }
-
-    /** Accepts connections on a port and never reads or answers: a repository that hangs. */
-    static final class BlackHole implements AutoCloseable {
-        private final ServerSocket server;
-        private final List<Socket> held = new CopyOnWriteArrayList<>();
-
-        BlackHole(int port) throws IOException {
-            server = new ServerSocket(port, 1000, InetAddress.getLoopbackAddress());
-            Thread.ofVirtual().start(() -> {
-                try {
-                    while (true) held.add(server.accept());
-                } catch (IOException closed) {
-                    // the hole is closed
-                }
-            });
-        }
-
-        @Override
-        public void close() throws IOException {
-            server.close();
-            for (Socket s : held) s.close();
         }
     }
 }

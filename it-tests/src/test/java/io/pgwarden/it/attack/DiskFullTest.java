@@ -83,6 +83,29 @@ class DiskFullTest {
     }
 
     @Test
+    void aFullWalSpoolAnswers503NamingItAndLeavesNoPartialFile() throws Exception {
+        Path walSpool = tmpfs("wal-spool", "2m");
+        Path d = Files.createDirectories(dir.resolve("wal-spool-daemon"));
+        try (PgwardenFixture pgwarden = PgwardenFixture.start(d, PgwardenFixture.filesystemRepositoryYaml(d.resolve("repo"))
+                + "  compression: none\n", "walSpoolDir: " + walSpool, "archive: {durability: spool}\n")) {
+            var full = pgwarden.put(segmentName, segment);
+            assertThat(full.statusCode()).as(full.body()).isEqualTo(503);
+            assertThat(full.body()).startsWith("WAL file '" + segmentName + "' of cluster 'main' was not stored: cannot write the spool '"
+                    + walSpool.resolve("main") + "' (server.walSpoolDir): ").contains("No space left on device");
+            assertThat(pgwarden.metric("pgwarden_wal_push_failures_total{cluster=\"main\",reason=\"unavailable\"}")).isEqualTo(1.0);
+            assertThat(pgwarden.get(segmentName).statusCode()).isEqualTo(404);
+            try (var left = Files.list(walSpool.resolve("main"))) {
+                assertThat(left.map(p -> p.getFileName().toString())).as("no partial spool file").containsExactlyInAnyOrder(".lock", "conflict");
+            }
+
+            grow(walSpool);
+            assertThat(pgwarden.put(segmentName, segment).statusCode()).isEqualTo(201);
+            assertThat(pgwarden.get(segmentName).body()).isEqualTo(segment);
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> pgwarden.walKeys().contains("main/wal/00000001/" + segmentName + ".raw"));
+        }
+    }
+
+    @Test
     void aFullFilesystemRepositoryAnswers503NamingItAndShowsNothingPartial() throws Exception {
         Path repo = tmpfs("repo", "2m");
         Path d = Files.createDirectories(dir.resolve("repo-daemon"));

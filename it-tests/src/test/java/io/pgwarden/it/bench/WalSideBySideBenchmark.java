@@ -69,6 +69,15 @@ class WalSideBySideBenchmark {
                     "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-T", f.toString(), s3.endpoint() + "/bench/raw/" + f.getFileName()));
             long[] pgwardenPush = time(segments, f -> List.of("curl", "--fail", "-sS", "-o", "/dev/null", "-H", "@" + header, "-T",
                     f.toString(), walUrl.apply("bench") + f.getFileName()));
+            // archive.durability: spool: acknowledged once fsynced locally; the upload backlog is drained in the background.
+            Path spoolHeader = dir.resolve("auth-header-spool");
+            Files.writeString(spoolHeader, "Authorization: Bearer " + TOKEN + "-spool\n");
+            long spoolStart = System.nanoTime();
+            long[] spoolPush = time(segments, f -> List.of("curl", "--fail", "-sS", "-o", "/dev/null", "-H", "@" + spoolHeader, "-T",
+                    f.toString(), walUrl.apply("spooled") + f.getFileName()));
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofMinutes(10)).pollInterval(java.time.Duration.ofMillis(50)).until(() ->
+                    spoolFiles(port) == 0);
+            long spoolDrained = System.nanoTime() - spoolStart;
             long[] syncPush = timeCalls(segments, f -> sync.run("archive-push", f.toString()));
             // Async pushes what PostgreSQL marked ready beside %p, which must lie in pg1-path: a data directory with
             // the cluster's pg_control and a pg_wal of the segments (hard links), each with its .ready file.
@@ -106,7 +115,7 @@ class WalSideBySideBenchmark {
             long[] asyncGet = timeCalls(segments, f -> removeAfter(async.run("archive-get", f.getFileName().toString(),
                     fetched.resolve("x").toString()), fetched.resolve("x")));
 
-            report(segments, rawPut, pgwardenPush, syncPush, asyncPush, cp, pgwardenGet, pgwardenGetPlain, standaloneGet, standalonePlain, syncGet, asyncGet,
+            report(segments, rawPut, pgwardenPush, spoolPush, spoolDrained, syncPush, asyncPush, cp, pgwardenGet, pgwardenGetPlain, standaloneGet, standalonePlain, syncGet, asyncGet,
                     WalPushBenchmark.peakRssKb(daemon.pid()));
         } finally {
             for (Process p : java.util.Arrays.asList(daemon, plain)) {
@@ -192,9 +201,17 @@ class WalSideBySideBenchmark {
 
     private static Process startDaemon(Path dir, S3Server s3, Path ca, int port, int readAhead) throws Exception {
         Path config = dir.resolve("pgwarden-" + port + ".yml");
-        Files.writeString(config, "server: {listen: \"127.0.0.1:" + port + "\", walReadAhead: " + readAhead + "}\n"
-                + s3.repositoryYaml("bench", "pgwarden", ca) + "clusters:\n  bench: {walToken: " + TOKEN + "}\n  warmup: {walToken: " + TOKEN + "-warmup}\n");
+        Files.writeString(config, "server: {listen: \"127.0.0.1:" + port + "\", walReadAhead: " + readAhead + ", walSpoolDir: "
+                + dir.resolve("wal-spool-" + port) + "}\n"
+                + s3.repositoryYaml("bench", "pgwarden", ca) + "clusters:\n  bench: {walToken: " + TOKEN + "}\n  warmup: {walToken: " + TOKEN + "-warmup}\n"
+                + "  spooled: {walToken: " + TOKEN + "-spool, archive: {durability: spool}}\n");
         return Launcher.startDaemon(config, Path.of("target/bench/side-by-side-daemon-" + readAhead + ".log").toAbsolutePath(), port);
+    }
+
+    private static double spoolFiles(int port) throws Exception {
+        var response = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://127.0.0.1:" + port + "/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        return io.pgwarden.it.support.PgwardenFixture.seriesValue(response.body(), "pgwarden_wal_spool_files{cluster=\"spooled\"}");
     }
 
     private static long[] time(List<Path> files, Function<Path, List<String>> command) {
@@ -212,7 +229,7 @@ class WalSideBySideBenchmark {
         return nanos;
     }
 
-    private static void report(List<Path> segments, long[] rawPut, long[] pgwardenPush, long[] syncPush, long[] asyncPush, long[] cp,
+    private static void report(List<Path> segments, long[] rawPut, long[] pgwardenPush, long[] spoolPush, long spoolDrained, long[] syncPush, long[] asyncPush, long[] cp,
                                long[] pgwardenGet, long[] pgwardenGetPlain, long[] standaloneGet, long[] standalonePlain, long[] syncGet, long[] asyncGet, long rssKb)
             throws Exception {
         double mb = segments.size() * 16.0;
@@ -223,6 +240,9 @@ class WalSideBySideBenchmark {
                 """.formatted(segments.size(), PgBackRest.version()));
         row(text, "push  curl PUT to S3 (raw, baseline)", rawPut, mb);
         row(text, "push  pgwarden (curl to the daemon)", pgwardenPush, mb);
+        row(text, "push  pgwarden, durability spool (ack)", spoolPush, mb);
+        text.append("%-42s %7.1f %7.0f%n".formatted("push  pgwarden, spool: until all uploaded", segments.size() / (spoolDrained / 1e9),
+                mb / (spoolDrained / 1e9)));
         row(text, "push  pgBackRest archive-push sync", syncPush, mb);
         row(text, "push  pgBackRest archive-push async", asyncPush, mb);
         row(text, "fetch cp from a local directory", cp, mb);
@@ -234,10 +254,12 @@ class WalSideBySideBenchmark {
         row(text, "fetch pgBackRest archive-get async", asyncGet, mb);
         text.append("""
                 push:  pgwarden / pgBackRest sync %.2fx, / pgBackRest async %.2fx, / raw curl %.2fx
+                push, spool durability: acknowledged / pgBackRest async %.2fx, / pgwarden sync %.2fx; all uploaded / pgBackRest async %.2fx
                 fetch: pgwarden / pgBackRest sync %.2fx, / pgBackRest async %.2fx, / cp %.2fx, / itself without read-ahead %.2fx
                 fetch standalone: wal-fetch / pgBackRest async %.2fx, / cp %.2fx, / itself without the spool %.2fx
                 daemon peak RSS (VmHWM) %d MB
                 """.formatted(rate(pgwardenPush) / rate(syncPush), rate(pgwardenPush) / rate(asyncPush), rate(pgwardenPush) / rate(rawPut),
+                rate(spoolPush) / rate(asyncPush), rate(spoolPush) / rate(pgwardenPush), segments.size() / (spoolDrained / 1e9) / rate(asyncPush),
                 rate(pgwardenGet) / rate(syncGet), rate(pgwardenGet) / rate(asyncGet), rate(pgwardenGet) / rate(cp),
                 rate(pgwardenGet) / rate(pgwardenGetPlain), rate(standaloneGet) / rate(asyncGet), rate(standaloneGet) / rate(cp),
                 rate(standaloneGet) / rate(standalonePlain), rssKb / 1024));

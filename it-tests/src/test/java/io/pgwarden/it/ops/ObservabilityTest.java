@@ -147,7 +147,7 @@ class ObservabilityTest {
                 query("count_over_time(up{job=\"pgwarden\"}[5m])").path(0).path("value").path(1).asInt() >= 3);
         await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofSeconds(1)).untilAsserted(() -> {
             JsonNode rules = getRaw("/api/v1/rules").path("data").path("groups").path(0).path("rules");
-            assertThat(rules).hasSize(10);
+            assertThat(rules).hasSize(12);
             for (JsonNode rule : rules) {
                 assertThat(rule.path("health").asText()).as(rule.path("name") + ": " + rule.path("lastError")).isEqualTo("ok");
             }
@@ -166,7 +166,7 @@ class ObservabilityTest {
         }
         for (String key : List.of("Age of the last base backup", "Age of the last dump, per database", "Recovery window",
                 "Time since last archived WAL file", "WAL files archived per second", "WAL push latency", "WAL push failures by reason",
-                "PostgreSQL server up", "Last test restore", "Measured recovery time", "Last verify", "Repository size by kind",
+                "PostgreSQL server up", "Spooled WAL: oldest waiting for upload", "Last test restore", "Measured recovery time", "Last verify", "Repository size by kind",
                 "JVM memory used")) {
             assertThat(seriesByPanel.get(key)).as("series of panel '%s'", key).isNotNull().isGreaterThan(0);
         }

@@ -1,0 +1,34 @@
+package io.pgwarden.it.support;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * Accepts connections on a port and never reads or answers: a repository that hangs (no S3 server can be made to hang
+ * like that on demand, hence this listener on S3's port while it is stopped).
+ */
+public final class BlackHole implements AutoCloseable {
+    private final ServerSocket server;
+    private final List<Socket> held = new CopyOnWriteArrayList<>();
+
+    public BlackHole(int port) throws IOException {
+        server = new ServerSocket(port, 1000, InetAddress.getLoopbackAddress());
+        Thread.ofVirtual().start(() -> {
+            try {
+                while (true) held.add(server.accept());
+            } catch (IOException closed) {
+                // the hole is closed
+            }
+        });
+    }
+
+    @Override
+    public void close() throws IOException {
+        server.close();
+        for (Socket s : held) s.close();
+    }
+}

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Pushes of one WAL file name with different content, racing: exactly one gets 201, every other 409, and a fetch
- * returns the winner's bytes; the stored file is never replaced. On a filesystem repository and on S3Proxy.
+ * returns the winner's bytes; the stored file is never replaced. On a filesystem repository, on S3Proxy, and into a spool.
  * (History files are pushed because any valid content will do: the store decision is the same for every kind.)
  */
 class RacingPushesTest {
@@ -48,7 +48,29 @@ class RacingPushesTest {
         }
     }
 
-    private static void race(PgwardenFixture pgwarden) throws Exception {
+    /** With archive.durability: spool the race is decided in the spool; the winner, and only it, is uploaded. */
+    @Test
+    void racingPushesIntoASpoolStoreExactlyOneAndUploadTheWinner() throws Exception {
+        Path dir = TestDirs.create("pgwarden-race-spool-");
+        try (S3Server s3 = new S3Server().start()) {
+            s3.createBucket("race");
+            try (PgwardenFixture pgwarden = PgwardenFixture.start(dir, s3.repositoryYaml("race", "r"), "walSpoolDir: " + dir.resolve("spool"),
+                    "archive: {durability: spool}\n")) {
+                java.util.Map<String, byte[]> winners = race(pgwarden);
+                org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
+                        .until(() -> pgwarden.metric("pgwarden_wal_spool_files{cluster=\"main\"}") == 0);
+                assertThat(pgwarden.metric("pgwarden_wal_spool_uploads_total{cluster=\"main\",outcome=\"uploaded\"}")).isEqualTo(ROUNDS);
+                for (var winner : winners.entrySet()) {
+                    assertThat(pgwarden.get(winner.getKey()).body()).as("from the repository: " + winner.getKey()).isEqualTo(winner.getValue());
+                }
+            }
+        } finally {
+            TestDirs.delete(dir);
+        }
+    }
+
+    private static java.util.Map<String, byte[]> race(PgwardenFixture pgwarden) throws Exception {
+        java.util.Map<String, byte[]> winners = new java.util.LinkedHashMap<>();
         try (var pool = Executors.newFixedThreadPool(RACERS)) {
             for (int round = 0; round < ROUNDS; round++) {
                 int timeline = round + 2;
@@ -78,7 +100,9 @@ class RacingPushesTest {
                 var fetched = pgwarden.get(name);
                 assertThat(fetched.statusCode()).isEqualTo(200);
                 assertThat(fetched.body()).as(name).isEqualTo(winner);
+                winners.put(name, winner);
             }
         }
+        return winners;
     }
 }

@@ -17,6 +17,7 @@ final class PgBackRest {
     static final String STANZA = "bench";
 
     private final Path config;
+    private Network network = Network.loopback();
 
     /**
      * @param repoPath  the repository's path in the bucket (one per mode measured)
@@ -27,7 +28,7 @@ final class PgBackRest {
         for (String sub : List.of("log", "lock", "spool")) Files.createDirectories(home.resolve(sub));
         config = home.resolve("pgbackrest.conf");
         List<String> lines = new ArrayList<>(List.of("[global]", "repo1-type=s3", "repo1-path=" + repoPath, "repo1-s3-bucket=" + bucket,
-                "repo1-s3-endpoint=127.0.0.1", "repo1-storage-port=" + s3.port(), "repo1-s3-region=us-east-1",
+                "repo1-s3-endpoint=" + s3.endpoint().getHost(), "repo1-storage-port=" + s3.port(), "repo1-s3-region=us-east-1",
                 "repo1-s3-key=" + S3Server.ACCESS_KEY, "repo1-s3-key-secret=" + S3Server.SECRET_KEY, "repo1-s3-uri-style=path",
                 "repo1-storage-verify-tls=n", "repo1-retention-full=2",
                 // Level 1, as pgwarden's default: the baseline does the same work per byte.
@@ -57,9 +58,17 @@ final class PgBackRest {
         Processes.checked(run("stanza-create"), "pgbackrest stanza-create");
     }
 
+    /** Runs it on the database host of {@code network} (in its namespace when the link is shaped). */
+    PgBackRest on(Network network) {
+        this.network = network;
+        return this;
+    }
+
     Processes.Result run(String... args) {
-        List<String> command = new ArrayList<>(List.of("pgbackrest", "--config=" + config, "--stanza=" + STANZA));
+        List<String> command = new ArrayList<>();
+        if (Processes.isRoot()) command.addAll(List.of("runuser", "-u", "postgres", "--"));
+        command.addAll(List.of("pgbackrest", "--config=" + config, "--stanza=" + STANZA));
         command.addAll(List.of(args));
-        return Processes.asPostgres(command.toArray(String[]::new));
+        return Processes.run(network.onDbHost(command), Path.of("/tmp"));
     }
 }

@@ -23,28 +23,32 @@ import org.junit.jupiter.api.Test;
  * curl GET; pgBackRest archive-get, synchronous and asynchronous, which prefetches). Baselines: curl PUT straight to
  * S3Proxy (uncompressed) and cp. Both tools compress with zstd level 1.
  * Run: cd it-tests && ../mvnw -B verify -Pbench -Dtest=WalSideBySideBenchmark -Dsurefire.failIfNoSpecifiedTests=false
- * (needs Debian's pgbackrest); report in it-tests/target/bench/wal-side-by-side.txt.
+ * (needs Debian's pgbackrest); report in it-tests/target/bench/wal-side-by-side.txt. With -Dbench.link=1gbit (root), the
+ * database host's side (daemon, pgBackRest, curl) runs in a network namespace behind a link of that rate to S3Proxy
+ * ({@link Network}); report in wal-side-by-side-1gbit.txt.
  */
 @Tag("benchmark")
 class WalSideBySideBenchmark {
     private static final int SEGMENTS = Integer.getInteger("bench.segments", 100);
     private static final String TOKEN = "bench-token-0123456789abcdef";
+    private Network net;
 
     @Test
     void walPathsSideBySideWithPgBackRest() throws Exception {
         PgBackRest.requireInstalled();
+        net = Network.fromProperty();
         Path dir = TestDirs.create("pgwarden-sbs-");
         Path cache = Path.of("target/bench/side-by-side").toAbsolutePath();
         Path archived = cache.resolve("wal");
         Process daemon = null;
         Process plain = null;
         try (PgCluster pg = walAndItsCluster(dir, cache);
-             S3Server s3 = new S3Server()) {
+             S3Server s3 = new S3Server(); Network network = net) {
             pg.start();
-            Certificates.Ca ca = s3.startBehindPrivateCa(dir, "bench-ca");
+            Certificates.Ca ca = s3.startBehindPrivateCa(dir, "bench-ca", net.s3Address());
             s3.createBucketInStore("bench");
-            PgBackRest sync = new PgBackRest(dir, "br-sync", s3, "bench", "/pgbackrest-sync", pg);
-            PgBackRest async = new PgBackRest(dir, "br-async", s3, "bench", "/pgbackrest-async", pg, "archive-async=y", "process-max=2");
+            PgBackRest sync = new PgBackRest(dir, "br-sync", s3, "bench", "/pgbackrest-sync", pg).on(net);
+            PgBackRest async = new PgBackRest(dir, "br-async", s3, "bench", "/pgbackrest-async", pg, "archive-async=y", "process-max=2").on(net);
             sync.createStanza();
             async.createStanza();
             pg.stop(); // from here on only the copied segments are read: nothing else competes for the cores
@@ -57,7 +61,7 @@ class WalSideBySideBenchmark {
             daemon = startDaemon(dir, s3, ca.certificate(), port, 8);
             Path header = dir.resolve("auth-header");
             Files.writeString(header, "Authorization: Bearer " + TOKEN + "\n");
-            Function<String, String> walUrl = cluster -> "http://127.0.0.1:" + port + "/v1/clusters/" + cluster + "/wal/";
+            Function<String, String> walUrl = cluster -> "http://" + net.dbHostAddress() + ":" + port + "/v1/clusters/" + cluster + "/wal/";
             // A daemon that has run for a while has compiled its hot paths; pgBackRest is native code.
             Path warmupHeader = dir.resolve("auth-header-warmup");
             Files.writeString(warmupHeader, "Authorization: Bearer " + TOKEN + "-warmup\n");
@@ -96,7 +100,7 @@ class WalSideBySideBenchmark {
             // The same requests to a second daemon on the same repository, with read-ahead off.
             int plainPort = TestDirs.freePort();
             plain = startDaemon(dir, s3, ca.certificate(), plainPort, 0);
-            String plainUrl = "http://127.0.0.1:" + plainPort + "/v1/clusters/bench/wal/";
+            String plainUrl = "http://" + net.dbHostAddress() + ":" + plainPort + "/v1/clusters/bench/wal/";
             long[] pgwardenGetPlain = time(segments, f -> List.of("sh", "-c", "curl --fail -sS -H @" + header + " -o " + fetched.resolve("x")
                     + " " + plainUrl + f.getFileName() + " && rm " + fetched.resolve("x")));
             // pgwarden restore's own restore_command (no daemon): wal-fetch, which fetches 8 ahead into pg_wal/pgwarden-spool.
@@ -104,8 +108,8 @@ class WalSideBySideBenchmark {
             String standalone = io.pgwarden.restore.RestoreCommands.standalone(dir.resolve("pgwarden-" + port + ".yml"), "bench");
             Path restored = TestDirs.forPostgres(dir, "restored");
             Files.createDirectories(restored.resolve("pg_wal"));
-            long[] standaloneGet = timeCalls(segments, f -> Processes.run(List.of("sh", "-c", "(" + standalone.replace("%f",
-                    f.getFileName().toString()).replace("%p", "pg_wal/RECOVERYXLOG") + ") && rm pg_wal/RECOVERYXLOG"), restored));
+            long[] standaloneGet = timeCalls(segments, f -> Processes.run(net.onDbHost(List.of("sh", "-c", "(" + standalone.replace("%f",
+                    f.getFileName().toString()).replace("%p", "pg_wal/RECOVERYXLOG") + ") && rm pg_wal/RECOVERYXLOG")), restored));
             // Without the spool: a JVM per file (20 files: the rate is what matters, and it is slow).
             long[] standalonePlain = time(segments.subList(0, Math.min(20, segments.size())), f -> List.of("sh", "-c",
                     Launcher.executable() + " wal-fetch --config " + dir.resolve("pgwarden-" + port + ".yml") + " --cluster bench "
@@ -115,7 +119,7 @@ class WalSideBySideBenchmark {
             long[] asyncGet = timeCalls(segments, f -> removeAfter(async.run("archive-get", f.getFileName().toString(),
                     fetched.resolve("x").toString()), fetched.resolve("x")));
 
-            report(segments, rawPut, pgwardenPush, spoolPush, spoolDrained, syncPush, asyncPush, cp, pgwardenGet, pgwardenGetPlain, standaloneGet, standalonePlain, syncGet, asyncGet,
+            report(net, segments, rawPut, pgwardenPush, spoolPush, spoolDrained, syncPush, asyncPush, cp, pgwardenGet, pgwardenGetPlain, standaloneGet, standalonePlain, syncGet, asyncGet,
                     WalPushBenchmark.peakRssKb(daemon.pid()));
         } finally {
             for (Process p : java.util.Arrays.asList(daemon, plain)) {
@@ -199,23 +203,25 @@ class WalSideBySideBenchmark {
         return r;
     }
 
-    private static Process startDaemon(Path dir, S3Server s3, Path ca, int port, int readAhead) throws Exception {
+    private Process startDaemon(Path dir, S3Server s3, Path ca, int port, int readAhead) throws Exception {
         Path config = dir.resolve("pgwarden-" + port + ".yml");
-        Files.writeString(config, "server: {listen: \"127.0.0.1:" + port + "\", walReadAhead: " + readAhead + ", walSpoolDir: "
+        Files.writeString(config, "server: {listen: \"" + net.dbHostAddress() + ":" + port + "\", allowPlaintext: true, walReadAhead: " + readAhead + ", walSpoolDir: "
                 + dir.resolve("wal-spool-" + port) + "}\n"
                 + s3.repositoryYaml("bench", "pgwarden", ca) + "clusters:\n  bench: {walToken: " + TOKEN + "}\n  warmup: {walToken: " + TOKEN + "-warmup}\n"
                 + "  spooled: {walToken: " + TOKEN + "-spool, archive: {durability: spool}}\n");
-        return Launcher.startDaemon(config, Path.of("target/bench/side-by-side-daemon-" + readAhead + ".log").toAbsolutePath(), port);
+        return Launcher.startDaemon(net.onDbHost(List.of()), config, Path.of("target/bench/side-by-side-daemon-" + readAhead + ".log").toAbsolutePath(),
+                net.dbHostAddress(), port);
     }
 
-    private static double spoolFiles(int port) throws Exception {
+    private double spoolFiles(int port) throws Exception {
         var response = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
-                java.net.URI.create("http://127.0.0.1:" + port + "/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+                java.net.URI.create("http://" + net.dbHostAddress() + ":" + port + "/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
         return io.pgwarden.it.support.PgwardenFixture.seriesValue(response.body(), "pgwarden_wal_spool_files{cluster=\"spooled\"}");
     }
 
-    private static long[] time(List<Path> files, Function<Path, List<String>> command) {
-        return timeCalls(files, f -> Processes.run(command.apply(f), null));
+    /** Each command runs on the database host (in the namespace when the link is shaped). */
+    private long[] time(List<Path> files, Function<Path, List<String>> command) {
+        return timeCalls(files, f -> Processes.run(net.onDbHost(command.apply(f)), null));
     }
 
     /** One call per file, one after the other, as PostgreSQL's archiver and startup process call them; each must succeed. */
@@ -229,15 +235,15 @@ class WalSideBySideBenchmark {
         return nanos;
     }
 
-    private static void report(List<Path> segments, long[] rawPut, long[] pgwardenPush, long[] spoolPush, long spoolDrained, long[] syncPush, long[] asyncPush, long[] cp,
+    private static void report(Network net, List<Path> segments, long[] rawPut, long[] pgwardenPush, long[] spoolPush, long spoolDrained, long[] syncPush, long[] asyncPush, long[] cp,
                                long[] pgwardenGet, long[] pgwardenGetPlain, long[] standaloneGet, long[] standalonePlain, long[] syncGet, long[] asyncGet, long rssKb)
             throws Exception {
         double mb = segments.size() * 16.0;
         StringBuilder text = new StringBuilder("""
                 WAL paths side by side: %d real pgbench segments of 16 MiB, one call at a time as PostgreSQL makes them,
-                S3Proxy over HTTPS (in memory) on loopback, 2 cores; zstd level 1 for both tools; %s
+                %s, over HTTPS (in memory), 2 cores; zstd level 1 for both tools; %s
                                                     files/s   MB/s    p50 ms   p99 ms
-                """.formatted(segments.size(), PgBackRest.version()));
+                """.formatted(segments.size(), net.describe(), PgBackRest.version()));
         row(text, "push  curl PUT to S3 (raw, baseline)", rawPut, mb);
         row(text, "push  pgwarden (curl to the daemon)", pgwardenPush, mb);
         row(text, "push  pgwarden, durability spool (ack)", spoolPush, mb);
@@ -265,7 +271,8 @@ class WalSideBySideBenchmark {
                 rate(standaloneGet) / rate(standalonePlain), rssKb / 1024));
         System.out.print(text);
         Files.createDirectories(Path.of("target/bench"));
-        Files.writeString(Path.of("target/bench/wal-side-by-side.txt"), text);
+        Files.writeString(Path.of(net.isShaped() ? "target/bench/wal-side-by-side-" + System.getProperty("bench.link") + ".txt"
+                : "target/bench/wal-side-by-side.txt"), text);
     }
 
     private static void row(StringBuilder text, String what, long[] nanos, double mb) {

@@ -32,12 +32,19 @@ public final class Launcher {
 
     /** {@code pgwarden run} in the background, returned once /health answers on port (it fails if the daemon exits first). */
     public static Process startDaemon(Path config, Path log, int port) throws Exception {
-        Process p = start(log, "run", "--config", config.toString());
+        return startDaemon(List.of(), config, log, "127.0.0.1", port);
+    }
+
+    /** As above, the command behind {@code prefix} (e.g. {@code ip netns exec NS}), /health awaited on host:port. */
+    public static Process startDaemon(List<String> prefix, Path config, Path log, String host, int port) throws Exception {
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.addAll(List.of(executable().toString(), "run", "--config", config.toString()));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
         org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60)).pollInterval(java.time.Duration.ofMillis(100)).until(() -> {
             if (!p.isAlive()) throw new IllegalStateException("daemon exited: " + Files.readString(log));
             try {
-                return http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + "/health")).build(),
+                return http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + host + ":" + port + "/health")).build(),
                         java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
             } catch (java.io.IOException notYet) {
                 return false;

@@ -21,6 +21,7 @@ public final class S3Server implements AutoCloseable {
 
     private final BlobStore store;
     private int port;
+    private String host = "127.0.0.1";
     private S3Proxy proxy;
     /** A PKCS#12 key store: the server speaks HTTPS only, with its certificate. */
     private java.nio.file.Path keyStore;
@@ -54,12 +55,19 @@ public final class S3Server implements AutoCloseable {
      * server): the CA is returned, to be trusted through repository.s3.caCertificate ({@link #repositoryYaml(String, String, Path)}).
      */
     public Certificates.Ca startBehindPrivateCa(java.nio.file.Path dir, String caName) throws Exception {
+        return startBehindPrivateCa(dir, caName, "127.0.0.1");
+    }
+
+    /** As above, listening on (and certified for) one address of this host, e.g. a veth pair's end. */
+    public Certificates.Ca startBehindPrivateCa(java.nio.file.Path dir, String caName, String address) throws Exception {
         Certificates.Ca ca = Certificates.ca(dir, caName);
-        Certificates.Issued cert = Certificates.issue(ca, dir, "s3");
+        Certificates.Issued cert = Certificates.issue(ca, dir, "s3", "IP:" + address + (address.equals("127.0.0.1") ? ",DNS:localhost" : ""));
         java.nio.file.Path p12 = dir.resolve("s3.p12");
         Processes.checked(Processes.run(java.util.List.of("openssl", "pkcs12", "-export", "-in", cert.certificate().toString(), "-inkey",
                 cert.key().toString(), "-out", p12.toString(), "-passout", "pass:s3-keystore"), dir), "openssl pkcs12");
-        startSecure(p12, "s3-keystore");
+        keyStore = p12;
+        keyStorePassword = "s3-keystore";
+        start(address);
         return ca;
     }
 
@@ -81,6 +89,7 @@ public final class S3Server implements AutoCloseable {
             Thread.sleep(20);
         }
         port = keyStore != null ? proxy.getSecurePort() : proxy.getPort();
+        host = bind.equals("0.0.0.0") ? "127.0.0.1" : bind;
         return this;
     }
 
@@ -90,7 +99,7 @@ public final class S3Server implements AutoCloseable {
     }
 
     public URI endpoint() {
-        return URI.create((keyStore != null ? "https" : "http") + "://127.0.0.1:" + port);
+        return URI.create((keyStore != null ? "https" : "http") + "://" + host + ":" + port);
     }
 
     public int port() {

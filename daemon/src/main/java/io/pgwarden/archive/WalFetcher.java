@@ -33,23 +33,24 @@ public final class WalFetcher {
         this.spools = java.util.Map.copyOf(spools);
     }
 
-    /** The WAL file, ready to stream and verify, or empty if neither the spool nor the repository has it. */
+    /** The WAL file from the repository, ready to stream and verify, or empty if the repository does not have it. */
     public Optional<VerifiedObject> open(String cluster, String fileName) {
         config.cluster(cluster);
-        WalFileName name = WalFileName.parse(fileName);
+        return wal.open(cluster, WalFileName.parse(fileName));
+    }
+
+    /** The WAL file if it waits in the cluster's spool (acknowledged, not yet uploaded), read as a stored object is. */
+    public Optional<VerifiedObject> openSpooled(String cluster, String fileName) {
         WalSpool spool = spools.get(cluster);
-        if (spool != null) {
-            Optional<io.pgwarden.storage.StorageDriver.StoredObject> spooled = spool.open(name);
-            if (spooled.isPresent()) {
-                try {
-                    return Optional.of(wal.verified(spooled.get()));
-                } catch (RuntimeException e) {
-                    spooled.get().close();
-                    throw e;
-                }
-            }
+        if (spool == null) return Optional.empty();
+        Optional<io.pgwarden.storage.StorageDriver.StoredObject> spooled = spool.open(WalFileName.parse(fileName));
+        if (spooled.isEmpty()) return Optional.empty();
+        try {
+            return Optional.of(wal.verified(spooled.get()));
+        } catch (RuntimeException e) {
+            spooled.get().close();
+            throw e;
         }
-        return wal.open(cluster, name);
     }
 
     /**

@@ -48,7 +48,8 @@ import org.slf4j.LoggerFactory;
  * key and metadata), its length (4 bytes) and a magic string. Written whole to a temp file, fsynced, renamed, the
  * directory fsynced: a file under its WAL name is complete.</li>
  * <li>{@code .NAME.ID.pgwarden-tmp}: a push being received; never acknowledged, so removed at start.</li>
- * <li>{@code conflict/NAME}: the repository already held different content under the name; kept for the operator.</li>
+ * <li>{@code conflict/NAME}: kept for the operator, never uploaded: the repository already held different content
+ * under the name, or the file was not one pgwarden spooled (no footer, or a footer naming another key).</li>
  * <li>{@code .lock}: held by the one process that uses the directory.</li>
  * </ul>
  * The backlog lives in memory as an index sorted in WAL order (a few hundred bytes per waiting file; the backlog is
@@ -138,8 +139,12 @@ public final class WalSpool implements AutoCloseable {
                         waiting.put(fileName, spooled);
                         bytes.addAndGet(spooled.encodedLength());
                     } catch (RuntimeException | IOException e) {
-                        // Left where it is: it may be the only copy of something; the operator decides.
-                        log.error("cluster '{}': '{}' in the WAL spool is not a file pgwarden spooled, left alone: {}", cluster, file, e.getMessage());
+                        // Kept, never uploaded: it may be the only copy of something, and the operator decides. Moved
+                        // aside so that its name can be spooled again (PostgreSQL may still push it).
+                        Path aside = aside(file);
+                        Files.move(file, aside);
+                        log.error("cluster '{}': '{}' in the WAL spool is not a file pgwarden spooled ({}); moved to '{}' and not uploaded",
+                                cluster, file, e.getMessage(), aside);
                     }
                 }
             }
@@ -382,9 +387,18 @@ public final class WalSpool implements AutoCloseable {
 
     /** The repository holds different content under the name: never overwritten; the spooled file is kept aside. */
     Path conflicted(Spooled spooled) throws IOException {
-        Path aside = dir.resolve("conflict").resolve(spooled.name().name());
-        Files.move(spooled.file(), aside, StandardCopyOption.REPLACE_EXISTING);
+        Path aside = aside(spooled.file());
+        Files.move(spooled.file(), aside);
         forget(spooled);
+        return aside;
+    }
+
+    /** A free name for a file kept for the operator: conflict/NAME, or conflict/NAME.N when that is taken. */
+    private Path aside(Path file) {
+        Path conflicts = dir.resolve("conflict");
+        String name = file.getFileName().toString();
+        Path aside = conflicts.resolve(name);
+        for (int n = 1; Files.exists(aside, java.nio.file.LinkOption.NOFOLLOW_LINKS); n++) aside = conflicts.resolve(name + "." + n);
         return aside;
     }
 

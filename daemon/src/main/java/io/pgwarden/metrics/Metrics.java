@@ -145,9 +145,9 @@ public final class Metrics implements AutoCloseable {
                 .description("uploads of spooled WAL files, by outcome").register(registry);
     }
 
-    /** A WAL GET answered 200: from the read-ahead directory (source="read-ahead") or from the repository. */
-    public void walFetched(String cluster, boolean readAhead) {
-        Counter.builder(WAL_FETCHES).tag("cluster", cluster).tag("source", readAhead ? "read-ahead" : "repository")
+    /** A WAL GET answered 200, by source: read-ahead (the read-ahead directory), spool (acknowledged, not yet uploaded), repository. */
+    public void walFetched(String cluster, String source) {
+        Counter.builder(WAL_FETCHES).tag("cluster", cluster).tag("source", source)
                 .description("WAL files served to restore_command, by where they came from").register(registry).increment();
     }
 

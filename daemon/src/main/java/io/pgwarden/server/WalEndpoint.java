@@ -142,10 +142,16 @@ public final class WalEndpoint {
 
     private boolean fetchInSlot(Response response, Callback callback, String cluster, String file) {
         Optional<VerifiedObject> found;
+        String source = "spool";
         try {
-            Optional<WalReadAhead.Prefetched> ready = readAhead.take(cluster, WalFileName.parse(file));
-            if (ready.isPresent() && serveFetchedAhead(response, callback, cluster, ready.get())) return true;
-            found = fetcher.open(cluster, file);
+            // A file acknowledged but not yet uploaded is only in the spool; anything else is in the repository.
+            found = fetcher.openSpooled(cluster, file);
+            if (found.isEmpty()) {
+                Optional<WalReadAhead.Prefetched> ready = readAhead.take(cluster, WalFileName.parse(file));
+                if (ready.isPresent() && serveFetchedAhead(response, callback, cluster, ready.get())) return true;
+                found = fetcher.open(cluster, file);
+                source = "repository";
+            }
         } catch (PgwardenException e) {
             log.warn("cluster '{}': fetch of {} failed: {}", cluster, file, e.getMessage());
             return Responses.error(response, callback, e.inCluster(cluster));
@@ -161,7 +167,7 @@ public final class WalEndpoint {
             object.writeTo(out);
             out.close();
             callback.succeeded();
-            metrics.walFetched(cluster, false);
+            metrics.walFetched(cluster, source);
         } catch (IOException | RuntimeException e) {
             log.error("cluster '{}': fetch of {} failed: {}", cluster, file, e.getMessage());
             if (!response.isCommitted() && e instanceof PgwardenException p) {
@@ -186,7 +192,7 @@ public final class WalEndpoint {
                 in.transferTo(out);
             }
             callback.succeeded();
-            metrics.walFetched(cluster, true);
+            metrics.walFetched(cluster, "read-ahead");
             return true;
         } catch (java.nio.file.NoSuchFileException gone) {
             return false;

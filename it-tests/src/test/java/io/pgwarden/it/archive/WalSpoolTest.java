@@ -144,6 +144,7 @@ class WalSpoolTest {
                 .start();
         source.sql("CREATE TABLE t (x int, pad text)");
         source.writeAndArchive(1);
+        awaitUploaded();
         s3.stop();
         // md5 text compresses to about half: the 1 MiB bound is reached after three or four 1 MiB segments.
         List<String> written = new ArrayList<>();
@@ -171,6 +172,7 @@ class WalSpoolTest {
         assertThat(conflict.statusCode()).isEqualTo(409);
         assertThat(conflict.body()).contains("already archived with different content");
         assertThat(pgwarden.get(lastAcknowledged).body()).isEqualTo(spooled);
+        assertThat(pgwarden.metric("pgwarden_wal_fetches_total{cluster=\"main\",source=\"spool\"}")).isEqualTo(1);
         assertThat(pgwarden.metric("pgwarden_wal_spool_files{cluster=\"main\"}")).isGreaterThanOrEqualTo(2);
 
         s3.start();
@@ -211,6 +213,7 @@ class WalSpoolTest {
         }
         byte[] first = Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(0)));
         assertThat(pgwarden.put(segments.get(0), first).statusCode()).isEqualTo(201);
+        awaitUploaded();
 
         PgwardenConfig sameSpool = ConfigLoader.load(PgwardenFixture.writeConfig(Files.createDirectories(dir.resolve("second")),
                 "127.0.0.1:" + TestDirs.freePort(), s3.repositoryYaml("spool", "c"), "walSpoolDir: " + spool, "archive: {durability: spool}\n"));
@@ -265,8 +268,9 @@ class WalSpoolTest {
         byte[] second = Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(1)));
         assertThat(pgwarden.put(segments.get(0), Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(0)))).statusCode())
                 .isEqualTo(201);
+        awaitUploaded();
         s3.stop();
-        try (io.pgwarden.it.support.BlackHole hole = new io.pgwarden.it.support.BlackHole(s3.port())) {
+        try (io.pgwarden.it.support.BlackHole ignored = new io.pgwarden.it.support.BlackHole(s3.port())) {
             long started = System.nanoTime();
             var pushed = pgwarden.put(segments.get(1), second);
             assertThat(pushed.statusCode()).as(pushed.body()).isEqualTo(201);
@@ -277,6 +281,81 @@ class WalSpoolTest {
         s3.start();
         await().atMost(Duration.ofSeconds(60)).until(() -> pgwarden.walKeys().contains("main/wal/00000001/" + segments.get(1) + ".zst"));
         await().atMost(Duration.ofSeconds(10)).until(() -> pgwarden.metric("pgwarden_wal_spool_files{cluster=\"main\"}") == 0);
+    }
+
+    /**
+     * Files in the spool directory that pgwarden did not write as they are: one whose footer names a key outside its
+     * WAL name (a base backup's), and one with no footer at all. Neither is uploaded anywhere; both are moved to
+     * conflict/ for the operator, unchanged, and their names can be spooled again.
+     */
+    @Test
+    void craftedSpoolFilesAreNeitherUploadedNorDeleted() throws Exception {
+        dir = TestDirs.create("pgwarden-spool-crafted-");
+        s3 = new S3Server().start();
+        s3.createBucket("spool");
+        Path spool = dir.resolve("wal-spool");
+        String repository = s3.repositoryYaml("spool", "x");
+        pgwarden = PgwardenFixture.start(dir, repository, "walSpoolDir: " + spool, "archive: {durability: spool}\n");
+        source = PgCluster.init(dir, "source", 1).configure("archive_mode = on", "archive_command = '/bin/false'").start();
+        source.sql("CREATE TABLE t (x int)");
+        List<String> segments = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            source.query("INSERT INTO t SELECT generate_series(1, 1000)");
+            segments.add(source.query("SELECT pg_walfile_name(pg_switch_wal())"));
+        }
+        assertThat(pgwarden.put(segments.get(0), Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(0)))).statusCode())
+                .isEqualTo(201);
+        awaitUploaded();
+        s3.stop();
+        assertThat(pgwarden.put(segments.get(1), Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(1)))).statusCode())
+                .isEqualTo(201);
+        pgwarden.close();
+        pgwarden = null;
+
+        // The spooled file's footer now names a base backup object; a second file has no footer.
+        Path redirected = spool.resolve("main").resolve(segments.get(1));
+        String baseKey = "main/base/20260101T000000Z/base.tar.zst";
+        rewriteFooterKey(redirected, baseKey);
+        Path noFooter = spool.resolve("main").resolve(segments.get(2));
+        Files.writeString(noFooter, "not a spooled file");
+
+        s3.start();
+        pgwarden = PgwardenFixture.startWithConfig(dir, dir.resolve("pgwarden.yml"));
+        assertThat(pgwarden.metric("pgwarden_wal_spool_files{cluster=\"main\"}")).isZero();
+        Path conflicts = spool.resolve("main/conflict");
+        assertThat(conflicts.resolve(segments.get(2))).hasContent("not a spooled file");
+        assertThat(conflicts.resolve(segments.get(1))).exists();
+        // Their names are free again: PostgreSQL pushing them is spooled and uploaded as usual.
+        byte[] third = Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(2)));
+        assertThat(pgwarden.put(segments.get(2), third).statusCode()).isEqualTo(201);
+        await().atMost(Duration.ofSeconds(20)).until(() -> pgwarden.walKeys().contains("main/wal/00000001/" + segments.get(2) + ".zst"));
+        assertThat(s3.metadataInStore("spool", "x/" + baseKey)).as("nothing was written where the footer pointed").isEmpty();
+        assertThat(s3.metadataInStore("spool", "x/main/wal/00000001/" + segments.get(1) + ".zst")).isEmpty();
+        assertThat(conflicts.resolve(segments.get(2))).hasContent("not a spooled file");
+        assertThat(pgwarden.get(segments.get(2)).body()).isEqualTo(third);
+    }
+
+    /** Replaces the key in a spooled file's footer (JSON, then its length in 4 bytes, then the magic string). */
+    private static void rewriteFooterKey(Path file, String key) throws java.io.IOException {
+        byte[] bytes = Files.readAllBytes(file);
+        int magic = "pgwarden-spool-v1".length();
+        int footerLength = java.nio.ByteBuffer.wrap(bytes, bytes.length - magic - 4, 4).getInt();
+        int footerStart = bytes.length - magic - 4 - footerLength;
+        var footer = (com.fasterxml.jackson.databind.node.ObjectNode) new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(new String(bytes, footerStart, footerLength, java.nio.charset.StandardCharsets.UTF_8));
+        footer.put("key", key);
+        byte[] newFooter = footer.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        var out = new java.io.ByteArrayOutputStream();
+        out.write(bytes, 0, footerStart);
+        out.write(newFooter);
+        out.write(java.nio.ByteBuffer.allocate(4).putInt(newFooter.length).array());
+        out.write(bytes, bytes.length - magic, magic);
+        Files.write(file, out.toByteArray());
+    }
+
+    /** The spool is empty: what was acknowledged so far is in the repository. */
+    private void awaitUploaded() {
+        await().atMost(Duration.ofSeconds(20)).until(() -> pgwarden.metric("pgwarden_wal_spool_files{cluster=\"main\"}") == 0);
     }
 
     /** Committed spool files: WAL names, not the lock, temp files or the conflict directory. */

@@ -26,9 +26,16 @@ public final class BlackHole implements AutoCloseable {
         });
     }
 
+    /**
+     * Resets the held connections (linger 0: no TIME_WAIT left on the port, which would keep a server started on it
+     * next from binding while a client's request was still waiting here).
+     */
     @Override
     public void close() throws IOException {
         server.close();
-        for (Socket s : held) s.close();
+        for (Socket s : held) {
+            s.setSoLinger(true, 0);
+            s.close();
+        }
     }
 }

@@ -156,7 +156,7 @@ class WalSpoolTest {
         assertThat(pgwarden.metric("pgwarden_wal_spool_backlog_bytes{cluster=\"main\"}")).isGreaterThanOrEqualTo(1 << 20);
         String lastAcknowledged = source.query("SELECT last_archived_wal FROM pg_stat_archiver");
         String refused = PgCluster.nextSegment(lastAcknowledged);
-        byte[] refusedBytes = Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(refused));
+        byte[] refusedBytes = wal(refused);
         var full = pgwarden.put(refused, refusedBytes);
         assertThat(full.statusCode()).isEqualTo(503);
         assertThat(full.body()).contains("WAL file '" + refused + "' of cluster 'main' was not accepted", "archive.maxBacklog (1048576 bytes)",
@@ -164,7 +164,7 @@ class WalSpoolTest {
         assertThat(Files.exists(source.dataDir().resolve("pg_wal/archive_status/" + refused + ".ready"))).isTrue();
 
         // A spooled file pushed again: identical is a success, different a conflict; neither touches the spooled copy.
-        byte[] spooled = Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(lastAcknowledged));
+        byte[] spooled = wal(lastAcknowledged);
         assertThat(pgwarden.put(lastAcknowledged, spooled).statusCode()).isEqualTo(200);
         byte[] altered = spooled.clone();
         altered[altered.length - 1] ^= 1;
@@ -187,7 +187,7 @@ class WalSpoolTest {
         List<String> keys = pgwarden.walKeys();
         for (String segment : written) {
             assertThat(keys).contains("main/wal/00000001/" + segment + ".zst");
-            assertThat(pgwarden.get(segment).body()).as(segment).isEqualTo(Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segment)));
+            assertThat(pgwarden.get(segment).body()).as(segment).isEqualTo(wal(segment));
         }
     }
 
@@ -197,23 +197,8 @@ class WalSpoolTest {
      */
     @Test
     void theAgeBoundASecondDaemonAndAConflictFoundAtUpload() throws Exception {
-        dir = TestDirs.create("pgwarden-spool-conflict-");
-        s3 = new S3Server().start();
-        s3.createBucket("spool");
+        List<String> segments = spoolingDaemonAndReadySegments("conflict", "c", "maxBacklogAge: 2s", 3);
         Path spool = dir.resolve("wal-spool");
-        pgwarden = PgwardenFixture.start(dir, s3.repositoryYaml("spool", "c"), "walSpoolDir: " + spool,
-                "archive: {durability: spool, maxBacklogAge: 2s}\n");
-        // WAL that PostgreSQL keeps as .ready: this test pushes it by hand.
-        source = PgCluster.init(dir, "source", 1).configure("archive_mode = on", "archive_command = '/bin/false'").start();
-        source.sql("CREATE TABLE t (x int)");
-        List<String> segments = new ArrayList<>();
-        for (int i = 0; i < 3; i++) {
-            source.query("INSERT INTO t SELECT generate_series(1, 1000)");
-            segments.add(source.query("SELECT pg_walfile_name(pg_switch_wal())"));
-        }
-        byte[] first = Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(0)));
-        assertThat(pgwarden.put(segments.get(0), first).statusCode()).isEqualTo(201);
-        awaitUploaded();
 
         PgwardenConfig sameSpool = ConfigLoader.load(PgwardenFixture.writeConfig(Files.createDirectories(dir.resolve("second")),
                 "127.0.0.1:" + TestDirs.freePort(), s3.repositoryYaml("spool", "c"), "walSpoolDir: " + spool, "archive: {durability: spool}\n"));
@@ -223,10 +208,9 @@ class WalSpoolTest {
                         + " give each daemon its own server.walSpoolDir");
 
         s3.stop();
-        byte[] second = Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(1)));
-        assertThat(pgwarden.put(segments.get(1), second).statusCode()).isEqualTo(201);
+        assertThat(pgwarden.put(segments.get(1), wal(segments.get(1))).statusCode()).isEqualTo(201);
         Thread.sleep(2500);
-        var tooOld = pgwarden.put(segments.get(2), Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(2))));
+        var tooOld = pgwarden.put(segments.get(2), wal(segments.get(2)));
         assertThat(tooOld.statusCode()).isEqualTo(503);
         assertThat(tooOld.body()).contains("longer than archive.maxBacklogAge (PT2S); is the repository reachable?");
         assertThat(pgwarden.metric("pgwarden_wal_spool_oldest_age_seconds{cluster=\"main\"}")).isGreaterThanOrEqualTo(2);
@@ -242,8 +226,7 @@ class WalSpoolTest {
         assertThat(pgwarden.metric("pgwarden_wal_spool_files{cluster=\"main\"}")).isZero();
         assertThat(Files.exists(spool.resolve("main").resolve(segments.get(1)))).isFalse();
         // The spool accepts again once its backlog is gone.
-        assertThat(pgwarden.put(segments.get(2), Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(2)))).statusCode())
-                .isEqualTo(201);
+        assertThat(pgwarden.put(segments.get(2), wal(segments.get(2))).statusCode()).isEqualTo(201);
     }
 
     /**
@@ -253,22 +236,8 @@ class WalSpoolTest {
      */
     @Test
     void aRepositoryThatNeverAnswersDoesNotHoldUpSpooledPushes() throws Exception {
-        dir = TestDirs.create("pgwarden-spool-hang-");
-        s3 = new S3Server().start();
-        s3.createBucket("spool");
-        pgwarden = PgwardenFixture.start(dir, s3.repositoryYaml("spool", "h"), "walSpoolDir: " + dir.resolve("wal-spool"),
-                "archive: {durability: spool}\n");
-        source = PgCluster.init(dir, "source", 1).configure("archive_mode = on", "archive_command = '/bin/false'").start();
-        source.sql("CREATE TABLE t (x int)");
-        List<String> segments = new ArrayList<>();
-        for (int i = 0; i < 2; i++) {
-            source.query("INSERT INTO t SELECT generate_series(1, 1000)");
-            segments.add(source.query("SELECT pg_walfile_name(pg_switch_wal())"));
-        }
-        byte[] second = Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(1)));
-        assertThat(pgwarden.put(segments.get(0), Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(0)))).statusCode())
-                .isEqualTo(201);
-        awaitUploaded();
+        List<String> segments = spoolingDaemonAndReadySegments("hang", "h", "", 2);
+        byte[] second = wal(segments.get(1));
         s3.stop();
         try (io.pgwarden.it.support.BlackHole ignored = new io.pgwarden.it.support.BlackHole(s3.port())) {
             long started = System.nanoTime();
@@ -290,25 +259,10 @@ class WalSpoolTest {
      */
     @Test
     void craftedSpoolFilesAreNeitherUploadedNorDeleted() throws Exception {
-        dir = TestDirs.create("pgwarden-spool-crafted-");
-        s3 = new S3Server().start();
-        s3.createBucket("spool");
+        List<String> segments = spoolingDaemonAndReadySegments("crafted", "x", "", 3);
         Path spool = dir.resolve("wal-spool");
-        String repository = s3.repositoryYaml("spool", "x");
-        pgwarden = PgwardenFixture.start(dir, repository, "walSpoolDir: " + spool, "archive: {durability: spool}\n");
-        source = PgCluster.init(dir, "source", 1).configure("archive_mode = on", "archive_command = '/bin/false'").start();
-        source.sql("CREATE TABLE t (x int)");
-        List<String> segments = new ArrayList<>();
-        for (int i = 0; i < 3; i++) {
-            source.query("INSERT INTO t SELECT generate_series(1, 1000)");
-            segments.add(source.query("SELECT pg_walfile_name(pg_switch_wal())"));
-        }
-        assertThat(pgwarden.put(segments.get(0), Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(0)))).statusCode())
-                .isEqualTo(201);
-        awaitUploaded();
         s3.stop();
-        assertThat(pgwarden.put(segments.get(1), Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(1)))).statusCode())
-                .isEqualTo(201);
+        assertThat(pgwarden.put(segments.get(1), wal(segments.get(1))).statusCode()).isEqualTo(201);
         pgwarden.close();
         pgwarden = null;
 
@@ -326,7 +280,7 @@ class WalSpoolTest {
         assertThat(conflicts.resolve(segments.get(2))).hasContent("not a spooled file");
         assertThat(conflicts.resolve(segments.get(1))).exists();
         // Their names are free again: PostgreSQL pushing them is spooled and uploaded as usual.
-        byte[] third = Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segments.get(2)));
+        byte[] third = wal(segments.get(2));
         assertThat(pgwarden.put(segments.get(2), third).statusCode()).isEqualTo(201);
         await().atMost(Duration.ofSeconds(20)).until(() -> pgwarden.walKeys().contains("main/wal/00000001/" + segments.get(2) + ".zst"));
         assertThat(s3.metadataInStore("spool", "x/" + baseKey)).as("nothing was written where the footer pointed").isEmpty();
@@ -351,6 +305,34 @@ class WalSpoolTest {
         out.write(java.nio.ByteBuffer.allocate(4).putInt(newFooter.length).array());
         out.write(bytes, bytes.length - magic, magic);
         Files.write(file, out.toByteArray());
+    }
+
+    /**
+     * S3Proxy, a daemon whose cluster main is spooled ({@code archive: {durability: spool, <archiveOptions>}}), and a
+     * server whose WAL waits as .ready (its archive_command fails): the test pushes by hand. The first of the n
+     * segments is pushed and uploaded (it pins the cluster); their names are returned.
+     */
+    private List<String> spoolingDaemonAndReadySegments(String test, String prefix, String archiveOptions, int n) throws Exception {
+        dir = TestDirs.create("pgwarden-spool-" + test + "-");
+        s3 = new S3Server().start();
+        s3.createBucket("spool");
+        pgwarden = PgwardenFixture.start(dir, s3.repositoryYaml("spool", prefix), "walSpoolDir: " + dir.resolve("wal-spool"),
+                "archive: {durability: spool" + (archiveOptions.isEmpty() ? "" : ", " + archiveOptions) + "}\n");
+        source = PgCluster.init(dir, "source", 1).configure("archive_mode = on", "archive_command = '/bin/false'").start();
+        source.sql("CREATE TABLE t (x int)");
+        List<String> segments = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            source.query("INSERT INTO t SELECT generate_series(1, 1000)");
+            segments.add(source.query("SELECT pg_walfile_name(pg_switch_wal())"));
+        }
+        assertThat(pgwarden.put(segments.get(0), wal(segments.get(0))).statusCode()).isEqualTo(201);
+        awaitUploaded();
+        return segments;
+    }
+
+    /** A segment as PostgreSQL wrote it. */
+    private byte[] wal(String segment) throws java.io.IOException {
+        return Files.readAllBytes(source.dataDir().resolve("pg_wal").resolve(segment));
     }
 
     /** The spool is empty: what was acknowledged so far is in the repository. */

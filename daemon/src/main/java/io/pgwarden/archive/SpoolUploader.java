@@ -22,11 +22,10 @@ public final class SpoolUploader implements AutoCloseable {
     private static final Duration MAX_RETRY = Duration.ofSeconds(30);
 
     /** What happened to each upload, for metrics. */
+    @FunctionalInterface
     public interface Listener {
-        void uploaded(String cluster);
-
-        /** @param reason retried (the repository failed) or conflict (different content archived; kept aside) */
-        void failed(String cluster, String reason);
+        /** @param outcome uploaded, retried (the repository failed) or conflict (different content archived; kept aside) */
+        void outcome(String cluster, String outcome);
     }
 
     private final WalSpool spool;
@@ -63,7 +62,7 @@ public final class SpoolUploader implements AutoCloseable {
             } catch (RuntimeException | IOException e) {
                 spool.release(next);
                 if (closed) return;
-                listener.failed(spool.cluster(), "retried");
+                listener.outcome(spool.cluster(), "retried");
                 log.warn("cluster '{}': upload of spooled WAL file {} to '{}' failed, retrying in {} ms: {}", spool.cluster(),
                         next.name().name(), next.key(), backoff.toMillis(), e.getMessage());
                 try {
@@ -87,7 +86,7 @@ public final class SpoolUploader implements AutoCloseable {
                 StoredWal stored = existing.get();
                 if (!stored.sha256().equals(spooled.stored().sha256()) || stored.rawSize() != spooled.stored().rawSize()) {
                     java.nio.file.Path aside = spool.conflicted(spooled);
-                    listener.failed(spool.cluster(), "conflict");
+                    listener.outcome(spool.cluster(), "conflict");
                     log.error("cluster '{}': WAL file {} is already archived as '{}' with different content (stored sha256 {}, spooled {});"
                                     + " the stored file is kept and the spooled one moved to '{}'", spool.cluster(), spooled.name().name(),
                             stored.key(), stored.sha256(), spooled.stored().sha256(), aside);
@@ -96,7 +95,7 @@ public final class SpoolUploader implements AutoCloseable {
             }
             spool.uploaded(spooled);
         }
-        listener.uploaded(spool.cluster());
+        listener.outcome(spool.cluster(), "uploaded");
     }
 
     @Override

@@ -69,11 +69,11 @@ public final class WalArchiver {
         long limit = config.server().maxBodyBytes();
         if (contentLength > limit) throw tooLarge(name, contentLength, limit);
 
-        // Why a slot first: each push holds up to a spool threshold of memory, and every repository call below may
-        // block (a repository that never answers): a bounded number of them keeps memory and threads bounded.
         WalSpool spool = spools.get(cluster);
         // Before the body: a push that cannot be accepted costs PostgreSQL no upload of 16 MiB.
         if (spool != null) spool.checkBacklog(clusterConfig.archive(), name);
+        // Why a slot first: each push holds up to a spool threshold of memory, and every repository call below may
+        // block (a repository that never answers): a bounded number of them keeps memory and threads bounded.
         try (RequestSlots.Permit slot = slots.acquire("WAL file '" + name.name() + "'")) {
             Optional<ClusterInfo> known = clusterInfo.get(cluster);
             if (name.isSegmentFile() && contentLength >= 0 && known.isPresent() && contentLength != known.get().segmentSize()) {

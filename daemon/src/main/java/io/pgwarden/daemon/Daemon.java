@@ -3,7 +3,6 @@ package io.pgwarden.daemon;
 import io.pgwarden.archive.WalArchiver;
 import io.pgwarden.archive.WalFetcher;
 import io.pgwarden.archive.WalReadAhead;
-import io.pgwarden.archive.SpoolUploader;
 import io.pgwarden.archive.WalSpool;
 import io.pgwarden.archive.WalSpools;
 import io.pgwarden.jobs.JobEngine;
@@ -117,17 +116,7 @@ public final class Daemon implements AutoCloseable {
     private static WalSpools startSpools(PgwardenConfig config, WalRepository wal, Clock clock, Metrics metrics, StorageDriver storage) {
         WalSpools spools;
         try {
-            spools = WalSpools.start(config, wal, clock, new SpoolUploader.Listener() {
-                @Override
-                public void uploaded(String cluster) {
-                    metrics.walSpoolUpload(cluster, "uploaded");
-                }
-
-                @Override
-                public void failed(String cluster, String reason) {
-                    metrics.walSpoolUpload(cluster, reason);
-                }
-            });
+            spools = WalSpools.start(config, wal, clock, metrics::walSpoolUpload);
         } catch (RuntimeException e) {
             storage.close();
             throw e;

@@ -161,17 +161,14 @@ public final class WalSpool implements AutoCloseable {
             long size = ch.size();
             int trailer = 4 + MAGIC.length;
             if (size < trailer) throw new IOException("too short for a spooled file");
-            ByteBuffer tail = ByteBuffer.allocate(trailer);
-            ch.read(tail, size - trailer);
-            tail.flip();
+            ByteBuffer tail = readAt(ch, size - trailer, trailer);
             int footerLength = tail.getInt();
             byte[] magic = new byte[MAGIC.length];
             tail.get(magic);
             if (!Arrays.equals(magic, MAGIC) || footerLength <= 0 || footerLength > MAX_FOOTER || footerLength > size - trailer) {
                 throw new IOException("no spool footer");
             }
-            ByteBuffer footerBytes = ByteBuffer.allocate(footerLength);
-            ch.read(footerBytes, size - trailer - footerLength);
+            ByteBuffer footerBytes = readAt(ch, size - trailer - footerLength, footerLength);
             Footer footer = JSON.readValue(footerBytes.array(), Footer.class);
             if (footer.key() == null || footer.metadata() == null || !WalRepository.isKeyOf(footer.key(), cluster, name)) {
                 throw new IOException("its footer names no key of " + name.name() + " in cluster '" + cluster + "'");
@@ -180,6 +177,15 @@ public final class WalSpool implements AutoCloseable {
             return new Spooled(name, file, size - trailer - footerLength, footer.key(), Map.copyOf(footer.metadata()), stored,
                     Instant.ofEpochMilli(footer.spooledAtMillis()));
         }
+    }
+
+    /** length bytes at position, flipped for reading (a positional read may return fewer bytes than asked). */
+    private static ByteBuffer readAt(FileChannel ch, long position, int length) throws IOException {
+        ByteBuffer buffer = ByteBuffer.allocate(length);
+        while (buffer.hasRemaining()) {
+            if (ch.read(buffer, position + buffer.position()) < 0) throw new IOException("ends early");
+        }
+        return buffer.flip();
     }
 
     /** A push being received into the spool: write the encoded object to {@link #stream()}, then {@link #commit}. */

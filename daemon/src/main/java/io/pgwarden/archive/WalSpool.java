@@ -1,5 +1,6 @@
 package io.pgwarden.archive;
 
+import io.pgwarden.io.Fsync;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pgwarden.config.ArchiveConfig;
 import io.pgwarden.error.ErrorCode;
@@ -65,8 +66,12 @@ public final class WalSpool implements AutoCloseable {
     private static final Duration RECENT = Duration.ofMinutes(10);
 
     /** A committed file waiting for its upload. */
-    public record Spooled(WalFileName name, Path file, long encodedLength, String key, Map<String, String> metadata, StoredWal stored,
+    public record Spooled(WalFileName name, Path file, long encodedLength, Map<String, String> metadata, StoredWal stored,
                           Instant spooledAt) {
+        /** The object key it was encoded for and is uploaded under. */
+        public String key() {
+            return stored.key();
+        }
     }
 
     private record Uploaded(StoredWal stored, Instant at) {
@@ -83,7 +88,8 @@ public final class WalSpool implements AutoCloseable {
     private final FileChannel lockFile;
     private final ConcurrentSkipListMap<String, Spooled> waiting = new ConcurrentSkipListMap<>();
     private final Set<String> uploading = ConcurrentHashMap.newKeySet();
-    private final Map<String, Uploaded> recentlyUploaded = new ConcurrentHashMap<>();
+    /** In upload order, so expired entries are evicted from the front; guarded by itself. */
+    private final java.util.LinkedHashMap<String, Uploaded> recentlyUploaded = new java.util.LinkedHashMap<>();
     private final AtomicLong bytes = new AtomicLong();
     private final Object changed = new Object();
 
@@ -174,7 +180,7 @@ public final class WalSpool implements AutoCloseable {
                 throw new IOException("its footer names no key of " + name.name() + " in cluster '" + cluster + "'");
             }
             StoredWal stored = wal.describe(footer.key(), footer.metadata());
-            return new Spooled(name, file, size - trailer - footerLength, footer.key(), Map.copyOf(footer.metadata()), stored,
+            return new Spooled(name, file, size - trailer - footerLength, Map.copyOf(footer.metadata()), stored,
                     Instant.ofEpochMilli(footer.spooledAtMillis()));
         }
     }
@@ -299,8 +305,8 @@ public final class WalSpool implements AutoCloseable {
             Path file = dir.resolve(name.name());
             Files.move(write.temp, file, StandardCopyOption.ATOMIC_MOVE);
             write.done = true;
-            fsyncDirectory(dir);
-            Spooled spooled = new Spooled(name, file, encodedLength, write.key, Map.copyOf(metadata), wal.describe(write.key, metadata), now);
+            Fsync.directory(dir);
+            Spooled spooled = new Spooled(name, file, encodedLength, Map.copyOf(metadata), wal.describe(write.key, metadata), now);
             waiting.put(name.name(), spooled);
             bytes.addAndGet(encodedLength);
             synchronized (changed) {
@@ -317,7 +323,10 @@ public final class WalSpool implements AutoCloseable {
     public Optional<StoredWal> find(WalFileName name) {
         Spooled spooled = waiting.get(name.name());
         if (spooled != null) return Optional.of(spooled.stored());
-        Uploaded uploaded = recentlyUploaded.get(name.name());
+        Uploaded uploaded;
+        synchronized (recentlyUploaded) {
+            uploaded = recentlyUploaded.get(name.name());
+        }
         return uploaded == null ? Optional.empty() : Optional.of(uploaded.stored());
     }
 
@@ -380,8 +389,12 @@ public final class WalSpool implements AutoCloseable {
     /** Stored in the repository (by this upload or an identical earlier one): the spooled copy goes. Under the name's lock. */
     void uploaded(Spooled spooled) {
         Instant now = clock.instant();
-        recentlyUploaded.values().removeIf(u -> u.at().isBefore(now.minus(RECENT)));
-        recentlyUploaded.put(spooled.name().name(), new Uploaded(spooled.stored(), now));
+        synchronized (recentlyUploaded) {
+            var oldest = recentlyUploaded.values().iterator();
+            while (oldest.hasNext() && oldest.next().at().isBefore(now.minus(RECENT))) oldest.remove();
+            recentlyUploaded.remove(spooled.name().name()); // re-inserted at the end: the order stays the upload order
+            recentlyUploaded.put(spooled.name().name(), new Uploaded(spooled.stored(), now));
+        }
         forget(spooled);
         try {
             Files.deleteIfExists(spooled.file());
@@ -453,12 +466,6 @@ public final class WalSpool implements AutoCloseable {
 
     public Path directory() {
         return dir;
-    }
-
-    private static void fsyncDirectory(Path dir) throws IOException {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        }
     }
 
     private static void closeQuietly(FileChannel channel) {

@@ -1,5 +1,6 @@
 package io.pgwarden.storage;
 
+import io.pgwarden.io.Fsync;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pgwarden.error.ErrorCode;
@@ -78,9 +79,9 @@ public final class FilesystemStorage implements StorageDriver {
             try (DirectoryLock lock = DirectoryLock.acquire(dir)) {
                 if (onlyIfAbsent && Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return false;
                 move(metaTmp, metaPath(target));
-                fsyncDirectory(dir);
+                Fsync.directory(dir);
                 move(tmp, target);
-                fsyncDirectory(dir);
+                Fsync.directory(dir);
             }
             return true;
         } catch (IOException e) {
@@ -262,13 +263,7 @@ public final class FilesystemStorage implements StorageDriver {
         } catch (java.nio.file.FileAlreadyExistsException e) {
             return; // a concurrent writer made it
         }
-        fsyncDirectory(dir.getParent());
-    }
-
-    private static void fsyncDirectory(Path dir) throws IOException {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        }
+        Fsync.directory(dir.getParent());
     }
 
     private static void deleteQuietly(Path p) {

@@ -3,19 +3,26 @@ package io.pgwarden.io;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
 /**
  * A bounded hand-over of byte chunks from a producer thread to a reader. When the reader is slower, the producer
  * blocks (backpressure). The producer ends it with {@link #finish(Throwable)}: null means a clean end of stream,
  * an error makes the reader's next read throw, so a consumer such as an upload aborts instead of completing.
+ * <p>Bounded by bytes, not by chunks: with 1 MiB chunks a bound of 64 chunks let one pipe hold 64 MiB behind a slow
+ * reader, and a restore's two pipes filled a 128 MiB heap (OutOfMemoryError restoring 1.6 GB into a Docker volume).
  */
 public final class BlockingPipe extends InputStream {
     private static final byte[] EOF = new byte[0];
+    /** Bytes waiting in the pipe, at most: enough for the producer to run ahead of the reader by a few chunks. */
+    public static final int CAPACITY = 4 << 20;
 
-    private final BlockingQueue<byte[]> frames = new ArrayBlockingQueue<>(64);
+    private final BlockingQueue<byte[]> frames = new LinkedBlockingQueue<>();
+    /** Free room in bytes; a chunk takes min(its size, CAPACITY) of it while it waits in the queue. */
+    private final Semaphore room = new Semaphore(CAPACITY);
     private byte[] current = new byte[0];
     private int pos;
     private volatile boolean closed;
@@ -46,7 +53,10 @@ public final class BlockingPipe extends InputStream {
     public boolean offer(byte[] data) {
         try {
             while (!closed) {
-                if (frames.offer(data, 100, TimeUnit.MILLISECONDS)) return true;
+                if (room.tryAcquire(weight(data), 100, TimeUnit.MILLISECONDS)) {
+                    frames.add(data);
+                    return true;
+                }
             }
             return false;
         } catch (InterruptedException e) {
@@ -57,14 +67,11 @@ public final class BlockingPipe extends InputStream {
 
     public void finish(Throwable error) {
         failure = error;
-        while (!closed) {
-            try {
-                if (frames.offer(EOF, 100, TimeUnit.MILLISECONDS)) return;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
-        }
+        if (!closed) frames.add(EOF); // takes no room: the end must always get through
+    }
+
+    private static int weight(byte[] chunk) {
+        return Math.min(chunk.length, CAPACITY);
     }
 
     @Override
@@ -81,6 +88,7 @@ public final class BlockingPipe extends InputStream {
             if (current == EOF) return -1;
             try {
                 current = frames.take();
+                room.release(weight(current));
                 pos = 0;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -101,6 +109,7 @@ public final class BlockingPipe extends InputStream {
     public void close() {
         closed = true;
         frames.clear();
+        room.release(CAPACITY); // a producer blocked on room wakes and sees the pipe closed
     }
 
     /** An OutputStream that copies what is written into the pipe in chunks of up to {@code chunk} bytes. */

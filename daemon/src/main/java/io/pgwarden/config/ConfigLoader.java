@@ -456,9 +456,20 @@ public final class ConfigLoader {
             node.allowOnly("type", "binDir", "pgHost", "pgPort");
             return new RunnerConfig(type, defaults.image(), defaults.network(), defaults.pull(), Optional.empty(), Optional.empty(),
                     Optional.empty(), node.string("binDir").orElse(RunnerConfig.DEFAULT_BIN_DIR), node.string("pgHost"),
-                    node.integer("pgPort", 1, 65535));
+                    node.integer("pgPort", 1, 65535), Optional.empty(), Optional.empty());
         }
-        node.allowOnly("type", "image", "network", "pull", "memory", "cpus", "dockerHost", "pgHost", "pgPort");
+        node.allowOnly("type", "image", "network", "pull", "memory", "cpus", "dockerHost", "pgHost", "pgPort", "streamDir", "streamMount");
+        Optional<String> streamDir = node.parsed("streamDir", d -> {
+            if (!d.startsWith("/")) throw new IllegalArgumentException("'" + d + "' is not an absolute path");
+            return d;
+        });
+        Optional<String> streamMount = node.parsed("streamMount", m -> {
+            if (streamDir.isEmpty()) throw new IllegalArgumentException("needs runner.streamDir (the same directory as the daemon sees it)");
+            if (!m.startsWith("/") && !m.matches("[A-Za-z0-9][A-Za-z0-9_.-]*")) {
+                throw new IllegalArgumentException("'" + m + "' is neither an absolute host path nor a volume name");
+            }
+            return m;
+        });
         String network = node.requiredString("network");
         RunnerConfig.Pull pull = node.parsed("pull", p -> switch (p) {
             case "if-absent" -> RunnerConfig.Pull.IF_ABSENT;
@@ -476,7 +487,7 @@ public final class ConfigLoader {
         });
         return new RunnerConfig(type, node.string("image").orElse(RunnerConfig.DEFAULT_IMAGE), network, pull,
                 node.parsed("memory", Units::parseSize), cpus, node.string("dockerHost"), RunnerConfig.DEFAULT_BIN_DIR,
-                node.string("pgHost"), node.integer("pgPort", 1, 65535));
+                node.string("pgHost"), node.integer("pgPort", 1, 65535), streamDir, streamMount.or(() -> streamDir));
     }
 
     private static long systemIdentifier(String text) {

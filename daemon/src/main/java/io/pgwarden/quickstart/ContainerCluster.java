@@ -74,7 +74,7 @@ final class ContainerCluster implements RestoredServer {
 
     ContainerCluster(String image, String instance, int port, String password) {
         this.docker = new DockerToolRunner(new DockerSettings(Optional.empty(), image, "host", RunnerConfig.Pull.IF_ABSENT, Optional.empty(),
-                Optional.empty(), instance));
+                Optional.empty(), instance, Optional.empty()));
         this.image = image;
         this.runId = Long.toString(ProcessHandle.current().pid());
         this.volume = "pgwarden-quickstart-" + runId;

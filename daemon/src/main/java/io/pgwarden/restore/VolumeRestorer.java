@@ -124,12 +124,10 @@ final class VolumeRestorer {
     private void feed(ToolInvocation invocation, BlockingPipe.Producer producer, String what) {
         BlockingPipe pipe = new BlockingPipe();
         CompletableFuture<Void> feed = pipe.feedFrom(producer, 1 << 20, "restore-feed");
-        // A sidecar fed by a failed producer waits for input forever (no EOF, see padToRecord): kill it, until its
-        // run returns (the feed may fail before the sidecar even exists). Not before docker-java's stdin writer has
-        // been handed the end of the input: it copies 1 KiB at a time behind a slow tar, and a kill while it still
-        // writes makes it die with an uncaught exception.
+        // A failed producer ends the sidecar's input (endsOnError), and tar stops short; an engine reached over TLS
+        // gets no half-close, though, and its sidecar would wait for more input forever: kill it, until its run
+        // returns (the feed may fail before the sidecar even exists).
         java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
-        java.util.concurrent.atomic.AtomicBoolean delivered = new java.util.concurrent.atomic.AtomicBoolean();
         feed.whenComplete((ok, failed) -> {
             if (failed != null) Thread.ofVirtual().start(() -> {
                 while (!ended.get()) {
@@ -138,13 +136,13 @@ final class VolumeRestorer {
                     } catch (InterruptedException e) {
                         return;
                     }
-                    if (delivered.get() && !ended.get()) docker.kill(invocation);
+                    if (!ended.get()) docker.kill(invocation);
                 }
             });
         });
         ToolResult result;
         try {
-            result = docker.run(invocation, endsOnError(pipe, delivered), in -> in.transferTo(OutputStream.nullOutputStream()));
+            result = docker.run(invocation, endsOnError(pipe), in -> in.transferTo(OutputStream.nullOutputStream()));
         } catch (RuntimeException e) {
             ended.set(true);
             pipe.close();
@@ -162,9 +160,9 @@ final class VolumeRestorer {
 
     /**
      * The sidecar sees a failed feed as the end of its input (tar then fails or stops short), so that the attach
-     * always ends; the feed's own error is what gets reported. {@code delivered} is set once the end was handed out.
+     * always ends; the feed's own error is what gets reported.
      */
-    private static java.io.InputStream endsOnError(java.io.InputStream in, java.util.concurrent.atomic.AtomicBoolean delivered) {
+    private static java.io.InputStream endsOnError(java.io.InputStream in) {
         return new java.io.FilterInputStream(in) {
             @Override
             public int read(byte[] b, int off, int len) {
@@ -174,7 +172,6 @@ final class VolumeRestorer {
                 } catch (IOException fedError) {
                     n = -1;
                 }
-                if (n < 0) delivered.set(true);
                 return n;
             }
 
@@ -186,14 +183,13 @@ final class VolumeRestorer {
                 } catch (IOException fedError) {
                     c = -1;
                 }
-                if (c < 0) delivered.set(true);
                 return c;
             }
         };
     }
 
     /**
-     * docker-java never half-closes an attached stdin, so a sidecar never sees EOF. GNU tar reads whole 10 KiB
+     * A sidecar on an engine reached over TLS never sees EOF (no half-close on TLS). GNU tar reads whole 10 KiB
      * records from a pipe and stops at the end-of-archive blocks without waiting for EOF, once their record is full:
      * pad with zeros (which tar reads as more end-of-archive blocks) to the record's end.
      */

@@ -46,6 +46,7 @@ public final class DockerEngine implements AutoCloseable {
     private final DockerSettings settings;
     private final DockerClient docker;
     private final String dockerHost;
+    private final com.github.dockerjava.transport.SSLConfig tls;
 
     public DockerEngine(DockerSettings settings) {
         this.settings = settings;
@@ -53,6 +54,7 @@ public final class DockerEngine implements AutoCloseable {
         settings.dockerHost().ifPresent(config::withDockerHost);
         var built = config.build();
         this.dockerHost = built.getDockerHost().toString();
+        this.tls = built.getSSLConfig();
         this.docker = DockerClientImpl.getInstance(built, new ApacheDockerHttpClient.Builder()
                 .dockerHost(built.getDockerHost()).sslConfig(built.getSSLConfig())
                 .maxConnections(32).connectionTimeout(Duration.ofSeconds(5)).build());
@@ -65,6 +67,15 @@ public final class DockerEngine implements AutoCloseable {
 
     DockerSettings settings() {
         return settings;
+    }
+
+    /** Attaches to a created container's stdio on a connection of its own (see {@link DockerAttach}). */
+    DockerAttach attach(String id, boolean stdin) throws IOException {
+        try {
+            return DockerAttach.open(dockerHost, tls == null ? null : tls.getSSLContext(), id, stdin);
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IOException("cannot set up TLS to the Docker engine at " + dockerHost + ": " + e.getMessage(), e);
+        }
     }
 
     void track(String id) {
@@ -82,7 +93,16 @@ public final class DockerEngine implements AutoCloseable {
 
     String create(ToolInvocation invocation, String image, boolean withStdin) {
         // Docker would also write stdout (the whole backup) to a json log file on the host.
-        return create(invocation, image, withStdin, new LogConfig(LogConfig.LoggingType.NONE), null, true);
+        return create(invocation, image, withStdin, new LogConfig(LogConfig.LoggingType.NONE), null, true, null);
+    }
+
+    /** A tool whose stdout goes to a named pipe in {@code pipeDir}, mounted from {@code mount} (see {@link SidecarStream}). */
+    String createWritingTo(ToolInvocation invocation, String image, Bind mount, String pipe) {
+        return create(invocation, image, false, new LogConfig(LogConfig.LoggingType.NONE), null, true, new Redirect(mount, pipe));
+    }
+
+    /** The tool runs under sh, its stdout redirected into {@code pipe}, which {@code mount} brings into the container. */
+    private record Redirect(Bind mount, String pipe) {
     }
 
     /**
@@ -90,8 +110,14 @@ public final class DockerEngine implements AutoCloseable {
      * @param publish  a loopback port published to the container's 5432, or null
      * @param labelled false for a restored server the operator keeps: the orphan reaper must not remove it
      */
-    private String create(ToolInvocation invocation, String image, boolean withStdin, LogConfig logs, Integer publish, boolean labelled) {
+    private String create(ToolInvocation invocation, String image, boolean withStdin, LogConfig logs, Integer publish, boolean labelled,
+                          Redirect redirect) {
         List<String> cmd = new ArrayList<>();
+        // The pipe's name is pgwarden's (no quoting needed); the tool and its arguments stay separate words ("$@").
+        // A mount that is not the daemon's directory would have the tool write the backup into a plain file there.
+        if (redirect != null) cmd.addAll(List.of("sh", "-c", "[ -p " + redirect.pipe() + " ] || { echo \"pgwarden: " + redirect.pipe()
+                + " is not the daemon's named pipe: runner.streamMount must be runner.streamDir as the Docker engine's host sees it\" >&2;"
+                + " exit 2; }; exec \"$@\" > " + redirect.pipe(), "pgwarden-sidecar"));
         cmd.add(invocation.tool());
         cmd.addAll(invocation.arguments());
         List<String> env = new ArrayList<>();
@@ -99,7 +125,10 @@ public final class DockerEngine implements AutoCloseable {
         ToolInvocation.Container placement = invocation.container();
         HostConfig host = HostConfig.newHostConfig().withNetworkMode(placement.network().orElse(settings.network()));
         if (logs != null) host.withLogConfig(logs);
-        placement.volume().ifPresent(v -> host.withBinds(new Bind(v, new Volume(placement.mountPath()))));
+        List<Bind> binds = new ArrayList<>();
+        placement.volume().ifPresent(v -> binds.add(new Bind(v, new Volume(placement.mountPath()))));
+        if (redirect != null) binds.add(redirect.mount());
+        if (!binds.isEmpty()) host.withBinds(binds);
         confine(host, placement.user().filter(u -> !u.equals("root") && !u.equals("0")).isPresent());
         settings.memoryBytes().ifPresent(host::withMemory);
         settings.cpus().ifPresent(c -> host.withNanoCPUs((long) (c * 1e9)));
@@ -146,7 +175,7 @@ public final class DockerEngine implements AutoCloseable {
         String image = settings.imageFor(invocation.pgMajor());
         checkEngine();
         ensureImage(image);
-        String id = create(invocation, image, false, null, publishPort, !keep);
+        String id = create(invocation, image, false, null, publishPort, !keep, null);
         if (!keep) live.add(id);
         try {
             docker.startContainerCmd(id).exec();

@@ -1,13 +1,9 @@
 package io.pgwarden.runner;
 
 import com.github.dockerjava.api.DockerClient;
-import com.github.dockerjava.api.async.ResultCallback;
 import com.github.dockerjava.api.command.WaitContainerResultCallback;
-import com.github.dockerjava.api.model.Frame;
-import com.github.dockerjava.api.model.StreamType;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
-import io.pgwarden.io.BlockingPipe;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
@@ -23,7 +19,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class DockerToolRunner implements ToolRunner {
     private static final Logger log = LoggerFactory.getLogger(DockerToolRunner.class);
-    private static final int STDOUT_CHUNK = 256 << 10;
 
     private final DockerEngine engine;
     private final DockerSettings settings;
@@ -45,83 +40,84 @@ public final class DockerToolRunner implements ToolRunner {
         String image = settings.imageFor(invocation.pgMajor());
         engine.checkEngine();
         engine.ensureImage(image);
-        String id = engine.create(invocation, image, stdin != null);
-        engine.track(id);
-        log.debug("{}: {} in sidecar {} from image {}", invocation.job(), invocation.tool(), containerName(invocation), image);
+        SidecarStream stream = stdin == null && settings.stream().isPresent() ? streamFor(invocation) : null;
         try {
-            return runContainer(id, invocation, stdin, stdout);
+            String id = stream == null ? engine.create(invocation, image, stdin != null)
+                    : engine.createWritingTo(invocation, image, stream.bind(), stream.pipeInContainer());
+            engine.track(id);
+            log.debug("{}: {} in sidecar {} from image {}", invocation.job(), invocation.tool(), containerName(invocation), image);
+            try {
+                return runContainer(id, invocation, stdin, stdout, stream);
+            } finally {
+                engine.removeContainer(id);
+            }
         } finally {
-            engine.removeContainer(id);
+            if (stream != null) stream.close();
         }
     }
 
-    private ToolResult runContainer(String id, ToolInvocation invocation, java.io.InputStream stdin, StdoutConsumer stdout) {
+    private SidecarStream streamFor(ToolInvocation invocation) {
+        DockerSettings.StreamDir dir = settings.stream().orElseThrow();
+        try {
+            return SidecarStream.create(dir, settings.instance());
+        } catch (IOException e) {
+            throw new PgwardenException(ErrorCode.TOOL, "cannot make the named pipe for " + invocation.tool() + "'s output in runner.streamDir "
+                    + dir.dir() + ": " + e.getMessage() + "; HINT: the directory must be writable by the daemon", e);
+        }
+    }
+
+    /** @param stream where the tool's stdout arrives; null: on the attach stream, beside its stderr */
+    private ToolResult runContainer(String id, ToolInvocation invocation, java.io.InputStream stdin, StdoutConsumer stdout, SidecarStream stream) {
         long start = System.nanoTime();
-        BlockingPipe pipe = new BlockingPipe();
         StderrTail tail = new StderrTail();
         AtomicBoolean timedOut = new AtomicBoolean();
-        try (var attach = attach(id, pipe, tail, stdin)) {
+        // Attached before the start: the output arrives once, as it is produced, and none of it is missed.
+        try (DockerAttach attach = engine.attach(id, stdin != null)) {
             docker.startContainerCmd(id).exec();
+            if (stdin != null) attach.feed(stdin);
             Thread watchdog = Thread.ofVirtual().start(() -> killAfter(id, invocation.timeout(), timedOut));
-            try (pipe) {
-                stdout.consume(pipe);
-                pipe.transferTo(java.io.OutputStream.nullOutputStream()); // a consumer that stopped early must not stall the tool
+            Thread stderr = null;
+            if (stream != null) {
+                // stderr still comes through the attach; a tool that never opens the pipe must not leave us waiting on it.
+                stderr = Thread.ofVirtual().start(() -> drain(attach.stdout(tail)));
+                Thread.ofVirtual().start(() -> {
+                    try {
+                        docker.waitContainerCmd(id).exec(new WaitContainerResultCallback()).awaitStatusCode();
+                    } catch (RuntimeException removed) {
+                        // gone: the reader is released all the same
+                    }
+                    stream.releaseReader();
+                });
+            }
+            try (java.io.InputStream out = stream != null ? stream.open() : attach.stdout(tail)) {
+                stdout.consume(out);
+                out.transferTo(java.io.OutputStream.nullOutputStream()); // a consumer that stopped early must not stall the tool
             } finally {
                 watchdog.interrupt();
             }
-            int exit = docker.waitContainerCmd(id).exec(new WaitContainerResultCallback()).awaitStatusCode(1, TimeUnit.MINUTES);
+            int exit = awaitExit(id);
+            if (stderr != null) stderr.join(TimeUnit.SECONDS.toMillis(10));
             return new ToolResult(exit, timedOut.get(), tail.lines(), Duration.ofNanos(System.nanoTime() - start));
         } catch (IOException | RuntimeException e) {
             if (timedOut.get()) return new ToolResult(-1, true, tail.lines(), Duration.ofNanos(System.nanoTime() - start));
             throw e instanceof PgwardenException p ? p : new PgwardenException(ErrorCode.TOOL, invocation.tool()
                     + " in sidecar " + shortId(id) + " failed: " + e.getMessage() + tailSuffix(tail), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PgwardenException(ErrorCode.TOOL, "interrupted while waiting for " + invocation.tool() + " in sidecar " + shortId(id), e);
         }
     }
 
-    private ResultCallback.Adapter<Frame> attach(String id, BlockingPipe pipe, StderrTail tail, java.io.InputStream stdin) {
-        // Frames arrive in ~1 KiB pieces: gather them into large chunks (a copy, which docker-java's reused buffer needs).
-        java.io.OutputStream stdout = pipe.writer(STDOUT_CHUNK);
-        ResultCallback.Adapter<Frame> callback = new ResultCallback.Adapter<>() {
-            @Override
-            public void onNext(Frame frame) {
-                byte[] payload = frame.getPayload();
-                if (frame.getStreamType() == StreamType.STDERR) {
-                    tail.accept(payload, 0, payload.length);
-                } else if (frame.getStreamType() == StreamType.STDOUT || frame.getStreamType() == StreamType.RAW) {
-                    try {
-                        stdout.write(payload, 0, payload.length);
-                    } catch (IOException readerGone) {
-                        // the consumer stopped reading; the run's result says why
-                    }
-                }
-            }
+    private int awaitExit(String id) {
+        return docker.waitContainerCmd(id).exec(new WaitContainerResultCallback()).awaitStatusCode(1, TimeUnit.MINUTES);
+    }
 
-            @Override
-            public void onError(Throwable error) {
-                pipe.finish(error);
-            }
-
-            @Override
-            public void onComplete() {
-                try {
-                    stdout.flush();
-                } catch (IOException readerGone) {
-                    // nothing left to deliver to
-                }
-                pipe.finish(null);
-            }
-        };
-        // Attach before start, without the log backlog: the output arrives once, as it is produced.
-        var attach = docker.attachContainerCmd(id).withStdOut(true).withStdErr(true).withFollowStream(true).withLogs(false);
-        if (stdin != null) attach.withStdIn(stdin);
-        attach.exec(callback);
-        try {
-            callback.awaitStarted(30, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new PgwardenException(ErrorCode.TOOL, "interrupted while attaching to sidecar " + shortId(id), e);
+    private static void drain(java.io.InputStream in) {
+        try (in) {
+            in.transferTo(java.io.OutputStream.nullOutputStream());
+        } catch (IOException attachEnded) {
+            // the run's result says what happened
         }
-        return callback;
     }
 
     private void killAfter(String id, Duration timeout, AtomicBoolean timedOut) {
@@ -133,10 +129,6 @@ public final class DockerToolRunner implements ToolRunner {
         timedOut.set(true);
         engine.kill(id);
     }
-
-
-
-
 
     /** Kills the sidecar of a running invocation (its input failed); its run then ends with exit 137. */
     public void kill(ToolInvocation invocation) {
@@ -156,18 +148,11 @@ public final class DockerToolRunner implements ToolRunner {
         return ("pgwarden-" + job + "-" + runId).replace('%', '.').replaceAll("[^A-Za-z0-9_.-]", "_");
     }
 
-
-
-
-
-
-
-
-
-
     @Override
     public int removeOrphans() {
-        return engine().removeOrphans();
+        int containers = engine().removeOrphans();
+        settings.stream().ifPresent(dir -> SidecarStream.removeLeftovers(dir, settings.instance()));
+        return containers;
     }
 
     @Override

@@ -13,7 +13,8 @@ public final class ToolRunners {
             case PROCESS -> new ProcessToolRunner(config.binDir());
             case DOCKER -> new DockerToolRunner(new DockerSettings(config.dockerHost(), config.image(), config.network(),
                     config.pull(),
-                    config.memoryBytes(), config.cpus(), instance));
+                    config.memoryBytes(), config.cpus(), instance, config.streamDir().map(d -> new DockerSettings.StreamDir(
+                    java.nio.file.Path.of(d), config.streamMount().orElse(d)))));
         };
     }
 }

@@ -271,6 +271,21 @@ class ConfigLoaderTest {
         assertThat(r.pull()).isEqualTo(RunnerConfig.Pull.NEVER);
         assertThat(r.memoryBytes()).hasValue(512L << 20);
         assertThat(r.cpus()).hasValue(1.5);
+        assertThat(r.streamDir()).isEmpty(); // the attach stream
+    }
+
+    @Test
+    void theDockerRunnersStreamDirectoryIsMountedAsItselfOrAsANamedVolume() throws IOException {
+        String runner = "walToken: " + TOKEN + "\nrunner: {type: docker, network: host, streamDir: /var/lib/pgwarden/stream%s}";
+        RunnerConfig onHost = load(minimal(runner.formatted(""))).cluster("main").runner();
+        assertThat(onHost.streamDir()).hasValue("/var/lib/pgwarden/stream");
+        assertThat(onHost.streamMount()).hasValue("/var/lib/pgwarden/stream");
+        assertThat(load(minimal(runner.formatted(", streamMount: pgwarden-stream"))).cluster("main").runner().streamMount()).hasValue("pgwarden-stream");
+        assertProblems(minimal("walToken: " + TOKEN + "\nrunner: {type: docker, network: host, streamDir: stream, streamMount: 'a b'}"),
+                "clusters.main.runner.streamDir: 'stream' is not an absolute path",
+                "clusters.main.runner.streamMount: needs runner.streamDir (the same directory as the daemon sees it)");
+        assertProblems(minimal(runner.formatted(", streamMount: '../x'")),
+                "clusters.main.runner.streamMount: '../x' is neither an absolute host path nor a volume name");
     }
 
     @Test
@@ -283,7 +298,7 @@ class ConfigLoaderTest {
     @Test
     void runnerAndConnectionErrorsNameTheirKeys() {
         assertProblems(minimal("walToken: " + TOKEN + "\nrunner: {type: docker, pull: sometimes, cpus: lots, binDir: /x}"),
-                "clusters.main.runner.binDir: unknown key (allowed here: type, image, network, pull, memory, cpus, dockerHost, pgHost, pgPort)",
+                "clusters.main.runner.binDir: unknown key (allowed here: type, image, network, pull, memory, cpus, dockerHost, pgHost, pgPort, streamDir, streamMount)",
                 "clusters.main.runner.network: is required",
                 "clusters.main.runner.pull: 'sometimes' is not a pull policy (if-absent or never)",
                 "clusters.main.runner.cpus: 'lots' is not a number of CPUs (e.g. 1.5)");

@@ -86,7 +86,8 @@ class BaseBackupEndToEndTest {
     void aBackupThroughADockerSidecarRestoresToTheRowsAtBackupTime() throws Exception {
         assumeTrue(DockerClientFactory.instance().isDockerAvailable(), "no Docker engine");
         try (ToolRunner runner = new DockerToolRunner(new DockerSettings(Optional.empty(), "local/postgres:{major}", "host",
-                RunnerConfig.Pull.NEVER, Optional.empty(), Optional.empty(), "it-base"))) {
+                RunnerConfig.Pull.NEVER, Optional.empty(), Optional.empty(), "it-base",
+                Optional.of(new DockerSettings.StreamDir(dir.resolve("stream"), dir.resolve("stream").toString()))))) {
             backupAndRestore("dock", runner);
         }
     }

@@ -34,6 +34,8 @@ import org.junit.jupiter.api.Test;
 class BackupBenchmark {
     private static final int SCALE = Integer.getInteger("bench.scale", 100);
     private static final String RUNNER = System.getProperty("bench.runner", "docker");
+    /** docker: the sidecar's stdout through a named pipe (runner.streamDir, "pipe") or the engine's attach stream ("attach"). */
+    private static final String STREAM = System.getProperty("bench.stream", "pipe");
     private static final ObjectMapper JSON = new ObjectMapper();
     private final HttpClient http = HttpClient.newHttpClient();
 
@@ -49,7 +51,8 @@ class BackupBenchmark {
                     connection: {host: 127.0.0.1, port: %d, user: postgres}
                     %s
                     """.formatted(pg.port(), RUNNER.equals("process") ? "runner: {type: process}"
-                    : "runner: {type: docker, image: \"local/postgres:{major}\", network: host, pull: never}"));
+                    : "runner: {type: docker, image: \"local/postgres:{major}\", network: host, pull: never"
+                    + (STREAM.equals("pipe") ? ", streamDir: " + dir.resolve("stream") : "") + "}"));
             try {
                 pg.configure("archive_mode = on", "archive_command = '" + PgwardenFixture.archiveCommandWithHeaderFile(dir, port) + "'",
                         "max_wal_size = '4GB'").start();
@@ -84,7 +87,7 @@ class BackupBenchmark {
 
                 double mb = dbBytes / 1e6;
                 String text = """
-                        Backup benchmark: pgbench scale %d, database %.0f MB, S3Proxy (in-memory) on loopback, 2 cores, %s runner
+                        Backup benchmark: pgbench scale %d, database %.0f MB, S3Proxy (in-memory) on loopback, 2 cores, %s runner%s
                           (b) pg_basebackup > /dev/null                  %7.1f MB/s  (ceiling)
                           (c) pg_basebackup | zstd -1 | curl -T - (S3)   %7.1f MB/s
                           (a) pgwarden base backup, zstd-1               %7.1f MB/s   (a)/(c) = %.2fx, (a)/(b) = %.2fx
@@ -92,7 +95,7 @@ class BackupBenchmark {
                           (f) pg_dump -Fc -Z0 | zstd -1 | curl -T - (S3) %7.1f MB/s
                           (d) pgwarden dump (globals + database)         %7.1f MB/s   (d)/(e) = %.2fx, (d)/(f) = %.2fx
                           daemon peak RSS %d MB (after the runs: %d MB)
-                        """.formatted(SCALE, mb, RUNNER, mb / sec(baseCeiling), mb / sec(basePipeline), mb / seconds(base),
+                        """.formatted(SCALE, mb, RUNNER, RUNNER.equals("docker") ? " (stdout through " + STREAM + ")" : "", mb / sec(baseCeiling), mb / sec(basePipeline), mb / seconds(base),
                         sec(basePipeline) / seconds(base), sec(baseCeiling) / seconds(base),
                         mb / sec(dumpCeiling), mb / sec(dumpPipeline), mb / seconds(dumped),
                         sec(dumpCeiling) / seconds(dumped), sec(dumpPipeline) / seconds(dumped), rssKb.get() / 1024, rssAfter / 1024);

@@ -68,6 +68,7 @@ class ContainerDeploymentTest {
     void cleanUp() throws Exception {
         if (dir != null) System.out.println("pgwarden container log:\n" + containerLog());
         Processes.run(List.of("docker", "rm", "-f", "-v", name), null); // -v: the image's anonymous /var/lib/pgwarden volume
+        Processes.run(List.of("docker", "volume", "rm", "-f", "pgwarden-stream"), null);
         for (String container : PgContainer.containersLabelled("io.pgwarden.instance=pgwarden-sidecar")) {
             Processes.run(List.of("docker", "rm", "-f", "-v", container), null);
         }
@@ -120,8 +121,11 @@ class ContainerDeploymentTest {
                 "--add-host", "host.docker.internal:host-gateway", "-p", "127.0.0.1::8420", "--health-interval", "2s",
                 "--group-add", Processes.run(List.of("stat", "-c", "%g", "/var/run/docker.sock"), null).stdout().strip(),
                 "-v", "/var/run/docker.sock:/var/run/docker.sock",
-                "-v", repo.resolve("config/pgwarden-container.yml") + ":/etc/pgwarden/pgwarden.yml:ro"));
-        assertThat(compose.at("/services/pgwarden/volumes").toString()).contains("./pgwarden-container.yml:/etc/pgwarden/pgwarden.yml:ro");
+                "-v", repo.resolve("config/pgwarden-container.yml") + ":/etc/pgwarden/pgwarden.yml:ro",
+                "-v", "pgwarden-stream:/var/lib/pgwarden-stream"));
+        assertThat(compose.at("/services/pgwarden/volumes").toString()).contains("./pgwarden-container.yml:/etc/pgwarden/pgwarden.yml:ro")
+                .contains("pgwarden-stream:/var/lib/pgwarden-stream");
+        assertThat(compose.at("/volumes/pgwarden-stream/name").asText()).isEqualTo("pgwarden-stream");
         for (JsonNode secret : compose.at("/services/pgwarden/secrets")) {
             run.addAll(List.of("-v", secrets.resolve(secret.asText()) + ":/run/secrets/" + secret.asText() + ":ro"));
         }

@@ -30,7 +30,12 @@ class DockerToolRunnerTest extends ToolRunnerContract {
     }
 
     DockerSettings settings(String image, RunnerConfig.Pull pull, Optional<String> host) {
-        return new DockerSettings(host, image, "host", pull, Optional.of(256L << 20), Optional.of(1.0), instance);
+        return new DockerSettings(host, image, "host", pull, Optional.of(256L << 20), Optional.of(1.0), instance, stream());
+    }
+
+    /** Where sidecars write their stdout: here through the attach stream; {@link DockerStreamToolRunnerTest} a named pipe. */
+    Optional<DockerSettings.StreamDir> stream() {
+        return Optional.empty();
     }
 
     static boolean imagePresent(String image) {
@@ -96,13 +101,14 @@ class DockerToolRunnerTest extends ToolRunnerContract {
     void theSidecarCarriesItsLabels() {
         var seen = new java.util.concurrent.atomic.AtomicReference<Map<String, String>>();
         DockerClient docker = DockerClientFactory.instance().client();
-        ToolInvocation inv = new ToolInvocation("sleep", List.of("2"), 15, Map.of(), Duration.ofSeconds(30), "dump", "labels1");
+        String run = "labels-" + instance; // unique: the container's name derives from it, and test classes run side by side
+        ToolInvocation inv = new ToolInvocation("sleep", List.of("2"), 15, Map.of(), Duration.ofSeconds(30), "dump", run);
         runner.run(inv, out -> {
-            var c = docker.listContainersCmd().withLabelFilter(Map.of(DockerSettings.LABEL_RUN, "labels1")).exec();
+            var c = docker.listContainersCmd().withLabelFilter(Map.of(DockerSettings.LABEL_RUN, run)).exec();
             if (!c.isEmpty()) seen.set(c.get(0).getLabels());
             out.readAllBytes();
         });
         assertThat(seen.get()).containsEntry(DockerSettings.LABEL_INSTANCE, instance).containsEntry(DockerSettings.LABEL_JOB, "dump")
-                .containsEntry(DockerSettings.LABEL_RUN, "labels1");
+                .containsEntry(DockerSettings.LABEL_RUN, run);
     }
 }

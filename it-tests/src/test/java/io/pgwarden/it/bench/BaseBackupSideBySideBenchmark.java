@@ -17,8 +17,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Not a test: full base backups side by side with pgBackRest, in one run, of one pgbench database (scale
- * -Dbench.scale, default 100) into one S3Proxy (HTTPS, in memory): pgwarden through the process runner (triggered
- * through the admin API, timed by the daemon's own start and finish), `pgbackrest backup --type=full` with
+ * -Dbench.scale, default 100) into one S3Proxy (HTTPS, in memory): pgwarden through the process runner and, a second
+ * daemon, through Docker sidecars with runner.streamDir (each triggered through the admin API, timed by the daemon's
+ * own start and finish), `pgbackrest backup --type=full` with
  * process-max 1 and 2 (zstd level 1 as pgwarden; archive-check=n, since the cluster archives to pgwarden), and the
  * shell pipeline pg_basebackup | zstd -1 | curl (the baseline). Each is run twice, alternately, the better kept.
  * Run: cd it-tests && ../mvnw -B verify -Pbench -Dtest=BaseBackupSideBySideBenchmark -Dsurefire.failIfNoSpecifiedTests=false
@@ -33,6 +34,7 @@ class BaseBackupSideBySideBenchmark {
         PgBackRest.requireInstalled();
         Path dir = TestDirs.create("pgwarden-bbsbs-");
         Process daemon = null;
+        Process dockerDaemon = null;
         try (PgCluster pg = PgCluster.init(dir, "pg", 16); S3Server s3 = new S3Server()) {
             Certificates.Ca ca = s3.startBehindPrivateCa(dir, "bench-ca");
             s3.createBucketInStore("bench");
@@ -42,13 +44,23 @@ class BaseBackupSideBySideBenchmark {
                     connection: {host: 127.0.0.1, port: %d, user: postgres}
                     runner: {type: process}
                     """.formatted(pg.port()));
-            pg.configure("archive_mode = on", "archive_command = '" + PgwardenFixture.archiveCommandWithHeaderFile(dir, port) + "'",
-                    "max_wal_size = '4GB'").start();
+            // A second daemon, its own repository prefix, backing up through Docker sidecars whose output comes back
+            // through named pipes (runner.streamDir); the cluster archives to both.
+            Path dockerDir = Files.createDirectories(dir.resolve("docker"));
+            int dockerPort = TestDirs.freePort();
+            Path dockerConfig = PgwardenFixture.writeConfig(dockerDir, "127.0.0.1:" + dockerPort, s3.repositoryYaml("bench", "pgwarden-docker",
+                    ca.certificate()), "instance: bbsbs-docker", """
+                    connection: {host: 127.0.0.1, port: %d, user: postgres}
+                    runner: {type: docker, image: "local/postgres:{major}", network: host, pull: never, streamDir: %s}
+                    """.formatted(pg.port(), dockerDir.resolve("stream")));
+            pg.configure("archive_mode = on", "archive_command = '" + PgwardenFixture.archiveCommandWithHeaderFile(dir, port) + " && "
+                            + PgwardenFixture.archiveCommandWithHeaderFile(dockerDir, dockerPort) + "'", "max_wal_size = '4GB'").start();
             Processes.checked(Processes.asPostgres(PgCluster.BIN.resolve("pgbench").toString(), "-h", "127.0.0.1", "-p",
                     Integer.toString(pg.port()), "-U", "postgres", "-i", "-s", Integer.toString(SCALE), "-q", "postgres"), "pgbench -i");
             long dbBytes = Long.parseLong(pg.query("SELECT pg_database_size('postgres')"));
             pg.query("CHECKPOINT");
             daemon = Launcher.startDaemon(config, dir.resolve("daemon.log"), port);
+            dockerDaemon = Launcher.startDaemon(dockerConfig, dockerDir.resolve("daemon.log"), dockerPort);
             pg.awaitArchived(pg.query("SELECT pg_walfile_name(pg_switch_wal())"), Duration.ofMinutes(10));
 
             PgBackRest one = new PgBackRest(dir, "br-p1", s3, "bench", "/pgbackrest-p1", pg, "archive-check=n", "process-max=1");
@@ -65,12 +77,13 @@ class BaseBackupSideBySideBenchmark {
             BackupBenchmark.shell(bb + " > /dev/null"); // warm-up: the page cache holds the data for every run alike
 
             HttpClient http = HttpClient.newHttpClient();
-            double[] best = {Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE};
+            double[] best = {Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE};
             for (int round = 0; round < 2; round++) {
                 best[0] = Math.min(best[0], BackupBenchmark.shell(pipeline) / 1e9);
                 best[1] = Math.min(best[1], BackupBenchmark.runThroughDaemon(http, port, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9);
                 best[2] = Math.min(best[2], timed(() -> one.run("backup", "--type=full")));
                 best[3] = Math.min(best[3], timed(() -> two.run("backup", "--type=full")));
+                best[4] = Math.min(best[4], BackupBenchmark.runThroughDaemon(http, dockerPort, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9);
             }
             double mb = dbBytes / 1e6;
             String text = """
@@ -78,18 +91,23 @@ class BaseBackupSideBySideBenchmark {
                     loopback, 2 cores, zstd level 1 for all; %s; the better of two runs each
                       pg_basebackup | zstd -1 | curl -T - (baseline)      %7.1f MB/s
                       pgwarden (process runner)                           %7.1f MB/s   %.2fx the pipeline
+                      pgwarden (Docker sidecar, output through a pipe)    %7.1f MB/s   %.2fx the pipeline, %.2fx pgBackRest process-max 2
                       pgBackRest backup --type=full, process-max 1        %7.1f MB/s   pgwarden / it %.2fx
                       pgBackRest backup --type=full, process-max 2        %7.1f MB/s   pgwarden / it %.2fx
-                      daemon peak RSS (VmHWM) %d MB
-                    """.formatted(SCALE, mb, PgBackRest.version(), mb / best[0], mb / best[1], best[0] / best[1], mb / best[2],
-                    best[2] / best[1], mb / best[3], best[3] / best[1], WalPushBenchmark.peakRssKb(daemon.pid()) / 1024);
+                      daemon peak RSS (VmHWM) %d MB (process runner), %d MB (Docker sidecars)
+                    """.formatted(SCALE, mb, PgBackRest.version(), mb / best[0], mb / best[1], best[0] / best[1],
+                    mb / best[4], best[0] / best[4], best[3] / best[4], mb / best[2],
+                    best[2] / best[1], mb / best[3], best[3] / best[1], WalPushBenchmark.peakRssKb(daemon.pid()) / 1024,
+                    WalPushBenchmark.peakRssKb(dockerDaemon.pid()) / 1024);
             System.out.print(text);
             Files.createDirectories(Path.of("target/bench"));
             Files.writeString(Path.of("target/bench/base-backup-side-by-side.txt"), text);
         } finally {
-            if (daemon != null) {
-                daemon.destroy();
-                daemon.waitFor();
+            for (Process p : new Process[] {daemon, dockerDaemon}) {
+                if (p != null) {
+                    p.destroy();
+                    p.waitFor();
+                }
             }
             TestDirs.delete(dir);
         }

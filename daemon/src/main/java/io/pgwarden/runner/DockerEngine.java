@@ -96,13 +96,17 @@ public final class DockerEngine implements AutoCloseable {
         return create(invocation, image, withStdin, new LogConfig(LogConfig.LoggingType.NONE), null, true, null);
     }
 
-    /** A tool whose stdout goes to a named pipe in {@code pipeDir}, mounted from {@code mount} (see {@link SidecarStream}). */
-    String createWritingTo(ToolInvocation invocation, String image, Bind mount, String pipe) {
-        return create(invocation, image, false, new LogConfig(LogConfig.LoggingType.NONE), null, true, new Redirect(mount, pipe));
+    /** A tool whose stdout or stdin is a named pipe of the daemon's (see {@link SidecarStream}). */
+    String createOnPipe(ToolInvocation invocation, String image, SidecarStream stream) {
+        return create(invocation, image, false, new LogConfig(LogConfig.LoggingType.NONE), null, true,
+                new Redirect(stream.bind(), stream.pipeInContainer(), stream.redirection()));
     }
 
-    /** The tool runs under sh, its stdout redirected into {@code pipe}, which {@code mount} brings into the container. */
-    private record Redirect(Bind mount, String pipe) {
+    /**
+     * The tool runs under sh with {@code redirection} (e.g. {@code > /pgwarden-stream/stdout}) applied, the pipe
+     * brought into the container by {@code mount}.
+     */
+    private record Redirect(Bind mount, String pipe, String redirection) {
     }
 
     /**
@@ -117,7 +121,7 @@ public final class DockerEngine implements AutoCloseable {
         // A mount that is not the daemon's directory would have the tool write the backup into a plain file there.
         if (redirect != null) cmd.addAll(List.of("sh", "-c", "[ -p " + redirect.pipe() + " ] || { echo \"pgwarden: " + redirect.pipe()
                 + " is not the daemon's named pipe: runner.streamMount must be runner.streamDir as the Docker engine's host sees it\" >&2;"
-                + " exit 2; }; exec \"$@\" > " + redirect.pipe(), "pgwarden-sidecar"));
+                + " exit 2; }; exec \"$@\" " + redirect.redirection(), "pgwarden-sidecar"));
         cmd.add(invocation.tool());
         cmd.addAll(invocation.arguments());
         List<String> env = new ArrayList<>();

@@ -40,10 +40,10 @@ public final class DockerToolRunner implements ToolRunner {
         String image = settings.imageFor(invocation.pgMajor());
         engine.checkEngine();
         engine.ensureImage(image);
-        SidecarStream stream = stdin == null && settings.stream().isPresent() ? streamFor(invocation) : null;
+        SidecarStream stream = settings.stream().isPresent()
+                ? streamFor(invocation, stdin == null ? SidecarStream.Direction.OUT : SidecarStream.Direction.IN) : null;
         try {
-            String id = stream == null ? engine.create(invocation, image, stdin != null)
-                    : engine.createWritingTo(invocation, image, stream.bind(), stream.pipeInContainer());
+            String id = stream == null ? engine.create(invocation, image, stdin != null) : engine.createOnPipe(invocation, image, stream);
             engine.track(id);
             log.debug("{}: {} in sidecar {} from image {}", invocation.job(), invocation.tool(), containerName(invocation), image);
             try {
@@ -56,40 +56,45 @@ public final class DockerToolRunner implements ToolRunner {
         }
     }
 
-    private SidecarStream streamFor(ToolInvocation invocation) {
+    private SidecarStream streamFor(ToolInvocation invocation, SidecarStream.Direction direction) {
         DockerSettings.StreamDir dir = settings.stream().orElseThrow();
         try {
-            return SidecarStream.create(dir, settings.instance());
+            return SidecarStream.create(dir, settings.instance(), direction);
         } catch (IOException e) {
-            throw new PgwardenException(ErrorCode.TOOL, "cannot make the named pipe for " + invocation.tool() + "'s output in runner.streamDir "
-                    + dir.dir() + ": " + e.getMessage() + "; HINT: the directory must be writable by the daemon", e);
+            throw new PgwardenException(ErrorCode.TOOL, "cannot make the named pipe for " + invocation.tool() + "'s " + direction.file
+                    + " in runner.streamDir " + dir.dir() + ": " + e.getMessage() + "; HINT: the directory must be writable by the daemon", e);
         }
     }
 
-    /** @param stream where the tool's stdout arrives; null: on the attach stream, beside its stderr */
+    /**
+     * @param stream the named pipe of the tool's stdout (no stdin) or of its stdin; null: both on the attach stream.
+     *               stderr always comes through the attach stream.
+     */
     private ToolResult runContainer(String id, ToolInvocation invocation, java.io.InputStream stdin, StdoutConsumer stdout, SidecarStream stream) {
         long start = System.nanoTime();
         StderrTail tail = new StderrTail();
         AtomicBoolean timedOut = new AtomicBoolean();
         // Attached before the start: the output arrives once, as it is produced, and none of it is missed.
-        try (DockerAttach attach = engine.attach(id, stdin != null)) {
+        boolean stdoutOnPipe = stream != null && stdin == null;
+        try (DockerAttach attach = engine.attach(id, stdin != null && stream == null)) {
             docker.startContainerCmd(id).exec();
-            if (stdin != null) attach.feed(stdin);
             Thread watchdog = Thread.ofVirtual().start(() -> killAfter(id, invocation.timeout(), timedOut));
             Thread stderr = null;
             if (stream != null) {
-                // stderr still comes through the attach; a tool that never opens the pipe must not leave us waiting on it.
-                stderr = Thread.ofVirtual().start(() -> drain(attach.stdout(tail)));
+                // A tool that never opens the pipe must not leave the daemon's side waiting on it.
                 Thread.ofVirtual().start(() -> {
                     try {
                         docker.waitContainerCmd(id).exec(new WaitContainerResultCallback()).awaitStatusCode();
                     } catch (RuntimeException removed) {
-                        // gone: the reader is released all the same
+                        // gone: the daemon's side is released all the same
                     }
-                    stream.releaseReader();
+                    stream.release();
                 });
             }
-            try (java.io.InputStream out = stream != null ? stream.open() : attach.stdout(tail)) {
+            if (stdin != null && stream != null) Thread.ofVirtual().name("sidecar-stdin").start(() -> feed(stream, stdin));
+            else if (stdin != null) attach.feed(stdin);
+            if (stdoutOnPipe) stderr = Thread.ofVirtual().start(() -> drain(attach.stdout(tail)));
+            try (java.io.InputStream out = stdoutOnPipe ? stream.openForReading() : attach.stdout(tail)) {
                 stdout.consume(out);
                 out.transferTo(java.io.OutputStream.nullOutputStream()); // a consumer that stopped early must not stall the tool
             } finally {
@@ -110,6 +115,15 @@ public final class DockerToolRunner implements ToolRunner {
 
     private int awaitExit(String id) {
         return docker.waitContainerCmd(id).exec(new WaitContainerResultCallback()).awaitStatusCode(1, TimeUnit.MINUTES);
+    }
+
+    /** Copies the input into the tool's stdin pipe and closes it (the tool's EOF); a tool gone ends it quietly. */
+    private static void feed(SidecarStream stream, java.io.InputStream stdin) {
+        try (java.io.OutputStream out = stream.openForWriting()) {
+            stdin.transferTo(out);
+        } catch (IOException toolGone) {
+            // the run's result says what happened
+        }
     }
 
     private static void drain(java.io.InputStream in) {

@@ -13,8 +13,9 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A named pipe through which one sidecar's stdout reaches the daemon without passing through the engine: the
- * attach stream of Docker 20.10 carries about 100 MB/s, a pipe what the tool and the daemon can do. Each run gets
+ * A named pipe through which one sidecar's stdout reaches the daemon, or the daemon's input reaches a sidecar's
+ * stdin, without passing through the engine: the attach stream of Docker 20.10 carries about 100 MB/s, a pipe what
+ * the tool and the daemon can do. Each run gets
  * a directory of its own under {@code runner.streamDir}, named by the instance, '@' and a random UUID (not listable by
  * others: a local user cannot find the pipe to write into it), holding the pipe {@code stdout}.
  */
@@ -22,27 +23,48 @@ final class SidecarStream implements AutoCloseable {
     /** Where the sidecar sees the stream directory (or, for a host path, its run directory). */
     static final String MOUNT = "/pgwarden-stream";
 
+    /** Which way the bytes go. */
+    enum Direction {
+        /** The tool's stdout to the daemon: the sidecar writes the pipe (mode 0622). */
+        OUT("stdout", "0622", ">"),
+        /** The daemon's input to the tool's stdin: the sidecar reads the pipe (mode 0644). */
+        IN("stdin", "0644", "<");
+
+        final String file;
+        final String mode;
+        /** The shell's redirection of the tool to the pipe. */
+        final String redirection;
+
+        Direction(String file, String mode, String redirection) {
+            this.file = file;
+            this.mode = mode;
+            this.redirection = redirection;
+        }
+    }
+
+    private final Direction direction;
     private final Path runDir;
     private final Path pipe;
     private final Bind bind;
     private final String pipeInContainer;
-    private volatile boolean readerOpened;
+    private volatile boolean daemonOpened;
     private volatile boolean closed;
 
-    private SidecarStream(Path runDir, Bind bind, String pipeInContainer) {
+    private SidecarStream(Direction direction, Path runDir, Bind bind, String pipeInContainer) {
+        this.direction = direction;
         this.runDir = runDir;
-        this.pipe = runDir.resolve("stdout");
+        this.pipe = runDir.resolve(direction.file);
         this.bind = bind;
         this.pipeInContainer = pipeInContainer;
     }
 
-    static SidecarStream create(DockerSettings.StreamDir stream, String instance) throws IOException {
+    static SidecarStream create(DockerSettings.StreamDir stream, String instance, Direction direction) throws IOException {
         String name = prefix(instance) + UUID.randomUUID();
         Files.createDirectories(stream.dir());
         Path runDir = Files.createDirectory(stream.dir().resolve(name), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx--x--x")));
         SidecarStream created = stream.isVolume()
-                ? new SidecarStream(runDir, new Bind(stream.mount(), new Volume(MOUNT)), MOUNT + "/" + name + "/stdout")
-                : new SidecarStream(runDir, new Bind(stream.mount() + "/" + name, new Volume(MOUNT)), MOUNT + "/stdout");
+                ? new SidecarStream(direction, runDir, new Bind(stream.mount(), new Volume(MOUNT)), MOUNT + "/" + name + "/" + direction.file)
+                : new SidecarStream(direction, runDir, new Bind(stream.mount() + "/" + name, new Volume(MOUNT)), MOUNT + "/" + direction.file);
         try {
             created.makePipe();
             return created;
@@ -61,7 +83,7 @@ final class SidecarStream implements AutoCloseable {
         if (!Files.isDirectory(stream.dir())) return;
         try (var runs = Files.list(stream.dir())) {
             for (Path run : runs.filter(r -> r.getFileName().toString().startsWith(prefix(instance))).toList()) {
-                Files.deleteIfExists(run.resolve("stdout"));
+                for (Direction d : Direction.values()) Files.deleteIfExists(run.resolve(d.file));
                 Files.deleteIfExists(run);
             }
         } catch (IOException e) {
@@ -70,8 +92,9 @@ final class SidecarStream implements AutoCloseable {
     }
 
     private void makePipe() throws IOException {
-        // -m sets the mode exactly: the sidecar's user (often root without DAC_OVERRIDE's reach, or another uid) may write.
-        Process mkfifo = new ProcessBuilder("mkfifo", "-m", "0622", pipe.toString()).redirectErrorStream(true).start();
+        // -m sets the mode exactly: the sidecar's user (root, or another uid such as a restore's postgres) may use it;
+        // others cannot find it (the run directory is not listable and its name random).
+        Process mkfifo = new ProcessBuilder("mkfifo", "-m", direction.mode, pipe.toString()).redirectErrorStream(true).start();
         try {
             String out = new String(mkfifo.getInputStream().readAllBytes()).strip();
             if (!mkfifo.waitFor(10, TimeUnit.SECONDS) || mkfifo.exitValue() != 0) {
@@ -87,25 +110,36 @@ final class SidecarStream implements AutoCloseable {
         return bind;
     }
 
-    /** The pipe's path inside the sidecar. */
+    /** The shell's redirection of the tool to the pipe inside the sidecar, e.g. {@code > /pgwarden-stream/stdout}. */
+    String redirection() {
+        return direction.redirection + " " + pipeInContainer;
+    }
+
     String pipeInContainer() {
         return pipeInContainer;
     }
 
-    /** Opens the pipe for reading: waits until the sidecar opens it for writing (or {@link #releaseReader} gives up). */
-    InputStream open() throws IOException {
+    /** Opens the pipe to read the tool's stdout: waits until the sidecar opens it (or {@link #release} gives up). */
+    InputStream openForReading() throws IOException {
         InputStream in = new FileInputStream(pipe.toFile());
-        readerOpened = true;
+        daemonOpened = true;
         return in;
     }
 
+    /** Opens the pipe to feed the tool's stdin: waits until the sidecar opens it (or {@link #release} gives up). */
+    java.io.OutputStream openForWriting() throws IOException {
+        java.io.OutputStream out = new java.io.FileOutputStream(pipe.toFile());
+        daemonOpened = true;
+        return out;
+    }
+
     /**
-     * Called once the sidecar has exited: a reader still waiting for it to open the pipe (the tool never started:
-     * no shell in the image, a failed redirect) would wait forever. Opening the pipe read-write never blocks and
-     * counts as a writer, so the reader's open returns; closing it again gives that reader EOF.
+     * Called once the sidecar has exited: the daemon's side still waiting for it to open the pipe (the tool never
+     * started: no shell in the image, a failed redirect) would wait forever. Opening the pipe read-write never blocks
+     * and counts as both ends, so the daemon's open returns; closing it again gives a reader EOF, a writer EPIPE.
      */
-    void releaseReader() {
-        while (!readerOpened && !closed) {
+    void release() {
+        while (!daemonOpened && !closed) {
             try (RandomAccessFile writer = new RandomAccessFile(pipe.toFile(), "rw")) {
                 Thread.sleep(100);
             } catch (IOException gone) {

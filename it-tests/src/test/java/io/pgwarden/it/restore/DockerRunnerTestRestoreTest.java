@@ -10,8 +10,9 @@ import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 
 /**
- * Test restores with the docker runner: a scratch volume filled by sidecars, PostgreSQL in a container on it with
- * no network, psql sidecars on its socket; no container and no volume of this instance is left afterwards.
+ * Test restores with the docker runner: a scratch volume filled by sidecars (fed through named pipes), PostgreSQL in a
+ * container on it with no network, psql sidecars on its socket; no container, volume or pipe of this instance is
+ * left afterwards.
  */
 class DockerRunnerTestRestoreTest extends TestRestoreEndToEnd {
     @BeforeAll
@@ -21,8 +22,9 @@ class DockerRunnerTestRestoreTest extends TestRestoreEndToEnd {
 
     @Override
     String runnerYaml() {
-        // The source server listens on the host's loopback: the tool sidecars share the host's network.
-        return "runner: {type: docker, image: \"local/postgres:{major}\", network: host, pull: never}\n";
+        // The source server listens on the host's loopback: the tool sidecars share the host's network. The base
+        // backup leaves its sidecar and the scratch volume is filled through named pipes (runner.streamDir).
+        return "runner: {type: docker, image: \"local/postgres:{major}\", network: host, pull: never, streamDir: " + dir.resolve("stream") + "}\n";
     }
 
     @Override
@@ -31,5 +33,8 @@ class DockerRunnerTestRestoreTest extends TestRestoreEndToEnd {
         String label = "label=io.pgwarden.instance=" + instance();
         assertThat(Processes.run(List.of("docker", "ps", "-aq", "--filter", label), null).stdout()).isEmpty();
         assertThat(Processes.run(List.of("docker", "volume", "ls", "-q", "--filter", label), null).stdout()).isEmpty();
+        try (var runs = java.nio.file.Files.list(dir.resolve("stream"))) {
+            assertThat(runs.toList()).as("named pipes of finished runs").isEmpty();
+        }
     }
 }

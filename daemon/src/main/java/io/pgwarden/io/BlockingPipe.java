@@ -28,6 +28,21 @@ public final class BlockingPipe extends InputStream {
     private volatile boolean closed;
     private volatile Throwable failure;
 
+    /** What a writer gets once the reading side has closed the pipe: the reader stopped, nobody wants the rest. */
+    public static final class ReaderGone extends IOException {
+        ReaderGone() {
+            super("the reading side of the pipe has gone away");
+        }
+
+        /** Whether {@code error} is, or was caused by, a write into a pipe whose reader had stopped. */
+        public static boolean caused(Throwable error) {
+            for (Throwable t = error; t != null; t = t.getCause()) {
+                if (t instanceof ReaderGone) return true;
+            }
+            return false;
+        }
+    }
+
     /** Writes a stream's content; an exception ends the pipe with that error. */
     public interface Producer {
         void writeTo(OutputStream out) throws IOException;
@@ -138,7 +153,7 @@ public final class BlockingPipe extends InputStream {
             @Override
             public void flush() throws IOException {
                 if (len == 0) return;
-                if (!offer(java.util.Arrays.copyOf(buf, len))) throw new IOException("the reading side of the pipe has gone away");
+                if (!offer(java.util.Arrays.copyOf(buf, len))) throw new ReaderGone();
                 len = 0;
             }
 

@@ -52,6 +52,8 @@ final class CheckedTarCopy {
             tar.finish();
         } catch (SafeTarExtractor.UnsafeEntryException e) {
             throw PgwardenException.integrity(what + ": " + e.getMessage() + "; refusing to restore it, nothing of it reached the volume");
+        } catch (BlockingPipe.ReaderGone e) {
+            throw e; // the sidecar stopped reading: its own error says why, and the rest of the object is not wanted
         } catch (IOException e) {
             awaitVerified(download); // the repository's error explains a broken stream better than the tar reader's
             throw e;

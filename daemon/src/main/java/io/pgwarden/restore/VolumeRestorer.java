@@ -146,12 +146,21 @@ final class VolumeRestorer {
         } catch (RuntimeException e) {
             ended.set(true);
             pipe.close();
-            throw feedError(feed).orElse(e instanceof PgwardenException p ? p : new PgwardenException(ErrorCode.TOOL, "cannot " + what + ": " + e.getMessage(), e));
+            throw producerError(feed).orElse(e instanceof PgwardenException p ? p : new PgwardenException(ErrorCode.TOOL, "cannot " + what + ": " + e.getMessage(), e));
         }
         ended.set(true);
-        PgwardenException fed = feedError(feed).orElse(null);
+        PgwardenException fed = (result.succeeded() ? feedError(feed) : producerError(feed)).orElse(null);
         if (fed != null) throw fed;
         check(invocation, what, result);
+    }
+
+    /**
+     * The producer's own error (a corrupt object, the repository gone), outranking the sidecar's; not when it failed
+     * only because the sidecar stopped reading (killed, failed), whose input is then closed: the sidecar's error
+     * says what happened.
+     */
+    private static java.util.Optional<PgwardenException> producerError(CompletableFuture<Void> feed) {
+        return feedError(feed).filter(e -> !BlockingPipe.ReaderGone.caused(e));
     }
 
     private static void check(ToolInvocation invocation, String what, ToolResult result) {

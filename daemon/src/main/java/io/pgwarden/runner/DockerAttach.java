@@ -148,11 +148,11 @@ final class DockerAttach implements AutoCloseable {
 
     /**
      * Feeds {@code stdin} to the container in a virtual thread, then half-closes it. The feed ends quietly when the
-     * container is gone (its input is then no longer wanted) or this attach is closed.
+     * container is gone (its input is then no longer wanted) or this attach is closed, and closes {@code stdin}.
      */
     void feed(InputStream stdin) {
         feeder = Thread.ofVirtual().name("sidecar-stdin").start(() -> {
-            try {
+            try (stdin) { // closed however the feed ends: its producer must not wait for a reader that stopped
                 OutputStream out = connection.output();
                 byte[] buf = new byte[BUFFER];
                 int n;

@@ -117,9 +117,12 @@ public final class DockerToolRunner implements ToolRunner {
         return docker.waitContainerCmd(id).exec(new WaitContainerResultCallback()).awaitStatusCode(1, TimeUnit.MINUTES);
     }
 
-    /** Copies the input into the tool's stdin pipe and closes it (the tool's EOF); a tool gone ends it quietly. */
+    /**
+     * Copies the input into the tool's stdin pipe and closes it (the tool's EOF). A tool gone ends it quietly, and
+     * the input is closed then too: its producer must not wait forever for a reader that stopped.
+     */
     private static void feed(SidecarStream stream, java.io.InputStream stdin) {
-        try (java.io.OutputStream out = stream.openForWriting()) {
+        try (stdin; java.io.OutputStream out = stream.openForWriting()) {
             stdin.transferTo(out);
         } catch (IOException toolGone) {
             // the run's result says what happened

@@ -9,6 +9,7 @@ import io.pgwarden.config.RunnerConfig;
 import io.pgwarden.runner.DockerSettings;
 import io.pgwarden.runner.DockerToolRunner;
 import io.pgwarden.runner.ToolInvocation;
+import io.pgwarden.runner.ToolResult;
 import io.pgwarden.runner.ToolRunner;
 import java.time.Duration;
 import java.util.List;
@@ -95,6 +96,27 @@ class DockerToolRunnerTest extends ToolRunnerContract {
                     .hasMessageStartingWith("cannot reach the Docker engine at unix:///nonexistent/docker.sock: ")
                     .hasMessageEndingWith("HINT: is dockerd running, and may this user use its socket? (or use runner type: process)");
         }
+    }
+
+    /**
+     * A tool that stops reading its input early (head; in a restore, a tar that was killed or failed): its input is
+     * closed, so whatever produces it does not wait forever for a reader (a restore into a volume hung there).
+     */
+    @Test
+    void aToolThatStopsReadingItsInputReleasesTheProducer() throws Exception {
+        io.pgwarden.io.BlockingPipe input = new io.pgwarden.io.BlockingPipe();
+        java.util.concurrent.CompletableFuture<Void> producer = input.feedFrom(out -> {
+            byte[] mib = new byte[1 << 20];
+            for (int i = 0; i < 256; i++) out.write(mib); // far more than any pipe on the way holds
+        }, 1 << 20, "test-input");
+        long[] bytes = {0};
+        ToolResult result = runner.run(new ToolInvocation("head", List.of("-c", "1000"), 15, Map.of(), Duration.ofMinutes(1), "test",
+                "head-" + instance), input, out -> bytes[0] = out.transferTo(java.io.OutputStream.nullOutputStream()));
+        assertThat(result.succeeded()).as(result.failureSummary("head")).isTrue();
+        assertThat(bytes[0]).isEqualTo(1000);
+        var ended = org.assertj.core.api.Assertions.catchThrowable(() -> producer.get(20, java.util.concurrent.TimeUnit.SECONDS));
+        assertThat(ended).as("the producer must end, not wait for a reader").isInstanceOf(java.util.concurrent.ExecutionException.class);
+        assertThat(io.pgwarden.io.BlockingPipe.ReaderGone.caused(ended)).as(String.valueOf(ended)).isTrue();
     }
 
     @Test

@@ -14,10 +14,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
 public final class BlackHole implements AutoCloseable {
     private final ServerSocket server;
     private final List<Socket> held = new CopyOnWriteArrayList<>();
+    private final Thread acceptor;
 
     public BlackHole(int port) throws IOException {
         server = new ServerSocket(port, 1000, InetAddress.getLoopbackAddress());
-        Thread.ofVirtual().start(() -> {
+        acceptor = Thread.ofVirtual().start(() -> {
             try {
                 while (true) held.add(server.accept());
             } catch (IOException closed) {
@@ -33,6 +34,11 @@ public final class BlackHole implements AutoCloseable {
     @Override
     public void close() throws IOException {
         server.close();
+        try {
+            acceptor.join(5_000); // a connection accepted just now is in held before it is reset
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         for (Socket s : held) {
             s.setSoLinger(true, 0);
             s.close();

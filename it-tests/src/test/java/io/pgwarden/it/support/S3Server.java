@@ -81,8 +81,22 @@ public final class S3Server implements AutoCloseable {
         } else {
             builder.endpoint(URI.create("http://" + bind + ":" + port));
         }
-        proxy = builder.build();
-        proxy.start();
+        // Restarted on its port (an outage in a test), the port may still be held for a moment by what stood in for
+        // it (BlackHole's connections being reset): retry the bind, briefly.
+        for (long bindDeadline = System.currentTimeMillis() + 15_000; ; Thread.sleep(200)) {
+            proxy = builder.build();
+            try {
+                proxy.start();
+                break;
+            } catch (java.io.IOException e) {
+                try {
+                    proxy.stop();
+                } catch (Exception alreadyDown) {
+                    // it never started
+                }
+                if (port == 0 || !(e.getCause() instanceof java.net.BindException) || System.currentTimeMillis() > bindDeadline) throw e;
+            }
+        }
         long deadline = System.currentTimeMillis() + 30_000;
         while (!"STARTED".equals(proxy.getState())) {
             if (System.currentTimeMillis() > deadline) throw new IllegalStateException("S3Proxy did not start: " + proxy.getState());

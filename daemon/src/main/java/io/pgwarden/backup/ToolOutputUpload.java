@@ -103,16 +103,9 @@ final class ToolOutputUpload {
         try {
             upload.join();
         } catch (CompletionException e) {
-            if (e.getCause() instanceof PgwardenException p && !endedByTheRun(p)) return p;
+            if (e.getCause() instanceof PgwardenException p && !io.pgwarden.error.Errors.causedBy(p, RunEnded.class)) return p;
         }
         return toolError;
-    }
-
-    private static boolean endedByTheRun(PgwardenException p) {
-        for (Throwable t = p.getCause(); t != null; t = t.getCause()) {
-            if (t instanceof RunEnded) return true;
-        }
-        return false;
     }
 
     /** What the run hands the pipe when it ends it early, so the upload's failure can be told from a storage failure. */

@@ -487,7 +487,7 @@ public final class ConfigLoader {
         });
         return new RunnerConfig(type, node.string("image").orElse(RunnerConfig.DEFAULT_IMAGE), network, pull,
                 node.parsed("memory", Units::parseSize), cpus, node.string("dockerHost"), RunnerConfig.DEFAULT_BIN_DIR,
-                node.string("pgHost"), node.integer("pgPort", 1, 65535), streamDir, streamMount.or(() -> streamDir));
+                node.string("pgHost"), node.integer("pgPort", 1, 65535), streamDir, streamMount);
     }
 
     private static long systemIdentifier(String text) {

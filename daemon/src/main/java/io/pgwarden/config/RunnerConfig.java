@@ -20,6 +20,10 @@ public record RunnerConfig(Type type, String image, String network, Pull pull, O
 
     public enum Pull { IF_ABSENT, NEVER }
 
+    public RunnerConfig {
+        streamMount = streamMount.or(() -> streamDir); // a daemon on the host: the engine mounts the same path
+    }
+
     public static final String DEFAULT_IMAGE = "postgres:{major}";
     public static final String DEFAULT_BIN_DIR = "/usr/lib/postgresql/{major}/bin";
 

@@ -33,14 +33,6 @@ public final class BlockingPipe extends InputStream {
         ReaderGone() {
             super("the reading side of the pipe has gone away");
         }
-
-        /** Whether {@code error} is, or was caused by, a write into a pipe whose reader had stopped. */
-        public static boolean caused(Throwable error) {
-            for (Throwable t = error; t != null; t = t.getCause()) {
-                if (t instanceof ReaderGone) return true;
-            }
-            return false;
-        }
     }
 
     /** Writes a stream's content; an exception ends the pipe with that error. */

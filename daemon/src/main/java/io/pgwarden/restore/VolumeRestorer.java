@@ -160,7 +160,7 @@ final class VolumeRestorer {
      * says what happened.
      */
     private static java.util.Optional<PgwardenException> producerError(CompletableFuture<Void> feed) {
-        return feedError(feed).filter(e -> !BlockingPipe.ReaderGone.caused(e));
+        return feedError(feed).filter(e -> !io.pgwarden.error.Errors.causedBy(e, BlockingPipe.ReaderGone.class));
     }
 
     private static void check(ToolInvocation invocation, String what, ToolResult result) {

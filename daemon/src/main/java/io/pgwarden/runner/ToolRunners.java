@@ -14,7 +14,7 @@ public final class ToolRunners {
             case DOCKER -> new DockerToolRunner(new DockerSettings(config.dockerHost(), config.image(), config.network(),
                     config.pull(),
                     config.memoryBytes(), config.cpus(), instance, config.streamDir().map(d -> new DockerSettings.StreamDir(
-                    java.nio.file.Path.of(d), config.streamMount().orElse(d)))));
+                    java.nio.file.Path.of(d), config.streamMount().orElseThrow()))));
         };
     }
 }

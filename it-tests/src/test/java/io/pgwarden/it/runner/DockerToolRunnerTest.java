@@ -116,7 +116,7 @@ class DockerToolRunnerTest extends ToolRunnerContract {
         assertThat(bytes[0]).isEqualTo(1000);
         var ended = org.assertj.core.api.Assertions.catchThrowable(() -> producer.get(20, java.util.concurrent.TimeUnit.SECONDS));
         assertThat(ended).as("the producer must end, not wait for a reader").isInstanceOf(java.util.concurrent.ExecutionException.class);
-        assertThat(io.pgwarden.io.BlockingPipe.ReaderGone.caused(ended)).as(String.valueOf(ended)).isTrue();
+        assertThat(io.pgwarden.error.Errors.causedBy(ended, io.pgwarden.io.BlockingPipe.ReaderGone.class)).as(String.valueOf(ended)).isTrue();
     }
 
     @Test

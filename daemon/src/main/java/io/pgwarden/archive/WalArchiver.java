@@ -20,7 +20,6 @@ import java.time.Clock;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
@@ -79,7 +78,9 @@ public final class WalArchiver {
             if (name.isSegmentFile() && contentLength >= 0 && known.isPresent() && contentLength != known.get().segmentSize()) {
                 throw wrongSize(name, contentLength, known.get().segmentSize());
             }
-            // Why now: whether the file is already archived does not depend on the body; ask while it arrives.
+            if (spool == null) return receiveAndStore(cluster, clusterConfig, name, body, known, null, null);
+            // Why now: whether the file is already archived does not depend on the body; ask while it arrives. Only a
+            // spooled push asks: a synchronous one learns it from its conditional create, without a request per push.
             CompletableFuture<Optional<WalRepository.StoredWal>> existing = CompletableFuture.supplyAsync(() -> wal.find(cluster, name), LOOKUPS);
             try {
                 return receiveAndStore(cluster, clusterConfig, name, body, known, existing, spool);
@@ -114,15 +115,12 @@ public final class WalArchiver {
             if (header != null && raw.count() != header.segmentSize()) throw wrongSize(name, raw.count(), header.segmentSize());
             String sha256 = raw.sha256Hex();
 
-            // Why: PostgreSQL re-pushes after a crash; identical content is a success, different content never overwrites.
-            Optional<WalRepository.StoredWal> existing = await(existingLookup);
-            if (existing.isPresent()) return duplicate(cluster, name, existing.get(), sha256, raw.count());
-
             if (header != null && known.isEmpty()) pin(cluster, clusterConfig, name, header);
             long checkedAt = System.nanoTime();
-            // Why a create under a lock: two pushes of one name may race here (PostgreSQL retrying while the first is
-            // still in flight, or a hostile push); exactly one is stored, the other is compared with it. The lock covers
-            // stores whose check is not atomic; the conditional create covers other daemons.
+            // Why a create under a lock: PostgreSQL re-pushes after a crash, and two pushes of one name may race here
+            // (PostgreSQL retrying while the first is still in flight, or a hostile push); exactly one is stored, the
+            // other is compared with it: identical content is a success, different content never overwrites. The lock
+            // covers stores whose check is not atomic; the conditional create covers other daemons.
             try (NamedLocks.Held held = PUSHES.lock(cluster + "/" + name.name())) {
                 if (!wal.create(cluster, name, encoded, raw.count(), sha256)) {
                     return duplicate(cluster, name, wal.find(cluster, name).orElseThrow(() -> PgwardenException.unavailable(
@@ -181,15 +179,6 @@ public final class WalArchiver {
                 if (spooled.isPresent()) return duplicate(cluster, name, spooled.get(), sha256, raw.count());
             }
             return new PushResult(PushResult.Outcome.CREATED, raw.count(), write.encodedLength());
-        }
-    }
-
-    private static <T> T await(CompletableFuture<T> future) {
-        try {
-            return future.join();
-        } catch (CompletionException e) {
-            if (e.getCause() instanceof RuntimeException r) throw r;
-            throw e;
         }
     }
 

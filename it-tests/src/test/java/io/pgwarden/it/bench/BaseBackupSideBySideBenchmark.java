@@ -78,26 +78,34 @@ class BaseBackupSideBySideBenchmark {
 
             HttpClient http = HttpClient.newHttpClient();
             double[] best = {Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE};
+            double[] cpu = best.clone();
+            List<java.util.concurrent.Callable<Double>> runs = List.of(
+                    () -> BackupBenchmark.shell(pipeline) / 1e9,
+                    () -> BackupBenchmark.runThroughDaemon(http, port, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9,
+                    () -> timed(() -> one.run("backup", "--type=full")),
+                    () -> timed(() -> two.run("backup", "--type=full")),
+                    () -> BackupBenchmark.runThroughDaemon(http, dockerPort, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9);
             for (int round = 0; round < 2; round++) {
-                best[0] = Math.min(best[0], BackupBenchmark.shell(pipeline) / 1e9);
-                best[1] = Math.min(best[1], BackupBenchmark.runThroughDaemon(http, port, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9);
-                best[2] = Math.min(best[2], timed(() -> one.run("backup", "--type=full")));
-                best[3] = Math.min(best[3], timed(() -> two.run("backup", "--type=full")));
-                best[4] = Math.min(best[4], BackupBenchmark.runThroughDaemon(http, dockerPort, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9);
+                for (int i = 0; i < runs.size(); i++) {
+                    long busy = MachineCpu.busyMillis();
+                    best[i] = Math.min(best[i], runs.get(i).call());
+                    cpu[i] = Math.min(cpu[i], (MachineCpu.busyMillis() - busy) / 1e3);
+                }
             }
             double mb = dbBytes / 1e6;
             String text = """
                     Full base backups side by side: pgbench scale %d, database %.0f MB, S3Proxy over HTTPS (in memory) on
-                    loopback, 2 cores, zstd level 1 for all; %s; the better of two runs each
-                      pg_basebackup | zstd -1 | curl -T - (baseline)      %7.1f MB/s
-                      pgwarden (process runner)                           %7.1f MB/s   %.2fx the pipeline
-                      pgwarden (Docker sidecar, output through a pipe)    %7.1f MB/s   %.2fx the pipeline, %.2fx pgBackRest process-max 2
-                      pgBackRest backup --type=full, process-max 1        %7.1f MB/s   pgwarden / it %.2fx
-                      pgBackRest backup --type=full, process-max 2        %7.1f MB/s   pgwarden / it %.2fx
+                    loopback, 2 cores, zstd level 1 for all; %s; the better of two runs each; cpu s: CPU time the whole
+                    machine spent during the run (tool, PostgreSQL, S3Proxy; 2 cores give at most twice the run's time)
+                      pg_basebackup | zstd -1 | curl -T - (baseline)      %7.1f MB/s  cpu %5.1f s
+                      pgwarden (process runner)                           %7.1f MB/s  cpu %5.1f s   %.2fx the pipeline
+                      pgwarden (Docker sidecar, output through a pipe)    %7.1f MB/s  cpu %5.1f s   %.2fx the pipeline, %.2fx pgBackRest process-max 2
+                      pgBackRest backup --type=full, process-max 1        %7.1f MB/s  cpu %5.1f s   pgwarden / it %.2fx
+                      pgBackRest backup --type=full, process-max 2        %7.1f MB/s  cpu %5.1f s   pgwarden / it %.2fx
                       daemon peak RSS (VmHWM) %d MB (process runner), %d MB (Docker sidecars)
-                    """.formatted(SCALE, mb, PgBackRest.version(), mb / best[0], mb / best[1], best[0] / best[1],
-                    mb / best[4], best[0] / best[4], best[3] / best[4], mb / best[2],
-                    best[2] / best[1], mb / best[3], best[3] / best[1], WalPushBenchmark.peakRssKb(daemon.pid()) / 1024,
+                    """.formatted(SCALE, mb, PgBackRest.version(), mb / best[0], cpu[0], mb / best[1], cpu[1], best[0] / best[1],
+                    mb / best[4], cpu[4], best[0] / best[4], best[3] / best[4], mb / best[2], cpu[2],
+                    best[2] / best[1], mb / best[3], cpu[3], best[3] / best[1], WalPushBenchmark.peakRssKb(daemon.pid()) / 1024,
                     WalPushBenchmark.peakRssKb(dockerDaemon.pid()) / 1024);
             System.out.print(text);
             Files.createDirectories(Path.of("target/bench"));

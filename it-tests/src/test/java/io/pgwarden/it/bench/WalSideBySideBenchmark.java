@@ -31,6 +31,8 @@ import org.junit.jupiter.api.Test;
 class WalSideBySideBenchmark {
     private static final int SEGMENTS = Integer.getInteger("bench.segments", 100);
     private static final String TOKEN = "bench-token-0123456789abcdef";
+    /** The daemons running, whose CPU time is reported apart. */
+    private static final List<Process> daemons = new java.util.concurrent.CopyOnWriteArrayList<>();
     private Network net;
 
     @Test
@@ -59,69 +61,77 @@ class WalSideBySideBenchmark {
             }
             int port = TestDirs.freePort();
             daemon = startDaemon(dir, s3, ca.certificate(), port, 8);
+            daemons.add(daemon);
             Path header = dir.resolve("auth-header");
             Files.writeString(header, "Authorization: Bearer " + TOKEN + "\n");
             Function<String, String> walUrl = cluster -> "http://" + net.dbHostAddress() + ":" + port + "/v1/clusters/" + cluster + "/wal/";
-            // A daemon that has run for a while has compiled its hot paths; pgBackRest is native code.
+            // A daemon that has run for a while has compiled its hot paths; pgBackRest is native code. The first pushes
+            // after start (reported as "cold") pay the JIT's compiling on the same two cores; then each path runs once more.
             Path warmupHeader = dir.resolve("auth-header-warmup");
             Files.writeString(warmupHeader, "Authorization: Bearer " + TOKEN + "-warmup\n");
-            time(segments.subList(0, Math.min(10, segments.size())), f -> List.of("curl", "--fail", "-sS", "-o", "/dev/null", "-H",
+            Timed coldPush = time(segments, f -> List.of("curl", "--fail", "-sS", "-o", "/dev/null", "-H",
                     "@" + warmupHeader, "-T", f.toString(), walUrl.apply("warmup") + f.getFileName()));
+            time(segments, f -> List.of("curl", "--fail", "-sS", "-o", "/dev/null", "-H", "@" + warmupHeader,
+                    walUrl.apply("warmup") + f.getFileName()));
 
-            long[] rawPut = time(segments, f -> List.of("curl", "--fail", "-sS", "-o", "/dev/null", "--cacert", ca.certificate().toString(),
+            Timed rawPut = time(segments, f -> List.of("curl", "--fail", "-sS", "-o", "/dev/null", "--cacert", ca.certificate().toString(),
                     "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", S3Server.ACCESS_KEY + ":" + S3Server.SECRET_KEY,
                     "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-T", f.toString(), s3.endpoint() + "/bench/raw/" + f.getFileName()));
-            long[] pgwardenPush = time(segments, f -> List.of("curl", "--fail", "-sS", "-o", "/dev/null", "-H", "@" + header, "-T",
+            Timed pgwardenPush = time(segments, f -> List.of("curl", "--fail", "-sS", "-o", "/dev/null", "-H", "@" + header, "-T",
                     f.toString(), walUrl.apply("bench") + f.getFileName()));
             // archive.durability: spool: acknowledged once fsynced locally; the upload backlog is drained in the background.
             Path spoolHeader = dir.resolve("auth-header-spool");
             Files.writeString(spoolHeader, "Authorization: Bearer " + TOKEN + "-spool\n");
             long spoolStart = System.nanoTime();
-            long[] spoolPush = time(segments, f -> List.of("curl", "--fail", "-sS", "-o", "/dev/null", "-H", "@" + spoolHeader, "-T",
+            MachineCpu.Sample spoolCpuStart = MachineCpu.sample(daemons);
+            Timed spoolPush = time(segments, f -> List.of("curl", "--fail", "-sS", "-o", "/dev/null", "-H", "@" + spoolHeader, "-T",
                     f.toString(), walUrl.apply("spooled") + f.getFileName()));
             org.awaitility.Awaitility.await().atMost(java.time.Duration.ofMinutes(10)).pollInterval(java.time.Duration.ofMillis(50)).until(() ->
                     spoolFiles(port) == 0);
             long spoolDrained = System.nanoTime() - spoolStart;
-            long[] syncPush = timeCalls(segments, f -> sync.run("archive-push", f.toString()));
+            MachineCpu.PerFile spoolCpu = MachineCpu.sample(daemons).since(spoolCpuStart, segments.size());
+            Timed syncPush = timeCalls(segments, f -> sync.run("archive-push", f.toString()));
             // Async pushes what PostgreSQL marked ready beside %p, which must lie in pg1-path: a data directory with
             // the cluster's pg_control and a pg_wal of the segments (hard links), each with its .ready file.
             Path asyncData = readyDataDirectory(dir, pg.dataDir(), segments);
             Path pgWal = asyncData.resolve("pg_wal");
-            long[] asyncPush = timeCalls(segments, f -> {
+            Timed asyncPush = timeCalls(segments, f -> {
                 Processes.Result r = async.run("--pg1-path=" + asyncData, "archive-push", pgWal.resolve(f.getFileName()).toString());
                 markDone(pgWal, f);
                 return r;
             });
 
             Path fetched = TestDirs.forPostgres(dir, "fetched");
-            long[] cp = time(segments, f -> List.of("sh", "-c", "cp " + f + " " + fetched.resolve("x") + " && rm " + fetched.resolve("x")));
-            long[] pgwardenGet = time(segments, f -> List.of("sh", "-c", "curl --fail -sS -H @" + header + " -o " + fetched.resolve("x") + " "
+            Timed cp = time(segments, f -> List.of("sh", "-c", "cp " + f + " " + fetched.resolve("x") + " && rm " + fetched.resolve("x")));
+            Timed pgwardenGet = time(segments, f -> List.of("sh", "-c", "curl --fail -sS -H @" + header + " -o " + fetched.resolve("x") + " "
                     + walUrl.apply("bench") + f.getFileName() + " && rm " + fetched.resolve("x")));
             // The same requests to a second daemon on the same repository, with read-ahead off.
             int plainPort = TestDirs.freePort();
             plain = startDaemon(dir, s3, ca.certificate(), plainPort, 0);
+            daemons.add(plain);
             String plainUrl = "http://" + net.dbHostAddress() + ":" + plainPort + "/v1/clusters/bench/wal/";
-            long[] pgwardenGetPlain = time(segments, f -> List.of("sh", "-c", "curl --fail -sS -H @" + header + " -o " + fetched.resolve("x")
+            Timed pgwardenGetPlain = time(segments, f -> List.of("sh", "-c", "curl --fail -sS -H @" + header + " -o " + fetched.resolve("x")
                     + " " + plainUrl + f.getFileName() + " && rm " + fetched.resolve("x")));
             // pgwarden restore's own restore_command (no daemon): wal-fetch, which fetches 8 ahead into pg_wal/pgwarden-spool.
             System.setProperty("pgwarden.launcher", Launcher.executable().toString());
             String standalone = io.pgwarden.restore.RestoreCommands.standalone(dir.resolve("pgwarden-" + port + ".yml"), "bench");
             Path restored = TestDirs.forPostgres(dir, "restored");
             Files.createDirectories(restored.resolve("pg_wal"));
-            long[] standaloneGet = timeCalls(segments, f -> Processes.run(net.onDbHost(List.of("sh", "-c", "(" + standalone.replace("%f",
+            Timed standaloneGet = timeCalls(segments, f -> Processes.run(net.onDbHost(List.of("sh", "-c", "(" + standalone.replace("%f",
                     f.getFileName().toString()).replace("%p", "pg_wal/RECOVERYXLOG") + ") && rm pg_wal/RECOVERYXLOG")), restored));
             // Without the spool: a JVM per file (20 files: the rate is what matters, and it is slow).
-            long[] standalonePlain = time(segments.subList(0, Math.min(20, segments.size())), f -> List.of("sh", "-c",
+            Timed standalonePlain = time(segments.subList(0, Math.min(20, segments.size())), f -> List.of("sh", "-c",
                     Launcher.executable() + " wal-fetch --config " + dir.resolve("pgwarden-" + port + ".yml") + " --cluster bench "
                             + f.getFileName() + " " + fetched.resolve("x") + " && rm " + fetched.resolve("x")));
-            long[] syncGet = timeCalls(segments, f -> removeAfter(sync.run("archive-get", f.getFileName().toString(),
+            Timed syncGet = timeCalls(segments, f -> removeAfter(sync.run("archive-get", f.getFileName().toString(),
                     fetched.resolve("x").toString()), fetched.resolve("x")));
-            long[] asyncGet = timeCalls(segments, f -> removeAfter(async.run("archive-get", f.getFileName().toString(),
+            Timed asyncGet = timeCalls(segments, f -> removeAfter(async.run("archive-get", f.getFileName().toString(),
                     fetched.resolve("x").toString()), fetched.resolve("x")));
 
-            report(net, segments, rawPut, pgwardenPush, spoolPush, spoolDrained, syncPush, asyncPush, cp, pgwardenGet, pgwardenGetPlain, standaloneGet, standalonePlain, syncGet, asyncGet,
+            report(net, segments, coldPush, rawPut, pgwardenPush, spoolPush, spoolDrained, spoolCpu, syncPush, asyncPush, cp, pgwardenGet, pgwardenGetPlain, standaloneGet, standalonePlain, syncGet, asyncGet,
                     WalPushBenchmark.peakRssKb(daemon.pid()));
         } finally {
+            daemons.clear();
             for (Process p : java.util.Arrays.asList(daemon, plain)) {
                 if (p == null) continue;
                 p.destroy();
@@ -220,42 +230,53 @@ class WalSideBySideBenchmark {
     }
 
     /** Each command runs on the database host (in the namespace when the link is shaped). */
-    private long[] time(List<Path> files, Function<Path, List<String>> command) {
+    private Timed time(List<Path> files, Function<Path, List<String>> command) {
         return timeCalls(files, f -> Processes.run(net.onDbHost(command.apply(f)), null));
     }
 
     /** One call per file, one after the other, as PostgreSQL's archiver and startup process call them; each must succeed. */
-    private static long[] timeCalls(List<Path> files, Function<Path, Processes.Result> call) {
+    private static Timed timeCalls(List<Path> files, Function<Path, Processes.Result> call) {
         long[] nanos = new long[files.size()];
+        MachineCpu.Sample before = MachineCpu.sample(daemons);
         for (int i = 0; i < files.size(); i++) {
             long start = System.nanoTime();
             Processes.checked(call.apply(files.get(i)), "call for " + files.get(i).getFileName());
             nanos[i] = System.nanoTime() - start;
         }
-        return nanos;
+        return new Timed(nanos, MachineCpu.sample(daemons).since(before, files.size()));
     }
 
-    private static void report(Network net, List<Path> segments, long[] rawPut, long[] pgwardenPush, long[] spoolPush, long spoolDrained, long[] syncPush, long[] asyncPush, long[] cp,
-                               long[] pgwardenGet, long[] pgwardenGetPlain, long[] standaloneGet, long[] standalonePlain, long[] syncGet, long[] asyncGet, long rssKb)
+    /** One path's calls: each call's duration, and the CPU time spent per call meanwhile. */
+    private record Timed(long[] nanos, MachineCpu.PerFile cpu) {
+        double rate() {
+            return nanos.length / (Arrays.stream(nanos).sum() / 1e9);
+        }
+    }
+
+    private static void report(Network net, List<Path> segments, Timed coldPush, Timed rawPut, Timed pgwardenPush, Timed spoolPush, long spoolDrained, MachineCpu.PerFile spoolCpu, Timed syncPush, Timed asyncPush, Timed cp,
+                               Timed pgwardenGet, Timed pgwardenGetPlain, Timed standaloneGet, Timed standalonePlain, Timed syncGet, Timed asyncGet, long rssKb)
             throws Exception {
         double mb = segments.size() * 16.0;
         StringBuilder text = new StringBuilder("""
                 WAL paths side by side: %d real pgbench segments of 16 MiB, one call at a time as PostgreSQL makes them,
                 %s, over HTTPS (in memory), 2 cores; zstd level 1 for both tools; %s
-                                                    files/s   MB/s    p50 ms   p99 ms
+                cpu ms: CPU time spent per file during that path, by the whole machine (all), the pgwarden daemons (daemon), and
+                this JVM, which runs S3Proxy (s3); the rest is the tools' own processes (curl, pgBackRest) and the kernel's
+                                                        files/s   MB/s    p50 ms   p99 ms   cpu ms: all daemon   s3
                 """.formatted(segments.size(), net.describe(), PgBackRest.version()));
         row(text, "push  curl PUT to S3 (raw, baseline)", rawPut, mb);
+        row(text, "push  pgwarden, cold: first files after start", coldPush, mb);
         row(text, "push  pgwarden (curl to the daemon)", pgwardenPush, mb);
         row(text, "push  pgwarden, durability spool (ack)", spoolPush, mb);
-        text.append("%-42s %7.1f %7.0f%n".formatted("push  pgwarden, spool: until all uploaded", segments.size() / (spoolDrained / 1e9),
-                mb / (spoolDrained / 1e9)));
+        text.append("%-46s %7.1f %7.0f %17s %s%n".formatted("push  pgwarden, spool: until all uploaded", segments.size() / (spoolDrained / 1e9),
+                mb / (spoolDrained / 1e9), "", spoolCpu));
         row(text, "push  pgBackRest archive-push sync", syncPush, mb);
         row(text, "push  pgBackRest archive-push async", asyncPush, mb);
         row(text, "fetch cp from a local directory", cp, mb);
         row(text, "fetch pgwarden, read-ahead off", pgwardenGetPlain, mb);
         row(text, "fetch pgwarden (curl, read-ahead 8)", pgwardenGet, mb);
         row(text, "fetch pgwarden wal-fetch (standalone, 8 ahead)", standaloneGet, mb);
-        row(text, "fetch pgwarden wal-fetch, no spool (20 files)", standalonePlain, standalonePlain.length * 16.0);
+        row(text, "fetch pgwarden wal-fetch, no spool (20 files)", standalonePlain, standalonePlain.nanos().length * 16.0);
         row(text, "fetch pgBackRest archive-get sync", syncGet, mb);
         row(text, "fetch pgBackRest archive-get async", asyncGet, mb);
         text.append("""
@@ -275,15 +296,16 @@ class WalSideBySideBenchmark {
                 : "target/bench/wal-side-by-side.txt"), text);
     }
 
-    private static void row(StringBuilder text, String what, long[] nanos, double mb) {
+    private static void row(StringBuilder text, String what, Timed timed, double mb) {
+        long[] nanos = timed.nanos();
         long[] sorted = nanos.clone();
         Arrays.sort(sorted);
         double seconds = Arrays.stream(nanos).sum() / 1e9;
-        text.append("%-42s %7.1f %7.0f %8.1f %8.1f%n".formatted(what, nanos.length / seconds, mb / seconds,
-                sorted[sorted.length / 2] / 1e6, sorted[(int) Math.ceil(sorted.length * 0.99) - 1] / 1e6));
+        text.append("%-46s %7.1f %7.0f %8.1f %8.1f %s%n".formatted(what, nanos.length / seconds, mb / seconds,
+                sorted[sorted.length / 2] / 1e6, sorted[(int) Math.ceil(sorted.length * 0.99) - 1] / 1e6, timed.cpu()));
     }
 
-    private static double rate(long[] nanos) {
-        return nanos.length / (Arrays.stream(nanos).sum() / 1e9);
+    private static double rate(Timed timed) {
+        return timed.rate();
     }
 }

@@ -201,8 +201,7 @@ final class RestoreCommand implements Callable<Integer> {
         Path dir = targetDir.toAbsolutePath().normalize();
         return switch (restoreCommandKind) {
             case "standalone" -> io.pgwarden.restore.RestoreCommands.standalone(options.config, options.cluster);
-            // Beside (not inside) the data directory: a later base backup must not carry the token.
-            case "daemon" -> io.pgwarden.restore.RestoreCommands.viaDaemon(cfg, options.cluster, dir.resolveSibling(dir.getFileName() + ".pgwarden-auth-header"));
+            case "daemon" -> io.pgwarden.restore.RestoreCommands.viaDaemon(cfg, options.cluster, io.pgwarden.restore.RestoreCommands.headerFileBeside(dir));
             default -> throw usage("--restore-command must be standalone or daemon, not '" + restoreCommandKind + "'");
         };
     }

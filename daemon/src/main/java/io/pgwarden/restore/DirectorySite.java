@@ -60,7 +60,11 @@ public final class DirectorySite implements RestoreSite {
                 LocalServer.handOverToPostgres(root, sockets);
                 server = new LocalServer(bin, data, root.resolve("server.log"), sockets, options.port(), "", false);
             } else {
-                LocalServer.handOverToPostgres(data);
+                // The token file of a restore_command through the daemon too: unreadable to the server, every fetch
+                // would be a 401, and the recovery would stop at its first file.
+                Path header = RestoreCommands.headerFileBeside(data);
+                if (Files.exists(header)) LocalServer.handOverToPostgres(data, header);
+                else LocalServer.handOverToPostgres(data);
                 server = new LocalServer(bin, data, data.resolve("restore.log"), data, options.port(), "localhost", options.archiving());
             }
         } catch (IOException e) {

@@ -17,20 +17,44 @@ public final class RestoreCommands {
     public static final String SPOOL = "pg_wal/pgwarden-spool";
 
     /**
+     * Exit status 126 for a restore_command that could not say whether the file is archived. PostgreSQL reads 1 to 125
+     * as "not in the archive" and ends the recovery there: a restore to the latest point would be promoted early,
+     * silently, on a repository outage or a corrupt object. Above 125 it stops the recovery (FATAL) instead, and the data
+     * directory can be started again once the repository answers.
+     */
+    static final int STOP_RECOVERY = 126;
+
+    /**
      * {@code pgwarden wal-fetch} through the launcher this process was started by, fetching ahead into {@link #SPOOL};
      * a segment found there is moved into place with no process started. Inside pg_wal it is on the same filesystem as
      * %p (the move is a rename), and PostgreSQL's WAL recycling and pg_basebackup leave a directory there alone. If
-     * the move fails, wal-fetch fetches the file: a failed restore_command would end the recovery.
+     * the move fails, wal-fetch fetches the file: a failed restore_command would end the recovery. wal-fetch's own exit
+     * 1 (not archived) passes; any other failure stops the recovery ({@link #STOP_RECOVERY}).
      */
     public static String standalone(Path configFile, String cluster) {
         String launcher = System.getProperty("pgwarden.launcher", "pgwarden");
-        return "if [ -f " + SPOOL + "/%f ] && mv -f " + SPOOL + "/%f %p; then exit 0; fi; exec " + literal(launcher) + " wal-fetch --config "
-                + literal(configFile.toAbsolutePath().normalize().toString()) + " --cluster " + literal(cluster) + " --spool " + SPOOL + " %f %p";
+        return "if [ -f " + SPOOL + "/%f ] && mv -f " + SPOOL + "/%f %p; then exit 0; fi; " + literal(launcher) + " wal-fetch --config "
+                + literal(configFile.toAbsolutePath().normalize().toString()) + " --cluster " + literal(cluster) + " --spool " + SPOOL + " %f %p; "
+                + "rc=$?; if [ $rc -le 1 ]; then exit $rc; fi; " + stopRecovery("pgwarden wal-fetch exited with $rc");
+    }
+
+    private static String stopRecovery(String why) {
+        return "echo \"pgwarden restore_command: %f: " + why + "; stopping the recovery rather than ending it before the archive"
+                + " does\" >&2; exit " + STOP_RECOVERY;
+    }
+
+    /**
+     * Where {@link #viaDaemon} keeps the token for a restore into dataDir: beside the directory, not inside it (a later
+     * base backup of the restored server must not carry the token).
+     */
+    public static Path headerFileBeside(Path dataDir) {
+        Path dir = dataDir.toAbsolutePath().normalize();
+        return dir.resolveSibling(dir.getFileName() + ".pgwarden-auth-header");
     }
 
     /**
      * curl to the daemon at server.listen; the token goes into {@code headerFile} (0600), never into the server's
-     * configuration, where pg_settings would show it.
+     * configuration, where pg_settings would show it. The server's user must own it (see {@link #headerFileBeside}).
      */
     public static String viaDaemon(PgwardenConfig config, String cluster, Path headerFile) {
         try {
@@ -47,8 +71,11 @@ public final class RestoreCommands {
         }
         // With TLS, curl trusts the daemon's own certificate file (curl accepts a leaf or intermediate as the anchor).
         String cacert = tls.map(t -> "--cacert " + literal(t.certificate().toAbsolutePath().toString()) + " ").orElse("");
-        return "curl --fail -sS " + cacert + "-H @" + literal(headerFile.toString()) + " -o %p " + config.server().localBaseUrl()
-                + "/v1/clusters/" + cluster + "/wal/%f";
+        // 200: fetched; 404: not archived (exit 1, the archive's end); anything else (the daemon down, 503 while the
+        // repository is, 500 for a corrupt object) stops the recovery. %% is PostgreSQL's escape for curl's %.
+        return "code=$(curl -sS " + cacert + "-H @" + literal(headerFile.toString()) + " -o %p -w '%%{http_code}' " + config.server().localBaseUrl()
+                + "/v1/clusters/" + cluster + "/wal/%f); rc=$?; if [ $rc = 0 ] && [ \"$code\" = 200 ]; then exit 0; fi; rm -f %p; "
+                + "if [ $rc = 0 ] && [ \"$code\" = 404 ]; then exit 1; fi; " + stopRecovery("the daemon answered HTTP $code (curl exit $rc)");
     }
 
     /** A word of restore_command: shell-quoted, and '%' doubled (PostgreSQL replaces %f, %p, %r before the shell runs it). */

@@ -70,7 +70,7 @@ public final class RestoreJobs {
         String error = null;
         String code = null;
         try {
-            String restoreCommand = RestoreCommands.viaDaemon(config, cluster, dir.resolveSibling(dir.getFileName() + ".pgwarden-auth-header"));
+            String restoreCommand = RestoreCommands.viaDaemon(config, cluster, RestoreCommands.headerFileBeside(dir));
             restore.directory(cluster, dir, restoreCommand).fill(plan, new RestoreSite.Recovery(request.target(), request.action(),
                     request.timeline(), "recovery settings added by pgwarden restore " + status.id() + " (admin API): base backup "
                     + plan.backup().backupId() + ", target " + request.target().describe()), progress);

@@ -88,8 +88,10 @@ class WalFetchSpoolTest {
         assertThat(filesIn(spool)).containsExactly(names.get(2));
 
         var corrupt = restoreCommand(names.get(1));
-        assertThat(corrupt.exitCode()).isEqualTo(5);
-        assertThat(corrupt.stderr()).contains("repository object '" + key + "'");
+        // wal-fetch's own exit 5 would read to PostgreSQL as the end of the archive; above 125 stops the recovery.
+        assertThat(corrupt.exitCode()).isEqualTo(126);
+        assertThat(corrupt.stderr()).contains("repository object '" + key + "'")
+                .contains("pgwarden restore_command: " + names.get(1) + ": pgwarden wal-fetch exited with 5; stopping the recovery");
         assertThat(data.resolve("pg_wal/RECOVERYXLOG")).doesNotExist();
     }
 

@@ -40,6 +40,8 @@ abstract class PitrEndToEnd {
     String backupId;
     Instant betweenBatches;
     Instant beforeTheBackup;
+    /** The segment holding the second batch: the last archived on timeline 1. */
+    String lastSegment;
     PgCluster promoted;
 
     abstract String repositoryYaml(Path dir) throws Exception;
@@ -65,7 +67,8 @@ abstract class PitrEndToEnd {
         betweenBatches = Instant.parse(source.query("SELECT to_json(clock_timestamp())#>>'{}'"));
         Thread.sleep(1100);
         insertBatch(source, 2, 50);
-        source.awaitArchived(source.query("SELECT pg_walfile_name(pg_switch_wal())"), Duration.ofMinutes(1));
+        lastSegment = source.query("SELECT pg_walfile_name(pg_switch_wal())");
+        source.awaitArchived(lastSegment, Duration.ofMinutes(1));
     }
 
     @AfterAll
@@ -236,6 +239,45 @@ abstract class PitrEndToEnd {
                 assertThat(r.stderr()).contains("repository object '" + key + "'").contains("(code INTEGRITY, object " + key + ")");
                 try (var left = Files.list(target)) {
                     assertThat(left).isEmpty();
+                }
+            } finally {
+                storage.put(key, new java.io.ByteArrayInputStream(original), info.metadata());
+            }
+        }
+    }
+
+    /**
+     * PostgreSQL reads a restore_command's exit 1..125 as the end of the archive: a restore to the latest point that
+     * cannot fetch a file (a corrupt object here; a repository outage or a daemon away alike) would be promoted early
+     * and report success without the rows after it. pgwarden's restore_commands stop the recovery instead.
+     */
+    @Test
+    void aWalFileThatCannotBeFetchedStopsARestoreToTheLatestPointInsteadOfEndingItEarly() throws Exception {
+        String key = pgwarden.walKeys().stream().filter(k -> k.contains("/" + lastSegment + ".")).findFirst().orElseThrow();
+        try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository())) {
+            var info = storage.stat(key).orElseThrow();
+            byte[] original;
+            try (var object = storage.get(key).orElseThrow()) {
+                original = object.content().readAllBytes();
+            }
+            byte[] corrupt = original.clone();
+            corrupt[corrupt.length / 2] ^= 0x5a;
+            storage.put(key, new java.io.ByteArrayInputStream(corrupt), info.metadata());
+            try {
+                for (String command : List.of("standalone", "daemon")) {
+                    Path target = dir.resolve("unfetchable-" + command);
+                    var r = restore("--latest", "--target-timeline", "1", "--target-dir", target.toString(), "--restore-command", command,
+                            "--start", "--port", Integer.toString(TestDirs.freePort()), "--archive-mode", "off");
+                    try {
+                        assertThat(r.exitCode()).as(command + ": " + r.stdout() + r.stderr()).isEqualTo(4);
+                        assertThat(r.stderr()).as(command).contains("pgwarden restore_command: " + lastSegment)
+                                .contains("stopping the recovery rather than ending it before the archive does");
+                        assertThat(r.stdout()).as(command).doesNotContain("promoted");
+                        assertThat(target.resolve("postmaster.pid")).as(command + ": the server is not running").doesNotExist();
+                        assertThat(target.resolve("pg_wal/00000002.history")).as(command + ": never promoted").doesNotExist();
+                    } finally {
+                        Processes.asPostgres(PgCluster.BIN.resolve("pg_ctl").toString(), "-D", target.toString(), "-m", "immediate", "stop");
+                    }
                 }
             } finally {
                 storage.put(key, new java.io.ByteArrayInputStream(original), info.metadata());

@@ -54,12 +54,11 @@ public final class WalFetcher {
     }
 
     /**
-     * {@link #fetchToFile}, then the segments after it fetched ahead into {@code spool} (two at a time, each verified
-     * and renamed into place whole), so the next calls of a restore_command that looks there first start no process.
-     * A segment the archive does not have ends the look-ahead; when the requested one is missing, the archive has
-     * ended for this recovery and the spool is emptied. Nothing that goes wrong ahead fails this call.
+     * {@link #fetchToFile} for a restore_command that looks in {@code spool} first ({@link SpoolPrefetcher} keeps the
+     * segments after this one coming there). When the requested segment is missing, the archive has ended for this
+     * recovery and the spool's segments are removed.
      */
-    public void fetchWithSpool(String cluster, String fileName, Path dest, Path spool, int ahead) throws IOException {
+    public void fetchWithSpool(String cluster, String fileName, Path dest, Path spool) throws IOException {
         WalFileName name = WalFileName.parse(fileName);
         try {
             fetchToFile(cluster, fileName, dest);
@@ -67,46 +66,16 @@ public final class WalFetcher {
             if (e.code() == io.pgwarden.error.ErrorCode.NOT_FOUND && name.kind() == WalFileName.Kind.SEGMENT) emptySpool(spool);
             throw e;
         }
-        if (name.kind() != WalFileName.Kind.SEGMENT || ahead == 0) return;
-        Files.createDirectories(spool);
-        Files.setPosixFilePermissions(spool, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
-        long segmentSize = Files.size(dest);
-        long number = name.segmentNumber(segmentSize);
-        java.util.concurrent.Semaphore two = new java.util.concurrent.Semaphore(2);
-        java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
-        java.util.List<Thread> downloads = new java.util.ArrayList<>();
-        for (int i = 1; i <= ahead; i++) {
-            String next = io.pgwarden.pg.Lsn.walFile(name.timeline(), number + i, segmentSize);
-            if (Files.exists(spool.resolve(next))) continue;
-            downloads.add(Thread.ofVirtual().start(() -> {
-                try {
-                    two.acquire();
-                    try {
-                        if (!ended.get()) fetchToFile(cluster, next, spool.resolve(next));
-                    } finally {
-                        two.release();
-                    }
-                } catch (PgwardenException e) {
-                    if (e.code() == io.pgwarden.error.ErrorCode.NOT_FOUND) ended.set(true); // the end of the archive (for now)
-                } catch (IOException | RuntimeException | InterruptedException e) {
-                    // ahead of need: the call for this segment, if it comes, fetches it itself and reports what fails
-                }
-            }));
-        }
-        for (Thread t : downloads) {
-            try {
-                t.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
-        }
     }
 
+    /** The segments and half-written files; a running prefetcher's lock and pid stay (it ends at the archive's end too). */
     private static void emptySpool(Path spool) throws IOException {
         if (!Files.isDirectory(spool)) return;
         try (java.util.stream.Stream<Path> files = Files.list(spool)) {
-            for (Path f : files.toList()) Files.deleteIfExists(f);
+            for (Path f : files.toList()) {
+                String n = f.getFileName().toString();
+                if (!n.equals(SpoolPrefetcher.LOCK) && !n.equals(SpoolPrefetcher.PID)) Files.deleteIfExists(f);
+            }
         }
     }
 

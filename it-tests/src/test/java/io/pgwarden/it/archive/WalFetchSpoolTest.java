@@ -1,6 +1,7 @@
 package io.pgwarden.it.archive;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.pgwarden.it.support.Launcher;
 import io.pgwarden.it.support.PgCluster;
@@ -53,7 +54,10 @@ class WalFetchSpoolTest {
 
         var first = restoreCommand(names.get(0));
         assertThat(first.exitCode()).as(first.stderr()).isZero();
-        assertThat(filesIn(spool)).containsExactlyInAnyOrderElementsOf(names.subList(1, 4)); // 8 ahead, 3 archived
+        // The prefetcher goes on after the call: 8 ahead wanted, 3 archived, then the archive's end ends it.
+        awaitSpool(spool, names.subList(1, 4));
+        awaitPrefetcherGone(spool);
+        assertThat(filesIn(spool)).containsExactlyInAnyOrderElementsOf(names.subList(1, 4));
         assertThat(Files.readAllBytes(spool.resolve(names.get(1)))).isEqualTo(original(names.get(1)));
 
         for (String name : names.subList(1, 4)) {
@@ -85,6 +89,8 @@ class WalFetchSpoolTest {
 
         assertThat(restoreCommand(names.get(0)).exitCode()).isZero();
         Path spool = data.resolve(RestoreCommands.SPOOL);
+        awaitSpool(spool, List.of(names.get(2)));
+        awaitPrefetcherGone(spool);
         assertThat(filesIn(spool)).containsExactly(names.get(2));
 
         var corrupt = restoreCommand(names.get(1));
@@ -100,6 +106,8 @@ class WalFetchSpoolTest {
         List<String> names = source.writeAndArchive(3);
         assertThat(restoreCommand(names.get(0)).exitCode()).isZero();
         Path spool = data.resolve(RestoreCommands.SPOOL);
+        awaitSpool(spool, names.subList(1, 3));
+        awaitPrefetcherGone(spool);
         assertThat(filesIn(spool)).hasSize(2);
 
         // Recovery stops asking for them (a target reached) and asks for a segment the archive does not have.
@@ -107,11 +115,91 @@ class WalFetchSpoolTest {
         assertThat(filesIn(spool)).isEmpty();
     }
 
+    /**
+     * The prefetcher keeps 8 segments ahead of the recovery, not 8 after the one call that started it: as the calls
+     * take segments, it fetches the next ones, and each call finds its segment there (or waits for it) with no JVM.
+     */
+    @Test
+    void thePrefetcherKeepsTheNextSegmentsComingAsTheRecoveryTakesThem() throws Exception {
+        List<String> names = source.writeAndArchive(14);
+        Path spool = data.resolve(RestoreCommands.SPOOL);
+        assertThat(restoreCommand(names.get(0)).exitCode()).isZero();
+        awaitSpool(spool, names.subList(1, 9));
+
+        for (String name : names.subList(1, 5)) {
+            var r = restoreCommand(name); // byte-identical, checked there
+            assertThat(r.exitCode()).as(name + ": " + r.stderr()).isZero();
+        }
+        // Four taken, four more fetched after the first call had ended: the window moved with the recovery.
+        awaitSpool(spool, names.subList(5, 13));
+        for (String name : names.subList(5, 14)) {
+            var r = restoreCommand(name);
+            assertThat(r.exitCode()).as(name + ": " + r.stderr()).isZero();
+        }
+        assertThat(restoreCommand(PgCluster.nextSegment(names.get(13))).exitCode()).isEqualTo(1);
+        awaitPrefetcherGone(spool);
+        assertThat(filesIn(spool)).isEmpty();
+    }
+
+    /** A recovery that stops taking segments (a target reached short of them) does not keep them in its pg_wal. */
+    @Test
+    void segmentsNoRecoveryTakesAreRemovedWhenThePrefetcherIdlesOut() throws Exception {
+        List<String> names = source.writeAndArchive(12);
+        Path spool = data.resolve(RestoreCommands.SPOOL);
+        assertThat(restoreCommand(names.get(0), java.util.Map.of("PGWARDEN_JAVA_OPTS", "-Dpgwarden.prefetchIdleSeconds=3")).exitCode()).isZero();
+        awaitSpool(spool, names.subList(1, 9));
+        awaitPrefetcherGone(spool);
+        assertThat(filesIn(spool)).isEmpty();
+    }
+
+    /** A prefetcher killed with -9 leaves the recovery to the calls themselves: the next miss starts a new one. */
+    @Test
+    void aKilledPrefetcherIsReplacedByTheNextCall() throws Exception {
+        List<String> names = source.writeAndArchive(12);
+        Path spool = data.resolve(RestoreCommands.SPOOL);
+        assertThat(restoreCommand(names.get(0)).exitCode()).isZero();
+        awaitSpool(spool, names.subList(1, 9));
+        String killed = Files.readString(spool.resolve(".prefetcher.pid")).strip();
+        Processes.checked(Processes.run(List.of("kill", "-9", killed), null), "kill -9 the prefetcher");
+        await().atMost(Duration.ofSeconds(10)).until(() -> !ProcessHandle.of(Long.parseLong(killed)).map(ProcessHandle::isAlive).orElse(false));
+
+        for (String name : names.subList(1, 12)) {
+            var r = restoreCommand(name);
+            assertThat(r.exitCode()).as(name + ": " + r.stderr()).isZero();
+        }
+        awaitPrefetcherGone(spool); // the replacement ends at the archive's end, as the first would have
+    }
+
+    /** Until the spool holds exactly these segments (the prefetcher works after the call that started it returned). */
+    private static void awaitSpool(Path spool, List<String> expected) throws Exception {
+        try {
+            await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(() -> filesIn(spool).equals(expected));
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError("spool " + filesIn(spool) + ", expected " + expected + "; prefetcher log: " + prefetcherLog(spool), e);
+        }
+    }
+
+    private static String prefetcherLog(Path spool) {
+        try {
+            return Files.readString(spool.resolve(".prefetcher.log"));
+        } catch (Exception e) {
+            return "(none: " + e + ")";
+        }
+    }
+
+    private static void awaitPrefetcherGone(Path spool) {
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(() -> !Files.exists(spool.resolve(".prefetcher.pid")));
+    }
+
     /** The standalone restore_command, as PostgreSQL runs it: sh -c in the data directory, %f and %p replaced. */
     private Processes.Result restoreCommand(String file) throws Exception {
+        return restoreCommand(file, java.util.Map.of());
+    }
+
+    private Processes.Result restoreCommand(String file, java.util.Map<String, String> env) throws Exception {
         System.setProperty("pgwarden.launcher", Launcher.executable().toString());
         String command = RestoreCommands.standalone(pgwarden.configFile(), "main").replace("%f", file).replace("%p", "pg_wal/RECOVERYXLOG");
-        Processes.Result r = Processes.run(List.of("sh", "-c", command), data);
+        Processes.Result r = Processes.run(List.of("sh", "-c", command), data, env);
         if (r.exitCode() == 0) {
             assertThat(Files.readAllBytes(data.resolve("pg_wal/RECOVERYXLOG"))).as(file).isEqualTo(original(file));
             Files.delete(data.resolve("pg_wal/RECOVERYXLOG")); // PostgreSQL renames it away

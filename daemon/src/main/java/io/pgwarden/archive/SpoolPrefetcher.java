@@ -1,0 +1,171 @@
+package io.pgwarden.archive;
+
+import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.PgwardenException;
+import io.pgwarden.pg.Lsn;
+import io.pgwarden.pg.WalFileName;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * The standalone restore_command's background half: one process per spool directory that keeps the next segments of
+ * the recovery's timeline fetched, verified and renamed into the spool, as the restore_command moves them out, so a
+ * recovery waits for downloads rather than for a JVM per batch. It follows the segment the restore_command last
+ * asked for ({@link #WANTED}, written by its shell part), and ends at the archive's end, after {@link #IDLE} without a
+ * segment taken (removing what it fetched), or when another prefetcher holds the spool. Nothing it meets fails a recovery: a segment it cannot
+ * fetch is left to that segment's own call, which reports it.
+ */
+public final class SpoolPrefetcher {
+    /** Held while a prefetcher runs (a file lock: released by the kernel when the process dies, even by kill -9). */
+    public static final String LOCK = ".prefetcher.lock";
+    /** The running prefetcher's pid, for the restore_command's shell part to wait on (kill -0) instead of starting a JVM. */
+    public static final String PID = ".prefetcher.pid";
+    /** The segment the restore_command asked for last. */
+    public static final String WANTED = ".wanted";
+    /** -Dpgwarden.prefetchIdleSeconds (through PGWARDEN_JAVA_OPTS) shortens it for a test. */
+    static final Duration IDLE = Duration.ofSeconds(Long.getLong("pgwarden.prefetchIdleSeconds", 60));
+    private static final Duration POLL = Duration.ofMillis(50);
+    private static final int PARALLEL = 2;
+
+    private final WalFetcher fetcher;
+    private final String cluster;
+    private final Path spool;
+    private final int depth;
+    private final long segmentSize;
+
+    public SpoolPrefetcher(WalFetcher fetcher, String cluster, Path spool, int depth, long segmentSize) {
+        this.fetcher = fetcher;
+        this.cluster = cluster;
+        this.spool = spool;
+        this.depth = depth;
+        this.segmentSize = segmentSize;
+    }
+
+    /** Whether a prefetcher holds the spool now. */
+    public static boolean running(Path spool) {
+        Path lock = spool.resolve(LOCK);
+        if (!Files.exists(lock)) return false;
+        try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.WRITE)) {
+            FileLock held = ch.tryLock();
+            if (held == null) return true;
+            held.release();
+            return false;
+        } catch (IOException | java.nio.channels.OverlappingFileLockException e) {
+            return true;
+        }
+    }
+
+    /** Keeps the segments after {@code after} coming until the recovery no longer takes them; returns when it ends. */
+    public void run(WalFileName after) throws IOException {
+        Files.createDirectories(spool);
+        try (FileChannel ch = FileChannel.open(spool.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             FileLock lock = ch.tryLock()) {
+            if (lock == null) return; // another prefetcher has it
+            Files.writeString(spool.resolve(PID), Long.toString(ProcessHandle.current().pid()));
+            try {
+                loop(after);
+            } finally {
+                Files.deleteIfExists(spool.resolve(PID));
+            }
+        }
+    }
+
+    private void loop(WalFileName after) throws IOException {
+        int timeline = after.timeline();
+        long next = after.segmentNumber(segmentSize) + 1;
+        String wantedSeen = after.name();
+        int spooledBefore = -1;
+        long lastProgress = System.nanoTime();
+        while (System.nanoTime() - lastProgress < IDLE.toNanos()) {
+            Optional<WalFileName> wanted = wanted();
+            if (wanted.isPresent() && !wanted.get().name().equals(wantedSeen)) {
+                wantedSeen = wanted.get().name();
+                lastProgress = System.nanoTime();
+                long asked = wanted.get().segmentNumber(segmentSize);
+                // The recovery went elsewhere (another timeline, or past what was fetched): follow it from there.
+                if (wanted.get().timeline() != timeline || asked >= next) {
+                    timeline = wanted.get().timeline();
+                    next = asked + 1;
+                }
+            }
+            int spooled = spooledSegments();
+            if (spooled < spooledBefore) lastProgress = System.nanoTime();
+            spooledBefore = spooled;
+            int room = Math.min(PARALLEL, depth - spooled);
+            if (room <= 0) {
+                sleep();
+                continue;
+            }
+            List<String> batch = new ArrayList<>();
+            for (long n = next; batch.size() < room; n++) {
+                String name = Lsn.walFile(timeline, n, segmentSize);
+                if (!Files.exists(spool.resolve(name))) batch.add(name);
+                next = n + 1;
+            }
+            if (!fetchAll(batch)) return; // the archive ends here (for now); a later call starts a new prefetcher
+        }
+        // Nothing taken for a while: the recovery stopped short of these (a target reached, the server stopped). They
+        // would otherwise stay in the restored server's pg_wal; a later call fetches what it needs again.
+        try (Stream<Path> files = Files.list(spool)) {
+            for (Path f : files.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}")).toList()) Files.deleteIfExists(f);
+        }
+    }
+
+    /** Fetches the batch at once; false when the archive does not have one of them. */
+    private boolean fetchAll(List<String> names) {
+        List<Thread> downloads = new ArrayList<>();
+        java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
+        for (String name : names) {
+            downloads.add(Thread.ofVirtual().start(() -> {
+                try {
+                    fetcher.fetchToFile(cluster, name, spool.resolve(name));
+                } catch (PgwardenException e) {
+                    if (e.code() == ErrorCode.NOT_FOUND) ended.set(true);
+                } catch (IOException | RuntimeException e) {
+                    // ahead of need: the call for this segment, if it comes, fetches it itself and reports what fails
+                }
+            }));
+        }
+        for (Thread t : downloads) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return !ended.get();
+    }
+
+    private Optional<WalFileName> wanted() {
+        try {
+            WalFileName name = WalFileName.parse(Files.readString(spool.resolve(WANTED)).strip());
+            return name.kind() == WalFileName.Kind.SEGMENT ? Optional.of(name) : Optional.empty();
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty(); // absent, or caught mid-write: the next poll reads it
+        }
+    }
+
+    private int spooledSegments() throws IOException {
+        try (Stream<Path> files = Files.list(spool)) {
+            return (int) files.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}")).count();
+        }
+    }
+
+    private static void sleep() {
+        try {
+            Thread.sleep(POLL);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

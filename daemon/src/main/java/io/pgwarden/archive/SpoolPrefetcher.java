@@ -31,6 +31,8 @@ public final class SpoolPrefetcher {
     public static final String PID = ".prefetcher.pid";
     /** The segment the restore_command asked for last. */
     public static final String WANTED = ".wanted";
+    /** Marks a segment the prefetcher could not fetch ({@code .failed-NAME}): its call stops waiting and fetches it itself. */
+    public static final String FAILED = ".failed-";
     /** -Dpgwarden.prefetchIdleSeconds (through PGWARDEN_JAVA_OPTS) shortens it for a test. */
     static final Duration IDLE = Duration.ofSeconds(Long.getLong("pgwarden.prefetchIdleSeconds", 60));
     private static final Duration POLL = Duration.ofMillis(50);
@@ -111,27 +113,33 @@ public final class SpoolPrefetcher {
                 if (!Files.exists(spool.resolve(name))) batch.add(name);
                 next = n + 1;
             }
-            if (!fetchAll(batch)) return; // the archive ends here (for now); a later call starts a new prefetcher
+            int fetched = fetchAll(batch);
+            if (fetched < 0) return; // the archive ends here (for now); a later call starts a new prefetcher
+            spooledBefore += fetched; // so that segments taken meanwhile count as the recovery's progress
         }
         // Nothing taken for a while: the recovery stopped short of these (a target reached, the server stopped). They
         // would otherwise stay in the restored server's pg_wal; a later call fetches what it needs again.
         try (Stream<Path> files = Files.list(spool)) {
-            for (Path f : files.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}")).toList()) Files.deleteIfExists(f);
+            for (Path f : files.filter(p -> p.getFileName().toString().matches("(" + FAILED + ")?[0-9A-F]{24}")).toList()) Files.deleteIfExists(f);
         }
     }
 
-    /** Fetches the batch at once; false when the archive does not have one of them. */
-    private boolean fetchAll(List<String> names) {
+    /** Fetches the batch at once: how many it fetched, or -1 when the archive does not have one of them. */
+    private int fetchAll(List<String> names) {
         List<Thread> downloads = new ArrayList<>();
         java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicInteger fetched = new java.util.concurrent.atomic.AtomicInteger();
         for (String name : names) {
             downloads.add(Thread.ofVirtual().start(() -> {
                 try {
                     fetcher.fetchToFile(cluster, name, spool.resolve(name));
+                    fetched.incrementAndGet();
                 } catch (PgwardenException e) {
                     if (e.code() == ErrorCode.NOT_FOUND) ended.set(true);
+                    else markFailed(name); // a corrupt object, the repository away: its own call reports it
                 } catch (IOException | RuntimeException e) {
                     // ahead of need: the call for this segment, if it comes, fetches it itself and reports what fails
+                    markFailed(name);
                 }
             }));
         }
@@ -140,10 +148,18 @@ public final class SpoolPrefetcher {
                 t.join();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                return false;
+                return -1;
             }
         }
-        return !ended.get();
+        return ended.get() ? -1 : fetched.get();
+    }
+
+    private void markFailed(String name) {
+        try {
+            Files.writeString(spool.resolve(FAILED + name), "");
+        } catch (IOException e) {
+            // the call then waits out its bound before fetching the segment itself
+        }
     }
 
     private Optional<WalFileName> wanted() {

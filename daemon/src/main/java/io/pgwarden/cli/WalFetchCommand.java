@@ -82,7 +82,12 @@ final class WalFetchCommand implements Callable<Integer> {
                 "--spool", spool.toAbsolutePath().toString(), "--ahead", Integer.toString(ahead), "--prefetch", "--segment-size",
                 Long.toString(size), after.name());
         Path log = spool.resolve(".prefetcher.log");
-        new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).redirectErrorStream(true).start();
+        ProcessBuilder prefetcher = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).redirectErrorStream(true);
+        // The launcher gives short commands C1 only; this one hashes and decrypts for the whole recovery: full JIT
+        // (before the operator's own options, which still win).
+        String opts = System.getenv().getOrDefault("PGWARDEN_JAVA_OPTS", "");
+        prefetcher.environment().put("PGWARDEN_JAVA_OPTS", ("-XX:TieredStopAtLevel=4 " + opts).strip());
+        prefetcher.start();
     }
 }

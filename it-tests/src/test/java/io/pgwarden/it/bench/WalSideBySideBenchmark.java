@@ -119,6 +119,8 @@ class WalSideBySideBenchmark {
             Files.createDirectories(restored.resolve("pg_wal"));
             Timed standaloneGet = timeCalls(segments, f -> Processes.run(net.onDbHost(List.of("sh", "-c", "(" + standalone.replace("%f",
                     f.getFileName().toString()).replace("%p", "pg_wal/RECOVERYXLOG") + ") && rm pg_wal/RECOVERYXLOG")), restored));
+            Path prefetcherLog = restored.resolve(io.pgwarden.restore.RestoreCommands.SPOOL).resolve(".prefetcher.log");
+            if (Files.exists(prefetcherLog)) Files.copy(prefetcherLog, Path.of("target/bench/wal-fetch-prefetcher.log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             // Without the spool: a JVM per file (20 files: the rate is what matters, and it is slow).
             Timed standalonePlain = time(segments.subList(0, Math.min(20, segments.size())), f -> List.of("sh", "-c",
                     Launcher.executable() + " wal-fetch --config " + dir.resolve("pgwarden-" + port + ".yml") + " --cluster bench "

@@ -107,6 +107,19 @@ abstract class PitrEndToEnd {
         return copy;
     }
 
+    /** Flips one byte in the middle of an object, its metadata kept, until closed, which puts the original back. */
+    static AutoCloseable corrupted(StorageDriver storage, String key) throws Exception {
+        var info = storage.stat(key).orElseThrow();
+        byte[] original;
+        try (var object = storage.get(key).orElseThrow()) {
+            original = object.content().readAllBytes();
+        }
+        byte[] corrupt = original.clone();
+        corrupt[corrupt.length / 2] ^= 0x5a;
+        storage.put(key, new java.io.ByteArrayInputStream(corrupt), info.metadata());
+        return () -> storage.put(key, new java.io.ByteArrayInputStream(original), info.metadata());
+    }
+
     static String batches(PgCluster pg) {
         return pg.query("SELECT string_agg(batch || ':' || n, ',' ORDER BY batch) FROM (SELECT batch, count(*) n FROM t GROUP BY batch) s");
     }
@@ -222,26 +235,14 @@ abstract class PitrEndToEnd {
 
     @Test
     void aCorruptBaseBackupFailsTheRestoreAndLeavesTheDirectoryEmpty() throws Exception {
-        try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository())) {
-            String key = "main/base/" + backupId + "/base.tar.zst";
-            var info = storage.stat(key).orElseThrow();
-            byte[] original;
-            try (var object = storage.get(key).orElseThrow()) {
-                original = object.content().readAllBytes();
-            }
-            byte[] corrupt = original.clone();
-            corrupt[corrupt.length / 2] ^= 0x5a;
-            storage.put(key, new java.io.ByteArrayInputStream(corrupt), info.metadata());
-            try {
-                Path target = dir.resolve("corrupt");
-                var r = restore("--latest", "--target-dir", target.toString(), "--target-timeline", "1");
-                assertThat(r.exitCode()).as(r.stderr()).isEqualTo(5);
-                assertThat(r.stderr()).contains("repository object '" + key + "'").contains("(code INTEGRITY, object " + key + ")");
-                try (var left = Files.list(target)) {
-                    assertThat(left).isEmpty();
-                }
-            } finally {
-                storage.put(key, new java.io.ByteArrayInputStream(original), info.metadata());
+        String key = "main/base/" + backupId + "/base.tar.zst";
+        try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository()); AutoCloseable restored = corrupted(storage, key)) {
+            Path target = dir.resolve("corrupt");
+            var r = restore("--latest", "--target-dir", target.toString(), "--target-timeline", "1");
+            assertThat(r.exitCode()).as(r.stderr()).isEqualTo(5);
+            assertThat(r.stderr()).contains("repository object '" + key + "'").contains("(code INTEGRITY, object " + key + ")");
+            try (var left = Files.list(target)) {
+                assertThat(left).isEmpty();
             }
         }
     }
@@ -254,33 +255,21 @@ abstract class PitrEndToEnd {
     @Test
     void aWalFileThatCannotBeFetchedStopsARestoreToTheLatestPointInsteadOfEndingItEarly() throws Exception {
         String key = pgwarden.walKeys().stream().filter(k -> k.contains("/" + lastSegment + ".")).findFirst().orElseThrow();
-        try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository())) {
-            var info = storage.stat(key).orElseThrow();
-            byte[] original;
-            try (var object = storage.get(key).orElseThrow()) {
-                original = object.content().readAllBytes();
-            }
-            byte[] corrupt = original.clone();
-            corrupt[corrupt.length / 2] ^= 0x5a;
-            storage.put(key, new java.io.ByteArrayInputStream(corrupt), info.metadata());
-            try {
-                for (String command : List.of("standalone", "daemon")) {
-                    Path target = dir.resolve("unfetchable-" + command);
-                    var r = restore("--latest", "--target-timeline", "1", "--target-dir", target.toString(), "--restore-command", command,
-                            "--start", "--port", Integer.toString(TestDirs.freePort()), "--archive-mode", "off");
-                    try {
-                        assertThat(r.exitCode()).as(command + ": " + r.stdout() + r.stderr()).isEqualTo(4);
-                        assertThat(r.stderr()).as(command).contains("pgwarden restore_command: " + lastSegment)
-                                .contains("stopping the recovery rather than ending it before the archive does");
-                        assertThat(r.stdout()).as(command).doesNotContain("promoted");
-                        assertThat(target.resolve("postmaster.pid")).as(command + ": the server is not running").doesNotExist();
-                        assertThat(target.resolve("pg_wal/00000002.history")).as(command + ": never promoted").doesNotExist();
-                    } finally {
-                        Processes.asPostgres(PgCluster.BIN.resolve("pg_ctl").toString(), "-D", target.toString(), "-m", "immediate", "stop");
-                    }
+        try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository()); AutoCloseable restored = corrupted(storage, key)) {
+            for (String command : List.of("standalone", "daemon")) {
+                Path target = dir.resolve("unfetchable-" + command);
+                var r = restore("--latest", "--target-timeline", "1", "--target-dir", target.toString(), "--restore-command", command,
+                        "--start", "--port", Integer.toString(TestDirs.freePort()), "--archive-mode", "off");
+                try {
+                    assertThat(r.exitCode()).as(command + ": " + r.stdout() + r.stderr()).isEqualTo(4);
+                    assertThat(r.stderr()).as(command).contains("pgwarden restore_command: " + lastSegment)
+                            .contains("stopping the recovery rather than ending it before the archive does");
+                    assertThat(r.stdout()).as(command).doesNotContain("promoted");
+                    assertThat(target.resolve("postmaster.pid")).as(command + ": the server is not running").doesNotExist();
+                    assertThat(target.resolve("pg_wal/00000002.history")).as(command + ": never promoted").doesNotExist();
+                } finally {
+                    Processes.asPostgres(PgCluster.BIN.resolve("pg_ctl").toString(), "-D", target.toString(), "-m", "immediate", "stop");
                 }
-            } finally {
-                storage.put(key, new java.io.ByteArrayInputStream(original), info.metadata());
             }
         }
     }

@@ -21,14 +21,16 @@ import java.util.stream.Stream;
  * the recovery's timeline fetched, verified and renamed into the spool, as the restore_command moves them out, so a
  * recovery waits for downloads rather than for a JVM per batch. It follows the segment the restore_command last
  * asked for ({@link #WANTED}, written by its shell part), and ends at the archive's end, after {@link #IDLE} without a
- * segment taken (removing what it fetched), or when another prefetcher holds the spool. Nothing it meets fails a recovery: a segment it cannot
- * fetch is left to that segment's own call, which reports it.
+ * segment taken (removing what it fetched), or when another prefetcher holds the spool. Nothing it meets fails a
+ * recovery: a segment it cannot fetch is left to that segment's own call, which reports it.
  */
 public final class SpoolPrefetcher {
     /** Held while a prefetcher runs (a file lock: released by the kernel when the process dies, even by kill -9). */
     public static final String LOCK = ".prefetcher.lock";
     /** The running prefetcher's pid, for the restore_command's shell part to wait on (kill -0) instead of starting a JVM. */
     public static final String PID = ".prefetcher.pid";
+    /** Its output (the launching call redirects it there). */
+    public static final String LOG = ".prefetcher.log";
     /** The segment the restore_command asked for last. */
     public static final String WANTED = ".wanted";
     /** Marks a segment the prefetcher could not fetch ({@code .failed-NAME}): its call stops waiting and fetches it itself. */
@@ -119,8 +121,20 @@ public final class SpoolPrefetcher {
         }
         // Nothing taken for a while: the recovery stopped short of these (a target reached, the server stopped). They
         // would otherwise stay in the restored server's pg_wal; a later call fetches what it needs again.
+        clear(spool);
+    }
+
+    /**
+     * Removes what was fetched or noted for a recovery (segments, half-written files, markers, the wanted name); a
+     * running prefetcher's lock, pid and log stay. At the archive's end and when the prefetcher idles out.
+     */
+    public static void clear(Path spool) throws IOException {
+        if (!Files.isDirectory(spool)) return;
         try (Stream<Path> files = Files.list(spool)) {
-            for (Path f : files.filter(p -> p.getFileName().toString().matches("(" + FAILED + ")?[0-9A-F]{24}")).toList()) Files.deleteIfExists(f);
+            for (Path f : files.toList()) {
+                String n = f.getFileName().toString();
+                if (!n.equals(LOCK) && !n.equals(PID) && !n.equals(LOG)) Files.deleteIfExists(f);
+            }
         }
     }
 
@@ -134,12 +148,9 @@ public final class SpoolPrefetcher {
                 try {
                     fetcher.fetchToFile(cluster, name, spool.resolve(name));
                     fetched.incrementAndGet();
-                } catch (PgwardenException e) {
-                    if (e.code() == ErrorCode.NOT_FOUND) ended.set(true);
-                    else markFailed(name); // a corrupt object, the repository away: its own call reports it
                 } catch (IOException | RuntimeException e) {
-                    // ahead of need: the call for this segment, if it comes, fetches it itself and reports what fails
-                    markFailed(name);
+                    if (e instanceof PgwardenException p && p.code() == ErrorCode.NOT_FOUND) ended.set(true);
+                    else markFailed(name); // ahead of need (corrupt, repository away): the segment's own call reports it
                 }
             }));
         }

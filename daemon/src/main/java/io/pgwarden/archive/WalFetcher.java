@@ -63,19 +63,8 @@ public final class WalFetcher {
         try {
             fetchToFile(cluster, fileName, dest);
         } catch (PgwardenException e) {
-            if (e.code() == io.pgwarden.error.ErrorCode.NOT_FOUND && name.kind() == WalFileName.Kind.SEGMENT) emptySpool(spool);
+            if (e.code() == io.pgwarden.error.ErrorCode.NOT_FOUND && name.kind() == WalFileName.Kind.SEGMENT) SpoolPrefetcher.clear(spool);
             throw e;
-        }
-    }
-
-    /** The segments and half-written files; a running prefetcher's lock and pid stay (it ends at the archive's end too). */
-    private static void emptySpool(Path spool) throws IOException {
-        if (!Files.isDirectory(spool)) return;
-        try (java.util.stream.Stream<Path> files = Files.list(spool)) {
-            for (Path f : files.toList()) {
-                String n = f.getFileName().toString();
-                if (!n.equals(SpoolPrefetcher.LOCK) && !n.equals(SpoolPrefetcher.PID)) Files.deleteIfExists(f);
-            }
         }
     }
 

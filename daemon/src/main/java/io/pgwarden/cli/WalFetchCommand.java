@@ -81,7 +81,7 @@ final class WalFetchCommand implements Callable<Integer> {
         List<String> command = List.of(launcher, "wal-fetch", "--config", options.config.toAbsolutePath().toString(), "--cluster", options.cluster,
                 "--spool", spool.toAbsolutePath().toString(), "--ahead", Integer.toString(ahead), "--prefetch", "--segment-size",
                 Long.toString(size), after.name());
-        Path log = spool.resolve(".prefetcher.log");
+        Path log = spool.resolve(SpoolPrefetcher.LOG);
         ProcessBuilder prefetcher = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).redirectErrorStream(true);
         // The launcher gives short commands C1 only; this one hashes and decrypts for the whole recovery: full JIT

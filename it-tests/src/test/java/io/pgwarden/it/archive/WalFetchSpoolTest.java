@@ -130,16 +130,10 @@ class WalFetchSpoolTest {
         assertThat(restoreCommand(names.get(0)).exitCode()).isZero();
         awaitSpool(spool, names.subList(1, 9));
 
-        for (String name : names.subList(1, 5)) {
-            var r = restoreCommand(name); // byte-identical, checked there
-            assertThat(r.exitCode()).as(name + ": " + r.stderr()).isZero();
-        }
+        takeAll(names.subList(1, 5));
         // Four taken, four more fetched after the first call had ended: the window moved with the recovery.
         awaitSpool(spool, names.subList(5, 13));
-        for (String name : names.subList(5, 14)) {
-            var r = restoreCommand(name);
-            assertThat(r.exitCode()).as(name + ": " + r.stderr()).isZero();
-        }
+        takeAll(names.subList(5, 14));
         assertThat(restoreCommand(PgCluster.nextSegment(names.get(13))).exitCode()).isEqualTo(1);
         awaitPrefetcherGone(spool);
         assertThat(filesIn(spool)).isEmpty();
@@ -167,11 +161,16 @@ class WalFetchSpoolTest {
         Processes.checked(Processes.run(List.of("kill", "-9", killed), null), "kill -9 the prefetcher");
         await().atMost(Duration.ofSeconds(10)).until(() -> !ProcessHandle.of(Long.parseLong(killed)).map(ProcessHandle::isAlive).orElse(false));
 
-        for (String name : names.subList(1, 12)) {
+        takeAll(names.subList(1, 12));
+        awaitPrefetcherGone(spool); // the replacement ends at the archive's end, as the first would have
+    }
+
+    /** The restore_command for each, in order, as a recovery calls it: each succeeds, byte-identical (checked there). */
+    private void takeAll(List<String> names) throws Exception {
+        for (String name : names) {
             var r = restoreCommand(name);
             assertThat(r.exitCode()).as(name + ": " + r.stderr()).isZero();
         }
-        awaitPrefetcherGone(spool); // the replacement ends at the archive's end, as the first would have
     }
 
     /** Until the spool holds exactly these segments (the prefetcher works after the call that started it returned). */

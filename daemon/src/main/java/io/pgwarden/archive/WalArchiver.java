@@ -13,6 +13,7 @@ import io.pgwarden.repository.WalRepository;
 import io.pgwarden.repository.codec.Codecs;
 import io.pgwarden.repository.codec.HashingInputStream;
 import io.pgwarden.io.SpillBuffer;
+import io.pgwarden.storage.ChunkPool;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -30,13 +31,15 @@ import java.util.concurrent.Executors;
  */
 public final class WalArchiver {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(WalArchiver.class);
-    /** Encoded WAL up to this size stays in memory before upload; larger spills to the spool directory. */
+    /** Encoded WAL up to this size stays in memory before upload (chunks of the pool permitting); larger spills to disk. */
     private static final long SPILL_THRESHOLD = 8L << 20;
     /**
      * How long a spooled push waits for the repository to say whether its name is archived: a repository that hangs must
      * not hold up pushes the spool could take (the upload's conditional create still never overwrites).
      */
     private static final java.time.Duration SPOOL_LOOKUP_WAIT = java.time.Duration.ofSeconds(2);
+    /** Pushes compressed with a zstd worker thread at once; the others compress on their own thread. */
+    private static final java.util.concurrent.Semaphore THREADED_ENCODERS = new java.util.concurrent.Semaphore(2);
     /** Repository lookups made while a body is still arriving: blocking I/O, so virtual threads. */
     private static final ExecutorService LOOKUPS = Executors.newVirtualThreadPerTaskExecutor();
 
@@ -44,6 +47,8 @@ public final class WalArchiver {
     static final NamedLocks PUSHES = new NamedLocks();
 
     private final PgwardenConfig config;
+    private final ChunkPool buffers;
+    private final long spillThreshold;
     private final ClusterInfoStore clusterInfo;
     private final WalRepository wal;
     private final Clock clock;
@@ -51,9 +56,15 @@ public final class WalArchiver {
     private final java.util.Map<String, WalSpool> spools;
 
     /** @param spools the spool of each cluster whose pushes are acknowledged once spooled */
+    /** @param buffers the upload memory this process's storage driver uses too */
     public WalArchiver(PgwardenConfig config, ClusterInfoStore clusterInfo, WalRepository wal, Clock clock, RequestSlots slots,
-                       java.util.Map<String, WalSpool> spools) {
+                       java.util.Map<String, WalSpool> spools, ChunkPool buffers) {
         this.config = config;
+        this.buffers = buffers;
+        // Below one part: an object of a part or more is uploaded in pooled parts, which must not be waited for by a
+        // push that still holds pooled chunks of its own (so with the smallest parts, 5 MiB, pushes spill above 4).
+        long partSize = config.repository().s3().map(io.pgwarden.config.S3Config::partSize).orElse(Long.MAX_VALUE);
+        this.spillThreshold = Math.min(SPILL_THRESHOLD, partSize - ChunkPool.CHUNK);
         this.spools = java.util.Map.copyOf(spools);
         this.clusterInfo = clusterInfo;
         this.wal = wal;
@@ -102,7 +113,7 @@ public final class WalArchiver {
         if (!name.isSegmentFile()) checkHistoryFile(cluster, name, head, known, spool);
         if (spool != null) return receiveIntoSpool(cluster, clusterConfig, name, head, raw, header, known, existingLookup, spool);
 
-        SpillBuffer encoded = new SpillBuffer(SPILL_THRESHOLD, config.server().spoolDir(), config.server().instance());
+        SpillBuffer encoded = new SpillBuffer(buffers, spillThreshold, config.server().spoolDir(), config.server().instance());
         long started = System.nanoTime();
         try {
             try {
@@ -182,11 +193,18 @@ public final class WalArchiver {
         }
     }
 
-    /** One zstd worker compresses while this thread receives and hashes: the two cores work at once. */
+    /**
+     * One zstd worker compresses while this thread receives and hashes: the two cores work at once. Only for a few
+     * pushes at a time: a worker's job buffers take about 8 MiB of native memory per push, and with several pushes in
+     * flight their own threads keep the cores busy anyway.
+     */
     private void encode(String cluster, WalFileName name, byte[] head, InputStream rest, OutputStream sink) throws IOException {
-        try (OutputStream out = wal.encoder(cluster, name, sink, 1)) {
+        boolean worker = THREADED_ENCODERS.tryAcquire();
+        try (OutputStream out = wal.encoder(cluster, name, sink, worker ? 1 : 0)) {
             out.write(head);
             Codecs.pump(rest, out);
+        } finally {
+            if (worker) THREADED_ENCODERS.release();
         }
     }
 

@@ -25,6 +25,7 @@ import java.time.Duration;
 import io.pgwarden.server.Routes;
 import io.pgwarden.server.WalEndpoint;
 import io.pgwarden.storage.StorageDriver;
+import io.pgwarden.storage.ChunkPool;
 import io.pgwarden.storage.StorageFactory;
 import java.time.Clock;
 import java.util.LinkedHashMap;
@@ -64,10 +65,27 @@ public final class Daemon implements AutoCloseable {
         this.scheduler = scheduler;
     }
 
+    /**
+     * Upload memory for the whole daemon; it must leave most of the heap to everything else, or a busy moment ends in
+     * OutOfMemoryError (the launcher exits on it) instead of in uploads that wait.
+     */
+    private static ChunkPool uploadBuffers(PgwardenConfig config) {
+        ChunkPool buffers = ChunkPool.forRepository(config.repository());
+        long heap = Runtime.getRuntime().maxMemory();
+        if (buffers.capacityBytes() > heap / 2) {
+            throw new PgwardenException(ErrorCode.CONFIG, "repository.s3.partSize: uploads need " + (buffers.capacityBytes() >> 20)
+                    + " MiB of memory (two parts, one sent while the next is read), more than half of the JVM's heap ("
+                    + (heap >> 20) + " MiB); HINT: lower partSize or raise the heap (PGWARDEN_JAVA_OPTS=-Xmx...)");
+        }
+        return buffers;
+    }
+
     public static Daemon start(PgwardenConfig config, Clock clock) throws Exception {
         removeSpoolLeftovers(config);
         Metrics metrics = new Metrics(clock);
-        StorageDriver driver = StorageFactory.create(config.repository());
+        ChunkPool buffers = uploadBuffers(config);
+        metrics.registerUploadBuffers(() -> (long) buffers.chunksInUse() * ChunkPool.CHUNK, buffers.capacityBytes());
+        StorageDriver driver = StorageFactory.create(config.repository(), buffers);
         StorageDriver storage = new io.pgwarden.storage.CountingStorage(driver, metrics::storageOperation);
         try {
             storage.prepare();
@@ -82,7 +100,7 @@ public final class Daemon implements AutoCloseable {
         ClusterInfoStore clusterInfo = new ClusterInfoStore(storage);
         RequestSlots slots = new RequestSlots(config.server().maxConcurrentPushes(), Duration.ofSeconds(30));
         WalSpools spools = startSpools(config, wal, clock, metrics, storage);
-        WalArchiver archiver = new WalArchiver(config, clusterInfo, wal, clock, slots, spools.accepting());
+        WalArchiver archiver = new WalArchiver(config, clusterInfo, wal, clock, slots, spools.accepting(), buffers);
         Map<String, ToolRunner> runners = runners(config);
         JobEngine jobs = JobEngine.create(config, storage, wal, clusterInfo, runners::get, metrics, clock);
         // Two downloads ahead at once: on two cores, more would only compete with the one being served.

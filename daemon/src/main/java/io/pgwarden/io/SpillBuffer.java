@@ -10,14 +10,17 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import io.pgwarden.storage.ChunkPool;
 
 /**
  * Holds an encoded object until its checksum is known (object metadata must be sent before the body).
- * Stays in memory up to a threshold, then spills to a temp file, so memory is bounded whatever the size.
+ * Stays in memory (chunks of the process's {@link ChunkPool}) up to a threshold, then spills to a temp file, so memory
+ * is bounded whatever the size; it spills early, rather than wait, when the pool has no chunk free.
  */
 public final class SpillBuffer extends OutputStream implements io.pgwarden.storage.StorageDriver.SizedContent {
-    private static final int CHUNK = 1 << 20;
+    private static final int CHUNK = ChunkPool.CHUNK;
 
+    private final ChunkPool pool;
     private final long memoryLimit;
     private final Path spoolDir;
     private final String prefix;
@@ -28,7 +31,8 @@ public final class SpillBuffer extends OutputStream implements io.pgwarden.stora
     private OutputStream fileOut;
 
     /** @param owner names the spool files ({@code pgwarden-spool-OWNER-*.tmp}), so a restarted owner can remove its leftovers */
-    public SpillBuffer(long memoryLimit, Path spoolDir, String owner) {
+    public SpillBuffer(ChunkPool pool, long memoryLimit, Path spoolDir, String owner) {
+        this.pool = pool;
         this.memoryLimit = memoryLimit;
         this.spoolDir = spoolDir;
         this.prefix = filePrefix(owner);
@@ -68,23 +72,30 @@ public final class SpillBuffer extends OutputStream implements io.pgwarden.stora
     @Override
     public void write(byte[] b, int off, int len) throws IOException {
         if (fileOut == null && size + len > memoryLimit) spill();
-        size += len;
         if (fileOut != null) {
             try {
                 fileOut.write(b, off, len);
             } catch (IOException e) {
                 throw failed(e);
             }
+            size += len;
             return;
         }
         while (len > 0) {
             if (lastChunkUsed == CHUNK) {
-                chunks.add(new byte[CHUNK]);
+                byte[] chunk = pool.tryTake();
+                if (chunk == null) {
+                    spill();
+                    write(b, off, len);
+                    return;
+                }
+                chunks.add(chunk);
                 lastChunkUsed = 0;
             }
             int n = Math.min(len, CHUNK - lastChunkUsed);
             System.arraycopy(b, off, chunks.get(chunks.size() - 1), lastChunkUsed, n);
             lastChunkUsed += n;
+            size += n;
             off += n;
             len -= n;
         }
@@ -94,14 +105,20 @@ public final class SpillBuffer extends OutputStream implements io.pgwarden.stora
         try {
             Files.createDirectories(spoolDir);
             file = Files.createTempFile(spoolDir, prefix, ".tmp");
-            fileOut = new java.io.BufferedOutputStream(Files.newOutputStream(file), CHUNK);
+            fileOut = new java.io.BufferedOutputStream(Files.newOutputStream(file), 1 << 17);
             for (int i = 0; i < chunks.size(); i++) {
                 fileOut.write(chunks.get(i), 0, i == chunks.size() - 1 ? lastChunkUsed : CHUNK);
             }
         } catch (IOException e) {
             throw failed(e);
         }
+        giveBack();
+    }
+
+    private void giveBack() {
+        pool.give(chunks);
         chunks.clear();
+        lastChunkUsed = CHUNK;
     }
 
     private SpoolException failed(IOException e) {
@@ -144,7 +161,7 @@ public final class SpillBuffer extends OutputStream implements io.pgwarden.stora
 
     /** Frees memory and deletes the spool file. */
     public void discard() {
-        chunks.clear();
+        giveBack();
         try {
             if (fileOut != null) fileOut.close();
             if (file != null) Files.deleteIfExists(file);

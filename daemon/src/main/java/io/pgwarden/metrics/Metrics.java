@@ -52,6 +52,7 @@ public final class Metrics implements AutoCloseable {
     public static final String WAL_SPOOL_FILES = "pgwarden.wal.spool.files";
     public static final String WAL_SPOOL_OLDEST = "pgwarden.wal.spool.oldest.age";
     public static final String WAL_SPOOL_UPLOADS = "pgwarden.wal.spool.uploads";
+    public static final String UPLOAD_BUFFERS = "pgwarden.upload.buffers";
     /** kind=base has no database; the label is still present (Prometheus meters of one name share label names). */
     public static final String NO_DATABASE = "";
 
@@ -116,6 +117,18 @@ public final class Metrics implements AutoCloseable {
         Counter.builder(STORAGE_OPERATIONS).tag("operation", operation)
                 .description("repository operations by kind (a list on the WAL path would make pushes cost more as the archive grows)")
                 .register(registry).increment();
+    }
+
+    /**
+     * The upload memory (multipart parts, WAL spill buffers), read at each scrape: state=used and state=capacity, in
+     * bytes; used at capacity for long means uploads wait for memory and pushes spill to disk.
+     */
+    public void registerUploadBuffers(java.util.function.LongSupplier used, long capacity) {
+        spoolSuppliers.add(used);
+        Gauge.builder(UPLOAD_BUFFERS, used, java.util.function.LongSupplier::getAsLong).tag("state", "used").baseUnit("bytes")
+                .description("memory held by uploads in flight").register(registry);
+        Gauge.builder(UPLOAD_BUFFERS, () -> capacity).tag("state", "capacity").baseUnit("bytes")
+                .description("memory uploads may hold at most").register(registry);
     }
 
     /**

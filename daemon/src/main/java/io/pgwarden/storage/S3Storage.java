@@ -51,8 +51,14 @@ public final class S3Storage implements StorageDriver {
     private final String prefix;
     private final int partSize;
     private final Optional<S3Config.ObjectLock> objectLock;
+    private final ChunkPool buffers;
 
-    public S3Storage(S3Config config) {
+    /** @param buffers where parts are held while they are read and sent; room for at least one part */
+    public S3Storage(S3Config config, ChunkPool buffers) {
+        if (buffers.capacityBytes() < config.partSize()) {
+            throw new IllegalArgumentException("a pool of " + buffers.capacityBytes() + " bytes cannot hold a part of " + config.partSize());
+        }
+        this.buffers = buffers;
         this.bucket = config.bucket();
         this.prefix = config.prefix();
         this.partSize = (int) Math.min(config.partSize(), Integer.MAX_VALUE - 16);
@@ -99,19 +105,25 @@ public final class S3Storage implements StorageDriver {
 
     private void streamPut(String key, InputStream content, Map<String, String> metadata, boolean onlyIfAbsent) {
         String objectKey = objectKey(key);
-        byte[] first;
+        byte[] head;
+        PooledPart first;
         try {
-            first = readPart(content, 1 << 20);
+            // Small objects (manifests, history files) never wait for pooled memory; larger ones read a part into it.
+            head = content.readNBytes(ChunkPool.CHUNK);
+            first = head.length < ChunkPool.CHUNK ? null
+                    : PooledPart.read(buffers, buffers.take(ChunkPool.chunksFor(partSize)), head, content, partSize);
         } catch (IOException e) {
             throw unreadable(key, e);
         }
-        if (first.length < partSize) {
+        if (first == null || first.length() < partSize) {
             try {
-                s3.putObject(b -> conditional(locked(b.bucket(bucket).key(objectKey).metadata(metadata).contentLength((long) first.length)),
-                        onlyIfAbsent),
-                        body(first));
+                long length = first == null ? head.length : first.length();
+                s3.putObject(b -> conditional(locked(b.bucket(bucket).key(objectKey).metadata(metadata).contentLength(length)),
+                        onlyIfAbsent), first == null ? body(head) : body(first));
             } catch (SdkException e) {
                 throw translate("cannot upload", key, e);
+            } finally {
+                if (first != null) first.release();
             }
             return;
         }
@@ -219,7 +231,7 @@ public final class S3Storage implements StorageDriver {
         return onlyIfAbsent ? b.ifNoneMatch("*") : b;
     }
 
-    private void multipartPut(String key, String objectKey, byte[] first, InputStream content, Map<String, String> metadata,
+    private void multipartPut(String key, String objectKey, PooledPart first, InputStream content, Map<String, String> metadata,
                               boolean onlyIfAbsent) {
         String uploadId;
         try {
@@ -228,23 +240,34 @@ public final class S3Storage implements StorageDriver {
                 objectLock.ifPresent(lock -> b.objectLockMode(lock.mode().name()).objectLockRetainUntilDate(retainUntil(lock)));
             }).uploadId();
         } catch (SdkException e) {
+            first.release();
             throw translate("cannot start a multipart upload of", key, e);
         }
         CompletableFuture<CompletedPart> inFlight = null;
+        PooledPart part = first;
         try {
             List<CompletedPart> parts = new ArrayList<>();
-            byte[] part = first;
-            while (part.length > 0) {
+            while (part != null) {
                 int number = parts.size() + 1;
-                byte[] data = part;
+                PooledPart data = part;
+                part = null;
                 // One part uploads while the next is read (and so produced upstream): reading and sending overlap,
-                // at the cost of a second part buffer.
-                inFlight = CompletableFuture.supplyAsync(() -> CompletedPart.builder().partNumber(number).eTag(s3.uploadPart(
-                        b -> b.bucket(bucket).key(objectKey).uploadId(uploadId).partNumber(number).contentLength((long) data.length),
-                        body(data)).eTag()).build(), PART_UPLOADS);
-                part = data.length < partSize ? new byte[0] : readPart(content, partSize);
+                // when the pool has room for a second part.
+                inFlight = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return CompletedPart.builder().partNumber(number).eTag(s3.uploadPart(b -> b.bucket(bucket).key(objectKey)
+                                .uploadId(uploadId).partNumber(number).contentLength((long) data.length()), body(data)).eTag()).build();
+                    } finally {
+                        data.release();
+                    }
+                }, PART_UPLOADS);
+                if (data.length() == partSize) part = nextPart(content, inFlight);
                 parts.add(joinPart(inFlight));
                 inFlight = null;
+                if (part != null && part.length() == 0) {
+                    part.release();
+                    part = null;
+                }
             }
             s3.completeMultipartUpload(b -> {
                 b.bucket(bucket).key(objectKey).uploadId(uploadId).multipartUpload(m -> m.parts(parts));
@@ -260,7 +283,23 @@ public final class S3Storage implements StorageDriver {
             // Whatever went wrong (the source's own error, an interrupt), no partial object may become visible.
             abort(key, objectKey, uploadId, inFlight);
             throw e;
+        } finally {
+            if (part != null) part.release();
         }
+    }
+
+    /**
+     * Reads the next part into pooled chunks. When the pool cannot spare a second part now, waits for the part in
+     * flight to be sent (it gives its chunks back) before waiting for chunks, so this upload holds none while it waits.
+     */
+    private PooledPart nextPart(InputStream content, CompletableFuture<CompletedPart> inFlight) throws IOException {
+        int n = ChunkPool.chunksFor(partSize);
+        List<byte[]> chunks = buffers.tryTake(n);
+        if (chunks == null) {
+            inFlight.exceptionally(x -> null).join();
+            chunks = buffers.take(n);
+        }
+        return PooledPart.read(buffers, chunks, new byte[0], content, partSize);
     }
 
     /** Under object lock every object is written with its retain-until date (the SDK adds the checksum S3 requires). */
@@ -338,25 +377,13 @@ public final class S3Storage implements StorageDriver {
         }
     }
 
-    /**
-     * Reads up to one part. The first part starts small and grows, so small objects cost small buffers; once the
-     * stream is known to be multipart, later parts are allocated whole (growing them copied 2x the part size each).
-     */
-    private byte[] readPart(InputStream in, int initialCapacity) throws IOException {
-        byte[] buf = new byte[Math.min(partSize, initialCapacity)];
-        int len = 0;
-        while (len < partSize) {
-            if (len == buf.length) buf = java.util.Arrays.copyOf(buf, Math.min(partSize, buf.length * 2));
-            int n = in.read(buf, len, buf.length - len);
-            if (n < 0) break;
-            len += n;
-        }
-        return len == buf.length ? buf : java.util.Arrays.copyOf(buf, len);
-    }
-
     private static RequestBody body(byte[] data) {
         // A content provider (not fromBytes) so a retry can replay the part without copying it.
         return RequestBody.fromContentProvider(() -> new ByteArrayInputStream(data), data.length, "application/octet-stream");
+    }
+
+    private static RequestBody body(PooledPart part) {
+        return RequestBody.fromContentProvider(part::open, part.length(), "application/octet-stream");
     }
 
     @Override

@@ -7,10 +7,16 @@ public final class StorageFactory {
     private StorageFactory() {
     }
 
+    /** With upload buffers of its own: for a process that has no other uploads (a CLI command, a test). */
     public static StorageDriver create(RepositoryConfig config) {
+        return create(config, ChunkPool.forRepository(config));
+    }
+
+    /** @param buffers the process's upload memory, shared with the WAL pushes' spill buffers */
+    public static StorageDriver create(RepositoryConfig config, ChunkPool buffers) {
         return switch (config.type()) {
             case FILESYSTEM -> new FilesystemStorage(config.path().orElseThrow());
-            case S3 -> new S3Storage(config.s3().orElseThrow());
+            case S3 -> new S3Storage(config.s3().orElseThrow(), buffers);
         };
     }
 }

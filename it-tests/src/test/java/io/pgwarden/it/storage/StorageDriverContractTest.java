@@ -7,6 +7,7 @@ import io.pgwarden.config.S3Config;
 import io.pgwarden.config.Secret;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.it.support.S3Server;
+import io.pgwarden.storage.ChunkPool;
 import io.pgwarden.storage.FilesystemStorage;
 import io.pgwarden.storage.S3Storage;
 import io.pgwarden.storage.StorageDriver;
@@ -21,16 +22,21 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.api.Test;
 
-/** The driver contract on a real S3 server (S3Proxy) and a real directory. */
+/**
+ * The driver contract on a real S3 server (S3Proxy) and a real directory. The S3 driver gets upload memory for exactly
+ * one part, the least it may have, so every multipart upload here also shows it waits for memory rather than take more.
+ */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class StorageDriverContractTest {
     private static final long PART = 5L << 20;
+    private final ChunkPool buffers = new ChunkPool(PART);
 
     Path dir;
     S3Server s3;
@@ -43,7 +49,8 @@ class StorageDriverContractTest {
         s3 = new S3Server().start();
         s3.createBucket("contract");
         s3Storage = new S3Storage(new S3Config(Optional.of(s3.endpoint()), "contract", "pfx/", "us-east-1", true,
-                Optional.of(new Secret(S3Server.ACCESS_KEY)), Optional.of(new Secret(S3Server.SECRET_KEY)), 2, PART, Duration.ofSeconds(30), Optional.empty(), Optional.empty()));
+                Optional.of(new Secret(S3Server.ACCESS_KEY)), Optional.of(new Secret(S3Server.SECRET_KEY)), 2, PART, Duration.ofSeconds(30), Optional.empty(), Optional.empty()),
+                buffers);
         fsStorage = new FilesystemStorage(dir.resolve("repo"));
     }
 
@@ -56,6 +63,33 @@ class StorageDriverContractTest {
 
     Stream<StorageDriver> drivers() {
         return Stream.of(s3Storage, fsStorage);
+    }
+
+    /** Whatever a test did, failed uploads included, every chunk of upload memory is back in the pool. */
+    @AfterEach
+    void noUploadMemoryKept() {
+        assertThat(buffers.chunksInUse()).as("chunks still held by uploads").isZero();
+    }
+
+    /** Four multipart uploads at once, each larger than all the upload memory: all complete, none waits forever. */
+    @ParameterizedTest(autoCloseArguments = false) // the drivers are shared by the whole class
+    @MethodSource("drivers")
+    void concurrentUploadsLargerThanTheUploadMemoryAllComplete(StorageDriver storage) throws Exception {
+        byte[][] contents = new byte[4][];
+        var uploads = new java.util.ArrayList<java.util.concurrent.Future<?>>();
+        try (var pool = java.util.concurrent.Executors.newFixedThreadPool(contents.length)) {
+            for (int i = 0; i < contents.length; i++) {
+                byte[] content = contents[i] = random(2 * (int) PART + 1000 * (i + 1));
+                String key = "many/obj-" + i;
+                uploads.add(pool.submit(() -> storage.put(key, new ByteArrayInputStream(content), Map.of())));
+            }
+            for (var upload : uploads) upload.get(120, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        for (int i = 0; i < contents.length; i++) {
+            try (var object = storage.get("many/obj-" + i).orElseThrow()) {
+                assertThat(object.content().readAllBytes()).isEqualTo(contents[i]);
+            }
+        }
     }
 
     @ParameterizedTest(autoCloseArguments = false) // the drivers are shared by the whole class
@@ -168,7 +202,8 @@ class StorageDriverContractTest {
     void anUnreachableS3EndpointIsUnavailable() {
         int port = io.pgwarden.it.support.TestDirs.freePort();
         try (var dead = new S3Storage(new S3Config(Optional.of(java.net.URI.create("http://127.0.0.1:" + port)), "x", "", "us-east-1", true,
-                Optional.of(new Secret("a")), Optional.of(new Secret("b")), 1, PART, Duration.ofSeconds(5), Optional.empty(), Optional.empty()))) {
+                Optional.of(new Secret("a")), Optional.of(new Secret("b")), 1, PART, Duration.ofSeconds(5), Optional.empty(), Optional.empty()),
+                new ChunkPool(PART))) {
             assertThatThrownBy(dead::checkReachable).isInstanceOfSatisfying(PgwardenException.class,
                     e -> assertThat(e.code().httpStatus()).isEqualTo(503));
         }

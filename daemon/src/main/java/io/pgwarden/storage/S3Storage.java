@@ -242,6 +242,9 @@ public final class S3Storage implements StorageDriver {
         } catch (SdkException e) {
             first.release();
             throw translate("cannot start a multipart upload of", key, e);
+        } catch (RuntimeException e) {
+            first.release();
+            throw e;
         }
         CompletableFuture<CompletedPart> inFlight = null;
         PooledPart part = first;

@@ -56,6 +56,14 @@ class IncompressiblePushFloodTest {
             }
             Thread.sleep(3000); // every push has received and encoded its first part, and now waits for the rest
             assertThat(daemon.isAlive()).as("daemon alive with every push paused; its log:\n%s", tail(log)).isTrue();
+            // What an operator sees meanwhile: the upload memory in use, full, never beyond its capacity (32 MiB).
+            HttpClient http = HttpClient.newHttpClient();
+            String scrape = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            double capacity = PgwardenFixture.seriesValue(scrape, "pgwarden_upload_buffers_bytes{state=\"capacity\"}");
+            assertThat(capacity).isEqualTo(32 << 20);
+            assertThat(PgwardenFixture.seriesValue(scrape, "pgwarden_upload_buffers_bytes{state=\"used\"}")).isGreaterThan(capacity / 2)
+                    .isLessThanOrEqualTo(capacity);
 
             for (int i = 0; i < PUSHES; i++) send(daemon, log, sockets.get(i), name(i + 1), segments.get(i), FIRST_PART, SEGMENT);
             for (int i = 0; i < PUSHES; i++) {
@@ -63,7 +71,6 @@ class IncompressiblePushFloodTest {
                         .isEqualTo("HTTP/1.1 201 Created");
             }
             assertThat(daemon.isAlive()).isTrue();
-            HttpClient http = HttpClient.newHttpClient();
             for (int i = 0; i < PUSHES; i++) {
                 HttpResponse<byte[]> got = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/clusters/main/wal/" + name(i + 1)))
                         .header("Authorization", "Bearer " + PgwardenFixture.TOKEN).build(), HttpResponse.BodyHandlers.ofByteArray());

@@ -28,7 +28,8 @@ import org.junit.jupiter.api.Test;
  * Base: (a) pgwarden through the runner (-Dbench.runner=docker|process) into S3Proxy, zstd-1;
  * (b) pg_basebackup -D - -Ft -X none > /dev/null (the ceiling); (c) pg_basebackup | zstd -1 | curl -T - into S3Proxy.
  * Dump: (d) pgwarden dump of the database; (e) pg_dump -Fc > /dev/null; (f) pg_dump -Fc -Z0 | zstd -1 | curl -T -.
- * Report in it-tests/target/bench/backup.txt.
+ * Report in it-tests/target/bench/backup.txt (backup-scaleN.txt for another scale). For large scales, -Dbench.s3.dir=DIR keeps
+ * S3Proxy's objects on disk instead of in this JVM's heap.
  */
 @Tag("benchmark")
 class BackupBenchmark {
@@ -87,7 +88,7 @@ class BackupBenchmark {
 
                 double mb = dbBytes / 1e6;
                 String text = """
-                        Backup benchmark: pgbench scale %d, database %.0f MB, S3Proxy (in-memory) on loopback, 2 cores, %s runner%s
+                        Backup benchmark: pgbench scale %d, database %.0f MB, S3Proxy (%s) on loopback, 2 cores, %s runner%s
                           (b) pg_basebackup > /dev/null                  %7.1f MB/s  (ceiling)
                           (c) pg_basebackup | zstd -1 | curl -T - (S3)   %7.1f MB/s
                           (a) pgwarden base backup, zstd-1               %7.1f MB/s   (a)/(c) = %.2fx, (a)/(b) = %.2fx
@@ -95,14 +96,14 @@ class BackupBenchmark {
                           (f) pg_dump -Fc -Z0 | zstd -1 | curl -T - (S3) %7.1f MB/s
                           (d) pgwarden dump (globals + database)         %7.1f MB/s   (d)/(e) = %.2fx, (d)/(f) = %.2fx
                           daemon peak RSS %d MB (after the runs: %d MB)
-                        """.formatted(SCALE, mb, RUNNER, RUNNER.equals("docker") ? " (stdout through " + STREAM + ")" : "", mb / sec(baseCeiling), mb / sec(basePipeline), mb / seconds(base),
+                        """.formatted(SCALE, mb, System.getProperty("bench.s3.dir") == null ? "in memory" : "on disk", RUNNER, RUNNER.equals("docker") ? " (stdout through " + STREAM + ")" : "", mb / sec(baseCeiling), mb / sec(basePipeline), mb / seconds(base),
                         sec(basePipeline) / seconds(base), sec(baseCeiling) / seconds(base),
                         mb / sec(dumpCeiling), mb / sec(dumpPipeline), mb / seconds(dumped),
                         sec(dumpCeiling) / seconds(dumped), sec(dumpPipeline) / seconds(dumped), rssKb.get() / 1024, rssAfter / 1024);
                 text += restoreText;
                 System.out.println(text);
                 Files.createDirectories(Path.of("target/bench"));
-                Files.writeString(Path.of("target/bench/backup.txt"), text);
+                Files.writeString(Path.of(SCALE == 100 ? "target/bench/backup.txt" : "target/bench/backup-scale" + SCALE + ".txt"), text);
             } finally {
                 if (daemon != null) daemon.destroyForcibly().waitFor();
                 pg.close();

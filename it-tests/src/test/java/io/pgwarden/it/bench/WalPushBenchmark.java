@@ -158,6 +158,7 @@ class WalPushBenchmark {
         var r = Processes.run(List.of(jcmd.toString(), Long.toString(pid), "VM.native_memory", "summary"), null);
         Files.createDirectories(Path.of("target/bench"));
         Files.writeString(Path.of("target/bench/daemon-nmt.txt"), r.stdout() + r.stderr());
+        Files.copy(Path.of("/proc/" + pid + "/smaps"), Path.of("target/bench/daemon-smaps.txt"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
 
     /** A process's peak resident memory (VmHWM), in KiB. */

@@ -12,7 +12,7 @@ import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 
 /**
- * A real S3 server in-process (S3Proxy over an in-memory store). It can be stopped and started again on the
+ * A real S3 server in-process (S3Proxy over an in-memory store, or a directory with -Dbench.s3.dir). It can be stopped and started again on the
  * same port with the same content, to play an S3 outage.
  */
 public final class S3Server implements AutoCloseable {
@@ -31,7 +31,17 @@ public final class S3Server implements AutoCloseable {
         Properties props = new Properties();
         props.setProperty("jclouds.identity", ACCESS_KEY);
         props.setProperty("jclouds.credential", SECRET_KEY);
-        this.store = BlobStores.create("transient-nio2", props);
+        // Benchmarks of large databases (-Dbench.s3.dir=DIR): objects on disk, not in this JVM's heap.
+        String dir = System.getProperty("bench.s3.dir");
+        if (dir != null) {
+            try {
+                java.nio.file.Files.createDirectories(java.nio.file.Path.of(dir));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            props.setProperty("jclouds.filesystem.basedir", dir);
+        }
+        this.store = BlobStores.create(dir == null ? "transient-nio2" : "filesystem-nio2", props);
     }
 
     public S3Server start() throws Exception {

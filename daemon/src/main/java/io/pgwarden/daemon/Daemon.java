@@ -73,9 +73,9 @@ public final class Daemon implements AutoCloseable {
         ChunkPool buffers = ChunkPool.forRepository(config.repository());
         long heap = Runtime.getRuntime().maxMemory();
         if (buffers.capacityBytes() > heap / 2) {
-            throw new PgwardenException(ErrorCode.CONFIG, "repository.s3.partSize: uploads need " + (buffers.capacityBytes() >> 20)
-                    + " MiB of memory (two parts, one sent while the next is read), more than half of the JVM's heap ("
-                    + (heap >> 20) + " MiB); HINT: lower partSize or raise the heap (PGWARDEN_JAVA_OPTS=-Xmx...)");
+            throw new PgwardenException(ErrorCode.CONFIG, "uploads need " + (buffers.capacityBytes() >> 20) + " MiB of memory (two parts of"
+                    + " repository.s3.partSize, at least 32 MiB), more than half of the JVM's heap (" + (heap >> 20) + " MiB);"
+                    + " HINT: raise the heap (PGWARDEN_JAVA_OPTS=-Xmx...) or lower partSize");
         }
         return buffers;
     }

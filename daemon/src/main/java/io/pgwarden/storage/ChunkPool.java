@@ -11,8 +11,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The memory that uploads buffer in: multipart parts and the spill buffers of WAL pushes take 1 MiB chunks from
- * here, so the heap they hold is bounded whatever the load (eight slow incompressible pushes beside a base backup
- * used to need more than the whole heap). Chunks are reused rather than left to the collector.
+ * here, so the heap they hold is bounded whatever the load (before, each push in flight could hold 8 MiB, and 32 slow
+ * pushes of incompressible WAL ran the daemon out of heap). Chunks are reused rather than left to the collector.
  * <p>Two ways to take: {@link #tryTake()} never waits (a spill buffer that gets nothing writes to disk instead), and
  * {@link #take(int)} waits for all it asks at once, so callers must hold no chunks while they wait: then two waiters
  * can never each hold half of what the other needs. Both honour the queue: a waiting upload is not starved by pushes.

@@ -44,6 +44,30 @@ class CheckConfigCommandTest {
         assertThat(r.stderr()).contains("Unknown option: '--konfig'");
     }
 
+    /** Upload memory is two parts: with 64 MiB parts, 128 MiB, which the daemon's default 128 MiB heap cannot spare. */
+    @Test
+    void theDaemonRefusesToStartWhenItsUploadMemoryWouldTakeHalfTheHeap() throws Exception {
+        Path token = Files.writeString(dir.resolve("main.token"), "a-token-of-sixteen-chars\n");
+        Path config = dir.resolve("big-parts.yml");
+        Files.writeString(config, """
+                server: {listen: "127.0.0.1:%d"}
+                repository:
+                  type: s3
+                  s3: {endpoint: "http://127.0.0.1:9", bucket: b, region: us-east-1, pathStyle: true, accessKey: a, secretKey: b, partSize: 64MiB}
+                clusters:
+                  main: {walToken: "${file:%s}"}
+                """.formatted(io.pgwarden.it.support.TestDirs.freePort(), token));
+        Process daemon = new ProcessBuilder(Launcher.executable().toString(), "run", "--config", config.toString()).redirectErrorStream(true).start();
+        try {
+            assertThat(daemon.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).as("the daemon exits at once").isTrue();
+            assertThat(daemon.exitValue()).isEqualTo(2);
+            assertThat(new String(daemon.getInputStream().readAllBytes())).contains("uploads need 128 MiB of memory (two parts of"
+                    + " repository.s3.partSize, at least 32 MiB), more than half of the JVM's heap").contains("HINT: raise the heap");
+        } finally {
+            daemon.destroyForcibly().waitFor();
+        }
+    }
+
     private static String run(ProcessBuilder pb) {
         try {
             Process p = pb.start();

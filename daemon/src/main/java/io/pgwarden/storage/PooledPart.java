@@ -37,7 +37,7 @@ final class PooledPart {
                 if (fromHead > 0) System.arraycopy(head, length, chunk, 0, fromHead);
                 int want = Math.min(chunk.length, max - length) - fromHead;
                 int n = want > 0 ? in.readNBytes(chunk, fromHead, want) : 0;
-                used.add(chunk);
+                if (fromHead + n > 0) used.add(chunk);
                 length += fromHead + n;
                 if (n < want) break; // the source ended
             }

@@ -84,7 +84,7 @@ public final class Daemon implements AutoCloseable {
         removeSpoolLeftovers(config);
         Metrics metrics = new Metrics(clock);
         ChunkPool buffers = uploadBuffers(config);
-        metrics.registerUploadBuffers(() -> (long) buffers.chunksInUse() * ChunkPool.CHUNK, buffers.capacityBytes());
+        metrics.registerUploadBuffers(buffers::bytesInUse, buffers.capacityBytes());
         StorageDriver driver = StorageFactory.create(config.repository(), buffers);
         StorageDriver storage = new io.pgwarden.storage.CountingStorage(driver, metrics::storageOperation);
         try {

@@ -84,6 +84,10 @@ public final class ChunkPool {
         return capacity - free.availablePermits();
     }
 
+    public long bytesInUse() {
+        return (long) chunksInUse() * CHUNK;
+    }
+
     /** tryAcquire(0, unit) rather than tryAcquire(): the plain form barges past queued waiters. */
     private boolean acquireNow(int n) {
         try {

@@ -117,9 +117,18 @@ class AbusiveClientsTest {
         return Duration.ofNanos(System.nanoTime() - t0);
     }
 
-    private static String headers(String file, int length) {
+    /** A WAL push's request head for cluster 'main', sent by hand over a socket. */
+    static String headers(String file, int length) {
         return "PUT /v1/clusters/main/wal/" + file + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + PgwardenFixture.TOKEN
                 + "\r\nContent-Length: " + length + "\r\n\r\n";
+    }
+
+    /** The answer's status line ("HTTP/1.1 201 Created"), or "" if the connection closed first. */
+    static String statusLine(InputStream in) throws IOException {
+        StringBuilder line = new StringBuilder();
+        int c;
+        while ((c = in.read()) >= 0 && c != '\r') line.append((char) c);
+        return line.toString();
     }
 
     /** A push whose body arrives one byte a second; {@code answer} completes with the status line. */
@@ -145,11 +154,8 @@ class AbusiveClientsTest {
             });
             Thread.ofVirtual().start(() -> {
                 try {
-                    InputStream in = socket.getInputStream();
-                    StringBuilder line = new StringBuilder();
-                    int c;
-                    while ((c = in.read()) >= 0 && c != '\r') line.append((char) c);
-                    answer.complete(line.length() == 0 ? "(closed without an answer)" : line.toString());
+                    String line = statusLine(socket.getInputStream());
+                    answer.complete(line.isEmpty() ? "(closed without an answer)" : line);
                 } catch (IOException e) {
                     answer.complete("(" + e + ")");
                 }

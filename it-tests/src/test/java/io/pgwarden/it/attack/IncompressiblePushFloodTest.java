@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.pgwarden.it.support.Launcher;
 import io.pgwarden.it.support.PgwardenFixture;
 import io.pgwarden.it.support.TestDirs;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.Socket;
@@ -51,7 +50,7 @@ class IncompressiblePushFloodTest {
             for (int i = 0; i < PUSHES; i++) {
                 Socket s = new Socket(InetAddress.getLoopbackAddress(), port);
                 sockets.add(s);
-                s.getOutputStream().write(headers(name(i + 1)).getBytes(StandardCharsets.US_ASCII));
+                s.getOutputStream().write(AbusiveClientsTest.headers(name(i + 1), SEGMENT).getBytes(StandardCharsets.US_ASCII));
                 send(daemon, log, s, name(i + 1), segments.get(i), 0, FIRST_PART);
             }
             Thread.sleep(3000); // every push has received and encoded its first part, and now waits for the rest
@@ -67,7 +66,7 @@ class IncompressiblePushFloodTest {
 
             for (int i = 0; i < PUSHES; i++) send(daemon, log, sockets.get(i), name(i + 1), segments.get(i), FIRST_PART, SEGMENT);
             for (int i = 0; i < PUSHES; i++) {
-                assertThat(statusLine(sockets.get(i).getInputStream())).as("push of %s; daemon log:\n%s", name(i + 1), tail(log))
+                assertThat(AbusiveClientsTest.statusLine(sockets.get(i).getInputStream())).as("push of %s; daemon log:\n%s", name(i + 1), tail(log))
                         .isEqualTo("HTTP/1.1 201 Created");
             }
             assertThat(daemon.isAlive()).isTrue();
@@ -111,18 +110,6 @@ class IncompressiblePushFloodTest {
         h.putShort(0, (short) 0xD110).putShort(2, (short) 0x0002).putInt(4, 1).putLong(8, (long) segment * SEGMENT).putInt(16, 0)
                 .putLong(24, 7_300_000_000_000_000_001L).putInt(32, SEGMENT).putInt(36, 8192);
         return b;
-    }
-
-    private static String headers(String file) {
-        return "PUT /v1/clusters/main/wal/" + file + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + PgwardenFixture.TOKEN
-                + "\r\nContent-Length: " + SEGMENT + "\r\n\r\n";
-    }
-
-    private static String statusLine(InputStream in) throws java.io.IOException {
-        StringBuilder line = new StringBuilder();
-        int c;
-        while ((c = in.read()) >= 0 && c != '\r') line.append((char) c);
-        return line.toString();
     }
 
     private static String tail(Path log) throws java.io.IOException {

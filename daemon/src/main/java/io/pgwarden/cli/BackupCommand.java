@@ -14,6 +14,7 @@ import io.pgwarden.runner.ToolRunner;
 import io.pgwarden.runner.ToolRunners;
 import io.pgwarden.storage.StorageDriver;
 import io.pgwarden.repository.RepositoryMarker;
+import io.pgwarden.storage.StagingDir;
 import java.time.Clock;
 import java.util.Optional;
 import java.util.concurrent.Callable;
@@ -70,7 +71,8 @@ final class BackupCommand implements Callable<Integer> {
     }
 
     private static JobRun runStandalone(PgwardenConfig cfg, JobRequest request) {
-        try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.WRITE);
+        try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.WRITE,
+                     StagingDir.temporaryIn(cfg.server().spoolDir()));
              ToolRunner runner = ToolRunners.create(cfg.cluster(request.cluster()).runner(), INSTANCE);
              Metrics metrics = new Metrics(Clock.systemUTC())) {
             WalRepository wal = new WalRepository(storage, cfg.repository());

@@ -85,7 +85,8 @@ public final class Daemon implements AutoCloseable {
         Metrics metrics = new Metrics(clock);
         ChunkPool buffers = uploadBuffers(config);
         metrics.registerUploadBuffers(buffers::bytesInUse, buffers.capacityBytes());
-        StorageDriver driver = StorageFactory.create(config.repository(), buffers);
+        StorageDriver driver = StorageFactory.create(config.repository(), buffers,
+                new io.pgwarden.storage.StagingDir(config.server().spoolDir(), config.server().instance()));
         StorageDriver storage = new io.pgwarden.storage.CountingStorage(driver, metrics::storageOperation);
         try {
             storage.prepare();

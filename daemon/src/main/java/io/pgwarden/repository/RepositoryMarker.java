@@ -39,8 +39,13 @@ public final class RepositoryMarker {
 
     /** Opens the configured repository and checks it against the configured encryption; closes it again on refusal. */
     public static StorageDriver open(RepositoryConfig config, Access access) {
+        return open(config, access, io.pgwarden.storage.StagingDir.temporary());
+    }
+
+    /** @param staging where the large parts of very large uploads go (a CLI backup: server.spoolDir) */
+    public static StorageDriver open(RepositoryConfig config, Access access, io.pgwarden.storage.StagingDir staging) {
         Encoding encoding = Encoding.of(config);
-        StorageDriver storage = StorageFactory.create(config);
+        StorageDriver storage = StorageFactory.create(config, io.pgwarden.storage.ChunkPool.forRepository(config), staging);
         try {
             check(storage, encoding, access);
             return storage;

@@ -12,7 +12,7 @@ import java.util.List;
  * Up to one part of an upload, held in chunks of a {@link ChunkPool}: read from the source once, sent (and re-sent on a
  * retry) from memory, given back exactly once. Chunks the part did not need go back as soon as it is read.
  */
-final class PooledPart {
+final class PooledPart implements UploadPart {
     private final ChunkPool pool;
     private List<byte[]> chunks;
     private final int length;
@@ -49,12 +49,13 @@ final class PooledPart {
         return new PooledPart(pool, used, length);
     }
 
-    int length() {
+    @Override
+    public long length() {
         return length;
     }
 
-    /** A fresh stream over the part's bytes (the SDK opens one per attempt). */
-    synchronized InputStream open() {
+    @Override
+    public synchronized InputStream open() {
         if (chunks == null) throw new IllegalStateException("part already given back to the pool");
         List<InputStream> pieces = new ArrayList<>(chunks.size());
         for (int i = 0; i < chunks.size(); i++) {
@@ -63,8 +64,8 @@ final class PooledPart {
         return new SequenceInputStream(Collections.enumeration(pieces));
     }
 
-    /** Gives the chunks back; later calls do nothing. */
-    synchronized void release() {
+    @Override
+    public synchronized void release() {
         if (chunks == null) return;
         pool.give(chunks);
         chunks = null;

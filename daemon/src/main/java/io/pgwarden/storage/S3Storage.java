@@ -50,15 +50,29 @@ public final class S3Storage implements StorageDriver {
     private final String bucket;
     private final String prefix;
     private final int partSize;
+    private final PartSizes partSizes;
     private final Optional<S3Config.ObjectLock> objectLock;
     private final ChunkPool buffers;
+    private final StagingDir staging;
 
-    /** @param buffers where parts are held while they are read and sent; room for at least one part */
+    /** With the default part schedule and larger parts staged in the system's temporary directory. */
     public S3Storage(S3Config config, ChunkPool buffers) {
+        this(config, buffers, StagingDir.temporary(), PartSizes.of(config.partSize()));
+    }
+
+    /**
+     * @param buffers   where parts of the configured size are held while they are read and sent; room for at least one
+     * @param staging   where the larger parts of very large objects are held instead
+     * @param partSizes the size of each part of an upload
+     */
+    public S3Storage(S3Config config, ChunkPool buffers, StagingDir staging, PartSizes partSizes) {
         if (buffers.capacityBytes() < config.partSize()) {
             throw new IllegalArgumentException("a pool of " + buffers.capacityBytes() + " bytes cannot hold a part of " + config.partSize());
         }
+        if (partSizes.base() != config.partSize()) throw new IllegalArgumentException("part schedule does not start at partSize");
         this.buffers = buffers;
+        this.staging = staging;
+        this.partSizes = partSizes;
         this.bucket = config.bucket();
         this.prefix = config.prefix();
         this.partSize = (int) Math.min(config.partSize(), Integer.MAX_VALUE - 16);
@@ -247,24 +261,24 @@ public final class S3Storage implements StorageDriver {
             throw e;
         }
         CompletableFuture<CompletedPart> inFlight = null;
-        PooledPart part = first;
+        UploadPart part = first;
         try {
             List<CompletedPart> parts = new ArrayList<>();
             while (part != null) {
                 int number = parts.size() + 1;
-                PooledPart data = part;
+                UploadPart data = part;
                 part = null;
                 // One part uploads while the next is read (and so produced upstream): reading and sending overlap,
                 // when the pool has room for a second part.
                 inFlight = CompletableFuture.supplyAsync(() -> {
                     try {
                         return CompletedPart.builder().partNumber(number).eTag(s3.uploadPart(b -> b.bucket(bucket).key(objectKey)
-                                .uploadId(uploadId).partNumber(number).contentLength((long) data.length()), body(data)).eTag()).build();
+                                .uploadId(uploadId).partNumber(number).contentLength(data.length()), body(data)).eTag()).build();
                     } finally {
                         data.release();
                     }
                 }, PART_UPLOADS);
-                if (data.length() == partSize) part = nextPart(content, inFlight);
+                if (data.length() == partSizes.sizeOf(number)) part = nextPart(key, content, inFlight, number + 1);
                 parts.add(joinPart(inFlight));
                 inFlight = null;
                 if (part != null && part.length() == 0) {
@@ -279,6 +293,9 @@ public final class S3Storage implements StorageDriver {
         } catch (SdkException e) {
             abort(key, objectKey, uploadId, inFlight);
             throw translate("cannot upload", key, e);
+        } catch (StagedPart.StagingException e) {
+            abort(key, objectKey, uploadId, inFlight);
+            throw new PgwardenException(ErrorCode.STORAGE, "cannot upload '" + describe(key) + "': " + e.getMessage(), e);
         } catch (IOException e) {
             abort(key, objectKey, uploadId, inFlight);
             throw unreadable(key, e);
@@ -294,8 +311,17 @@ public final class S3Storage implements StorageDriver {
     /**
      * Reads the next part into pooled chunks. When the pool cannot spare a second part now, waits for the part in
      * flight to be sent (it gives its chunks back) before waiting for chunks, so this upload holds none while it waits.
+     * A part larger than the configured size (beyond the first 900 parts) is staged on disk instead.
      */
-    private PooledPart nextPart(InputStream content, CompletableFuture<CompletedPart> inFlight) throws IOException {
+    private UploadPart nextPart(String key, InputStream content, CompletableFuture<CompletedPart> inFlight, int number) throws IOException {
+        if (number > PartSizes.MAX_PARTS) {
+            if (content.read() < 0) return null;
+            throw new PgwardenException(ErrorCode.STORAGE, "cannot upload '" + describe(key) + "': it is larger than "
+                    + partSizes.maxObjectBytes() + " bytes, the most " + PartSizes.MAX_PARTS + " parts starting at partSize "
+                    + partSize + " can hold");
+        }
+        long size = partSizes.sizeOf(number);
+        if (size > partSize) return StagedPart.read(staging, content, size);
         int n = ChunkPool.chunksFor(partSize);
         List<byte[]> chunks = buffers.tryTake(n);
         if (chunks == null) {
@@ -385,7 +411,7 @@ public final class S3Storage implements StorageDriver {
         return RequestBody.fromContentProvider(() -> new ByteArrayInputStream(data), data.length, "application/octet-stream");
     }
 
-    private static RequestBody body(PooledPart part) {
+    private static RequestBody body(UploadPart part) {
         return RequestBody.fromContentProvider(part::open, part.length(), "application/octet-stream");
     }
 

@@ -92,6 +92,8 @@ class BaseBackupSideBySideBenchmark {
                     cpu[i] = Math.min(cpu[i], (MachineCpu.busyMillis() - busy) / 1e3);
                 }
             }
+            WalPushBenchmark.nativeMemorySummary(daemon.pid(), "base-backup-process");
+            WalPushBenchmark.nativeMemorySummary(dockerDaemon.pid(), "base-backup-sidecar");
             double mb = dbBytes / 1e6;
             String text = """
                     Full base backups side by side: pgbench scale %d, database %.0f MB, S3Proxy over HTTPS (in memory) on

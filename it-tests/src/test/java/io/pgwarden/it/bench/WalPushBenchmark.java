@@ -45,7 +45,7 @@ class WalPushBenchmark {
                 long[] direct = push(segments, f -> directCurl(s3, "direct", f));
                 long parallelNanos = parallel(segments, dir);
                 long peakRssKb = peakRssKb(daemon.pid());
-                nativeMemorySummary(daemon.pid());
+                nativeMemorySummary(daemon.pid(), "daemon");
                 report(dir, segments, viaPgwarden, direct, parallelNanos, peakRssKb);
             } finally {
                 daemon.destroy();
@@ -152,13 +152,13 @@ class WalPushBenchmark {
     }
 
     /** With PGWARDEN_JAVA_OPTS=-XX:NativeMemoryTracking=summary, saves where the daemon's memory went. */
-    private static void nativeMemorySummary(long pid) throws Exception {
+    static void nativeMemorySummary(long pid, String name) throws Exception {
         if (!String.valueOf(System.getenv("PGWARDEN_JAVA_OPTS")).contains("NativeMemoryTracking")) return;
         Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
         var r = Processes.run(List.of(jcmd.toString(), Long.toString(pid), "VM.native_memory", "summary"), null);
         Files.createDirectories(Path.of("target/bench"));
-        Files.writeString(Path.of("target/bench/daemon-nmt.txt"), r.stdout() + r.stderr());
-        Files.copy(Path.of("/proc/" + pid + "/smaps"), Path.of("target/bench/daemon-smaps.txt"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.writeString(Path.of("target/bench/" + name + "-nmt.txt"), r.stdout() + r.stderr());
+        Files.copy(Path.of("/proc/" + pid + "/smaps"), Path.of("target/bench/" + name + "-smaps.txt"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
 
     /** A process's peak resident memory (VmHWM), in KiB. */

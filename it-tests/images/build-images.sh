@@ -3,13 +3,16 @@
 # Idempotent: an image whose tag already exists is left alone; FORCE=1 rebuilds.
 #   local/postgres:15     PostgreSQL 15 server and client tools plus curl, for test servers and tool sidecars.
 #                         No entrypoint: tests run initdb/postgres themselves, as user postgres.
+#   local/postgres:13, :17  the same for PostgreSQL 13 (Debian 11 "bullseye") and 17 (Debian 13 "trixie"): the
+#                         focused end-to-end runs on other majors (no reachable package source has 14 or 16).
 #   local/pgwarden-jre    Debian minbase plus a Java runtime made with jlink from this machine's JDK (21 or newer):
 #                         the BASE_IMAGE daemon/Dockerfile is built on in the container tests.
 set -euo pipefail
 
-PG_IMAGE="${PGWARDEN_PG_IMAGE:-local/postgres:15}"
 JRE_IMAGE="${PGWARDEN_JRE_IMAGE:-local/pgwarden-jre}"
-SUITE="${DEBIAN_SUITE:-bookworm}"
+# PostgreSQL major -> the Debian suite that packages it.
+declare -A SUITES=([13]=bullseye [15]=bookworm [17]=trixie)
+MAJORS="${PGWARDEN_PG_MAJORS:-15 13 17}"
 
 # Use the machine's own Debian mirror: the default one may not be reachable from a closed network.
 # Only enabled *.sources / sources.list entries, and only a Debian main archive (not -security, not third-party repos).
@@ -19,13 +22,14 @@ mirror=$(grep -hoE '^URIs: *http[^ ]*/debian/?$' /etc/apt/sources.list.d/*.sourc
 
 exists() { [[ "${FORCE:-0}" != 1 ]] && docker image inspect "$1" >/dev/null 2>&1; }
 
-# rootfs PACKAGES: a minbase Debian tree with the packages, without apt caches and docs; prints its directory.
+# rootfs SUITE PACKAGES: a minbase Debian tree with the packages, without apt caches and docs; prints its directory.
 rootfs() {
-  local root
+  local root log
   root=$(mktemp -d /tmp/pgwarden-rootfs.XXXXXX)
-  echo "debootstrap $SUITE ($1) from $mirror into $root" >&2
-  debootstrap --variant=minbase --include="$1" "$SUITE" "$root" "$mirror" >/tmp/pgwarden-debootstrap.log 2>&1 \
-    || { tail -n 30 /tmp/pgwarden-debootstrap.log >&2; echo "debootstrap failed" >&2; rm -rf "$root"; exit 1; }
+  log=/tmp/pgwarden-debootstrap-$1.log
+  echo "debootstrap $1 ($2) from $mirror into $root" >&2
+  debootstrap --variant=minbase --include="$2" "$1" "$root" "$mirror" >"$log" 2>&1 \
+    || { tail -n 30 "$log" >&2; echo "debootstrap of $1 failed" >&2; rm -rf "$root"; exit 1; }
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* "$root"/usr/share/man/*
   echo "$root"
 }
@@ -41,25 +45,32 @@ find_jdk() {
   return 1
 }
 
-if exists "$PG_IMAGE"; then
-  echo "image $PG_IMAGE exists, not rebuilding (FORCE=1 to rebuild)"
-else
-  root=$(rootfs postgresql-15,curl,ca-certificates,zstd)
+# postgres_image MAJOR: local/postgres:MAJOR from the suite that packages it.
+postgres_image() {
+  local major=$1 image="local/postgres:$1" suite=${SUITES[$1]:-} root
+  [[ -n "$suite" ]] || { echo "no Debian suite packages PostgreSQL $major (known: ${!SUITES[*]})" >&2; exit 1; }
+  if exists "$image"; then
+    echo "image $image exists, not rebuilding (FORCE=1 to rebuild)"
+    return
+  fi
+  root=$(rootfs "$suite" "postgresql-$major,curl,ca-certificates,zstd")
   tar -C "$root" -c . | docker import \
-    --change 'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change "ENV PATH=/usr/lib/postgresql/$major/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     --change 'ENV PGDATA=/var/lib/postgresql/data' \
-    --change 'LABEL io.pgwarden.test-image=postgres-15' \
-    - "$PG_IMAGE"
+    --change "LABEL io.pgwarden.test-image=postgres-$major" \
+    - "$image"
   rm -rf "$root"
-  docker run --rm "$PG_IMAGE" postgres --version
-  echo "built $PG_IMAGE"
-fi
+  docker run --rm "$image" postgres --version
+  echo "built $image"
+}
+
+for major in $MAJORS; do postgres_image "$major"; done
 
 if exists "$JRE_IMAGE"; then
   echo "image $JRE_IMAGE exists, not rebuilding (FORCE=1 to rebuild)"
 else
   jdk=$(find_jdk) || { echo "no JDK 21+ with jlink in JAVA_HOME or /usr/lib/jvm" >&2; exit 1; }
-  root=$(rootfs ca-certificates,passwd)
+  root=$(rootfs bookworm ca-certificates,passwd)
   # java.se covers what the daemon's libraries use (JDBC, JNDI for logback, HTTP, XML); jdk.unsupported has
   # sun.misc.Signal; jdk.crypto.ec and jdk.zipfs for TLS and the JDK's zip file system.
   modules=java.se,jdk.unsupported,jdk.zipfs,jdk.net,jdk.management

@@ -4,24 +4,24 @@ import java.util.List;
 import java.util.UUID;
 
 /**
- * The seed's PostgreSQL: a container from the local postgres:15 image with its data on a named volume, its port
+ * The seed's PostgreSQL: a container from the local postgres:15 image (or another major's) with its data on a named volume, its port
  * published on loopback, and an archive_command that pushes to a daemon on the host (host.docker.internal).
  * Driven with the docker CLI, as an operator would.
  */
 public final class PgContainer implements AutoCloseable {
-    public static final String IMAGE = "local/postgres:15";
+    public static final String IMAGE = image(15);
     private static final String SCRIPT = """
             set -e
             D=/var/lib/postgresql/data/pgdata
             if [ ! -s "$D/PG_VERSION" ]; then
               mkdir -p "$D"; chown -R postgres:postgres /var/lib/postgresql/data
               printf '%s\\n' "$PGW_PASSWORD" > /tmp/pw; chown postgres /tmp/pw
-              runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D "$D" -U postgres --pwfile=/tmp/pw -A scram-sha-256 >/dev/null
+              runuser -u postgres -- /usr/lib/postgresql/$PGW_MAJOR/bin/initdb -D "$D" -U postgres --pwfile=/tmp/pw -A scram-sha-256 >/dev/null
               rm /tmp/pw
               echo "host all all all scram-sha-256" >> "$D/pg_hba.conf"
               echo "host replication all all scram-sha-256" >> "$D/pg_hba.conf"
             fi
-            exec runuser -u postgres -- /usr/lib/postgresql/15/bin/postgres -D "$D" -c listen_addresses='*' \\
+            exec runuser -u postgres -- /usr/lib/postgresql/$PGW_MAJOR/bin/postgres -D "$D" -c listen_addresses='*' \\
               -c unix_socket_directories=/tmp -c archive_mode=on -c "archive_command=$PGW_ARCHIVE"
             """;
 
@@ -44,15 +44,20 @@ public final class PgContainer implements AutoCloseable {
 
     /** @param runOptions more {@code docker run} options, e.g. a network, an alias, a mounted file */
     public static PgContainer start(String password, String archiveCommand, List<String> runOptions) {
+        return start(15, password, archiveCommand, runOptions);
+    }
+
+    /** @param major the PostgreSQL major version: its image is local/postgres:MAJOR (it-tests/images/build-images.sh) */
+    public static PgContainer start(int major, String password, String archiveCommand, List<String> runOptions) {
         String id = UUID.randomUUID().toString().substring(0, 8);
         String name = "pgw-it-pg-" + id;
         String volume = "pgw-it-data-" + id;
         docker("volume", "create", volume);
         List<String> run = new java.util.ArrayList<>(List.of("run", "-d", "--name", name, "--add-host", "host.docker.internal:host-gateway",
                 "-p", "127.0.0.1::5432", "-v", volume + ":/var/lib/postgresql/data", "-e", "PGW_PASSWORD=" + password,
-                "-e", "PGW_ARCHIVE=" + archiveCommand));
+                "-e", "PGW_ARCHIVE=" + archiveCommand, "-e", "PGW_MAJOR=" + major));
         run.addAll(runOptions);
-        run.addAll(List.of(IMAGE, "bash", "-c", SCRIPT));
+        run.addAll(List.of(image(major), "bash", "-c", SCRIPT));
         docker(run.toArray(String[]::new));
         String mapped = docker("port", name, "5432/tcp").lines().findFirst().orElseThrow();
         int port = Integer.parseInt(mapped.substring(mapped.lastIndexOf(':') + 1));
@@ -76,7 +81,15 @@ public final class PgContainer implements AutoCloseable {
     }
 
     public static boolean imagePresent() {
-        return Processes.run(List.of("docker", "image", "inspect", IMAGE), null).exitCode() == 0;
+        return imagePresent(15);
+    }
+
+    public static boolean imagePresent(int major) {
+        return Processes.run(List.of("docker", "image", "inspect", image(major)), null).exitCode() == 0;
+    }
+
+    public static String image(int major) {
+        return "local/postgres:" + major;
     }
 
     public String name() {

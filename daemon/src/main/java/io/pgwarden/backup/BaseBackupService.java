@@ -9,6 +9,7 @@ import io.pgwarden.error.PgwardenException;
 import io.pgwarden.pg.ServerProbe;
 import io.pgwarden.pg.BackupLabel;
 import io.pgwarden.pg.Lsn;
+import io.pgwarden.pg.ManifestWalRange;
 import io.pgwarden.pg.ServerInfo;
 import io.pgwarden.pg.WalFileName;
 import io.pgwarden.repository.BaseBackupManifest;
@@ -32,6 +33,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -79,14 +81,13 @@ public final class BaseBackupService {
             // Why wait: the backup is only restorable with the WAL up to its stop point, which arrives via archive_command.
             long segmentSize = clusterInfo.get(cluster).map(ClusterInfo::segmentSize).orElse(server.walSegmentSize());
             Duration walWait = clusterConfig.baseBackup().walWait();
-            BackupLabel history = awaitBackupHistory(cluster, id, streamed.label(), segmentSize, walWait);
-            long stopLsn = history.stopLsn().orElseThrow(() -> new PgwardenException(ErrorCode.TOOL,
-                    "cluster '" + cluster + "': backup history file of base backup " + id + " has no STOP WAL LOCATION"));
-            String stopWal = Lsn.walFileBefore(history.stopTimeline().orElse(streamed.label().startTimeline()), stopLsn, segmentSize);
+            StopPoint stop = streamed.fromStandby() ? standbyStop(cluster, id, streamed)
+                    : primaryStop(cluster, id, streamed.label(), segmentSize, walWait);
+            String stopWal = Lsn.walFileBefore(stop.timeline(), stop.lsn(), segmentSize);
             awaitWal(cluster, id, stopWal, walWait);
             BaseBackupManifest manifest = new BaseBackupManifest(1, id, cluster, "pgwarden " + id,
-                    Lsn.format(streamed.label().startLsn()), Lsn.format(stopLsn), streamed.label().startTimeline(),
-                    streamed.label().startWalFile(), stopWal, streamed.label().historyFileName(segmentSize), started, clock.instant(),
+                    Lsn.format(streamed.label().startLsn()), Lsn.format(stop.lsn()), streamed.label().startTimeline(),
+                    streamed.label().startWalFile(), stopWal, stop.historyFile(), started, clock.instant(),
                     server.versionNum(), server.systemIdentifier().isPresent() ? Long.toUnsignedString(server.systemIdentifier().getAsLong()) : null,
                     toolVersion, dataKey, repo.compression().name().toLowerCase(), streamed.rawBytes(), streamed.storedBytes(), streamed.sha256(),
                     streamed.encryption());
@@ -100,7 +101,43 @@ public final class BaseBackupService {
         }
     }
 
-    private record Streamed(BackupLabel label, long rawBytes, long storedBytes, String sha256, io.pgwarden.repository.Sealed encryption) {
+    /**
+     * @param manifestEnd the end of the backup_manifest pg_basebackup added to the tar (empty if it added none)
+     */
+    private record Streamed(BackupLabel label, Optional<String> manifestEnd, long rawBytes, long storedBytes, String sha256,
+                            io.pgwarden.repository.Sealed encryption) {
+        /** pg_basebackup ran against a standby (PostgreSQL writes "BACKUP FROM: standby" into its backup_label). */
+        boolean fromStandby() {
+            return label.get("BACKUP FROM").map("standby"::equals).orElse(false);
+        }
+    }
+
+    /** Where the backup's WAL ends: recovery must replay up to here before the backup is consistent. */
+    private record StopPoint(int timeline, long lsn, String historyFile) {
+    }
+
+    /** On a primary, PostgreSQL archives a backup history file (.backup) that holds the stop point. */
+    private StopPoint primaryStop(String cluster, String id, BackupLabel label, long segmentSize, Duration walWait) {
+        BackupLabel history = awaitBackupHistory(cluster, id, label, segmentSize, walWait);
+        long stopLsn = history.stopLsn().orElseThrow(() -> new PgwardenException(ErrorCode.TOOL,
+                "cluster '" + cluster + "': backup history file of base backup " + id + " has no STOP WAL LOCATION"));
+        return new StopPoint(history.stopTimeline().orElse(label.startTimeline()), stopLsn, label.historyFileName(segmentSize));
+    }
+
+    /**
+     * A standby writes no backup history file and archives nothing itself: the stop point is the end of the last WAL
+     * range in the backup manifest (the standby's replay position when the backup stopped), and that WAL reaches the
+     * repository through the primary's archive_command.
+     */
+    private static StopPoint standbyStop(String cluster, String id, Streamed streamed) {
+        String what = "cluster '" + cluster + "': base backup " + id + " from a standby";
+        String manifest = streamed.manifestEnd().orElseThrow(() -> new PgwardenException(ErrorCode.TOOL,
+                what + ": the tar from pg_basebackup has no backup_manifest to read the stop point from"));
+        ManifestWalRange range = ManifestWalRange.last(manifest).orElseThrow(() -> new PgwardenException(ErrorCode.TOOL,
+                what + ": its backup_manifest has no WAL-Ranges"));
+        log.info("{}: stops at {} on timeline {} (backup manifest); waiting for the primary to archive it", what,
+                Lsn.format(range.endLsn()), range.timeline());
+        return new StopPoint(range.timeline(), range.endLsn(), null);
     }
 
     /** Runs pg_basebackup; its tar goes to the repository as it is produced, and the upload completes only on exit 0. */
@@ -113,14 +150,16 @@ public final class BaseBackupService {
         ToolInvocation invocation = new ToolInvocation("pg_basebackup", args, server.major(),
                 clusterConfig.runner().toolEnvironment(connection), clusterConfig.baseBackup().timeout(), "base-backup", id);
         AtomicReference<BackupLabelSniffer> sniffer = new AtomicReference<>();
+        AtomicReference<BackupManifestTail> manifest = new AtomicReference<>();
         ToolOutputUpload.Uploaded uploaded = new ToolOutputUpload(storage, wal).run(runner, invocation, dataKey, stdout -> {
             sniffer.set(new BackupLabelSniffer(stdout));
-            return sniffer.get();
+            manifest.set(new BackupManifestTail(sniffer.get()));
+            return manifest.get();
         }, "cluster '" + cluster + "': base backup " + id);
         String labelText = sniffer.get().backupLabel().orElseThrow(() -> new PgwardenException(ErrorCode.TOOL,
                 "cluster '" + cluster + "': base backup " + id + ": the tar from pg_basebackup does not start with backup_label"));
-        return new Streamed(BackupLabel.parse(labelText, "backup_label of base backup " + id), uploaded.rawBytes(), uploaded.storedBytes(),
-                uploaded.sha256(), uploaded.encryption());
+        return new Streamed(BackupLabel.parse(labelText, "backup_label of base backup " + id), manifest.get().manifestEnd(),
+                uploaded.rawBytes(), uploaded.storedBytes(), uploaded.sha256(), uploaded.encryption());
     }
 
     private BackupLabel awaitBackupHistory(String cluster, String id, BackupLabel label, long segmentSize, Duration walWait) {

@@ -1,0 +1,150 @@
+package io.pgwarden.backup;
+
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Optional;
+
+/**
+ * Follows a pg_basebackup tar stream member by member as it goes by and keeps the end of its backup_manifest member
+ * (pg_basebackup adds the manifest to the tar it writes to stdout, after the data). The end holds the manifest's
+ * WAL-Ranges, which give a standby backup its stop point. Only the last 64 KiB are kept: the manifest of a cluster
+ * with many files can be large, and memory stays flat.
+ */
+final class BackupManifestTail extends FilterInputStream {
+    static final String MEMBER = "backup_manifest";
+    private static final int BLOCK = 512;
+    private static final int KEEP = 64 << 10;
+
+    private final byte[] header = new byte[BLOCK];
+    private int headerFill;
+    /** Bytes of the current member still to come: its content, then the padding to a whole block. */
+    private long contentLeft;
+    private long paddingLeft;
+    private boolean capturing;
+    /** The member's last bytes, a ring: {@code kept} bytes were written to it in all. */
+    private final byte[] ring = new byte[KEEP];
+    private long kept;
+    private boolean seen;
+
+    BackupManifestTail(InputStream in) {
+        super(in);
+    }
+
+    @Override
+    public int read() throws IOException {
+        int b = in.read();
+        if (b >= 0) follow(new byte[] {(byte) b}, 0, 1);
+        return b;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+        int n = in.read(b, off, len);
+        if (n > 0) follow(b, off, n);
+        return n;
+    }
+
+    @Override
+    public long skip(long n) throws IOException {
+        // Every byte must pass through follow(): read instead of skipping.
+        byte[] buf = new byte[(int) Math.min(Math.max(n, 0), 8192)];
+        int read = read(buf, 0, buf.length);
+        return Math.max(read, 0);
+    }
+
+    /** The last bytes of the backup_manifest member, if the tar had one. */
+    Optional<String> manifestEnd() {
+        if (!seen) return Optional.empty();
+        int length = (int) Math.min(kept, KEEP);
+        int start = (int) ((kept - length) % KEEP);
+        byte[] end = new byte[length];
+        int first = Math.min(length, KEEP - start);
+        System.arraycopy(ring, start, end, 0, first);
+        System.arraycopy(ring, 0, end, first, length - first);
+        return Optional.of(new String(end, StandardCharsets.UTF_8));
+    }
+
+    private void follow(byte[] b, int off, int n) {
+        int i = off;
+        int end = off + n;
+        while (i < end) {
+            if (contentLeft > 0) {
+                int take = (int) Math.min(contentLeft, end - i);
+                if (capturing) keep(b, i, take);
+                contentLeft -= take;
+                i += take;
+            } else if (paddingLeft > 0) {
+                int take = (int) Math.min(paddingLeft, end - i);
+                paddingLeft -= take;
+                i += take;
+            } else {
+                int take = Math.min(BLOCK - headerFill, end - i);
+                System.arraycopy(b, i, header, headerFill, take);
+                headerFill += take;
+                i += take;
+                if (headerFill == BLOCK) {
+                    headerFill = 0;
+                    startMember();
+                }
+            }
+        }
+    }
+
+    private void startMember() {
+        if (isZero(header)) return; // the end-of-archive blocks
+        long size = size(header);
+        contentLeft = size;
+        paddingLeft = (BLOCK - size % BLOCK) % BLOCK;
+        String name = name(header);
+        capturing = name.equals(MEMBER) || name.equals("./" + MEMBER);
+        if (capturing) {
+            seen = true;
+            kept = 0;
+        }
+    }
+
+    private void keep(byte[] b, int off, int len) {
+        int skip = Math.max(0, len - KEEP);
+        kept += skip;
+        for (int i = off + skip; i < off + len; ) {
+            int at = (int) (kept % KEEP);
+            int take = Math.min(off + len - i, KEEP - at);
+            System.arraycopy(b, i, ring, at, take);
+            kept += take;
+            i += take;
+        }
+    }
+
+    private static boolean isZero(byte[] block) {
+        for (byte x : block) if (x != 0) return false;
+        return true;
+    }
+
+    /** ustar: the name at 0 (100 bytes), with a prefix at 345 (155 bytes) when the magic at 257 says ustar. */
+    private static String name(byte[] h) {
+        String name = field(h, 0, 100);
+        boolean ustar = new String(h, 257, 5, StandardCharsets.US_ASCII).equals("ustar");
+        String prefix = ustar ? field(h, 345, 155) : "";
+        return prefix.isEmpty() ? name : prefix + "/" + name;
+    }
+
+    /** The size at 124: octal digits, or base-256 (high bit set) for members of 8 GiB and more. */
+    private static long size(byte[] h) {
+        if ((h[124] & 0x80) != 0) {
+            long v = 0;
+            for (int k = 125; k < 136; k++) v = (v << 8) | (h[k] & 0xff);
+            return v;
+        }
+        String octal = field(h, 124, 12).trim();
+        return octal.isEmpty() ? 0 : Long.parseLong(octal, 8);
+    }
+
+    private static String field(byte[] h, int off, int len) {
+        int end = off;
+        while (end < off + len && h[end] != 0) end++;
+        return new String(Arrays.copyOfRange(h, off, end), StandardCharsets.US_ASCII);
+    }
+}

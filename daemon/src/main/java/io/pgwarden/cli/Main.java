@@ -34,7 +34,8 @@ public final class Main {
             // The same fields the HTTP API sends as Pgwarden-* headers; a bare usage error has none.
             if (!p.context().fields().isEmpty()) err.println("pgwarden: (" + io.pgwarden.error.ErrorReport.fields(p) + ")");
             err.flush();
-            return p.code().exitCode();
+            // The launcher gives wal-fetch its own "not found" status: a JVM that cannot start exits 1 too.
+            return p.code() == io.pgwarden.error.ErrorCode.NOT_FOUND ? Integer.getInteger("pgwarden.notFoundExit", 1) : p.code().exitCode();
         }
         err.println("pgwarden: unexpected error: " + e);
         e.printStackTrace(err);

@@ -101,6 +101,18 @@ abstract class WalArchivingEndToEnd {
         assertThat(dir.resolve("absent")).doesNotExist();
     }
 
+    /** PostgreSQL would read the JVM's own exit 1 as "not in the archive" and end a recovery early, promoting it there. */
+    @Test
+    @Order(2)
+    void walFetchWhoseJavaRuntimeCannotStartExitsAboveOneTwentyFive() {
+        String archived = pgwarden.walKeys().get(0).replaceAll(".*/([0-9A-F]{24}).*", "$1");
+        var result = Processes.run(List.of(Launcher.executable().toString(), "wal-fetch", "--config", pgwarden.configFile().toString(),
+                "--cluster", "main", archived, dir.resolve("no-jvm").toString()), null, java.util.Map.of("PGWARDEN_JAVA_OPTS", "-Xmx1k"));
+        assertThat(result.exitCode()).as(result.stderr()).isEqualTo(126);
+        assertThat(result.stdout() + result.stderr()).contains("Too small maximum heap").contains("the Java runtime failed (exit 1)");
+        assertThat(dir.resolve("no-jvm")).doesNotExist();
+    }
+
     @Test
     @Order(3)
     void restoreCommandRecoversABaseBackupToTheSameRows() throws Exception {

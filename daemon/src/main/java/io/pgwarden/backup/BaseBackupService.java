@@ -66,6 +66,18 @@ public final class BaseBackupService {
 
     /** @param id the backup's id, from {@link RunIds} (the caller may have announced it already) */
     public BaseBackupManifest backup(String cluster, ToolRunner runner, String id) {
+        return take(cluster, runner, id, false);
+    }
+
+    /**
+     * An incremental backup (PostgreSQL 17+): only the blocks changed since the cluster's newest backup, which
+     * pg_basebackup learns from that backup's backup_manifest and the server's WAL summaries (summarize_wal).
+     */
+    public BaseBackupManifest incremental(String cluster, ToolRunner runner, String id) {
+        return take(cluster, runner, id, true);
+    }
+
+    private BaseBackupManifest take(String cluster, ToolRunner runner, String id, boolean incremental) {
         ClusterConfig clusterConfig = config.cluster(cluster);
         ConnectionConfig connection = clusterConfig.connection().orElseThrow(() -> new PgwardenException(ErrorCode.CONFIG,
                 "cluster '" + cluster + "' has no connection: base backups need clusters." + cluster + ".connection"));
@@ -77,7 +89,16 @@ public final class BaseBackupService {
             ServerInfo server = ServerProbe.probe(cluster, connection);
             refuseTablespaces(cluster, server);
             String toolVersion = ToolVersions.checked(runner, "pg_basebackup", server, "base-backup", id);
-            Streamed streamed = stream(clusterConfig, runner, server, connection, id, dataKey);
+            Optional<BaseBackupManifest> parent = incremental ? Optional.of(parent(cluster, id, server, connection)) : Optional.empty();
+            Streamed streamed = stream(clusterConfig, runner, server, connection, id, dataKey, parent);
+            BaseBackupManifest.BackupManifestObject pgManifest;
+            // Why keep PostgreSQL's manifest as an object: an incremental backup hands its parent's to pg_basebackup.
+            try (BackupManifestCapture capture = streamed.capture()) {
+                pgManifest = capture.manifestFile().map(file -> storePgManifest(cluster, id, file)).orElse(null);
+            } catch (IOException e) {
+                log.warn("cluster '{}': base backup {}: cannot remove the local copy of its backup manifest: {}", cluster, id, e.getMessage());
+                pgManifest = null;
+            }
             // Why wait: the backup is only restorable with the WAL up to its stop point, which arrives via archive_command.
             long segmentSize = clusterInfo.get(cluster).map(ClusterInfo::segmentSize).orElse(server.walSegmentSize());
             Duration walWait = clusterConfig.baseBackup().walWait();
@@ -90,22 +111,28 @@ public final class BaseBackupService {
                     streamed.label().startWalFile(), stopWal, stop.historyFile(), started, clock.instant(),
                     server.versionNum(), server.systemIdentifier().isPresent() ? Long.toUnsignedString(server.systemIdentifier().getAsLong()) : null,
                     toolVersion, dataKey, repo.compression().name().toLowerCase(), streamed.rawBytes(), streamed.storedBytes(), streamed.sha256(),
-                    streamed.encryption());
+                    streamed.encryption(), pgManifest, incremental ? BaseBackupManifest.INCREMENTAL : BaseBackupManifest.FULL,
+                    parent.map(BaseBackupManifest::backupId).orElse(null));
             RepositoryJson.write(storage, RepositoryLayout.baseBackupManifest(cluster, id), manifest);
-            log.info("cluster '{}': base backup {} committed: {} bytes raw, {} stored, LSN {} to {}", cluster, id,
-                    manifest.rawBytes(), manifest.storedBytes(), manifest.startLsn(), manifest.stopLsn());
+            log.info("cluster '{}': {} backup {} committed: {} bytes raw, {} stored, LSN {} to {}{}", cluster, manifest.kind(), id,
+                    manifest.rawBytes(), manifest.storedBytes(), manifest.startLsn(), manifest.stopLsn(),
+                    parent.map(p -> ", on top of " + p.backupId()).orElse(""));
             return manifest;
         } catch (RuntimeException e) {
-            abandon(cluster, id, dataKey, started, e);
+            abandon(cluster, id, incremental ? "incremental" : "base", dataKey, started, e);
             throw e;
         }
     }
 
     /**
-     * @param manifestEnd the end of the backup_manifest pg_basebackup added to the tar (empty if it added none)
+     * @param capture what the tar's backup_manifest member was: its copy on disk and its end (empty if there was none)
      */
-    private record Streamed(BackupLabel label, Optional<String> manifestEnd, long rawBytes, long storedBytes, String sha256,
+    private record Streamed(BackupLabel label, BackupManifestCapture capture, long rawBytes, long storedBytes, String sha256,
                             io.pgwarden.repository.Sealed encryption) {
+        Optional<String> manifestEnd() {
+            return capture.manifestEnd();
+        }
+
         /** pg_basebackup ran against a standby (PostgreSQL writes "BACKUP FROM: standby" into its backup_label). */
         boolean fromStandby() {
             return label.get("BACKUP FROM").map("standby"::equals).orElse(false);
@@ -141,25 +168,129 @@ public final class BaseBackupService {
     }
 
     /** Runs pg_basebackup; its tar goes to the repository as it is produced, and the upload completes only on exit 0. */
+    /**
+     * The backup an incremental one builds on: the cluster's newest, if the server can take an incremental backup at
+     * all and that backup kept its backup_manifest. Refused loudly otherwise, before anything is uploaded.
+     */
+    private BaseBackupManifest parent(String cluster, String id, ServerInfo server, ConnectionConfig connection) {
+        String what = "cluster '" + cluster + "': incremental backup " + id;
+        if (server.major() < 17) {
+            throw new PgwardenException(ErrorCode.CONFIG, what + ": incremental backups need PostgreSQL 17 or newer; the server runs "
+                    + server.major() + "; HINT: take full base backups (kind base) only");
+        }
+        String summarize = ServerProbe.setting(cluster, connection, "summarize_wal").orElse("off");
+        if (!summarize.equals("on")) {
+            throw new PgwardenException(ErrorCode.CONFIG, what + ": the server has summarize_wal = " + summarize
+                    + " (pg_basebackup --incremental needs WAL summaries); HINT: ALTER SYSTEM SET summarize_wal = on;"
+                    + " SELECT pg_reload_conf(); then take a full base backup, which the next incremental builds on");
+        }
+        List<BaseBackupManifest> backups = new io.pgwarden.repository.Catalog(storage).baseBackups(cluster);
+        BaseBackupManifest newest = backups.stream().max(java.util.Comparator.comparing(BaseBackupManifest::stopTime))
+                .orElseThrow(() -> new PgwardenException(ErrorCode.NOT_FOUND, what + ": the cluster has no base backup to build on;"
+                        + " HINT: take a full base backup first"));
+        if (newest.backupManifest() == null) {
+            throw new PgwardenException(ErrorCode.NOT_FOUND, what + ": its parent, base backup " + newest.backupId()
+                    + ", has no stored backup_manifest (taken before pgwarden kept it); HINT: take a full base backup first");
+        }
+        return newest;
+    }
+
+    /** The parent's backup_manifest, verified against its SHA-256, in a local file that pg_basebackup reads. */
+    private java.nio.file.Path parentManifestFile(BaseBackupManifest parent) {
+        try {
+            java.nio.file.Files.createDirectories(config.server().spoolDir());
+            java.nio.file.Path file = java.nio.file.Files.createTempFile(config.server().spoolDir(), spoolPrefix() + "parent-", ".tmp");
+            try (VerifiedObject object = io.pgwarden.repository.BackupObjects.openBasePgManifest(storage, wal.encoding(), parent);
+                 java.io.OutputStream out = java.nio.file.Files.newOutputStream(file)) {
+                object.writeTo(out);
+                return file;
+            } catch (IOException | RuntimeException e) {
+                java.nio.file.Files.deleteIfExists(file);
+                throw e;
+            }
+        } catch (IOException e) {
+            throw PgwardenException.unavailable("cannot read the backup_manifest of base backup " + parent.backupId() + " into '"
+                    + config.server().spoolDir() + "': " + e.getMessage(), e);
+        }
+    }
+
     private Streamed stream(ClusterConfig clusterConfig, ToolRunner runner, ServerInfo server, ConnectionConfig connection, String id,
-                            String dataKey) {
+                            String dataKey, Optional<BaseBackupManifest> parent) {
+        java.nio.file.Path parentManifest = parent.map(this::parentManifestFile).orElse(null);
+        try {
+            return stream(clusterConfig, runner, server, connection, id, dataKey, parentManifest);
+        } finally {
+            if (parentManifest != null) {
+                try {
+                    java.nio.file.Files.deleteIfExists(parentManifest);
+                } catch (IOException e) {
+                    log.warn("cannot remove '{}': {}", parentManifest, e.getMessage());
+                }
+            }
+        }
+    }
+
+    private Streamed stream(ClusterConfig clusterConfig, ToolRunner runner, ServerInfo server, ConnectionConfig connection, String id,
+                            String dataKey, java.nio.file.Path parentManifest) {
         String cluster = clusterConfig.name();
         String checkpoint = clusterConfig.baseBackup().checkpoint().name().toLowerCase();
         List<String> args = new ArrayList<>(List.of("-D", "-", "-Ft", "-X", "none", "-c", checkpoint, "-l", "pgwarden " + id));
+        // The parent's manifest comes on stdin: in a sidecar, a file of the daemon's is not there.
+        if (parentManifest != null) args.add("--incremental=/dev/stdin");
         clusterConfig.baseBackup().maxRate().ifPresent(rate -> args.addAll(List.of("-r", (rate >> 10) + "k")));
         ToolInvocation invocation = new ToolInvocation("pg_basebackup", args, server.major(),
                 clusterConfig.runner().toolEnvironment(connection), clusterConfig.baseBackup().timeout(), "base-backup", id);
         AtomicReference<BackupLabelSniffer> sniffer = new AtomicReference<>();
-        AtomicReference<BackupManifestTail> manifest = new AtomicReference<>();
-        ToolOutputUpload.Uploaded uploaded = new ToolOutputUpload(storage, wal).run(runner, invocation, dataKey, stdout -> {
-            sniffer.set(new BackupLabelSniffer(stdout));
-            manifest.set(new BackupManifestTail(sniffer.get()));
-            return manifest.get();
-        }, "cluster '" + cluster + "': base backup " + id);
-        String labelText = sniffer.get().backupLabel().orElseThrow(() -> new PgwardenException(ErrorCode.TOOL,
-                "cluster '" + cluster + "': base backup " + id + ": the tar from pg_basebackup does not start with backup_label"));
-        return new Streamed(BackupLabel.parse(labelText, "backup_label of base backup " + id), manifest.get().manifestEnd(),
+        AtomicReference<BackupManifestCapture> manifest = new AtomicReference<>();
+        ToolOutputUpload.Uploaded uploaded;
+        try {
+            uploaded = new ToolOutputUpload(storage, wal).run(runner, invocation, parentManifest == null ? null : newInputStream(parentManifest),
+                    dataKey, stdout -> {
+                sniffer.set(new BackupLabelSniffer(stdout));
+                manifest.set(new BackupManifestCapture(sniffer.get(), config.server().spoolDir(), spoolPrefix()));
+                return manifest.get();
+            }, "cluster '" + cluster + "': base backup " + id);
+        } catch (RuntimeException e) {
+            discard(manifest.get());
+            throw e;
+        }
+        Optional<String> labelText = sniffer.get().backupLabel();
+        if (labelText.isEmpty()) {
+            discard(manifest.get());
+            throw new PgwardenException(ErrorCode.TOOL, "cluster '" + cluster + "': base backup " + id
+                    + ": the tar from pg_basebackup does not start with backup_label");
+        }
+        return new Streamed(BackupLabel.parse(labelText.get(), "backup_label of base backup " + id), manifest.get(),
                 uploaded.rawBytes(), uploaded.storedBytes(), uploaded.sha256(), uploaded.encryption());
+    }
+
+    /** The copy of pg_basebackup's backup_manifest, stored encoded beside the tar. */
+    private BaseBackupManifest.BackupManifestObject storePgManifest(String cluster, String id, java.nio.file.Path file) {
+        String key = RepositoryLayout.baseBackupPgManifest(cluster, id, config.repository().compression());
+        ToolOutputUpload.Uploaded stored = new ToolOutputUpload(storage, wal).file(file, key);
+        return new BaseBackupManifest.BackupManifestObject(key, stored.rawBytes(), stored.storedBytes(), stored.sha256());
+    }
+
+    private static java.io.InputStream newInputStream(java.nio.file.Path file) {
+        try {
+            return java.nio.file.Files.newInputStream(file);
+        } catch (IOException e) {
+            throw PgwardenException.unavailable("cannot read '" + file + "': " + e.getMessage(), e);
+        }
+    }
+
+    /** Named like the daemon's spill files, so a restart after a kill removes a left copy. */
+    private String spoolPrefix() {
+        return "pgwarden-spool-" + config.server().instance() + "-";
+    }
+
+    private static void discard(BackupManifestCapture capture) {
+        if (capture == null) return;
+        try {
+            capture.close();
+        } catch (IOException e) {
+            log.warn("cannot remove a local copy of a backup manifest: {}", e.getMessage());
+        }
     }
 
     private BackupLabel awaitBackupHistory(String cluster, String id, BackupLabel label, long segmentSize, Duration walWait) {
@@ -198,15 +329,17 @@ public final class BaseBackupService {
         }
     }
 
-    private void abandon(String cluster, String id, String dataKey, Instant started, RuntimeException cause) {
-        log.error("cluster '{}': base backup {} failed: {}", cluster, id, cause.getMessage());
+    /** @param kind "base" or "incremental": the failure record's kind, as the schedule's misfire check reads it */
+    private void abandon(String cluster, String id, String kind, String dataKey, Instant started, RuntimeException cause) {
+        log.error("cluster '{}': {} backup {} failed: {}", cluster, kind, id, cause.getMessage());
         try {
+            storage.delete(RepositoryLayout.baseBackupPgManifest(cluster, id, config.repository().compression()));
             storage.delete(dataKey);
         } catch (RuntimeException e) {
             log.warn("cluster '{}': could not delete '{}' of failed base backup {} (garbage collection will): {}", cluster, dataKey, id,
                     e.getMessage());
         }
-        FailureRecords.write(storage, RepositoryLayout.failureRecord(cluster, "base", id), new FailureRecord("base", id, cluster, null,
+        FailureRecords.write(storage, RepositoryLayout.failureRecord(cluster, kind, id), new FailureRecord(kind, id, cluster, null,
                 started, clock.instant(), ErrorCode.of(cause).reason(), cause.getMessage()), "cluster '" + cluster + "': base backup " + id);
     }
 }

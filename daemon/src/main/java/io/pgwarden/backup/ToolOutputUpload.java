@@ -53,6 +53,11 @@ final class ToolOutputUpload {
      * @param what names the run in errors, e.g. "cluster 'main': dump of database 'app'"
      */
     Uploaded run(ToolRunner runner, ToolInvocation invocation, String key, UnaryOperator<InputStream> tap, String what) {
+        return run(runner, invocation, null, key, tap, what);
+    }
+
+    /** @param stdin fed to the tool (e.g. the parent's backup manifest of an incremental backup); null: none */
+    Uploaded run(ToolRunner runner, ToolInvocation invocation, InputStream stdin, String key, UnaryOperator<InputStream> tap, String what) {
         // Why first: never write an object in clear into an encrypted repository, or under a key it does not know.
         wal.ensureMarkerChecked();
         BlockingPipe pipe = new BlockingPipe();
@@ -69,7 +74,7 @@ final class ToolOutputUpload {
         long[] stored = new long[1];
         ToolResult result;
         try {
-            result = runner.run(invocation, stdout -> {
+            result = runner.run(invocation, stdin, stdout -> {
                 raw[0] = new HashingInputStream(tap.apply(stdout));
                 OutputStream counted = new CountingOutputStream(pipe.writer(1 << 20), stored);
                 try (OutputStream z = encoding.encoder(key, counted, 1)) {
@@ -92,6 +97,35 @@ final class ToolOutputUpload {
             throw e.getCause() instanceof RuntimeException r ? r : e;
         }
         if (raw[0] == null) throw new PgwardenException(ErrorCode.TOOL, what + ": " + invocation.tool() + " produced no output");
+        return new Uploaded(raw[0].count(), stored[0], raw[0].sha256Hex(), encoding.sealing().orElse(null));
+    }
+
+    /**
+     * A local file (a base backup's captured backup_manifest) stored as one object, hashed, compressed and encrypted
+     * like the tool output beside it.
+     */
+    Uploaded file(java.nio.file.Path file, String key) {
+        wal.ensureMarkerChecked();
+        BlockingPipe pipe = new BlockingPipe();
+        HashingInputStream[] raw = new HashingInputStream[1];
+        long[] stored = new long[1];
+        CompletableFuture<Void> encoded = pipe.feedFrom(out -> {
+            try (InputStream in = raw[0] = new HashingInputStream(java.nio.file.Files.newInputStream(file));
+                 OutputStream z = encoding.encoder(key, new CountingOutputStream(out, stored), 1)) {
+                Codecs.pump(in, z);
+            }
+        }, 64 << 10, "upload-" + key);
+        try {
+            storage.put(key, pipe, encoding.metadata());
+        } finally {
+            pipe.close();
+        }
+        try {
+            encoded.join();
+        } catch (CompletionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : new io.pgwarden.error.PgwardenException(ErrorCode.STORAGE,
+                    "cannot read '" + file + "' to store it as '" + key + "': " + e.getCause().getMessage(), e.getCause());
+        }
         return new Uploaded(raw[0].count(), stored[0], raw[0].sha256Hex(), encoding.sealing().orElse(null));
     }
 

@@ -34,7 +34,7 @@ final class BackupCommand implements Callable<Integer> {
     @Mixin
     ClusterOptions options;
 
-    @Option(names = "--kind", required = true, description = "base or dump")
+    @Option(names = "--kind", required = true, description = "base, incremental (PostgreSQL 17+: what changed since the newest backup) or dump")
     String kind;
 
     @Option(names = "--database", description = "with --kind dump: dump only this database (and the globals)")

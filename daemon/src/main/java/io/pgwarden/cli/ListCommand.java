@@ -46,10 +46,12 @@ final class ListCommand implements Callable<Integer> {
         out.println();
         out.println("base backups: " + listing.baseBackups().size());
         if (!listing.baseBackups().isEmpty()) {
-            out.printf("  %-22s %-20s %-20s %-12s %-12s %10s %10s%n", "id", "start", "stop", "start lsn", "stop lsn", "raw MB", "stored MB");
+            out.printf("  %-22s %-20s %-20s %-12s %-12s %10s %10s  %s%n", "id", "start", "stop", "start lsn", "stop lsn", "raw MB", "stored MB",
+                    "kind");
             for (BaseBackupManifest b : listing.baseBackups()) {
-                out.printf("  %-22s %-20s %-20s %-12s %-12s %10.1f %10.1f%n", b.backupId(), b.startTime().toString().substring(0, 19),
-                        b.stopTime().toString().substring(0, 19), b.startLsn(), b.stopLsn(), b.rawBytes() / 1e6, b.storedBytes() / 1e6);
+                out.printf("  %-22s %-20s %-20s %-12s %-12s %10.1f %10.1f  %s%n", b.backupId(), b.startTime().toString().substring(0, 19),
+                        b.stopTime().toString().substring(0, 19), b.startLsn(), b.stopLsn(), b.rawBytes() / 1e6, b.storedBytes() / 1e6,
+                        b.isIncremental() ? "incremental on " + b.parentId() : "full");
             }
         }
         out.println();

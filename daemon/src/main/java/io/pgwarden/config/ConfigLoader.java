@@ -315,7 +315,7 @@ public final class ConfigLoader {
         ConfigNode base = node.mapping("baseBackup");
         ConfigNode dump = node.mapping("dump");
         SchedulesConfig schedules = schedules(node.mapping("schedules"));
-        if (connection.isEmpty() && (schedules.base().isPresent() || schedules.dump().isPresent())) {
+        if (connection.isEmpty() && (schedules.base().isPresent() || schedules.incremental().isPresent() || schedules.dump().isPresent())) {
             node.problem("schedules", "backups need clusters." + name + ".connection");
         }
         return new ClusterConfig(name, token == null ? null : new Secret(token), sysid, connection, runner,
@@ -395,13 +395,14 @@ public final class ConfigLoader {
 
     private static SchedulesConfig schedules(ConfigNode node) {
         if (!node.isPresent()) return SchedulesConfig.none();
-        node.allowOnly("base", "dump", "misfire", "retention", "restoreTest", "verify");
+        node.allowOnly("base", "incremental", "dump", "misfire", "retention", "restoreTest", "verify");
         SchedulesConfig.Misfire misfire = node.parsed("misfire", m -> switch (m) {
             case "run-once" -> SchedulesConfig.Misfire.RUN_ONCE;
             case "skip" -> SchedulesConfig.Misfire.SKIP;
             default -> throw new IllegalArgumentException("'" + m + "' is not a misfire policy (run-once or skip)");
         }).orElse(SchedulesConfig.Misfire.RUN_ONCE);
-        return new SchedulesConfig(node.parsed("base", CronSchedule::parse), node.parsed("dump", CronSchedule::parse),
+        return new SchedulesConfig(node.parsed("base", CronSchedule::parse), node.parsed("incremental", CronSchedule::parse),
+                node.parsed("dump", CronSchedule::parse),
                 node.parsed("restoreTest", CronSchedule::parse), node.parsed("retention", CronSchedule::parse),
                 node.parsed("verify", CronSchedule::parse), misfire);
     }

@@ -10,15 +10,21 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
 
-/** A base backup: pg_basebackup streamed into the repository, then its size and the recovery window counted. */
+/**
+ * A base backup, full or incremental: pg_basebackup streamed into the repository, then its size and the recovery
+ * window counted.
+ */
 final class BaseBackupJob implements Job {
     private final BaseBackupService service;
+    private final boolean incremental;
     private final Function<String, ToolRunner> runners;
     private final Metrics metrics;
     private final RepositoryGauges gauges;
 
-    BaseBackupJob(BaseBackupService service, Function<String, ToolRunner> runners, Metrics metrics, RepositoryGauges gauges) {
+    BaseBackupJob(BaseBackupService service, boolean incremental, Function<String, ToolRunner> runners, Metrics metrics,
+                  RepositoryGauges gauges) {
         this.service = service;
+        this.incremental = incremental;
         this.runners = runners;
         this.metrics = metrics;
         this.gauges = gauges;
@@ -26,8 +32,9 @@ final class BaseBackupJob implements Job {
 
     @Override
     public Optional<String> run(JobRequest request, JobRun run, Set<String> activeRuns) {
-        BaseBackupManifest m = service.backup(request.cluster(), runners.apply(request.cluster()), run.id());
-        metrics.backupSucceeded(request.cluster(), "base", Metrics.NO_DATABASE, Duration.between(m.startTime(), m.stopTime()),
+        BaseBackupManifest m = incremental ? service.incremental(request.cluster(), runners.apply(request.cluster()), run.id())
+                : service.backup(request.cluster(), runners.apply(request.cluster()), run.id());
+        metrics.backupSucceeded(request.cluster(), request.kind().label(), Metrics.NO_DATABASE, Duration.between(m.startTime(), m.stopTime()),
                 m.rawBytes(), m.storedBytes());
         gauges.updateRecoveryWindow(request.cluster());
         return Optional.empty();
@@ -35,6 +42,6 @@ final class BaseBackupJob implements Job {
 
     @Override
     public void failed(JobRequest request, JobRun run, RuntimeException error, ErrorCode code) {
-        metrics.backupFailed(request.cluster(), "base", code.reason());
+        metrics.backupFailed(request.cluster(), request.kind().label(), code.reason());
     }
 }

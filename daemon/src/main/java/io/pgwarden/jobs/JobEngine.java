@@ -60,7 +60,9 @@ public final class JobEngine {
                                    Function<String, ToolRunner> runners, Metrics metrics, Clock clock) {
         RepositoryGauges gauges = new RepositoryGauges(storage, metrics);
         Map<JobKind, Job> jobs = new EnumMap<>(JobKind.class);
-        jobs.put(JobKind.BASE, new BaseBackupJob(new BaseBackupService(config, storage, wal, clusterInfo, clock), runners, metrics, gauges));
+        BaseBackupService baseBackups = new BaseBackupService(config, storage, wal, clusterInfo, clock);
+        jobs.put(JobKind.BASE, new BaseBackupJob(baseBackups, false, runners, metrics, gauges));
+        jobs.put(JobKind.INCREMENTAL, new BaseBackupJob(baseBackups, true, runners, metrics, gauges));
         jobs.put(JobKind.DUMP, new DumpJob(new DumpService(config, storage, wal, clock), runners, storage, metrics, clock));
         jobs.put(JobKind.RESTORE_TEST, new TestRestoreJob(new TestRestoreService(config, storage, clock), runners, metrics));
         jobs.put(JobKind.RETENTION, new RetentionJob(new RetentionService(config, storage, clock), metrics, gauges));
@@ -108,7 +110,9 @@ public final class JobEngine {
     }
 
     private static String slot(JobRequest request) {
-        return request.cluster() + "/" + request.kind().label();
+        // A full and an incremental base backup of one cluster never run at once: each would be the other's parent.
+        JobKind kind = request.kind() == JobKind.INCREMENTAL ? JobKind.BASE : request.kind();
+        return request.cluster() + "/" + kind.label();
     }
 
     private JobRun execute(JobRequest request, JobRun run) {

@@ -9,6 +9,8 @@ import java.util.Optional;
 /** The kinds of job the engine runs, each with its name in the API, metrics and the repository. */
 public enum JobKind {
     BASE("base", "base backup"),
+    /** A base backup of only what changed since the newest one (PostgreSQL 17+, pg_basebackup --incremental). */
+    INCREMENTAL("incremental", "incremental backup"),
     DUMP("dump", "dump backup"),
     RESTORE_TEST("restore-test", "test restore"),
     RETENTION("retention", "retention run"),
@@ -22,7 +24,7 @@ public enum JobKind {
         this.noun = noun;
     }
 
-    /** As the API, metrics and failure records name it: base, dump, restore-test, retention, verify. */
+    /** As the API, metrics and failure records name it: base, incremental, dump, restore-test, retention, verify. */
     @JsonValue
     public String label() {
         return label;
@@ -37,8 +39,9 @@ public enum JobKind {
     public static JobKind parseBackup(String text) {
         return switch (text) {
             case "base" -> BASE;
+            case "incremental" -> INCREMENTAL;
             case "dump" -> DUMP;
-            default -> throw PgwardenException.badRequest("'" + text + "' is not a backup kind (base or dump)");
+            default -> throw PgwardenException.badRequest("'" + text + "' is not a backup kind (base, incremental or dump)");
         };
     }
 
@@ -46,6 +49,7 @@ public enum JobKind {
     public Optional<CronSchedule> schedule(SchedulesConfig schedules) {
         return switch (this) {
             case BASE -> schedules.base();
+            case INCREMENTAL -> schedules.incremental();
             case DUMP -> schedules.dump();
             case RESTORE_TEST -> schedules.restoreTest();
             case RETENTION -> schedules.retention();

@@ -29,6 +29,20 @@ public final class ServerProbe {
         }
     }
 
+    /** A server setting's current value; empty if this server has no such setting (an older major). */
+    public static java.util.Optional<String> setting(String cluster, ConnectionConfig connection, String name) {
+        try (Connection c = connect(connection);
+             java.sql.PreparedStatement s = c.prepareStatement("SELECT setting FROM pg_settings WHERE name = ?")) {
+            s.setString(1, name);
+            try (ResultSet rs = s.executeQuery()) {
+                return rs.next() ? java.util.Optional.ofNullable(rs.getString(1)) : java.util.Optional.empty();
+            }
+        } catch (SQLException e) {
+            throw new PgwardenException(ErrorCode.TOOL, "cluster '" + cluster + "': cannot query PostgreSQL at " + connection.describe()
+                    + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Databases a dump of "every database" covers: those that accept connections, templates excluded. */
     public static List<String> databases(String cluster, ConnectionConfig connection) {
         try (Connection c = connect(connection); Statement s = c.createStatement();

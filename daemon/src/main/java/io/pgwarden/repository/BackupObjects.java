@@ -20,6 +20,15 @@ public final class BackupObjects {
                 manifest.sha256(), what);
     }
 
+    /** PostgreSQL's backup_manifest of a base backup, stored beside its tar under the same key. */
+    public static VerifiedObject openBasePgManifest(StorageDriver storage, Encoding encoding, BaseBackupManifest manifest) {
+        String what = "the backup_manifest of base backup " + manifest.backupId();
+        BaseBackupManifest.BackupManifestObject copy = manifest.backupManifest();
+        if (copy == null) throw PgwardenException.notFound("base backup " + manifest.backupId() + " has no stored backup_manifest");
+        expectKey(copy.key(), RepositoryLayout.baseBackupDirectory(manifest.cluster(), manifest.backupId()), what);
+        return open(storage, encoding, copy.key(), manifest.compression(), manifest.encryption(), copy.rawBytes(), copy.sha256(), what);
+    }
+
     public static VerifiedObject openDump(StorageDriver storage, Encoding encoding, DumpManifest manifest) {
         String what = "dump " + manifest.dumpId();
         String directory = manifest.isGlobals() ? RepositoryLayout.globalsDirectory(manifest.cluster(), manifest.dumpId())

@@ -105,7 +105,7 @@ public final class Catalog {
      */
     public java.util.Optional<java.time.Instant> lastRunStart(String cluster, String kind) {
         String runs = switch (kind) {
-            case "base" -> RepositoryLayout.baseRoot(cluster);
+            case "base", "incremental" -> RepositoryLayout.baseRoot(cluster); // a backup of either kind is a run of the schedule
             case "restore-test" -> RepositoryLayout.restoreTestRoot(cluster);
             default -> RepositoryLayout.globalsRoot(cluster);
         };

@@ -32,6 +32,11 @@ public final class RepositoryLayout {
         return baseBackupDirectory(cluster, backupId) + "base.tar." + compression.suffix();
     }
 
+    /** PostgreSQL's backup_manifest of the backup, stored beside its tar (pgwarden's own manifest is manifest.json). */
+    public static String baseBackupPgManifest(String cluster, String backupId, Compression compression) {
+        return baseBackupDirectory(cluster, backupId) + "backup_manifest." + compression.suffix();
+    }
+
     public static String baseBackupManifest(String cluster, String backupId) {
         return baseBackupDirectory(cluster, backupId) + "manifest.json";
     }

@@ -54,7 +54,7 @@ public final class RestorePlanner {
         if (backups.isEmpty()) throw PgwardenException.notFound("cluster '" + cluster + "' has no committed base backup to restore from");
         long segmentSize = clusterInfo.get(cluster).map(ClusterInfo::segmentSize).orElse(DEFAULT_SEGMENT_SIZE);
         TimelineHistory path = history(cluster, timeline.isPresent() ? timeline.getAsInt() : latestTimeline(cluster));
-        BaseBackupManifest backup = chooseBackup(cluster, backups, target, backupId, path);
+        BaseBackupManifest backup = chooseBackup(cluster, backups.stream().filter(b -> !b.isIncremental()).toList(), target, backupId, path);
         return walChain(cluster, target, backup, path, segmentSize);
     }
 
@@ -63,6 +63,7 @@ public final class RestorePlanner {
         // Why "on the path": a backup taken on a timeline after the target timeline branched away cannot reach it.
         List<BaseBackupManifest> onPath = all.stream().filter(b -> Lsn.parse(b.stopLsn()) <= path.endOf(b.timeline())).toList();
         if (id.isPresent()) {
+            refuseIncremental(cluster, id.get());
             BaseBackupManifest b = all.stream().filter(m -> m.backupId().equals(id.get())).findFirst().orElseThrow(() ->
                     PgwardenException.notFound("cluster '" + cluster + "' has no base backup '" + id.get() + "' (have: "
                             + String.join(", ", all.stream().map(BaseBackupManifest::backupId).toList()) + ")"));
@@ -76,6 +77,17 @@ public final class RestorePlanner {
                 .orElseThrow(() -> PgwardenException.notFound("no base backup of cluster '" + cluster + "' on timeline "
                         + path.timeline() + "'s path ended before the target " + target.describe() + "; the earliest restorable point is "
                         + earliest.stopTime() + " (LSN " + earliest.stopLsn() + ", the end of base backup " + earliest.backupId() + ")"));
+    }
+
+    /**
+     * Restores start from full backups: combining an incremental chain (pg_combinebackup) is not built yet, and an
+     * incremental backup's tar alone is no data directory. Until it is, restores pick the newest full backup.
+     */
+    private void refuseIncremental(String cluster, String id) {
+        catalog.baseBackups(cluster).stream().filter(b -> b.backupId().equals(id) && b.isIncremental()).findFirst().ifPresent(b -> {
+            throw refused("base backup " + id + " is incremental (on top of " + b.parentId() + "); restoring incremental chains is not"
+                    + " built yet: restore from a full backup (leave out the backup id to get the newest suitable one)");
+        });
     }
 
     /** A backup is consistent only from its end: the target must lie after it. */

@@ -75,6 +75,7 @@ final class RetentionPlanner {
             // The window's oldest points are reachable only from the newest backup that ended before it.
             newestFirst.stream().filter(b -> b.stopTime().isBefore(from)).findFirst().ifPresent(b -> keep.add(b.backupId()));
         });
+        keepParents(all, keep);
         List<BaseBackupManifest> kept = new ArrayList<>();
         for (BaseBackupManifest b : all) {
             // A locked backup stays a backup, and so does the WAL it needs (the cutoff is taken from what stays).
@@ -82,6 +83,18 @@ final class RetentionPlanner {
             else deletions.add(new Deletion(Kind.BASE, b.backupId(), null, baseReason(policy), b.storedBytes(), b.stopTime()));
         }
         return kept;
+    }
+
+    /** An incremental backup is nothing without the backups it builds on: they stay while it does. */
+    private static void keepParents(List<BaseBackupManifest> all, Set<String> keep) {
+        Map<String, BaseBackupManifest> byId = new LinkedHashMap<>();
+        for (BaseBackupManifest b : all) byId.put(b.backupId(), b);
+        for (String id : List.copyOf(keep)) {
+            Set<String> chain = new HashSet<>(); // a manifest naming itself or a cycle must not loop forever
+            for (BaseBackupManifest b = byId.get(id); b != null && b.isIncremental() && chain.add(b.backupId()); b = byId.get(b.parentId())) {
+                if (b.parentId() != null) keep.add(b.parentId());
+            }
+        }
     }
 
     private static String baseReason(RetentionConfig policy) {

@@ -60,6 +60,10 @@ public final class RepositoryVerifier {
         RestorePlanner planner = new RestorePlanner(storage, wal);
         for (BaseBackupManifest b : backups) {
             report.accept(check("base backup " + b.backupId(), () -> read(BackupObjects.openBase(storage, wal.encoding(), b))));
+            if (b.backupManifest() != null) {
+                report.accept(check("backup_manifest of base backup " + b.backupId(),
+                        () -> read(BackupObjects.openBasePgManifest(storage, wal.encoding(), b))));
+            }
             report.accept(check("WAL continuity of base backup " + b.backupId(), () -> continuity(planner, cluster, b)));
         }
         if (onlyBackup.isEmpty()) {

@@ -54,7 +54,7 @@ class RestorePlannerTest {
         String startWal = "%08X%08X%08X".formatted(tli, 0, start);
         RepositoryJson.write(storage, C + "/base/" + id + "/manifest.json", new BaseBackupManifest(1, id, C, "l",
                 "0/%X".formatted(start * SEG + 0x28), "0/%X".formatted(stop * SEG + 0x100), tli, startWal, "%08X%08X%08X".formatted(tli, 0, stop),
-                null, stopTime.minusSeconds(60), stopTime, 150000, "1", "15", C + "/base/" + id + "/base.tar.raw", "none", 1, 1, "x", null));
+                null, stopTime.minusSeconds(60), stopTime, 150000, "1", "15", C + "/base/" + id + "/base.tar.raw", "none", 1, 1, "x", null, null, null, null));
     }
 
     /** WAL segments first..last of timeline tli, each archived a minute after the previous, from T0. */
@@ -77,6 +77,21 @@ class RestorePlannerTest {
 
     RestorePlan plan(RestoreTarget target) {
         return planner.plan(C, target, Optional.empty(), OptionalInt.empty());
+    }
+
+    /** Until chains are combined, a restore starts from the newest full backup; an incremental one named is refused. */
+    @Test
+    void restoresStartFromFullBackupsAndRefuseAnIncrementalOne() throws Exception {
+        backup("b1", 1, 2, 3, T0.plusSeconds(200));
+        backup("i2", 1, 5, 6, T0.plusSeconds(400));
+        BaseBackupManifest i2 = RepositoryJson.MAPPER.readValue(Files.readAllBytes(dir.resolve(C + "/base/i2/manifest.json")), BaseBackupManifest.class);
+        RepositoryJson.write(storage, C + "/base/i2/manifest.json", io.pgwarden.retention.RetentionPlannerTest.incremental(i2, "b1"));
+        segments(1, 2, 9);
+        RestorePlan plan = plan(new RestoreTarget.Latest());
+        assertThat(plan.backup().backupId()).isEqualTo("b1");
+        assertThat(plan.firstWal()).isEqualTo("000000010000000000000002");
+        assertThatThrownBy(() -> planner.plan(C, new RestoreTarget.Latest(), Optional.of("i2"), OptionalInt.empty()))
+                .hasMessageContaining("base backup i2 is incremental (on top of b1); restoring incremental chains is not built yet");
     }
 
     @Test

@@ -17,7 +17,7 @@ import java.util.OptionalInt;
 import org.junit.jupiter.api.Test;
 
 /** The planner over generated catalogs with a fixed clock: each policy, each invariant, GFS period edges, time zones. */
-class RetentionPlannerTest {
+public class RetentionPlannerTest {
     static final Instant NOW = Instant.parse("2026-11-25T12:00:00Z");
     static final RetentionConfig.Gfs NO_COUNTS = new RetentionConfig.Gfs(0, 0, 0, 0);
 
@@ -34,7 +34,7 @@ class RetentionPlannerTest {
     static BaseBackupManifest backup(String id, Instant start, int timeline, long segment) {
         String wal = "%08X%08X%08X".formatted(timeline, segment >>> 8, segment & 0xff);
         return new BaseBackupManifest(1, id, "main", "l", "0/0", "0/0", timeline, wal, wal, null, start, start.plusSeconds(600),
-                150000, "1", "15", "k", "zstd", 100, 40, "sha", null);
+                150000, "1", "15", "k", "zstd", 100, 40, "sha", null, null, null, null);
     }
 
     static DumpManifest dump(String id, String database, Instant stop) {
@@ -64,6 +64,35 @@ class RetentionPlannerTest {
         assertThat(deleted(plan, Kind.BASE)).containsExactly("b0", "b1", "b2");
         assertThat(plan.deletions().get(0).reason()).isEqualTo("not among the 2 newest");
         assertThat(plan.walBefore().orElseThrow().walFile()).isEqualTo("000000010000000000000040"); // b3's start
+    }
+
+    /** keepLast 1 keeps the newest backup, an incremental: the incremental and the full backups it builds on stay. */
+    @Test
+    void aKeptIncrementalBackupKeepsItsWholeChain() {
+        List<BaseBackupManifest> backups = new java.util.ArrayList<>(dailyBackups(4)); // b0..b3, full
+        BaseBackupManifest b3 = backups.get(3);
+        BaseBackupManifest i4 = incremental(backup("i4", b3.startTime().plus(Duration.ofDays(1)), 1, 0x50), "b3");
+        BaseBackupManifest i5 = incremental(backup("i5", b3.startTime().plus(Duration.ofDays(2)), 1, 0x60), "i4");
+        backups.addAll(List.of(i4, i5));
+        RetentionPlan plan = plan(backups, List.of(), base(1, null));
+        assertThat(deleted(plan, Kind.BASE)).containsExactly("b0", "b1", "b2");
+        assertThat(plan.walBefore().orElseThrow().walFile()).isEqualTo(b3.startWalFile());
+    }
+
+    /** A manifest whose parent is itself (edited, or corrupt) must not hang the planner. */
+    @Test
+    void anIncrementalNamingItselfAsParentDoesNotLoop() {
+        List<BaseBackupManifest> backups = new java.util.ArrayList<>(dailyBackups(2));
+        backups.add(incremental(backup("i2", backups.get(1).startTime().plus(Duration.ofDays(1)), 1, 0x50), "i2"));
+        RetentionPlan plan = plan(backups, List.of(), base(1, null));
+        assertThat(deleted(plan, Kind.BASE)).containsExactly("b0", "b1");
+    }
+
+    public static BaseBackupManifest incremental(BaseBackupManifest b, String parent) {
+        return new BaseBackupManifest(b.formatVersion(), b.backupId(), b.cluster(), b.label(), b.startLsn(), b.stopLsn(), b.timeline(),
+                b.startWalFile(), b.stopWalFile(), b.backupHistoryFile(), b.startTime(), b.stopTime(), b.pgVersionNum(), b.systemIdentifier(),
+                b.toolVersion(), b.dataKey(), b.compression(), b.rawBytes(), b.storedBytes(), b.sha256(), b.encryption(), b.backupManifest(),
+                BaseBackupManifest.INCREMENTAL, parent);
     }
 
     @Test

@@ -131,9 +131,13 @@ class BaseBackupEndToEndTest {
         assertThat(missing.stderr()).contains("database 'nosuchdb' does not exist or does not accept connections (present: postgres)");
         assertThat(missing.stderr()).containsPattern("pgwarden: \\(code NOT_FOUND, cluster main, run \\d{8}T\\d{6}Z-[0-9a-f]{4}\\)");
         var usage = io.pgwarden.it.support.Launcher.run("backup", "--config", pgwarden.configFile().toString(), "--cluster", "main",
-                "--kind", "incremental");
+                "--kind", "differential");
         assertThat(usage.exitCode()).isEqualTo(2);
-        assertThat(usage.stderr()).contains("--kind: 'incremental' is not a backup kind (base or dump)");
+        assertThat(usage.stderr()).contains("--kind: 'differential' is not a backup kind (base, incremental or dump)");
+        var incremental = io.pgwarden.it.support.Launcher.run("backup", "--config", pgwarden.configFile().toString(), "--cluster", "main",
+                "--kind", "incremental");
+        assertThat(incremental.exitCode()).isEqualTo(2);
+        assertThat(incremental.stderr()).contains("incremental backups need PostgreSQL 17 or newer; the server runs 15");
     }
 
     @Test
@@ -170,14 +174,23 @@ class BaseBackupEndToEndTest {
         source.query("INSERT INTO " + table + " SELECT g, 'after' FROM generate_series(1, 5000) g");
         source.query("SELECT pg_switch_wal()");
 
-        assertThat(keys("main/base/" + manifest.backupId() + "/")).containsExactly(
-                "main/base/" + manifest.backupId() + "/base.tar.zst", "main/base/" + manifest.backupId() + "/manifest.json");
+        String directory = "main/base/" + manifest.backupId() + "/";
+        assertThat(keys(directory)).containsExactly(directory + "backup_manifest.zst", directory + "base.tar.zst", directory + "manifest.json");
+        assertThat(manifest.backupManifest().key()).isEqualTo(directory + "backup_manifest.zst");
         assertThat(manifest.rawBytes()).isGreaterThan(manifest.storedBytes()).isGreaterThan(0);
         assertThat(manifest.toolVersion()).startsWith("pg_basebackup (PostgreSQL) 15.");
         assertThat(manifest.backupHistoryFile()).endsWith(".backup");
         assertThat(keys("main/wal/00000001/" + manifest.backupHistoryFile())).hasSize(1);
 
         Path restored = restore(manifest, table);
+        // PostgreSQL's backup_manifest, stored as its own object, is byte for byte the one in the tar.
+        byte[] inTar = Files.readAllBytes(restored.resolve("backup_manifest"));
+        try (var object = storage.get(manifest.backupManifest().key()).orElseThrow(); InputStream in = new ZstdInputStream(object.content())) {
+            assertThat(in.readAllBytes()).isEqualTo(inTar);
+        }
+        assertThat(manifest.backupManifest().rawBytes()).isEqualTo(inTar.length);
+        assertThat(manifest.backupManifest().sha256()).isEqualTo(java.util.HexFormat.of().formatHex(
+                java.security.MessageDigest.getInstance("SHA-256").digest(inTar)));
         try (PgCluster copy = PgCluster.existing(dir, restored, table + "-copy")) {
             copy.configure("restore_command = '" + pgwarden.restoreCommand() + "'", "recovery_target = 'immediate'",
                     "recovery_target_action = 'promote'", "archive_mode = off").start();

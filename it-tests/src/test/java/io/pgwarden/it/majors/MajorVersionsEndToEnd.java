@@ -148,6 +148,14 @@ class MajorVersionsEndToEnd {
     }
 
     @Test
+    void anIncrementalBackupOfAServerBeforeSeventeenIsRefusedNamingItsVersion() throws Exception {
+        JsonNode run = run("pg15", "backups?kind=incremental");
+        assertThat(run.get("state").asText()).as(run.toString()).isEqualTo("failed");
+        assertThat(run.get("error").asText()).contains("incremental backups need PostgreSQL 17 or newer; the server runs 15");
+        assertThat(pgwarden.repositoryKeys("pg15/failures/incremental/")).hasSize(1);
+    }
+
+    @Test
     void aNewerPgDumpDumpsAnOlderServer() throws Exception {
         JsonNode run = run("newtools", "backups?kind=dump");
         assertThat(run.get("state").asText()).as(run.toString()).isEqualTo("succeeded");

@@ -213,6 +213,12 @@ abstract class PruneEndToEnd {
             assertThat(r.stdout()).contains("FAILED  base backup " + oldest + ": repository object '" + base + "'");
             assertThat(r.stderr()).contains("1 problem(s)");
         });
+        String pgManifest = "main/base/" + oldest + "/backup_manifest.zst";
+        damaged(pgManifest, bytes -> bytes[bytes.length / 2] ^= 0x5a, () -> {
+            var r = pgwarden.cli("verify");
+            assertThat(r.exitCode()).isEqualTo(5);
+            assertThat(r.stdout()).contains("FAILED  backup_manifest of base backup " + oldest + ": repository object '" + pgManifest + "'");
+        });
 
         // The newest backup's start segment lies inside the oldest backup's chain (newer segments follow it).
         String middle = startWal(newest);

@@ -1,19 +1,24 @@
 package io.pgwarden.backup;
 
+import java.io.BufferedOutputStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Optional;
 
 /**
- * Follows a pg_basebackup tar stream member by member as it goes by and keeps the end of its backup_manifest member
- * (pg_basebackup adds the manifest to the tar it writes to stdout, after the data). The end holds the manifest's
- * WAL-Ranges, which give a standby backup its stop point. Only the last 64 KiB are kept: the manifest of a cluster
- * with many files can be large, and memory stays flat.
+ * Follows a pg_basebackup tar stream member by member as it goes by and copies its backup_manifest member (pg_basebackup
+ * adds the manifest to the tar it writes to stdout, after the data) into a file, so it can be stored as an object of its
+ * own (an incremental backup hands its parent's manifest to pg_basebackup). The last 64 KiB are also kept in memory:
+ * they hold the manifest's WAL-Ranges, which give a standby backup its stop point. The manifest of a cluster with many
+ * files can be large; it goes to disk, and memory stays flat.
  */
-final class BackupManifestTail extends FilterInputStream {
+final class BackupManifestCapture extends FilterInputStream implements AutoCloseable {
     static final String MEMBER = "backup_manifest";
     private static final int BLOCK = 512;
     private static final int KEEP = 64 << 10;
@@ -28,9 +33,19 @@ final class BackupManifestTail extends FilterInputStream {
     private final byte[] ring = new byte[KEEP];
     private long kept;
     private boolean seen;
+    private final Path captureDir;
+    private final String filePrefix;
+    private Path file;
+    private OutputStream fileOut;
 
-    BackupManifestTail(InputStream in) {
+    /**
+     * @param captureDir where the manifest's copy is written (server.spoolDir)
+     * @param filePrefix its file name's start (the owner's spool prefix, so a restart removes what a kill left)
+     */
+    BackupManifestCapture(InputStream in, Path captureDir, String filePrefix) {
         super(in);
+        this.captureDir = captureDir;
+        this.filePrefix = filePrefix;
     }
 
     @Override
@@ -45,6 +60,19 @@ final class BackupManifestTail extends FilterInputStream {
         int n = in.read(b, off, len);
         if (n > 0) follow(b, off, n);
         return n;
+    }
+
+    /** The whole backup_manifest member, once the tar has been read past it. */
+    Optional<Path> manifestFile() {
+        return fileOut == null ? Optional.ofNullable(file) : Optional.empty();
+    }
+
+    /** Removes the copy (also on failure); the stream itself is the caller's to close. */
+    @Override
+    public void close() throws IOException {
+        if (fileOut != null) fileOut.close();
+        fileOut = null;
+        if (file != null) Files.deleteIfExists(file);
     }
 
     @Override
@@ -67,15 +95,23 @@ final class BackupManifestTail extends FilterInputStream {
         return Optional.of(new String(end, StandardCharsets.UTF_8));
     }
 
-    private void follow(byte[] b, int off, int n) {
+    private void follow(byte[] b, int off, int n) throws IOException {
         int i = off;
         int end = off + n;
         while (i < end) {
             if (contentLeft > 0) {
                 int take = (int) Math.min(contentLeft, end - i);
-                if (capturing) keep(b, i, take);
+                if (capturing) {
+                    keep(b, i, take);
+                    try {
+                        fileOut.write(b, i, take);
+                    } catch (IOException e) {
+                        throw new IOException("cannot copy the backup manifest into '" + captureDir + "': " + e.getMessage(), e);
+                    }
+                }
                 contentLeft -= take;
                 i += take;
+                if (capturing && contentLeft == 0) endCapture();
             } else if (paddingLeft > 0) {
                 int take = (int) Math.min(paddingLeft, end - i);
                 paddingLeft -= take;
@@ -93,7 +129,7 @@ final class BackupManifestTail extends FilterInputStream {
         }
     }
 
-    private void startMember() {
+    private void startMember() throws IOException {
         if (isZero(header)) return; // the end-of-archive blocks
         long size = size(header);
         contentLeft = size;
@@ -103,7 +139,22 @@ final class BackupManifestTail extends FilterInputStream {
         if (capturing) {
             seen = true;
             kept = 0;
+            if (file != null) throw new IOException("the tar has a second " + MEMBER);
+            try {
+                Files.createDirectories(captureDir);
+                file = Files.createTempFile(captureDir, filePrefix + "manifest-", ".tmp");
+                fileOut = new BufferedOutputStream(Files.newOutputStream(file), 64 << 10);
+            } catch (IOException e) {
+                throw new IOException("cannot copy the backup manifest into '" + captureDir + "': " + e.getMessage(), e);
+            }
+            if (size == 0) endCapture();
         }
+    }
+
+    private void endCapture() throws IOException {
+        capturing = false;
+        fileOut.close();
+        fileOut = null;
     }
 
     private void keep(byte[] b, int off, int len) {

@@ -9,12 +9,17 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Random;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.junit.jupiter.api.Test;
 
-class BackupManifestTailTest {
+class BackupManifestCaptureTest {
+    @org.junit.jupiter.api.io.TempDir
+    Path dir;
+
     private static final String RANGES = """
             "WAL-Ranges": [
             { "Timeline": 1, "Start-LSN": "0/3000028", "End-LSN": "0/4000000" },
@@ -30,9 +35,14 @@ class BackupManifestTailTest {
         String manifest = files + "],\n" + RANGES;
         byte[] tar = tar(manifest, "not the manifest: \"WAL-Ranges\" in a data file");
         for (int readSize : new int[] {1, 511, 512, 513, 8192, 1 << 20}) {
-            BackupManifestTail tail = new BackupManifestTail(new ByteArrayInputStream(tar));
+            BackupManifestCapture tail = new BackupManifestCapture(new ByteArrayInputStream(tar), dir, "pgwarden-spool-t-");
             byte[] copy = drain(tail, readSize);
             assertThat(copy).as("bytes pass through unchanged").isEqualTo(tar);
+            Path file = tail.manifestFile().orElseThrow();
+            assertThat(file.getFileName().toString()).startsWith("pgwarden-spool-t-manifest-");
+            assertThat(Files.readString(file)).as("the whole manifest, read %d bytes at a time", readSize).isEqualTo(manifest);
+            tail.close();
+            assertThat(file).doesNotExist();
             String end = tail.manifestEnd().orElseThrow();
             assertThat(manifest.length()).isGreaterThan(64 << 10);
             assertThat(end).hasSize(64 << 10).isEqualTo(manifest.substring(manifest.length() - (64 << 10)));
@@ -44,9 +54,21 @@ class BackupManifestTailTest {
 
     @Test
     void aTarWithoutAManifestHasNoEnd() throws Exception {
-        BackupManifestTail tail = new BackupManifestTail(new ByteArrayInputStream(tar(null, "data")));
+        BackupManifestCapture tail = new BackupManifestCapture(new ByteArrayInputStream(tar(null, "data")), dir, "p-");
         drain(tail, 4096);
         assertThat(tail.manifestEnd()).isEmpty();
+        assertThat(tail.manifestFile()).isEmpty();
+        try (var files = Files.list(dir)) {
+            assertThat(files).isEmpty();
+        }
+    }
+
+    @Test
+    void aManifestTheDiskCannotTakeFailsTheStreamNamingTheDirectory() throws Exception {
+        Path notADirectory = Files.writeString(dir.resolve("file"), "x");
+        BackupManifestCapture tail = new BackupManifestCapture(new ByteArrayInputStream(tar("{}", "data")), notADirectory, "p-");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> drain(tail, 4096)).isInstanceOf(IOException.class)
+                .hasMessageContaining("cannot copy the backup manifest into '" + notADirectory + "'");
         assertThat(ManifestWalRange.last("{\"Files\": []}")).isEmpty();
     }
 

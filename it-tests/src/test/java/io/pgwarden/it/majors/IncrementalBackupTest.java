@@ -1,0 +1,196 @@
+package io.pgwarden.it.majors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.github.luben.zstd.ZstdInputStream;
+import io.pgwarden.it.support.Launcher;
+import io.pgwarden.it.support.PgContainer;
+import io.pgwarden.it.support.PgwardenFixture;
+import io.pgwarden.it.support.Processes;
+import io.pgwarden.it.support.TestDirs;
+import io.pgwarden.repository.BaseBackupManifest;
+import io.pgwarden.repository.RepositoryJson;
+import io.pgwarden.storage.StorageDriver;
+import io.pgwarden.storage.StorageFactory;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * Incremental backups of a PostgreSQL 17 server (in a container, tools in sidecars): refused without summarize_wal
+ * and without a backup to build on, then a full backup and two incrementals with rows changed between them, each
+ * naming its parent and storing only what changed; the chain, combined by hand with pg_combinebackup as an operator
+ * would (pgwarden's own restores start from full backups until they combine chains), recovers to exactly the rows
+ * of the last incremental.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class IncrementalBackupTest {
+    private static final String PASSWORD = "incremental-pw";
+    private static final String CLUSTER = "pg17";
+
+    Path dir;
+    int port;
+    PgContainer pg;
+    PgwardenFixture pgwarden;
+    final List<String> chain = new ArrayList<>();
+
+    @BeforeAll
+    void start() throws Exception {
+        assumeTrue(PgContainer.imagePresent(17), "no local image local/postgres:17 (it-tests/images/build-images.sh builds it)");
+        dir = TestDirs.create("pgwarden-incremental-");
+        port = TestDirs.freePort();
+        String token = PgwardenFixture.TOKEN;
+        pg = PgContainer.start(17, PASSWORD, PgwardenFixture.archiveCommandFromContainer(port).replace("/clusters/main/", "/clusters/" + CLUSTER + "/"),
+                List.of());
+        Path config = dir.resolve("pgwarden.yml");
+        Files.writeString(config, """
+                server:
+                  listen: 0.0.0.0:%d
+                  adminToken: %s
+                  instance: it-incremental
+                  allowPlaintext: true
+                %s
+                clusters:
+                  %s:
+                    walToken: %s
+                    connection: {host: 127.0.0.1, port: %d, user: postgres, password: "%s"}
+                    runner: {type: docker, image: "local/postgres:{major}", network: host, pull: never}
+                """.formatted(port, PgwardenFixture.ADMIN_TOKEN, PgwardenFixture.filesystemRepositoryYaml(dir.resolve("repo")), CLUSTER, token,
+                pg.port(), PASSWORD));
+        pgwarden = PgwardenFixture.startWithConfig(dir, config);
+        query("CREATE TABLE t (id int PRIMARY KEY, batch int, pad text)");
+        query("INSERT INTO t SELECT g, 0, repeat(md5(g::text), 4) FROM generate_series(1, 200000) g");
+    }
+
+    @AfterAll
+    void stop() {
+        if (pgwarden != null) pgwarden.close();
+        if (pg != null) pg.close();
+        if (dir != null) TestDirs.delete(dir);
+    }
+
+    @Test
+    @Order(1)
+    void refusedWithoutSummarizeWalNamingTheSetting() throws Exception {
+        JsonNode run = backup("incremental");
+        assertThat(run.get("state").asText()).isEqualTo("failed");
+        assertThat(run.get("error").asText()).contains("the server has summarize_wal = off")
+                .contains("HINT: ALTER SYSTEM SET summarize_wal = on");
+        query("ALTER SYSTEM SET summarize_wal = on");
+        query("SELECT pg_reload_conf()");
+    }
+
+    @Test
+    @Order(2)
+    void refusedWithoutABackupToBuildOn() throws Exception {
+        JsonNode run = backup("incremental");
+        assertThat(run.get("state").asText()).isEqualTo("failed");
+        assertThat(run.get("error").asText()).contains("the cluster has no base backup to build on; HINT: take a full base backup first");
+        assertThat(pgwarden.repositoryKeys(CLUSTER + "/base/")).as("nothing stored").isEmpty();
+    }
+
+    @Test
+    @Order(3)
+    void aFullBackupThenTwoIncrementalsEachStoringOnlyWhatChanged() throws Exception {
+        JsonNode full = backup("base");
+        assertThat(full.get("state").asText()).as(full.toString()).isEqualTo("succeeded");
+        chain.add(full.get("id").asText());
+        for (int batch = 1; batch <= 2; batch++) {
+            // 1 % of the rows change between backups (2,000 of them, as recent rows of a table do).
+            query("UPDATE t SET batch = " + batch + " WHERE id > " + (200000 - 2000 * batch) + " AND id <= " + (202000 - 2000 * batch));
+            JsonNode run = backup("incremental");
+            assertThat(run.get("state").asText()).as(run.toString()).isEqualTo("succeeded");
+            BaseBackupManifest m = manifest(run.get("id").asText());
+            assertThat(m.kind()).isEqualTo("incremental");
+            assertThat(m.parentId()).isEqualTo(chain.get(chain.size() - 1));
+            chain.add(m.backupId());
+        }
+        BaseBackupManifest first = manifest(chain.get(0));
+        BaseBackupManifest last = manifest(chain.get(2));
+        assertThat(first.kind()).isEqualTo("full");
+        assertThat(last.rawBytes()).as("an incremental's tar against the full one's").isLessThan(first.rawBytes() / 4);
+        System.out.printf("incremental backup after ~1%% of rows changed: raw %d of %d bytes (%.2fx), stored %d of %d (%.2fx)%n",
+                last.rawBytes(), first.rawBytes(), (double) last.rawBytes() / first.rawBytes(), last.storedBytes(), first.storedBytes(),
+                (double) last.storedBytes() / first.storedBytes());
+        var list = Launcher.run("list", "--config", pgwarden.configFile().toString(), "--cluster", CLUSTER);
+        assertThat(list.stdout()).contains("incremental on " + chain.get(1)).contains("incremental on " + chain.get(0));
+    }
+
+    @Test
+    @Order(4)
+    void theChainCombinedWithPgCombinebackupRecoversToTheRowsOfTheLastIncremental() throws Exception {
+        assertThat(chain).hasSize(3);
+        String expected = query("SELECT string_agg(batch || ':' || n, ',' ORDER BY batch) FROM (SELECT batch, count(*) n FROM t GROUP BY batch) s");
+        query("UPDATE t SET batch = 9 WHERE id <= 2000"); // after the last backup: must not be restored
+        query("SELECT pg_switch_wal()");
+        Path work = Files.createDirectories(dir.resolve("combine"));
+        List<String> members = new ArrayList<>();
+        try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository())) {
+            for (int i = 0; i < chain.size(); i++) {
+                Path member = Files.createDirectories(work.resolve("m" + i));
+                Process tar = new ProcessBuilder("tar", "-x", "-C", member.toString(), "-f", "-").redirectErrorStream(true).start();
+                try (var object = storage.get(manifest(chain.get(i)).dataKey()).orElseThrow(); InputStream in = new ZstdInputStream(object.content());
+                     OutputStream out = tar.getOutputStream()) {
+                    in.transferTo(out);
+                }
+                assertThat(tar.waitFor()).isZero();
+                members.add("/r/m" + i);
+            }
+        }
+        Files.writeString(work.resolve("auth"), "Authorization: Bearer " + PgwardenFixture.TOKEN + "\n");
+        String restore = "curl --fail -sS -H @/r/auth -o %p http://host.docker.internal:" + port + "/v1/clusters/" + CLUSTER + "/wal/%f";
+        String script = """
+                set -e
+                export PGPASSWORD='%s'
+                pg_combinebackup %s -o /r/data
+                printf "%%s\\n" "restore_command = '%s'" "recovery_target = 'immediate'" "recovery_target_action = 'promote'" \\
+                  "archive_mode = off" >> /r/data/postgresql.auto.conf
+                touch /r/data/recovery.signal
+                chown -R postgres:postgres /r/data /r/auth; chmod 700 /r/data
+                runuser -u postgres -- postgres -D /r/data -c listen_addresses= -c unix_socket_directories=/tmp >/r/server.log 2>&1 &
+                for i in $(seq 1 120); do
+                  if [ "$(runuser -u postgres -- psql -h /tmp -At -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ]; then break; fi
+                  sleep 0.5
+                done
+                runuser -u postgres -- psql -h /tmp -At -c "SELECT string_agg(batch || ':' || n, ',' ORDER BY batch) FROM (SELECT batch, count(*) n FROM t GROUP BY batch) s"
+                """.formatted(PASSWORD, String.join(" ", members), restore);
+        var r = Processes.run(List.of("docker", "run", "--rm", "--add-host", "host.docker.internal:host-gateway", "-v", work + ":/r",
+                PgContainer.image(17), "bash", "-c", script), null);
+        assertThat(r.exitCode()).as(r.stdout() + r.stderr() + "\n" + readIfExists(work.resolve("server.log"))).isZero();
+        assertThat(r.stdout().strip()).isEqualTo(expected);
+    }
+
+    private static String readIfExists(Path p) throws Exception {
+        return Files.exists(p) ? Files.readString(p) : "";
+    }
+
+    private JsonNode backup(String kind) throws Exception {
+        return pgwarden.startAndAwait("/v1/clusters/" + CLUSTER + "/backups?kind=" + kind, null, "/v1/clusters/" + CLUSTER + "/runs/",
+                Duration.ofMinutes(3));
+    }
+
+    private BaseBackupManifest manifest(String id) throws Exception {
+        try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository());
+             var object = storage.get(CLUSTER + "/base/" + id + "/manifest.json").orElseThrow()) {
+            return RepositoryJson.MAPPER.readValue(object.content(), BaseBackupManifest.class);
+        }
+    }
+
+    private String query(String sql) {
+        return pg.psql().query("postgres", sql).strip();
+    }
+}

@@ -91,14 +91,8 @@ public final class BaseBackupService {
             String toolVersion = ToolVersions.checked(runner, "pg_basebackup", server, "base-backup", id);
             Optional<BaseBackupManifest> parent = incremental ? Optional.of(parent(cluster, id, server, connection)) : Optional.empty();
             Streamed streamed = stream(clusterConfig, runner, server, connection, id, dataKey, parent);
-            BaseBackupManifest.BackupManifestObject pgManifest;
             // Why keep PostgreSQL's manifest as an object: an incremental backup hands its parent's to pg_basebackup.
-            try (BackupManifestCapture capture = streamed.capture()) {
-                pgManifest = capture.manifestFile().map(file -> storePgManifest(cluster, id, file)).orElse(null);
-            } catch (IOException e) {
-                log.warn("cluster '{}': base backup {}: cannot remove the local copy of its backup manifest: {}", cluster, id, e.getMessage());
-                pgManifest = null;
-            }
+            BaseBackupManifest.BackupManifestObject pgManifest = storePgManifest(cluster, id, streamed.capture());
             // Why wait: the backup is only restorable with the WAL up to its stop point, which arrives via archive_command.
             long segmentSize = clusterInfo.get(cluster).map(ClusterInfo::segmentSize).orElse(server.walSegmentSize());
             Duration walWait = clusterConfig.baseBackup().walWait();
@@ -264,11 +258,17 @@ public final class BaseBackupService {
                 uploaded.rawBytes(), uploaded.storedBytes(), uploaded.sha256(), uploaded.encryption());
     }
 
-    /** The copy of pg_basebackup's backup_manifest, stored encoded beside the tar. */
-    private BaseBackupManifest.BackupManifestObject storePgManifest(String cluster, String id, java.nio.file.Path file) {
-        String key = RepositoryLayout.baseBackupPgManifest(cluster, id, config.repository().compression());
-        ToolOutputUpload.Uploaded stored = new ToolOutputUpload(storage, wal).file(file, key);
-        return new BaseBackupManifest.BackupManifestObject(key, stored.rawBytes(), stored.storedBytes(), stored.sha256());
+    /** The captured copy of pg_basebackup's backup_manifest, stored encoded beside the tar; null if the tar had none. */
+    private BaseBackupManifest.BackupManifestObject storePgManifest(String cluster, String id, BackupManifestCapture capture) {
+        try {
+            java.nio.file.Path file = capture.manifestFile().orElse(null);
+            if (file == null) return null;
+            String key = RepositoryLayout.baseBackupPgManifest(cluster, id, config.repository().compression());
+            ToolOutputUpload.Uploaded stored = new ToolOutputUpload(storage, wal).file(file, key);
+            return new BaseBackupManifest.BackupManifestObject(key, stored.rawBytes(), stored.storedBytes(), stored.sha256());
+        } finally {
+            discard(capture);
+        }
     }
 
     private static java.io.InputStream newInputStream(java.nio.file.Path file) {

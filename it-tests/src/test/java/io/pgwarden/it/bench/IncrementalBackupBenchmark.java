@@ -19,10 +19,11 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * Not a test: a full base backup and an incremental one of PostgreSQL 17 (pgbench scale -Dbench.scale, default 100, in
- * a container; pg_basebackup in sidecars), with about 1 % of pgbench_accounts updated in between by pgbench's own
- * TPC-B transactions (scale x 1,000 of them, each updating one random account), into a filesystem repository. Reports
- * the incremental's raw and stored bytes and its time as ratios to the full backup's, measured in the same run.
+ * Not a test: a full base backup and two incremental ones of PostgreSQL 17 (pgbench scale -Dbench.scale, default 100,
+ * in a container; pg_basebackup in sidecars), into a filesystem repository. Before the first incremental, pgbench's own
+ * TPC-B transactions (scale x 1,000 of them, each updating one random account: about 1 % of the accounts, spread over
+ * the whole table); before the second, one UPDATE of 1 % of the accounts in one range of keys (recent rows). Reports
+ * each incremental's raw and stored bytes and its time as ratios to the full backup's, measured in the same run.
  * Run: cd it-tests && ../mvnw -B verify -Pbench -Dtest=IncrementalBackupBenchmark -Dsurefire.failIfNoSpecifiedTests=false
  * Report in it-tests/target/bench/incremental.txt.
  */
@@ -36,40 +37,24 @@ class IncrementalBackupBenchmark {
         Path dir = TestDirs.create("pgwarden-bench-incremental-");
         int port = TestDirs.freePort();
         try (PgContainer pg = PgContainer.start(17, PASSWORD, PgwardenFixture.archiveCommandFromContainer(port), List.of())) {
-            Path config = dir.resolve("pgwarden.yml");
-            Files.writeString(config, """
-                    server:
-                      listen: 0.0.0.0:%d
-                      adminToken: %s
-                      instance: bench-incremental
-                      allowPlaintext: true
-                    %s
-                    clusters:
-                      main:
-                        walToken: %s
-                        connection: {host: 127.0.0.1, port: %d, user: postgres, password: "%s"}
-                        runner: {type: docker, image: "local/postgres:{major}", network: host, pull: never}
-                    """.formatted(port, PgwardenFixture.ADMIN_TOKEN, PgwardenFixture.filesystemRepositoryYaml(dir.resolve("repo")),
-                    PgwardenFixture.TOKEN, pg.port(), PASSWORD));
+            Path config = PgwardenFixture.writeContainerClusterConfig(dir, port, "bench-incremental", "main", pg, PASSWORD);
             pg.psql().query("postgres", "ALTER SYSTEM SET summarize_wal = on");
             pg.psql().query("postgres", "SELECT pg_reload_conf()");
             pgbench(pg, "-i", "-s", Integer.toString(SCALE), "-q");
             try (PgwardenFixture pgwarden = PgwardenFixture.startWithConfig(dir, config)) {
                 BaseBackupManifest full = backup(pgwarden, "base");
                 pgbench(pg, "-n", "-t", Integer.toString(SCALE * 1000));
-                BaseBackupManifest incremental = backup(pgwarden, "incremental");
-                assertThat(incremental.parentId()).isEqualTo(full.backupId());
-                double fullSeconds = Duration.between(full.startTime(), full.stopTime()).toMillis() / 1e3;
-                double incSeconds = Duration.between(incremental.startTime(), incremental.stopTime()).toMillis() / 1e3;
+                BaseBackupManifest spread = backup(pgwarden, "incremental");
+                assertThat(spread.parentId()).isEqualTo(full.backupId());
+                pg.psql().query("postgres", "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid <= " + SCALE * 1000);
+                BaseBackupManifest range = backup(pgwarden, "incremental");
+                assertThat(range.parentId()).isEqualTo(spread.backupId());
                 String text = """
-                        Incremental base backup, PostgreSQL 17, pgbench scale %d, %d TPC-B transactions (about 1 %% of the accounts
-                        updated) between a full backup and an incremental one; sidecars, filesystem repository, zstd level 1
-                          full:         raw %,14d bytes  stored %,12d bytes  %6.1f s
-                          incremental:  raw %,14d bytes  stored %,12d bytes  %6.1f s
-                          incremental / full: raw %.3fx, stored %.3fx, time %.2fx
-                        """.formatted(SCALE, SCALE * 1000, full.rawBytes(), full.storedBytes(), fullSeconds, incremental.rawBytes(),
-                        incremental.storedBytes(), incSeconds, (double) incremental.rawBytes() / full.rawBytes(),
-                        (double) incremental.storedBytes() / full.storedBytes(), incSeconds / fullSeconds);
+                        Incremental base backups, PostgreSQL 17, pgbench scale %d; sidecars, filesystem repository, zstd level 1
+                          full:                                        %s
+                          incremental, %d TPC-B transactions (1 %% of the accounts, spread): %s
+                          incremental, 1 %% of the accounts in one key range:             %s
+                        """.formatted(SCALE, describe(full, full), SCALE * 1000, describe(spread, full), describe(range, full));
                 System.out.print(text);
                 Files.createDirectories(Path.of("target/bench"));
                 Files.writeString(Path.of("target/bench/incremental.txt"), text);
@@ -77,6 +62,17 @@ class IncrementalBackupBenchmark {
         } finally {
             TestDirs.delete(dir);
         }
+    }
+
+    private static String describe(BaseBackupManifest b, BaseBackupManifest full) {
+        double seconds = seconds(b);
+        return "raw %,d bytes, stored %,d bytes, %.1f s".formatted(b.rawBytes(), b.storedBytes(), seconds) + (b == full ? ""
+                : " = %.3fx raw, %.3fx stored, %.2fx time of the full one".formatted((double) b.rawBytes() / full.rawBytes(),
+                (double) b.storedBytes() / full.storedBytes(), seconds / seconds(full)));
+    }
+
+    private static double seconds(BaseBackupManifest b) {
+        return Duration.between(b.startTime(), b.stopTime()).toMillis() / 1e3;
     }
 
     private static void pgbench(PgContainer pg, String... args) {

@@ -53,24 +53,9 @@ class IncrementalBackupTest {
         assumeTrue(PgContainer.imagePresent(17), "no local image local/postgres:17 (it-tests/images/build-images.sh builds it)");
         dir = TestDirs.create("pgwarden-incremental-");
         port = TestDirs.freePort();
-        String token = PgwardenFixture.TOKEN;
         pg = PgContainer.start(17, PASSWORD, PgwardenFixture.archiveCommandFromContainer(port).replace("/clusters/main/", "/clusters/" + CLUSTER + "/"),
                 List.of());
-        Path config = dir.resolve("pgwarden.yml");
-        Files.writeString(config, """
-                server:
-                  listen: 0.0.0.0:%d
-                  adminToken: %s
-                  instance: it-incremental
-                  allowPlaintext: true
-                %s
-                clusters:
-                  %s:
-                    walToken: %s
-                    connection: {host: 127.0.0.1, port: %d, user: postgres, password: "%s"}
-                    runner: {type: docker, image: "local/postgres:{major}", network: host, pull: never}
-                """.formatted(port, PgwardenFixture.ADMIN_TOKEN, PgwardenFixture.filesystemRepositoryYaml(dir.resolve("repo")), CLUSTER, token,
-                pg.port(), PASSWORD));
+        Path config = PgwardenFixture.writeContainerClusterConfig(dir, port, "it-incremental", CLUSTER, pg, PASSWORD);
         pgwarden = PgwardenFixture.startWithConfig(dir, config);
         query("CREATE TABLE t (id int PRIMARY KEY, batch int, pad text)");
         query("INSERT INTO t SELECT g, 0, repeat(md5(g::text), 4) FROM generate_series(1, 200000) g");

@@ -73,6 +73,30 @@ public final class PgwardenFixture implements AutoCloseable {
         return configFile;
     }
 
+    /**
+     * pgwarden.yml for one cluster whose server runs in {@code pg}: tools in sidecars of the server's major on the host's
+     * network, a filesystem repository under dir/repo, listening on every address (the server's archive_command pushes
+     * through host.docker.internal), the cluster's token {@link #TOKEN}.
+     */
+    public static Path writeContainerClusterConfig(Path dir, int port, String instance, String cluster, PgContainer pg, String password)
+            throws IOException {
+        Path config = dir.resolve("pgwarden.yml");
+        Files.writeString(config, """
+                server:
+                  listen: 0.0.0.0:%d
+                  adminToken: %s
+                  instance: %s
+                  allowPlaintext: true
+                %s
+                clusters:
+                  %s:
+                    walToken: %s
+                    connection: {host: 127.0.0.1, port: %d, user: postgres, password: "%s"}
+                    runner: {type: docker, image: "local/postgres:{major}", network: host, pull: never}
+                """.formatted(port, ADMIN_TOKEN, instance, filesystemRepositoryYaml(dir.resolve("repo")), cluster, TOKEN, pg.port(), password));
+        return config;
+    }
+
     /** Starts a daemon from an existing config file (its cluster 'main' must use TOKEN). */
     public static PgwardenFixture startWithConfig(Path dir, Path configFile) throws Exception {
         return startWithConfig(dir, configFile, Clock.systemUTC());

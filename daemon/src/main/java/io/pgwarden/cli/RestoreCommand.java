@@ -112,12 +112,12 @@ final class RestoreCommand implements Callable<Integer> {
             WalRepository wal = new WalRepository(storage, cfg.repository());
             wal.encoding().warmUpInBackground(); // long command: worth compiling the cipher
             PitrRestore restore = new PitrRestore(cfg, storage, wal);
-            RestorePlan plan = restore.plan(options.cluster, restoreTarget, Optional.ofNullable(backup), tli);
+            RestorePlan plan = restore.plan(options.cluster, restoreTarget, Optional.ofNullable(backup), tli, intoVolume);
             printPlan(out, plan);
             if (dryRun) return 0;
             RestoreSite.Recovery recovery = new RestoreSite.Recovery(restoreTarget, action, tli, "recovery settings added by pgwarden restore:"
                     + " base backup " + plan.backup().backupId() + ", target " + restoreTarget.describe());
-            Progress progress = new Progress(err, plan.backup().rawBytes(), System.console() != null);
+            Progress progress = new Progress(err, plan.rawBytes(), System.console() != null);
             if (!start) {
                 DirectorySite site = restore.directory(options.cluster, targetDir, restoreCommand(cfg, targetDir));
                 site.fill(plan, recovery, progress);
@@ -211,6 +211,10 @@ final class RestoreCommand implements Callable<Integer> {
         out.println("  target:        " + plan.target().describe());
         out.printf("  base backup:   %s (ended %s, LSN %s, timeline %d, %.1f MB stored)%n", plan.backup().backupId(),
                 plan.backup().stopTime(), plan.backup().stopLsn(), plan.backup().timeline(), plan.backup().storedBytes() / 1e6);
+        if (!plan.parents().isEmpty()) {
+            out.println("  incremental:   combined with " + String.join(", ", plan.parents().stream()
+                    .map(io.pgwarden.repository.BaseBackupManifest::backupId).toList()) + " (pg_combinebackup, full backup first)");
+        }
         out.println("  timeline:      " + plan.timeline());
         out.printf("  WAL:           %s .. %s (%d files, %.1f MB stored; fetched by restore_command during recovery)%n",
                 plan.firstWal(), plan.lastWal(), plan.walFiles(), plan.walStoredBytes() / 1e6);

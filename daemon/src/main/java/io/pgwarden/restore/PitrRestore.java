@@ -30,9 +30,13 @@ public final class PitrRestore {
         this.wal = wal;
     }
 
-    /** Which backup, which timeline, which WAL; refuses (with the reason) when the target cannot be reached. */
-    public RestorePlan plan(String cluster, RestoreTarget target, Optional<String> backup, OptionalInt timeline) {
-        return new RestorePlanner(storage, wal).plan(cluster, target, backup, timeline);
+    /**
+     * Which backup, which timeline, which WAL; refuses (with the reason) when the target cannot be reached.
+     * @param intoVolume the restore fills a Docker volume ({@link VolumeSite}), which can combine an incremental backup
+     *                   with the backups it builds on (pg_combinebackup in a sidecar); a directory restores full backups
+     */
+    public RestorePlan plan(String cluster, RestoreTarget target, Optional<String> backup, OptionalInt timeline, boolean intoVolume) {
+        return new RestorePlanner(storage, wal).plan(cluster, target, backup, timeline, intoVolume);
     }
 
     /**

@@ -52,14 +52,14 @@ public final class RestoreJobs {
     }
 
     public Status start(String cluster, Request request) {
-        RestorePlan plan = restore.plan(cluster, request.target(), request.backup(), request.timeline());
+        RestorePlan plan = restore.plan(cluster, request.target(), request.backup(), request.timeline(), false); // into a directory
         String id = RunIds.next(clock);
         String other = runningByCluster.putIfAbsent(cluster, id);
         if (other != null) throw new PgwardenException(ErrorCode.BUSY, "a restore of cluster '" + cluster + "' is already running (" + other + ")");
-        Progress progress = Progress.silent(plan.backup().rawBytes());
+        Progress progress = Progress.silent(plan.rawBytes());
         Path dir = request.targetDir().toAbsolutePath().normalize();
         Status status = new Status(id, cluster, "running", clock.instant(), null, plan.backup().backupId(), plan.timeline(), plan.firstWal(),
-                plan.lastWal(), dir.toString(), 0, plan.backup().rawBytes(), null, null, null);
+                plan.lastWal(), dir.toString(), 0, plan.rawBytes(), null, null, null);
         running.put(id, new Running(status, progress));
         Thread.ofVirtual().name("restore-" + id).start(() -> execute(cluster, plan, request, dir, status, progress));
         log.info("cluster '{}': restore {} of base backup {} into '{}' started", cluster, id, plan.backup().backupId(), dir);

@@ -20,6 +20,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.stream.Stream;
@@ -50,12 +51,39 @@ public final class RestorePlanner {
      * @param timeline a specific timeline; empty: the latest one in the repository
      */
     public RestorePlan plan(String cluster, RestoreTarget target, Optional<String> backupId, OptionalInt timeline) {
+        return plan(cluster, target, backupId, timeline, false);
+    }
+
+    /**
+     * @param chains whether the restore can combine an incremental backup with the backups it builds on
+     *               (pg_combinebackup in a sidecar); without, only full backups are candidates
+     */
+    public RestorePlan plan(String cluster, RestoreTarget target, Optional<String> backupId, OptionalInt timeline, boolean chains) {
         List<BaseBackupManifest> backups = catalog.baseBackups(cluster);
         if (backups.isEmpty()) throw PgwardenException.notFound("cluster '" + cluster + "' has no committed base backup to restore from");
         long segmentSize = clusterInfo.get(cluster).map(ClusterInfo::segmentSize).orElse(DEFAULT_SEGMENT_SIZE);
         TimelineHistory path = history(cluster, timeline.isPresent() ? timeline.getAsInt() : latestTimeline(cluster));
-        BaseBackupManifest backup = chooseBackup(cluster, backups.stream().filter(b -> !b.isIncremental()).toList(), target, backupId, path);
-        return walChain(cluster, target, backup, path, segmentSize);
+        Map<String, List<BaseBackupManifest>> parents = new java.util.HashMap<>();
+        for (BaseBackupManifest b : backups) parentsOf(b, backups).ifPresent(p -> parents.put(b.backupId(), p));
+        if (backupId.isPresent()) refuseIncremental(cluster, backupId.get(), backups, parents, chains);
+        List<BaseBackupManifest> candidates = backups.stream().filter(b -> !b.isIncremental() || chains && parents.containsKey(b.backupId())).toList();
+        BaseBackupManifest backup = chooseBackup(cluster, candidates, target, backupId, path);
+        return walChain(cluster, target, backup, parents.getOrDefault(backup.backupId(), List.of()), path, segmentSize);
+    }
+
+    /** The backups an incremental one builds on, the full one first; empty if one is missing (or for a full backup: none). */
+    private static Optional<List<BaseBackupManifest>> parentsOf(BaseBackupManifest b, List<BaseBackupManifest> all) {
+        java.util.LinkedList<BaseBackupManifest> chain = new java.util.LinkedList<>();
+        BaseBackupManifest at = b;
+        while (at.isIncremental()) {
+            String parentId = at.parentId();
+            BaseBackupManifest parent = all.stream().filter(p -> p.backupId().equals(parentId)).findFirst().orElse(null);
+            // A missing parent, or a cycle in edited manifests: no chain.
+            if (parent == null || chain.contains(parent) || parent == b) return Optional.empty();
+            chain.addFirst(parent);
+            at = parent;
+        }
+        return Optional.of(List.copyOf(chain));
     }
 
     private BaseBackupManifest chooseBackup(String cluster, List<BaseBackupManifest> all, RestoreTarget target, Optional<String> id,
@@ -63,7 +91,6 @@ public final class RestorePlanner {
         // Why "on the path": a backup taken on a timeline after the target timeline branched away cannot reach it.
         List<BaseBackupManifest> onPath = all.stream().filter(b -> Lsn.parse(b.stopLsn()) <= path.endOf(b.timeline())).toList();
         if (id.isPresent()) {
-            refuseIncremental(cluster, id.get());
             BaseBackupManifest b = all.stream().filter(m -> m.backupId().equals(id.get())).findFirst().orElseThrow(() ->
                     PgwardenException.notFound("cluster '" + cluster + "' has no base backup '" + id.get() + "' (have: "
                             + String.join(", ", all.stream().map(BaseBackupManifest::backupId).toList()) + ")"));
@@ -80,13 +107,21 @@ public final class RestorePlanner {
     }
 
     /**
-     * Restores start from full backups: combining an incremental chain (pg_combinebackup) is not built yet, and an
-     * incremental backup's tar alone is no data directory. Until it is, restores pick the newest full backup.
+     * An incremental backup's tar alone is no data directory: it is restored combined with the backups it builds on, which
+     * needs them all and a site that can combine them (the docker runner; the process runner does not yet).
      */
-    private void refuseIncremental(String cluster, String id) {
-        catalog.baseBackups(cluster).stream().filter(b -> b.backupId().equals(id) && b.isIncremental()).findFirst().ifPresent(b -> {
-            throw refused("base backup " + id + " is incremental (on top of " + b.parentId() + "); restoring incremental chains is not"
-                    + " built yet: restore from a full backup (leave out the backup id to get the newest suitable one)");
+    private static void refuseIncremental(String cluster, String id, List<BaseBackupManifest> all, Map<String, List<BaseBackupManifest>> parents,
+                                          boolean chains) {
+        all.stream().filter(b -> b.backupId().equals(id) && b.isIncremental()).findFirst().ifPresent(b -> {
+            if (!chains) {
+                throw refused("base backup " + id + " of cluster '" + cluster + "' is incremental (on top of " + b.parentId() + "); restoring"
+                        + " incremental chains needs the docker runner (pg_combinebackup in a sidecar): restore from a full backup, or leave"
+                        + " out the backup id to get the newest suitable one");
+            }
+            if (!parents.containsKey(id)) {
+                throw refused("base backup " + id + " of cluster '" + cluster + "' is incremental, and a backup it builds on (from "
+                        + b.parentId() + ") is missing from the repository");
+            }
         });
     }
 
@@ -101,7 +136,8 @@ public final class RestorePlanner {
     }
 
     /** Walks the WAL listing of each timeline on the path, oldest first, checking every segment is there. */
-    private RestorePlan walChain(String cluster, RestoreTarget target, BaseBackupManifest backup, TimelineHistory path, long segmentSize) {
+    private RestorePlan walChain(String cluster, RestoreTarget target, BaseBackupManifest backup, List<BaseBackupManifest> parents,
+                                 TimelineHistory path, long segmentSize) {
         long startSegment = Lsn.parse(backup.startLsn()) / segmentSize;
         long targetSegment = target instanceof RestoreTarget.Position p ? p.lsn() / segmentSize : Long.MAX_VALUE;
         long stopSegment = (Lsn.parse(backup.stopLsn()) - 1) / segmentSize;
@@ -135,7 +171,8 @@ public final class RestorePlanner {
             throw PgwardenException.notFound("the target time " + t.at() + " is later than the newest archived WAL of cluster '" + cluster
                     + "' (file " + lastWal + ", archived at " + end.archivedAt() + "); the latest restorable point is " + end.archivedAt());
         }
-        return new RestorePlan(cluster, target, backup, path.timeline(), backup.startWalFile(), lastWal, end.files(), end.bytes(), end.archivedAt());
+        return new RestorePlan(cluster, target, backup, parents, path.timeline(), backup.startWalFile(), lastWal, end.files(), end.bytes(),
+                end.archivedAt());
     }
 
     private record ChainEnd(long lastSegment, int tli, String lastKey, Instant archivedAt, long files, long bytes) {

@@ -36,6 +36,9 @@ public final class Restorer {
     }
 
     public void restore(RestorePlan plan, Path targetDir, RecoverySettings settings, Progress progress) {
+        if (!plan.parents().isEmpty()) {
+            throw new IllegalStateException("a plan with an incremental chain reached a directory restore; only volume restores combine chains");
+        }
         prepare(targetDir);
         try {
             unpack(plan, targetDir, progress);

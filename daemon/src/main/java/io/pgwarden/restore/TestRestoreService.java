@@ -49,7 +49,7 @@ public final class TestRestoreService {
         Measured measured = new Measured(0, null, List.of());
         String error = null;
         try {
-            plan = restore.plan(cluster, target, Optional.empty(), OptionalInt.empty());
+            plan = restore.plan(cluster, target, Optional.empty(), OptionalInt.empty(), runner instanceof io.pgwarden.runner.DockerToolRunner);
             measured = restoreAndCheck(cluster, id, runner, plan, settings, target);
             CheckResult failed = measured.checks().stream().filter(c -> !c.passed()).findFirst().orElse(null);
             if (failed != null) {
@@ -92,7 +92,7 @@ public final class TestRestoreService {
         RestoreSite site = restore.scratch(cluster, id, runner);
         try {
             site.fill(plan, new RestoreSite.Recovery(target, "promote", OptionalInt.empty(), "test restore " + id + " by pgwarden"),
-                    Progress.silent(plan.backup().rawBytes()));
+                    Progress.silent(plan.rawBytes()));
             long r0 = System.nanoTime();
             try (RestoredServer server = site.start(plan, RestoreSite.ServerStart.scratch(settings.timeout()))) {
                 server.awaitPromoted(settings.timeout());

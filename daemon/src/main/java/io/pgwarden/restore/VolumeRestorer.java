@@ -5,6 +5,7 @@ import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.pg.WalFileName;
 import io.pgwarden.repository.BackupObjects;
+import io.pgwarden.repository.BaseBackupManifest;
 import io.pgwarden.repository.RepositoryLayout;
 import io.pgwarden.repository.VerifiedObject;
 import io.pgwarden.repository.WalRepository;
@@ -32,11 +33,15 @@ import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
  * with the engine; it may itself run in a container). The verified base backup streams into {@code tar -x} in a
  * sidecar that mounts the volume; the WAL recovery needs is staged beside it, so the restored server needs neither
  * network nor token: its restore_command copies from the volume. Then PostgreSQL runs in a container on it.
+ * An incremental backup is unpacked with the backups it builds on, each into its own directory, and pg_combinebackup
+ * (of the server's major) makes the data directory from them.
  */
 final class VolumeRestorer {
     static final String MOUNT = "/pgwarden-restore";
     static final String DATA = MOUNT + "/data";
     static final String WAL = MOUNT + "/wal";
+    /** Where the members of an incremental chain are unpacked before pg_combinebackup joins them into DATA. */
+    static final String CHAIN = MOUNT + "/chain";
     private static final Duration STEP_TIMEOUT = Duration.ofHours(6);
 
     private final StorageDriver storage;
@@ -67,14 +72,18 @@ final class VolumeRestorer {
         docker.engine().createVolume(volume, "restore", runId, keep);
         try {
             // The volume's root belongs to root: make the directories the server (user postgres) will own.
-            run(tool("install", List.of("-d", "-o", "postgres", "-g", "postgres", "-m", "0700", MOUNT, DATA, WAL), major, runId, "prepare",
-                    volume, null), "prepare volume '" + volume + "'");
-            feed(tool("tar", List.of("-x", "-C", DATA), major, runId, "unpack", volume, "postgres"), out -> {
-                try (VerifiedObject base = BackupObjects.openBase(storage, wal.encoding(), plan.backup()); OutputStream counted = progress.counting(out)) {
-                    CheckedTarCopy.copy(base, counted, "base backup " + plan.backup().backupId() + " (repository object '"
-                            + plan.backup().dataKey() + "')");
-                }
-            }, "unpack base backup " + plan.backup().backupId() + " into volume '" + volume + "'");
+            List<String> dirs = new ArrayList<>(List.of(MOUNT, WAL));
+            List<BaseBackupManifest> members = plan.members();
+            if (members.size() > 1) dirs.add(CHAIN); // the server's user removes the members once combined
+            for (int i = 0; i < members.size() && members.size() > 1; i++) dirs.add(CHAIN + "/" + i);
+            if (members.size() == 1) dirs.add(DATA); // pg_combinebackup makes DATA itself
+            List<String> install = new ArrayList<>(List.of("-d", "-o", "postgres", "-g", "postgres", "-m", "0700"));
+            install.addAll(dirs);
+            run(tool("install", install, major, runId, "prepare", volume, null), "prepare volume '" + volume + "'");
+            for (int i = 0; i < members.size(); i++) {
+                unpack(members.get(i), members.size() == 1 ? DATA : CHAIN + "/" + i, major, runId, volume, progress);
+            }
+            if (members.size() > 1) combine(plan, members.size(), major, runId, volume);
             progress.done();
             feed(tool("tar", List.of("-x", "-C", MOUNT), major, runId, "stage-wal", volume, "postgres"),
                     out -> stage(plan, scratch, out), "stage WAL " + plan.firstWal() + ".." + plan.lastWal() + " into volume '" + volume + "'");
@@ -82,6 +91,25 @@ final class VolumeRestorer {
             docker.engine().removeVolume(volume);
             throw e;
         }
+    }
+
+    /** Streams one verified base backup into {@code tar -x} in a sidecar, into {@code dir} on the volume. */
+    private void unpack(BaseBackupManifest backup, String dir, int major, String runId, String volume, Progress progress) {
+        feed(tool("tar", List.of("-x", "-C", dir), major, runId, "unpack", volume, "postgres"), out -> {
+            try (VerifiedObject base = BackupObjects.openBase(storage, wal.encoding(), backup); OutputStream counted = progress.counting(out)) {
+                CheckedTarCopy.copy(base, counted, "base backup " + backup.backupId() + " (repository object '" + backup.dataKey() + "')");
+            }
+        }, "unpack base backup " + backup.backupId() + " into volume '" + volume + "'");
+    }
+
+    /** pg_combinebackup (the server's major) joins the unpacked chain into DATA, then the members go. */
+    private void combine(RestorePlan plan, int members, int major, String runId, String volume) {
+        List<String> args = new ArrayList<>();
+        for (int i = 0; i < members; i++) args.add(CHAIN + "/" + i);
+        args.addAll(List.of("-o", DATA));
+        String chain = String.join(" + ", plan.members().stream().map(BaseBackupManifest::backupId).toList());
+        run(tool("pg_combinebackup", args, major, runId, "combine", volume, "postgres"), "combine base backups " + chain + " in volume '" + volume + "'");
+        run(tool("rm", List.of("-rf", CHAIN), major, runId, "combine-cleanup", volume, "postgres"), "remove the combined chain from volume '" + volume + "'");
     }
 
     /** Starts PostgreSQL on a restored volume; the caller waits for promotion and closes it. */

@@ -96,7 +96,8 @@ public final class RepositoryVerifier {
     }
 
     private static String continuity(RestorePlanner planner, String cluster, BaseBackupManifest b) {
-        RestorePlan plan = planner.plan(cluster, new RestoreTarget.Latest(), Optional.of(b.backupId()), OptionalInt.of(b.timeline()));
+        // With chains: an incremental backup is checked as restorable with the backups it builds on (a missing one is reported).
+        RestorePlan plan = planner.plan(cluster, new RestoreTarget.Latest(), Optional.of(b.backupId()), OptionalInt.of(b.timeline()), true);
         return plan.firstWal() + ".." + plan.lastWal() + " (" + plan.walFiles() + " files, timeline " + plan.timeline() + ")";
     }
 

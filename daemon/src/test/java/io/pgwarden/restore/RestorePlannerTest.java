@@ -91,7 +91,28 @@ class RestorePlannerTest {
         assertThat(plan.backup().backupId()).isEqualTo("b1");
         assertThat(plan.firstWal()).isEqualTo("000000010000000000000002");
         assertThatThrownBy(() -> planner.plan(C, new RestoreTarget.Latest(), Optional.of("i2"), OptionalInt.empty()))
-                .hasMessageContaining("base backup i2 is incremental (on top of b1); restoring incremental chains is not built yet");
+                .hasMessageContaining("base backup i2 of cluster 'main' is incremental (on top of b1); restoring incremental chains needs"
+                        + " the docker runner");
+
+        // A site that combines chains restores the incremental one, with the backups it builds on, full first.
+        RestorePlan chained = planner.plan(C, new RestoreTarget.Latest(), Optional.empty(), OptionalInt.empty(), true);
+        assertThat(chained.backup().backupId()).isEqualTo("i2");
+        assertThat(chained.members()).extracting(BaseBackupManifest::backupId).containsExactly("b1", "i2");
+        assertThat(chained.firstWal()).isEqualTo("000000010000000000000005");
+        assertThat(chained.bytesToDownload()).isEqualTo(2 + chained.walStoredBytes());
+    }
+
+    /** An incremental backup whose parent is gone (deleted by hand) is no candidate, and refused by name. */
+    @Test
+    void anIncrementalWhoseParentIsMissingIsNotRestored() throws Exception {
+        backup("b1", 1, 2, 3, T0.plusSeconds(200));
+        backup("i2", 1, 5, 6, T0.plusSeconds(400));
+        BaseBackupManifest i2 = RepositoryJson.MAPPER.readValue(Files.readAllBytes(dir.resolve(C + "/base/i2/manifest.json")), BaseBackupManifest.class);
+        RepositoryJson.write(storage, C + "/base/i2/manifest.json", io.pgwarden.retention.RetentionPlannerTest.incremental(i2, "gone"));
+        segments(1, 2, 9);
+        assertThat(planner.plan(C, new RestoreTarget.Latest(), Optional.empty(), OptionalInt.empty(), true).backup().backupId()).isEqualTo("b1");
+        assertThatThrownBy(() -> planner.plan(C, new RestoreTarget.Latest(), Optional.of("i2"), OptionalInt.empty(), true))
+                .hasMessageContaining("base backup i2 of cluster 'main' is incremental, and a backup it builds on (from gone) is missing");
     }
 
     @Test

@@ -47,6 +47,9 @@ class IncrementalBackupTest {
     PgContainer pg;
     PgwardenFixture pgwarden;
     final List<String> chain = new ArrayList<>();
+    String expected;
+    java.time.Instant afterLastBackup;
+    private static final String BATCHES = "SELECT string_agg(batch || ':' || n, ',' ORDER BY batch) FROM (SELECT batch, count(*) n FROM t GROUP BY batch) s";
 
     @BeforeAll
     void start() throws Exception {
@@ -119,9 +122,14 @@ class IncrementalBackupTest {
     @Order(4)
     void theChainCombinedWithPgCombinebackupRecoversToTheRowsOfTheLastIncremental() throws Exception {
         assertThat(chain).hasSize(3);
-        String expected = query("SELECT string_agg(batch || ':' || n, ',' ORDER BY batch) FROM (SELECT batch, count(*) n FROM t GROUP BY batch) s");
-        query("UPDATE t SET batch = 9 WHERE id <= 2000"); // after the last backup: must not be restored
-        query("SELECT pg_switch_wal()");
+        expected = query(BATCHES);
+        Thread.sleep(1100);
+        afterLastBackup = java.time.Instant.parse(query("SELECT to_json(clock_timestamp())#>>'{}'"));
+        Thread.sleep(1100);
+        query("UPDATE t SET batch = 9 WHERE id <= 2000"); // after the target: must not be restored
+        String switched = query("SELECT pg_walfile_name(pg_switch_wal())");
+        org.awaitility.Awaitility.await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(200)).until(() ->
+                query("SELECT coalesce(last_archived_wal, '') >= '" + switched + "' FROM pg_stat_archiver").equals("t"));
         Path work = Files.createDirectories(dir.resolve("combine"));
         List<String> members = new ArrayList<>();
         try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository())) {
@@ -157,6 +165,42 @@ class IncrementalBackupTest {
                 PgContainer.image(17), "bash", "-c", script), null);
         assertThat(r.exitCode()).as(r.stdout() + r.stderr() + "\n" + readIfExists(work.resolve("server.log"))).isZero();
         assertThat(r.stdout().strip()).isEqualTo(expected);
+    }
+
+    /** pgwarden's own restore of the chain: into a new volume, pg_combinebackup in a sidecar of 17, recovered to a time. */
+    @Test
+    @Order(5)
+    void restoreStartCombinesTheChainAndRecoversToATimeAfterTheLastIncremental() throws Exception {
+        var restored = Launcher.run("restore", "--config", pgwarden.configFile().toString(), "--cluster", CLUSTER, "--target-time",
+                afterLastBackup.toString(), "--start", "--port", Integer.toString(TestDirs.freePort()), "--archive-mode", "off");
+        java.util.regex.Matcher names = java.util.regex.Pattern.compile("started in container (\\S+) on volume (\\S+),").matcher(restored.stdout());
+        assertThat(names.find()).as(restored.stdout() + restored.stderr()).isTrue();
+        try {
+            assertThat(restored.exitCode()).as(restored.stderr()).isZero();
+            assertThat(restored.stdout()).contains("base backup:   " + chain.get(2))
+                    .contains("incremental:   combined with " + chain.get(0) + ", " + chain.get(1));
+            var rows = Processes.checked(Processes.run(List.of("docker", "exec", "-u", "postgres", "-e", "PGPASSWORD=" + PASSWORD, names.group(1),
+                    "psql", "-X", "-At", "-h", "/pgwarden-restore", "-d", "postgres", "-c", BATCHES), null), "psql in the restored container");
+            assertThat(rows.stdout().strip()).isEqualTo(expected);
+        } finally {
+            Processes.run(List.of("docker", "rm", "-f", names.group(1)), null);
+            Processes.run(List.of("docker", "volume", "rm", names.group(2)), null);
+        }
+    }
+
+    /** The test restore takes the newest backup, the incremental one, combined with its chain. */
+    @Test
+    @Order(6)
+    void aTestRestoreRestoresTheChain() throws Exception {
+        JsonNode run = pgwarden.startAndAwait("/v1/clusters/" + CLUSTER + "/restore-tests", null, "/v1/clusters/" + CLUSTER + "/runs/",
+                Duration.ofMinutes(4));
+        assertThat(run.get("state").asText()).as(run.toString()).isEqualTo("succeeded");
+        try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository());
+             var object = storage.get(CLUSTER + "/restore-test/" + run.get("id").asText() + ".json").orElseThrow()) {
+            assertThat(RepositoryJson.MAPPER.readTree(object.content()).get("backupId").asText()).isEqualTo(chain.get(2));
+        }
+        assertThat(Processes.run(List.of("docker", "volume", "ls", "-q", "--filter", "label=io.pgwarden.instance=it-incremental"), null).stdout())
+                .as("scratch volumes left").isEmpty();
     }
 
     private static String readIfExists(Path p) throws Exception {

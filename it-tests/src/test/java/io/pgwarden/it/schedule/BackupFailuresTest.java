@@ -149,7 +149,8 @@ class BackupFailuresTest {
 
         assertThat(awaitFinished(pgwarden, first).get("state").asText()).isEqualTo("succeeded");
         assertThat(awaitFinished(pgwarden, dump).get("state").asText()).isEqualTo("succeeded");
-        assertThat(baseKeys(pgwarden)).containsExactly("main/base/" + first + "/base.tar.zst", "main/base/" + first + "/manifest.json");
+        assertThat(baseKeys(pgwarden)).containsExactly("main/base/" + first + "/backup_manifest.zst", "main/base/" + first + "/base.tar.zst",
+                "main/base/" + first + "/manifest.json");
         assertThat(pgwarden.metric("pgwarden_backup_failures_total{cluster=\"main\",kind=\"base\",reason=\"busy\"}")).isEqualTo(2.0);
     }
 

@@ -72,18 +72,15 @@ final class VolumeRestorer {
         docker.engine().createVolume(volume, "restore", runId, keep);
         try {
             // The volume's root belongs to root: make the directories the server (user postgres) will own.
-            List<String> dirs = new ArrayList<>(List.of(MOUNT, WAL));
             List<BaseBackupManifest> members = plan.members();
-            if (members.size() > 1) dirs.add(CHAIN); // the server's user removes the members once combined
-            for (int i = 0; i < members.size() && members.size() > 1; i++) dirs.add(CHAIN + "/" + i);
-            if (members.size() == 1) dirs.add(DATA); // pg_combinebackup makes DATA itself
-            List<String> install = new ArrayList<>(List.of("-d", "-o", "postgres", "-g", "postgres", "-m", "0700"));
-            install.addAll(dirs);
+            boolean chain = members.size() > 1;
+            List<String> install = new ArrayList<>(List.of("-d", "-o", "postgres", "-g", "postgres", "-m", "0700", MOUNT, WAL));
+            // A chain: a directory per member, removed by the server's user once combined (pg_combinebackup makes DATA).
+            install.add(chain ? CHAIN : DATA);
+            for (int i = 0; chain && i < members.size(); i++) install.add(CHAIN + "/" + i);
             run(tool("install", install, major, runId, "prepare", volume, null), "prepare volume '" + volume + "'");
-            for (int i = 0; i < members.size(); i++) {
-                unpack(members.get(i), members.size() == 1 ? DATA : CHAIN + "/" + i, major, runId, volume, progress);
-            }
-            if (members.size() > 1) combine(plan, members.size(), major, runId, volume);
+            for (int i = 0; i < members.size(); i++) unpack(members.get(i), chain ? CHAIN + "/" + i : DATA, major, runId, volume, progress);
+            if (chain) combine(plan, members.size(), major, runId, volume);
             progress.done();
             feed(tool("tar", List.of("-x", "-C", MOUNT), major, runId, "stage-wal", volume, "postgres"),
                     out -> stage(plan, scratch, out), "stage WAL " + plan.firstWal() + ".." + plan.lastWal() + " into volume '" + volume + "'");

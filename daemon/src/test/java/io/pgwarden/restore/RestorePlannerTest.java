@@ -82,11 +82,7 @@ class RestorePlannerTest {
     /** Until chains are combined, a restore starts from the newest full backup; an incremental one named is refused. */
     @Test
     void restoresStartFromFullBackupsAndRefuseAnIncrementalOne() throws Exception {
-        backup("b1", 1, 2, 3, T0.plusSeconds(200));
-        backup("i2", 1, 5, 6, T0.plusSeconds(400));
-        BaseBackupManifest i2 = RepositoryJson.MAPPER.readValue(Files.readAllBytes(dir.resolve(C + "/base/i2/manifest.json")), BaseBackupManifest.class);
-        RepositoryJson.write(storage, C + "/base/i2/manifest.json", io.pgwarden.retention.RetentionPlannerTest.incremental(i2, "b1"));
-        segments(1, 2, 9);
+        fullThenIncremental("b1");
         RestorePlan plan = plan(new RestoreTarget.Latest());
         assertThat(plan.backup().backupId()).isEqualTo("b1");
         assertThat(plan.firstWal()).isEqualTo("000000010000000000000002");
@@ -102,14 +98,19 @@ class RestorePlannerTest {
         assertThat(chained.bytesToDownload()).isEqualTo(2 + chained.walStoredBytes());
     }
 
-    /** An incremental backup whose parent is gone (deleted by hand) is no candidate, and refused by name. */
-    @Test
-    void anIncrementalWhoseParentIsMissingIsNotRestored() throws Exception {
+    /** Full backup b1 (segments 2-3), then i2 (5-6), incremental on {@code parent}; WAL 2-9 archived. */
+    private void fullThenIncremental(String parent) throws Exception {
         backup("b1", 1, 2, 3, T0.plusSeconds(200));
         backup("i2", 1, 5, 6, T0.plusSeconds(400));
         BaseBackupManifest i2 = RepositoryJson.MAPPER.readValue(Files.readAllBytes(dir.resolve(C + "/base/i2/manifest.json")), BaseBackupManifest.class);
-        RepositoryJson.write(storage, C + "/base/i2/manifest.json", io.pgwarden.retention.RetentionPlannerTest.incremental(i2, "gone"));
+        RepositoryJson.write(storage, C + "/base/i2/manifest.json", io.pgwarden.retention.RetentionPlannerTest.incremental(i2, parent));
         segments(1, 2, 9);
+    }
+
+    /** An incremental backup whose parent is gone (deleted by hand) is no candidate, and refused by name. */
+    @Test
+    void anIncrementalWhoseParentIsMissingIsNotRestored() throws Exception {
+        fullThenIncremental("gone");
         assertThat(planner.plan(C, new RestoreTarget.Latest(), Optional.empty(), OptionalInt.empty(), true).backup().backupId()).isEqualTo("b1");
         assertThatThrownBy(() -> planner.plan(C, new RestoreTarget.Latest(), Optional.of("i2"), OptionalInt.empty(), true))
                 .hasMessageContaining("base backup i2 of cluster 'main' is incremental, and a backup it builds on (from gone) is missing");

@@ -332,12 +332,13 @@ public final class BaseBackupService {
     /** @param kind "base" or "incremental": the failure record's kind, as the schedule's misfire check reads it */
     private void abandon(String cluster, String id, String kind, String dataKey, Instant started, RuntimeException cause) {
         log.error("cluster '{}': {} backup {} failed: {}", cluster, kind, id, cause.getMessage());
-        try {
-            storage.delete(RepositoryLayout.baseBackupPgManifest(cluster, id, config.repository().compression()));
-            storage.delete(dataKey);
-        } catch (RuntimeException e) {
-            log.warn("cluster '{}': could not delete '{}' of failed base backup {} (garbage collection will): {}", cluster, dataKey, id,
-                    e.getMessage());
+        for (String key : List.of(dataKey, RepositoryLayout.baseBackupPgManifest(cluster, id, config.repository().compression()))) {
+            try {
+                storage.delete(key);
+            } catch (RuntimeException e) {
+                log.warn("cluster '{}': could not delete '{}' of failed base backup {} (garbage collection will): {}", cluster, key, id,
+                        e.getMessage());
+            }
         }
         FailureRecords.write(storage, RepositoryLayout.failureRecord(cluster, kind, id), new FailureRecord(kind, id, cluster, null,
                 started, clock.instant(), ErrorCode.of(cause).reason(), cause.getMessage()), "cluster '" + cluster + "': base backup " + id);

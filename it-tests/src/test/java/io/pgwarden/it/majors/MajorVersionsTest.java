@@ -32,7 +32,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * PITR restores run in sidecars of its own major. The full suite runs on 15; this is the focused run on the others.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class MajorVersionsEndToEnd {
+class MajorVersionsTest {
     private static final String PASSWORD = "majors-secret-pw";
     private static final int[] MAJORS = {13, 15, 17};
     private static final Pattern STARTED = Pattern.compile("started in container (\\S+) on volume (\\S+),");

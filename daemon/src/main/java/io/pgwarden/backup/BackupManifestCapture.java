@@ -33,19 +33,16 @@ final class BackupManifestCapture extends FilterInputStream implements AutoClose
     private final byte[] ring = new byte[KEEP];
     private long kept;
     private boolean seen;
-    private final Path captureDir;
-    private final String filePrefix;
+    private final io.pgwarden.storage.StagingDir spool;
     private Path file;
     private OutputStream fileOut;
 
     /**
-     * @param captureDir where the manifest's copy is written (server.spoolDir)
-     * @param filePrefix its file name's start (the owner's spool prefix, so a restart removes what a kill left)
+     * @param spool where the manifest's copy is written (server.spoolDir, named so a restart removes what a kill left)
      */
-    BackupManifestCapture(InputStream in, Path captureDir, String filePrefix) {
+    BackupManifestCapture(InputStream in, io.pgwarden.storage.StagingDir spool) {
         super(in);
-        this.captureDir = captureDir;
-        this.filePrefix = filePrefix;
+        this.spool = spool;
     }
 
     @Override
@@ -106,7 +103,7 @@ final class BackupManifestCapture extends FilterInputStream implements AutoClose
                     try {
                         fileOut.write(b, i, take);
                     } catch (IOException e) {
-                        throw new IOException("cannot copy the backup manifest into '" + captureDir + "': " + e.getMessage(), e);
+                        throw new IOException("cannot copy the backup manifest into '" + spool.dir() + "': " + e.getMessage(), e);
                     }
                 }
                 contentLeft -= take;
@@ -141,11 +138,10 @@ final class BackupManifestCapture extends FilterInputStream implements AutoClose
             kept = 0;
             if (file != null) throw new IOException("the tar has a second " + MEMBER);
             try {
-                Files.createDirectories(captureDir);
-                file = Files.createTempFile(captureDir, filePrefix + "manifest-", ".tmp");
+                file = spool.newFile("manifest");
                 fileOut = new BufferedOutputStream(Files.newOutputStream(file), 64 << 10);
             } catch (IOException e) {
-                throw new IOException("cannot copy the backup manifest into '" + captureDir + "': " + e.getMessage(), e);
+                throw new IOException("cannot copy the backup manifest into '" + spool.dir() + "': " + e.getMessage(), e);
             }
             if (size == 0) endCapture();
         }

@@ -192,8 +192,7 @@ public final class BaseBackupService {
     /** The parent's backup_manifest, verified against its SHA-256, in a local file that pg_basebackup reads. */
     private java.nio.file.Path parentManifestFile(BaseBackupManifest parent) {
         try {
-            java.nio.file.Files.createDirectories(config.server().spoolDir());
-            java.nio.file.Path file = java.nio.file.Files.createTempFile(config.server().spoolDir(), spoolPrefix() + "parent-", ".tmp");
+            java.nio.file.Path file = spool().newFile("parent-manifest");
             try (VerifiedObject object = io.pgwarden.repository.BackupObjects.openBasePgManifest(storage, wal.encoding(), parent);
                  java.io.OutputStream out = java.nio.file.Files.newOutputStream(file)) {
                 object.writeTo(out);
@@ -241,7 +240,7 @@ public final class BaseBackupService {
             uploaded = new ToolOutputUpload(storage, wal).run(runner, invocation, parentManifest == null ? null : newInputStream(parentManifest),
                     dataKey, stdout -> {
                 sniffer.set(new BackupLabelSniffer(stdout));
-                manifest.set(new BackupManifestCapture(sniffer.get(), config.server().spoolDir(), spoolPrefix()));
+                manifest.set(new BackupManifestCapture(sniffer.get(), spool()));
                 return manifest.get();
             }, "cluster '" + cluster + "': base backup " + id);
         } catch (RuntimeException e) {
@@ -279,9 +278,9 @@ public final class BaseBackupService {
         }
     }
 
-    /** Named like the daemon's spill files, so a restart after a kill removes a left copy. */
-    private String spoolPrefix() {
-        return "pgwarden-spool-" + config.server().instance() + "-";
+    /** The daemon's spool: a restart after a kill removes a left copy. */
+    private io.pgwarden.storage.StagingDir spool() {
+        return new io.pgwarden.storage.StagingDir(config.server().spoolDir(), config.server().instance());
     }
 
     private static void discard(BackupManifestCapture capture) {

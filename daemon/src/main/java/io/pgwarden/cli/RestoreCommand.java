@@ -212,8 +212,7 @@ final class RestoreCommand implements Callable<Integer> {
         out.printf("  base backup:   %s (ended %s, LSN %s, timeline %d, %.1f MB stored)%n", plan.backup().backupId(),
                 plan.backup().stopTime(), plan.backup().stopLsn(), plan.backup().timeline(), plan.backup().storedBytes() / 1e6);
         if (!plan.parents().isEmpty()) {
-            out.println("  incremental:   combined with " + String.join(", ", plan.parents().stream()
-                    .map(io.pgwarden.repository.BaseBackupManifest::backupId).toList()) + " (pg_combinebackup, full backup first)");
+            out.println("  incremental:   combined with " + String.join(", ", plan.parentIds()) + " (pg_combinebackup, full backup first)");
         }
         out.println("  timeline:      " + plan.timeline());
         out.printf("  WAL:           %s .. %s (%d files, %.1f MB stored; fetched by restore_command during recovery)%n",

@@ -39,7 +39,7 @@ public final class SpillBuffer extends OutputStream implements io.pgwarden.stora
     }
 
     static String filePrefix(String owner) {
-        return "pgwarden-spool-" + owner + "-";
+        return io.pgwarden.storage.StagingDir.filePrefix(owner);
     }
 
     /**

@@ -27,6 +27,11 @@ public record RestorePlan(String cluster, RestoreTarget target, BaseBackupManife
         return all;
     }
 
+    /** The ids of the backups it builds on, the full one first (empty for a full backup). */
+    public java.util.List<String> parentIds() {
+        return parents.stream().map(BaseBackupManifest::backupId).toList();
+    }
+
     /** The tar bytes the restore unpacks: every member's. */
     public long rawBytes() {
         return members().stream().mapToLong(BaseBackupManifest::rawBytes).sum();

@@ -5,6 +5,7 @@ import io.pgwarden.error.PgwardenException;
 import io.pgwarden.pg.Lsn;
 import io.pgwarden.pg.TimelineHistory;
 import io.pgwarden.pg.WalFileName;
+import io.pgwarden.repository.BackupChain;
 import io.pgwarden.repository.BaseBackupManifest;
 import io.pgwarden.repository.Catalog;
 import io.pgwarden.repository.ClusterInfo;
@@ -63,27 +64,17 @@ public final class RestorePlanner {
         if (backups.isEmpty()) throw PgwardenException.notFound("cluster '" + cluster + "' has no committed base backup to restore from");
         long segmentSize = clusterInfo.get(cluster).map(ClusterInfo::segmentSize).orElse(DEFAULT_SEGMENT_SIZE);
         TimelineHistory path = history(cluster, timeline.isPresent() ? timeline.getAsInt() : latestTimeline(cluster));
-        Map<String, List<BaseBackupManifest>> parents = new java.util.HashMap<>();
-        for (BaseBackupManifest b : backups) parentsOf(b, backups).ifPresent(p -> parents.put(b.backupId(), p));
+        Map<String, BaseBackupManifest> byId = new java.util.HashMap<>();
+        for (BaseBackupManifest b : backups) byId.put(b.backupId(), b);
+        Map<String, List<BaseBackupManifest>> parents = new java.util.HashMap<>(); // of the backups that can be restored
+        for (BaseBackupManifest b : backups) {
+            List<BaseBackupManifest> ancestors = BackupChain.ancestors(b, byId);
+            if (BackupChain.complete(b, ancestors)) parents.put(b.backupId(), ancestors);
+        }
         if (backupId.isPresent()) refuseIncremental(cluster, backupId.get(), backups, parents, chains);
         List<BaseBackupManifest> candidates = backups.stream().filter(b -> !b.isIncremental() || chains && parents.containsKey(b.backupId())).toList();
         BaseBackupManifest backup = chooseBackup(cluster, candidates, target, backupId, path);
         return walChain(cluster, target, backup, parents.getOrDefault(backup.backupId(), List.of()), path, segmentSize);
-    }
-
-    /** The backups an incremental one builds on, the full one first; empty if one is missing (or for a full backup: none). */
-    private static Optional<List<BaseBackupManifest>> parentsOf(BaseBackupManifest b, List<BaseBackupManifest> all) {
-        java.util.LinkedList<BaseBackupManifest> chain = new java.util.LinkedList<>();
-        BaseBackupManifest at = b;
-        while (at.isIncremental()) {
-            String parentId = at.parentId();
-            BaseBackupManifest parent = all.stream().filter(p -> p.backupId().equals(parentId)).findFirst().orElse(null);
-            // A missing parent, or a cycle in edited manifests: no chain.
-            if (parent == null || chain.contains(parent) || parent == b) return Optional.empty();
-            chain.addFirst(parent);
-            at = parent;
-        }
-        return Optional.of(List.copyOf(chain));
     }
 
     private BaseBackupManifest chooseBackup(String cluster, List<BaseBackupManifest> all, RestoreTarget target, Optional<String> id,

@@ -58,7 +58,7 @@ final class VolumeSite implements RestoreSite {
     @Override
     public String describeFilled(RestorePlan plan) {
         return "restored base backup " + plan.backup().backupId() + (plan.parents().isEmpty() ? "" : " (incremental, combined with "
-                + String.join(", ", plan.parents().stream().map(io.pgwarden.repository.BaseBackupManifest::backupId).toList()) + ")")
+                + String.join(", ", plan.parentIds()) + ")")
                 + " and WAL " + plan.firstWal() + ".." + plan.lastWal()
                 + " into Docker volume " + volume;
     }

@@ -1,6 +1,7 @@
 package io.pgwarden.retention;
 
 import io.pgwarden.config.RetentionConfig;
+import io.pgwarden.repository.BackupChain;
 import io.pgwarden.repository.BaseBackupManifest;
 import io.pgwarden.repository.DumpManifest;
 import io.pgwarden.retention.RetentionPlan.Deletion;
@@ -90,10 +91,7 @@ final class RetentionPlanner {
         Map<String, BaseBackupManifest> byId = new LinkedHashMap<>();
         for (BaseBackupManifest b : all) byId.put(b.backupId(), b);
         for (String id : List.copyOf(keep)) {
-            Set<String> chain = new HashSet<>(); // a manifest naming itself or a cycle must not loop forever
-            for (BaseBackupManifest b = byId.get(id); b != null && b.isIncremental() && chain.add(b.backupId()); b = byId.get(b.parentId())) {
-                if (b.parentId() != null) keep.add(b.parentId());
-            }
+            BackupChain.ancestors(byId.get(id), byId).forEach(parent -> keep.add(parent.backupId()));
         }
     }
 

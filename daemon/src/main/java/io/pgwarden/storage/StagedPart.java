@@ -23,7 +23,12 @@ final class StagedPart implements UploadPart {
 
     /** Copies up to {@code max} bytes of {@code in} into a new file in {@code staging}; nothing is left on failure. */
     static StagedPart read(StagingDir staging, InputStream in, long max) throws IOException {
-        Path file = staging.newFile();
+        Path file;
+        try {
+            file = staging.newFile("part");
+        } catch (IOException e) {
+            throw new StagingException("cannot stage an upload part in '" + staging.dir() + "': " + e, e);
+        }
         try {
             long length = 0;
             byte[] buffer = new byte[64 << 10];

@@ -5,8 +5,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Where parts too large for the upload memory are staged on disk. The files are named like the owner's spill files
- * ({@code pgwarden-spool-OWNER-part-*.tmp}), so a restarted daemon removes those a kill left behind.
+ * Where a process keeps transient files of its own on disk: parts too large for the upload memory, WAL spill files,
+ * a base backup's manifest copies. All are named {@code pgwarden-spool-OWNER-*.tmp}, so a restarted daemon removes
+ * those a kill left behind.
  *
  * @param dir   the directory (server.spoolDir for the daemon)
  * @param owner the process's name for its files (the daemon's instance)
@@ -22,12 +23,14 @@ public record StagingDir(Path dir, String owner) {
         return new StagingDir(dir, "pid" + ProcessHandle.current().pid());
     }
 
-    Path newFile() throws IOException {
-        try {
-            Files.createDirectories(dir);
-            return Files.createTempFile(dir, "pgwarden-spool-" + owner + "-part-", ".tmp");
-        } catch (IOException e) {
-            throw new StagedPart.StagingException("cannot stage an upload part in '" + dir + "': " + e, e);
-        }
+    /** The start of every file name of {@code owner}'s. */
+    public static String filePrefix(String owner) {
+        return "pgwarden-spool-" + owner + "-";
+    }
+
+    /** A new empty file in the directory (created if missing), its name saying what it holds, e.g. "part". */
+    public Path newFile(String purpose) throws IOException {
+        Files.createDirectories(dir);
+        return Files.createTempFile(dir, filePrefix(owner) + purpose + "-", ".tmp");
     }
 }

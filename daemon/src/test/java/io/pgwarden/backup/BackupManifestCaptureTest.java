@@ -11,6 +11,7 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import io.pgwarden.storage.StagingDir;
 import java.util.Random;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
@@ -35,7 +36,7 @@ class BackupManifestCaptureTest {
         String manifest = files + "],\n" + RANGES;
         byte[] tar = tar(manifest, "not the manifest: \"WAL-Ranges\" in a data file");
         for (int readSize : new int[] {1, 511, 512, 513, 8192, 1 << 20}) {
-            BackupManifestCapture tail = new BackupManifestCapture(new ByteArrayInputStream(tar), dir, "pgwarden-spool-t-");
+            BackupManifestCapture tail = new BackupManifestCapture(new ByteArrayInputStream(tar), new StagingDir(dir, "t"));
             byte[] copy = drain(tail, readSize);
             assertThat(copy).as("bytes pass through unchanged").isEqualTo(tar);
             Path file = tail.manifestFile().orElseThrow();
@@ -54,7 +55,7 @@ class BackupManifestCaptureTest {
 
     @Test
     void aTarWithoutAManifestHasNoEnd() throws Exception {
-        BackupManifestCapture tail = new BackupManifestCapture(new ByteArrayInputStream(tar(null, "data")), dir, "p-");
+        BackupManifestCapture tail = new BackupManifestCapture(new ByteArrayInputStream(tar(null, "data")), new StagingDir(dir, "p"));
         drain(tail, 4096);
         assertThat(tail.manifestEnd()).isEmpty();
         assertThat(tail.manifestFile()).isEmpty();
@@ -66,7 +67,7 @@ class BackupManifestCaptureTest {
     @Test
     void aManifestTheDiskCannotTakeFailsTheStreamNamingTheDirectory() throws Exception {
         Path notADirectory = Files.writeString(dir.resolve("file"), "x");
-        BackupManifestCapture tail = new BackupManifestCapture(new ByteArrayInputStream(tar("{}", "data")), notADirectory, "p-");
+        BackupManifestCapture tail = new BackupManifestCapture(new ByteArrayInputStream(tar("{}", "data")), new StagingDir(notADirectory, "p"));
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> drain(tail, 4096)).isInstanceOf(IOException.class)
                 .hasMessageContaining("cannot copy the backup manifest into '" + notADirectory + "'");
         assertThat(ManifestWalRange.last("{\"Files\": []}")).isEmpty();

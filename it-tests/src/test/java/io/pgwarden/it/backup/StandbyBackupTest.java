@@ -69,7 +69,7 @@ class StandbyBackupTest {
     @Test
     void aBackupFromTheStandbyCommitsOnceThePrimaryArchivedItsWalAndRestoresToALaterTime() throws Exception {
         // The backup cannot end before the standby's replay position when it starts (its minimum recovery point).
-        long replayedBefore = lsn(standby.query("SELECT pg_last_wal_replay_lsn()"));
+        long replayedBefore = io.pgwarden.pg.Lsn.parse(standby.query("SELECT pg_last_wal_replay_lsn()"));
         // The backup waits for WAL the primary has not finished yet; the primary's segments move on as it is written to.
         CompletableFuture<JsonNode> backup = CompletableFuture.supplyAsync(() -> {
             try {
@@ -89,8 +89,8 @@ class StandbyBackupTest {
         assertThat(manifest.get("backupHistoryFile").isNull()).as("a standby writes no backup history file").isTrue();
         // Not the stop point of another backup whose history file has the same start (the primary's backup that made
         // the standby starts at the checkpoint the standby's backup starts from).
-        assertThat(lsn(manifest.get("stopLsn").asText())).as("stop LSN").isGreaterThanOrEqualTo(replayedBefore);
-        assertThat(lsn(manifest.get("stopLsn").asText())).isLessThanOrEqualTo(lsn(standby.query("SELECT pg_last_wal_replay_lsn()")));
+        assertThat(io.pgwarden.pg.Lsn.parse(manifest.get("stopLsn").asText())).as("stop LSN").isGreaterThanOrEqualTo(replayedBefore);
+        assertThat(io.pgwarden.pg.Lsn.parse(manifest.get("stopLsn").asText())).isLessThanOrEqualTo(io.pgwarden.pg.Lsn.parse(standby.query("SELECT pg_last_wal_replay_lsn()")));
         assertThat(Long.parseUnsignedLong(manifest.get("systemIdentifier").asText()))
                 .isEqualTo(Long.parseUnsignedLong(primary.query("SELECT system_identifier FROM pg_control_system()")));
 
@@ -122,11 +122,6 @@ class StandbyBackupTest {
              var object = storage.get(key).orElseThrow()) {
             return object.content().readAllBytes();
         }
-    }
-
-    private static long lsn(String text) {
-        String[] parts = text.split("/");
-        return (Long.parseLong(parts[0], 16) << 32) | Long.parseLong(parts[1], 16);
     }
 
     private static void insertBatch(PgCluster pg, int batch) {

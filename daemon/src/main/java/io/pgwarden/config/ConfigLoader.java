@@ -43,14 +43,16 @@ public final class ConfigLoader {
         JsonNode root = parseYaml(file, problems);
         if (root == null) throw new ConfigException(problems);
         ConfigNode top = new ConfigNode(root, "", problems, new Interpolator(environment));
-        top.allowOnly("server", "repository", "clusters");
+        top.allowOnly("server", "repository", "scheduler", "clusters");
         ServerConfig server = server(top.mapping("server"));
+        SchedulerConfig scheduler = scheduler(top.mapping("scheduler"));
         RepositoryConfig repository = repository(top.mapping("repository"));
         Map<String, ClusterConfig> clusters = clusters(top.mapping("clusters"));
         distinctTokens(top, server, clusters);
         spoolNeedsDirectory(top, server, clusters);
+        sharedStoreNeedsInstance(top, scheduler);
         if (!problems.isEmpty()) throw new ConfigException(problems);
-        return new PgwardenConfig(server, repository, clusters);
+        return new PgwardenConfig(server, repository, scheduler, clusters);
     }
 
     private static JsonNode parseYaml(Path file, List<String> problems) {
@@ -283,6 +285,40 @@ public final class ConfigLoader {
                         + " local persistent disk (not a tmpfs or a private /tmp), where acknowledged WAL waits for its upload");
             }
         });
+    }
+
+    private static SchedulerConfig scheduler(ConfigNode node) {
+        if (!node.isPresent()) return SchedulerConfig.IN_MEMORY;
+        node.allowOnly("store", "url", "user", "password");
+        String store = node.string("store").orElse("memory");
+        switch (store) {
+            case "memory" -> {
+                for (String key : List.of("url", "user", "password")) {
+                    if (node.has(key)) node.problem(key, "is only read with store: jdbc");
+                }
+                return SchedulerConfig.IN_MEMORY;
+            }
+            case "jdbc" -> {
+                String url = node.requiredString("url");
+                if (url != null && !url.startsWith("jdbc:postgresql://")) {
+                    node.problem("url", "'" + url + "' is not a PostgreSQL JDBC URL (jdbc:postgresql://HOST:PORT/DATABASE)");
+                }
+                String user = node.requiredString("user");
+                Optional<Secret> password = node.string("password").map(Secret::new);
+                return new SchedulerConfig(Optional.of(new SchedulerConfig.JdbcStore(url, user, password)));
+            }
+            default -> {
+                node.problem("store", "'" + store + "' is not a scheduler store (memory or jdbc)");
+                return SchedulerConfig.IN_MEMORY;
+            }
+        }
+    }
+
+    /** Daemons sharing a store tell their runs apart by instance; the default (from the port) is the same on every host. */
+    private static void sharedStoreNeedsInstance(ConfigNode top, SchedulerConfig scheduler) {
+        if (scheduler.shared() && !top.mapping("server").has("instance")) {
+            top.problem("server.instance", "is required with scheduler.store: jdbc: give each daemon sharing the store its own name");
+        }
     }
 
     private static Map<String, ClusterConfig> clusters(ConfigNode node) {

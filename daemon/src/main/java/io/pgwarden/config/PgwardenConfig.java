@@ -4,7 +4,7 @@ import io.pgwarden.error.PgwardenException;
 import java.util.Map;
 
 /** The whole configuration, immutable once loaded. A reload builds a new one. */
-public record PgwardenConfig(ServerConfig server, RepositoryConfig repository, Map<String, ClusterConfig> clusters) {
+public record PgwardenConfig(ServerConfig server, RepositoryConfig repository, SchedulerConfig scheduler, Map<String, ClusterConfig> clusters) {
     public PgwardenConfig {
         clusters = Map.copyOf(clusters);
     }

@@ -6,6 +6,12 @@ import io.pgwarden.archive.WalReadAhead;
 import io.pgwarden.archive.WalSpool;
 import io.pgwarden.archive.WalSpools;
 import io.pgwarden.jobs.JobEngine;
+import io.pgwarden.jobs.LocalRunBook;
+import io.pgwarden.jobs.RunBook;
+import io.pgwarden.jobs.SharedRunBook;
+import io.pgwarden.schedule.SchedulerDatabase;
+import java.util.Optional;
+import javax.sql.DataSource;
 import io.pgwarden.config.ClusterConfig;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.error.ErrorCode;
@@ -44,6 +50,7 @@ public final class Daemon implements AutoCloseable {
     private final Metrics metrics;
     private final Map<String, ToolRunner> runners;
     private final JobEngine jobs;
+    private final RunBook book;
     private final HttpServer http;
     private final BackupScheduler scheduler;
     private final ClusterUpProbe probe;
@@ -51,8 +58,9 @@ public final class Daemon implements AutoCloseable {
     private final WalReadAhead readAhead;
     private final WalSpools spools;
 
-    private Daemon(StorageDriver storage, Metrics metrics, Map<String, ToolRunner> runners, JobEngine jobs, HttpServer http,
+    private Daemon(StorageDriver storage, Metrics metrics, Map<String, ToolRunner> runners, JobEngine jobs, RunBook book, HttpServer http,
                    BackupScheduler scheduler, ClusterUpProbe probe, ReadinessProbe readiness, WalReadAhead readAhead, WalSpools spools) {
+        this.book = book;
         this.spools = spools;
         this.readAhead = readAhead;
         this.probe = probe;
@@ -103,7 +111,18 @@ public final class Daemon implements AutoCloseable {
         WalSpools spools = startSpools(config, wal, clock, metrics, storage);
         WalArchiver archiver = new WalArchiver(config, clusterInfo, wal, clock, slots, spools.accepting(), buffers);
         Map<String, ToolRunner> runners = runners(config);
-        JobEngine jobs = JobEngine.create(config, storage, wal, clusterInfo, runners::get, metrics, clock);
+        Optional<DataSource> store;
+        RunBook book;
+        try {
+            store = config.scheduler().jdbc().map(jdbc -> SchedulerDatabase.open(jdbc, config.server().instance()));
+            book = store.isPresent() ? SharedRunBook.open(store.get(), config.server().instance(), clock) : new LocalRunBook();
+        } catch (RuntimeException e) {
+            spools.close();
+            runners.values().forEach(ToolRunner::close);
+            storage.close();
+            throw e;
+        }
+        JobEngine jobs = JobEngine.create(config, storage, wal, clusterInfo, runners::get, metrics, clock, book);
         // Two downloads ahead at once: on two cores, more would only compete with the one being served.
         WalReadAhead readAhead = new WalReadAhead(wal, clusterInfo, config.server().spoolDir().resolve("read-ahead-" + config.server().instance()),
                 config.server().walReadAhead(), 2);
@@ -113,6 +132,7 @@ public final class Daemon implements AutoCloseable {
         try {
             http.start();
         } catch (Exception e) {
+            book.close();
             readiness.close();
             readAhead.close();
             spools.close();
@@ -125,10 +145,11 @@ public final class Daemon implements AutoCloseable {
         config.clusters().keySet().forEach(jobs.gauges()::updateRecoveryWindow);
         // Listing a large repository takes a while; WAL pushes are already being answered meanwhile.
         Thread.ofVirtual().name("repository-size").start(() -> config.clusters().keySet().forEach(jobs.gauges()::updateRepositorySize));
-        BackupScheduler scheduler = BackupScheduler.start(config, jobs, new Catalog(storage), clock);
+        BackupScheduler scheduler = BackupScheduler.start(config, jobs, new Catalog(storage), clock, store);
         log.info("pgwarden listening on {}://{}:{}, repository {}, clusters {}", http.scheme(), http.host(), http.port(),
                 storage.describe(), config.clusters().keySet());
-        return new Daemon(storage, metrics, runners, jobs, http, scheduler, new ClusterUpProbe(config, metrics), readiness, readAhead, spools);
+        return new Daemon(storage, metrics, runners, jobs, book, http, scheduler, new ClusterUpProbe(config, metrics), readiness, readAhead,
+                spools);
     }
 
     /** Each cluster's WAL spool, uploading in the background, and its backlog meters (zeros for a cluster without one). */
@@ -245,6 +266,7 @@ public final class Daemon implements AutoCloseable {
                 r.kind().noun(), r.id()));
         runners.values().forEach(ToolRunner::close);
         if (!jobs.awaitIdle(java.time.Duration.ofSeconds(30))) log.warn("backup runs still busy after 30s; stopping anyway");
+        book.close();
         readAhead.close();
         spools.close();
         metrics.close();

@@ -22,6 +22,10 @@ public enum ErrorCode {
     WAL_MISSING(4, 500),
     /** A run of the same kind is already in progress for the cluster; nothing was started. */
     BUSY(1, 409),
+    /** The daemon running it stopped (killed, crashed, its host lost) before the run ended; another daemon found it. */
+    INTERRUPTED(3, 500),
+    /** The scheduler's shared database cannot be reached: nothing was started; retry. */
+    SCHEDULER_STORE(3, 503),
     INTEGRITY(5, 500),
     INTERNAL(3, 500);
 
@@ -38,7 +42,8 @@ public enum ErrorCode {
         return t instanceof PgwardenException p ? p.code() : INTERNAL;
     }
 
-    /** A short label for metrics and failure records: tool, wal-missing, repository, integrity, config, not-found, busy, internal. */
+    /** A short label for metrics and failure records: tool, wal-missing, repository, integrity, config, not-found, busy, interrupted,
+     * scheduler-store, internal. */
     public String reason() {
         return switch (this) {
             case TOOL -> "tool";
@@ -48,6 +53,8 @@ public enum ErrorCode {
             case CONFIG, USAGE, BAD_REQUEST, UNAUTHORIZED, PAYLOAD_TOO_LARGE -> "config";
             case NOT_FOUND -> "not-found";
             case BUSY -> "busy";
+            case INTERRUPTED -> "interrupted";
+            case SCHEDULER_STORE -> "scheduler-store";
             case INTERNAL -> "internal";
         };
     }

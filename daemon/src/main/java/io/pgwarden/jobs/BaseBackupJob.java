@@ -8,6 +8,7 @@ import io.pgwarden.runner.ToolRunner;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Supplier;
 import java.util.function.Function;
 
 /**
@@ -31,7 +32,7 @@ final class BaseBackupJob implements Job {
     }
 
     @Override
-    public Optional<String> run(JobRequest request, JobRun run, Set<String> activeRuns) {
+    public Optional<String> run(JobRequest request, JobRun run, Supplier<Set<String>> activeRuns) {
         BaseBackupManifest m = incremental ? service.incremental(request.cluster(), runners.apply(request.cluster()), run.id())
                 : service.backup(request.cluster(), runners.apply(request.cluster()), run.id());
         metrics.backupSucceeded(request.cluster(), request.kind().label(), Metrics.NO_DATABASE, Duration.between(m.startTime(), m.stopTime()),

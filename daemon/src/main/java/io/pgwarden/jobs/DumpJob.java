@@ -13,6 +13,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Supplier;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,7 +37,7 @@ final class DumpJob implements Job {
     }
 
     @Override
-    public Optional<String> run(JobRequest request, JobRun run, Set<String> activeRuns) {
+    public Optional<String> run(JobRequest request, JobRun run, Supplier<Set<String>> activeRuns) {
         DumpService.DumpRun dumps = service.dump(request.cluster(), runners.apply(request.cluster()), request.database(), run.id());
         for (DumpManifest d : dumps.dumps()) {
             metrics.backupSucceeded(request.cluster(), d.isGlobals() ? "globals" : "dump", d.isGlobals() ? Metrics.NO_DATABASE : d.database(),

@@ -18,13 +18,9 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.EnumMap;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,28 +32,36 @@ import org.slf4j.LoggerFactory;
  */
 public final class JobEngine {
     private static final Logger log = LoggerFactory.getLogger(JobEngine.class);
-    private static final int KEPT_RUNS = 200;
 
     private final Map<JobKind, Job> jobs;
     private final RepositoryGauges gauges;
     private final Metrics metrics;
     private final Clock clock;
-    private final Map<String, JobRun> running = new ConcurrentHashMap<>();
-    private final Map<String, JobRun> recent = new LinkedHashMap<>();
+    private final RunBook book;
+    private final InterruptedRuns interrupted;
 
-    private JobEngine(Map<JobKind, Job> jobs, RepositoryGauges gauges, Metrics metrics, Clock clock) {
+    private JobEngine(Map<JobKind, Job> jobs, RepositoryGauges gauges, Metrics metrics, Clock clock, RunBook book,
+                      InterruptedRuns interrupted) {
         this.jobs = jobs;
         this.gauges = gauges;
         this.metrics = metrics;
         this.clock = clock;
+        this.book = book;
+        this.interrupted = interrupted;
     }
 
     /**
-     * The engine over one repository, as the daemon and the standalone CLI both use it.
+     * The engine over one repository with its runs in this process only, as the standalone CLI uses it.
      * @param runners the tool runner of each cluster
      */
     public static JobEngine create(PgwardenConfig config, StorageDriver storage, WalRepository wal, ClusterInfoStore clusterInfo,
                                    Function<String, ToolRunner> runners, Metrics metrics, Clock clock) {
+        return create(config, storage, wal, clusterInfo, runners, metrics, clock, new LocalRunBook());
+    }
+
+    /** As above, the runs claimed and recorded in {@code book} (shared by several daemons, for one). */
+    public static JobEngine create(PgwardenConfig config, StorageDriver storage, WalRepository wal, ClusterInfoStore clusterInfo,
+                                   Function<String, ToolRunner> runners, Metrics metrics, Clock clock, RunBook book) {
         RepositoryGauges gauges = new RepositoryGauges(storage, metrics);
         Map<JobKind, Job> jobs = new EnumMap<>(JobKind.class);
         BaseBackupService baseBackups = new BaseBackupService(config, storage, wal, clusterInfo, clock);
@@ -67,7 +71,9 @@ public final class JobEngine {
         jobs.put(JobKind.RESTORE_TEST, new TestRestoreJob(new TestRestoreService(config, storage, clock), runners, metrics));
         jobs.put(JobKind.RETENTION, new RetentionJob(new RetentionService(config, storage, clock), metrics, gauges));
         jobs.put(JobKind.VERIFY, new VerifyJob(new RepositoryVerifier(storage, wal), metrics));
-        return new JobEngine(jobs, gauges, metrics, clock);
+        JobEngine engine = new JobEngine(jobs, gauges, metrics, clock, book, new InterruptedRuns(storage, runners, clock));
+        book.watchForInterrupted(engine::interrupted);
+        return engine;
     }
 
     /** Starts a run in the background and returns at once with its state; BUSY when one of its kind is running. */
@@ -83,9 +89,7 @@ public final class JobEngine {
     }
 
     public Optional<JobRun> status(String cluster, String id) {
-        synchronized (recent) {
-            return Optional.ofNullable(recent.get(id)).filter(s -> s.cluster().equals(cluster));
-        }
+        return book.find(cluster, id);
     }
 
     /** The gauges read from the repository (the daemon refreshes them at start). */
@@ -97,14 +101,12 @@ public final class JobEngine {
         Instant now = clock.instant();
         JobRun run = new JobRun(RunIds.next(now), request.cluster(), request.kind(), request.database().orElse(null), request.trigger(),
                 JobState.RUNNING, now, null, null, null, null);
-        JobRun existing = running.putIfAbsent(slot(request), run);
-        if (existing != null) {
-            metrics.backupFailed(request.cluster(), request.kind().label(), ErrorCode.BUSY.reason());
-            throw new PgwardenException(ErrorCode.BUSY, "a " + request.kind().noun() + " of cluster '" + request.cluster()
-                    + "' is already running (run " + existing.id() + ", started " + existing.startedAt() + " by " + existing.trigger()
-                    + "); nothing was started");
+        try {
+            run = book.claim(slot(request), run);
+        } catch (PgwardenException e) {
+            metrics.backupFailed(request.cluster(), request.kind().label(), e.code().reason());
+            throw e;
         }
-        remember(run);
         log.info("cluster '{}': {} {} started ({})", request.cluster(), request.kind().noun(), run.id(), request.trigger());
         return run;
     }
@@ -117,9 +119,9 @@ public final class JobEngine {
 
     private JobRun execute(JobRequest request, JobRun run) {
         Job job = jobs.get(request.kind());
-        JobRun done;
+        JobRun done = null;
         try {
-            Optional<String> problem = job.run(request, run, activeRunIds());
+            Optional<String> problem = job.run(request, run, book::activeRunIds);
             done = finish(run, problem.isEmpty() ? JobState.SUCCEEDED : JobState.FAILED, problem.orElse(null),
                     problem.isEmpty() ? null : ErrorCode.TOOL, null);
         } catch (RuntimeException e) {
@@ -130,36 +132,31 @@ public final class JobEngine {
             if (code == ErrorCode.INTERNAL) log.error("cluster '{}': {} {} failed", request.cluster(), request.kind().noun(), run.id(), e);
             done = finish(run, JobState.FAILED, e.getMessage(), code, object);
         } finally {
-            running.remove(slot(request));
+            // An Error (out of memory) still frees the slot; the run is recorded as failed.
+            book.finish(slot(request), done != null ? done : run.finish(JobState.FAILED, clock.instant(), "ended by an error", "INTERNAL", null));
         }
         gauges.updateRepositorySize(request.cluster());
         return done;
     }
 
-    private Set<String> activeRunIds() {
-        Set<String> active = new HashSet<>();
-        running.values().forEach(r -> active.add(r.id()));
-        return active;
-    }
-
     private JobRun finish(JobRun run, JobState outcome, String error, ErrorCode code, String errorObject) {
         JobRun done = run.finish(outcome, clock.instant(), error, code == null ? null : code.name(), errorObject);
-        remember(done);
         log.info("cluster '{}': {} {} {}", run.cluster(), run.kind().noun(), run.id(), outcome.label());
         return done;
     }
 
-    private void remember(JobRun run) {
-        synchronized (recent) {
-            recent.put(run.id(), run);
-            if (recent.size() > KEPT_RUNS) recent.remove(recent.keySet().iterator().next());
-        }
+    /** A run another daemon started and did not end (it died): counted and recorded as failed, its sidecars removed. */
+    private void interrupted(JobRun run) {
+        Job job = jobs.get(run.kind());
+        job.failed(new JobRequest(run.cluster(), run.kind(), Optional.ofNullable(run.database()), run.trigger()), run,
+                new PgwardenException(ErrorCode.INTERRUPTED, run.error()), ErrorCode.INTERRUPTED);
+        interrupted.cleanUp(run);
     }
 
     /** Waits until no run is in progress (after their tools were stopped), so their failure records get written. */
     public boolean awaitIdle(Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (!running.isEmpty()) {
+        while (!book.ownRunning().isEmpty()) {
             if (System.nanoTime() > deadline) return false;
             try {
                 Thread.sleep(50);
@@ -173,6 +170,6 @@ public final class JobEngine {
 
     /** The runs in progress now (for shutdown logs and tests). */
     public List<JobRun> running() {
-        return List.copyOf(running.values());
+        return book.ownRunning();
     }
 }

@@ -6,6 +6,7 @@ import io.pgwarden.retention.RetentionExecutor;
 import io.pgwarden.retention.RetentionService;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /** Retention: delete what the policy no longer keeps, never what a run in progress is writing. */
 final class RetentionJob implements Job {
@@ -20,8 +21,8 @@ final class RetentionJob implements Job {
     }
 
     @Override
-    public Optional<String> run(JobRequest request, JobRun run, Set<String> activeRuns) {
-        RetentionExecutor.Result done = service.prune(request.cluster(), activeRuns);
+    public Optional<String> run(JobRequest request, JobRun run, Supplier<Set<String>> activeRuns) {
+        RetentionExecutor.Result done = service.prune(request.cluster(), activeRuns.get());
         metrics.retentionDeleted(request.cluster(), done.objects(), done.bytes());
         gauges.updateRecoveryWindow(request.cluster());
         return Optional.empty();

@@ -8,6 +8,7 @@ import io.pgwarden.runner.ToolRunner;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Supplier;
 import java.util.function.Function;
 
 /** A test restore: restore, start, replay, check, clean up; the record (success or not) lands in the repository. */
@@ -23,7 +24,7 @@ final class TestRestoreJob implements Job {
     }
 
     @Override
-    public Optional<String> run(JobRequest request, JobRun run, Set<String> activeRuns) {
+    public Optional<String> run(JobRequest request, JobRun run, Supplier<Set<String>> activeRuns) {
         RestoreTestRecord record = service.run(request.cluster(), run.id(), runners.apply(request.cluster()), request.restoreTarget());
         if (!record.succeeded()) {
             metrics.restoreTestFailed(request.cluster());

@@ -6,6 +6,7 @@ import io.pgwarden.verify.RepositoryVerifier;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,7 +23,7 @@ final class VerifyJob implements Job {
     }
 
     @Override
-    public Optional<String> run(JobRequest request, JobRun run, Set<String> activeRuns) {
+    public Optional<String> run(JobRequest request, JobRun run, Supplier<Set<String>> activeRuns) {
         List<RepositoryVerifier.Finding> problems = verifier.verify(request.cluster(), Optional.empty(), f -> {
             if (!f.ok()) log.error("cluster '{}': verify: {}: {}", request.cluster(), f.what(), f.detail());
         });

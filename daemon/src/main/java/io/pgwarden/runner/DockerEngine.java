@@ -256,17 +256,32 @@ public final class DockerEngine implements AutoCloseable {
 
     /** Removes every container labelled with this instance: sidecars left by a crash or a kill. */
     public int removeOrphans() {
+        String instance = settings.instance();
+        return removeLabelled(DockerSettings.LABEL_INSTANCE, instance::equals, "an earlier run of instance '" + instance + "'");
+    }
+
+    /**
+     * Removes the sidecars and scratch volumes of one run, whichever daemon started them: another daemon sharing the
+     * schedules found that run interrupted (its daemon died) and cleans up what it left on this engine. A run's tools
+     * are labelled with its id or the id and a suffix ({@code ID-globals}, {@code ID-version}).
+     */
+    public int removeRun(String runId) {
+        return removeLabelled(DockerSettings.LABEL_RUN, v -> v.equals(runId) || v.startsWith(runId + "-"), "interrupted run " + runId);
+    }
+
+    private int removeLabelled(String label, java.util.function.Predicate<String> value, String leftBy) {
         checkEngine();
-        List<Container> orphans = docker.listContainersCmd().withShowAll(true)
-                .withLabelFilter(Map.of(DockerSettings.LABEL_INSTANCE, settings.instance())).exec();
+        List<Container> orphans = docker.listContainersCmd().withShowAll(true).withLabelFilter(List.of(label)).exec().stream()
+                .filter(c -> value.test(c.getLabels().getOrDefault(label, ""))).toList();
         for (Container c : orphans) {
-            log.warn("removing orphaned sidecar {} (job {}, run {}) left by an earlier run of instance '{}'", shortId(c.getId()),
-                    c.getLabels().get(DockerSettings.LABEL_JOB), c.getLabels().get(DockerSettings.LABEL_RUN), settings.instance());
+            log.warn("removing orphaned sidecar {} (job {}, run {}) left by {}", shortId(c.getId()),
+                    c.getLabels().get(DockerSettings.LABEL_JOB), c.getLabels().get(DockerSettings.LABEL_RUN), leftBy);
             remove(c.getId());
         }
-        var volumes = docker.listVolumesCmd().withFilter("label", List.of(DockerSettings.LABEL_INSTANCE + "=" + settings.instance())).exec().getVolumes();
+        var volumes = docker.listVolumesCmd().withFilter("label", List.of(label)).exec().getVolumes();
         for (var v : volumes == null ? List.<com.github.dockerjava.api.command.InspectVolumeResponse>of() : volumes) {
-            log.warn("removing orphaned scratch volume '{}' left by an earlier run of instance '{}'", v.getName(), settings.instance());
+            if (v.getLabels() == null || !value.test(v.getLabels().getOrDefault(label, ""))) continue;
+            log.warn("removing orphaned scratch volume '{}' left by {}", v.getName(), leftBy);
             removeVolume(v.getName());
         }
         return orphans.size();

@@ -173,6 +173,11 @@ public final class DockerToolRunner implements ToolRunner {
     }
 
     @Override
+    public int removeRun(String runId) {
+        return engine().removeRun(runId);
+    }
+
+    @Override
     public String describe(int pgMajor) {
         return "docker image " + settings.imageFor(pgMajor) + " (network " + settings.network() + ")";
     }

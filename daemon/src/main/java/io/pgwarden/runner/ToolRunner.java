@@ -19,6 +19,14 @@ public sealed interface ToolRunner extends AutoCloseable permits DockerToolRunne
         return 0;
     }
 
+    /**
+     * Removes what one run left behind after its daemon died (another daemon sharing the schedules found it
+     * interrupted); the count removed. A process runner cannot reach another daemon's processes: none.
+     */
+    default int removeRun(String runId) {
+        return 0;
+    }
+
     /** e.g. "docker image postgres:15 (network host)" or "process /usr/lib/postgresql/15/bin". */
     String describe(int pgMajor);
 

@@ -139,7 +139,27 @@ class ConfigLoaderTest {
         assertProblems(minimal("walToken: " + TOKEN + "\nwalTokne: x"),
                 "clusters.main.walTokne: unknown key (allowed here: walToken, systemIdentifier, connection, runner, baseBackup, dump, schedules, restoreTest, retention, archive)");
         assertProblems("servr: {}\n" + minimal("walToken: " + TOKEN),
-                "servr: unknown key (allowed here: server, repository, clusters)");
+                "servr: unknown key (allowed here: server, repository, scheduler, clusters)");
+    }
+
+    @Test
+    void aSharedSchedulerStoreIsReadAndNeedsAPostgresqlUrlAndAnInstanceName() throws IOException {
+        assertThat(load(minimal("walToken: " + TOKEN)).scheduler().shared()).isFalse();
+        PgwardenConfig c = load("server: {instance: backup-1}\nscheduler: {store: jdbc, url: \"jdbc:postgresql://db:5432/pgwarden\","
+                + " user: pgwarden, password: \"${env:PW}\"}\n" + minimal("walToken: " + TOKEN), Map.of("PW", "s3cret"));
+        assertThat(c.scheduler().jdbc()).hasValueSatisfying(j -> {
+            assertThat(j.url()).isEqualTo("jdbc:postgresql://db:5432/pgwarden");
+            assertThat(j.user()).isEqualTo("pgwarden");
+            assertThat(j.password()).hasValueSatisfying(p -> assertThat(p.value()).isEqualTo("s3cret"));
+        });
+        assertProblems("scheduler: {store: jdbc, url: \"jdbc:mysql://db/x\"}\n" + minimal("walToken: " + TOKEN),
+                "scheduler.url: 'jdbc:mysql://db/x' is not a PostgreSQL JDBC URL (jdbc:postgresql://HOST:PORT/DATABASE)",
+                "scheduler.user: is required",
+                "server.instance: is required with scheduler.store: jdbc: give each daemon sharing the store its own name");
+        assertProblems("scheduler: {store: redis}\n" + minimal("walToken: " + TOKEN),
+                "scheduler.store: 'redis' is not a scheduler store (memory or jdbc)");
+        assertProblems("scheduler: {url: \"jdbc:postgresql://db/x\"}\n" + minimal("walToken: " + TOKEN),
+                "scheduler.url: is only read with store: jdbc");
     }
 
     @Test

@@ -137,7 +137,11 @@ public final class PgCluster implements AutoCloseable {
     }
 
     public List<String> queryLines(String sql) {
-        String out = query(sql);
+        return queryLines(sql, "postgres");
+    }
+
+    public List<String> queryLines(String sql, String database) {
+        String out = query(sql, database);
         return out.isEmpty() ? new ArrayList<>() : new ArrayList<>(List.of(out.split("\n")));
     }
 

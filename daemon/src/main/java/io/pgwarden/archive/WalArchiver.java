@@ -84,7 +84,7 @@ public final class WalArchiver {
         if (spool != null) spool.checkBacklog(clusterConfig.archive(), name);
         // Why a slot first: each push holds up to a spool threshold of memory, and every repository call below may
         // block (a repository that never answers): a bounded number of them keeps memory and threads bounded.
-        try (RequestSlots.Permit slot = slots.acquire("WAL file '" + name.name() + "'")) {
+        try (RequestSlots.Permit slot = slots.acquire(cluster, "WAL file '" + name.name() + "'")) {
             Optional<ClusterInfo> known = clusterInfo.get(cluster);
             if (name.isSegmentFile() && contentLength >= 0 && known.isPresent() && contentLength != known.get().segmentSize()) {
                 throw wrongSize(name, contentLength, known.get().segmentSize());

@@ -79,7 +79,7 @@ public final class ConfigLoader {
     }
 
     private static ServerConfig server(ConfigNode node) {
-        node.allowOnly("tls", "allowPlaintext", "listen", "maxBodySize", "spoolDir", "maxConcurrentPushes", "adminToken", "instance", "bodyIdleTimeout", "maxConnections", "walReadAhead", "walSpoolDir");
+        node.allowOnly("tls", "allowPlaintext", "listen", "maxBodySize", "spoolDir", "maxConcurrentPushes", "maxConcurrentPushesPerCluster", "adminToken", "instance", "bodyIdleTimeout", "maxConnections", "walReadAhead", "walSpoolDir");
         String host = ServerConfig.DEFAULT_HOST;
         int port = ServerConfig.DEFAULT_PORT;
         Optional<String[]> listen = node.parsed("listen", ConfigLoader::hostAndPort);
@@ -91,6 +91,11 @@ public final class ConfigLoader {
         if (maxBody < 1024) node.problem("maxBodySize", "must be at least 1kB");
         Path spool = node.parsed("spoolDir", Path::of).orElse(Path.of(System.getProperty("java.io.tmpdir")));
         int pushes = node.integer("maxConcurrentPushes", 1, 256).orElse(ServerConfig.DEFAULT_MAX_CONCURRENT_PUSHES);
+        java.util.OptionalInt perCluster = node.integer("maxConcurrentPushesPerCluster", 1, 256).map(java.util.OptionalInt::of)
+                .orElse(java.util.OptionalInt.empty());
+        if (perCluster.isPresent() && perCluster.getAsInt() > pushes) {
+            node.problem("maxConcurrentPushesPerCluster", "is " + perCluster.getAsInt() + ", more than server.maxConcurrentPushes (" + pushes + ")");
+        }
         Optional<Secret> adminToken = node.string("adminToken").map(Secret::new);
         if (adminToken.isPresent() && adminToken.get().value().length() < MIN_TOKEN_LENGTH) {
             node.problem("adminToken", "must be at least " + MIN_TOKEN_LENGTH + " characters long");
@@ -108,7 +113,8 @@ public final class ConfigLoader {
         }
         int readAhead = node.integer("walReadAhead", 0, 64).orElse(ServerConfig.DEFAULT_WAL_READ_AHEAD);
         Optional<Path> walSpool = node.parsed("walSpoolDir", p -> Path.of(p).toAbsolutePath().normalize());
-        return new ServerConfig(host, port, maxBody, spool, pushes, adminToken, instance, bodyIdle, connections, tls, readAhead, walSpool);
+        return new ServerConfig(host, port, maxBody, spool, pushes, adminToken, instance, bodyIdle, connections, tls, readAhead, walSpool,
+                perCluster);
     }
 
     /** Literal addresses only (no name lookup while loading a config); "localhost" is loopback by definition. */

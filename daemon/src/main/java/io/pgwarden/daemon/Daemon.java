@@ -107,7 +107,8 @@ public final class Daemon implements AutoCloseable {
         checkEncryption(storage, wal);
         wal.encoding().warmUpInBackground();
         ClusterInfoStore clusterInfo = new ClusterInfoStore(storage);
-        RequestSlots slots = new RequestSlots(config.server().maxConcurrentPushes(), Duration.ofSeconds(30));
+        RequestSlots slots = new RequestSlots(config.server().maxConcurrentPushes(), config.server().pushesPerCluster(config.clusters().size()),
+                config.clusters().keySet(), Duration.ofSeconds(30));
         WalSpools spools = startSpools(config, wal, clock, metrics, storage);
         WalArchiver archiver = new WalArchiver(config, clusterInfo, wal, clock, slots, spools.accepting(), buffers);
         Map<String, ToolRunner> runners = runners(config);

@@ -131,7 +131,7 @@ public final class WalEndpoint {
     private boolean fetch(Response response, Callback callback, String cluster, String file) {
         RequestSlots.Permit slot;
         try {
-            slot = slots.acquire("WAL file '" + file + "'");
+            slot = slots.acquire(cluster, "WAL file '" + file + "'");
         } catch (PgwardenException e) {
             return Responses.error(response, callback, e.inCluster(cluster));
         }

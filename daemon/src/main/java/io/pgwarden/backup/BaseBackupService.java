@@ -89,8 +89,13 @@ public final class BaseBackupService {
             ServerInfo server = ServerProbe.probe(cluster, connection);
             refuseTablespaces(cluster, server);
             String toolVersion = ToolVersions.checked(runner, "pg_basebackup", server, "base-backup", id);
-            Optional<BaseBackupManifest> parent = incremental ? Optional.of(parent(cluster, id, server, connection)) : Optional.empty();
-            Streamed streamed = stream(clusterConfig, runner, server, connection, id, dataKey, parent);
+            Optional<Parent> parent = incremental ? parentOrFallback(clusterConfig, id, server, connection) : Optional.empty();
+            Streamed streamed;
+            try {
+                streamed = stream(clusterConfig, runner, server, connection, id, dataKey, parent.map(Parent::manifestFile).orElse(null));
+            } finally {
+                parent.ifPresent(Parent::discard);
+            }
             // Why keep PostgreSQL's manifest as an object: an incremental backup hands its parent's to pg_basebackup.
             BaseBackupManifest.BackupManifestObject pgManifest = storePgManifest(cluster, id, streamed.capture());
             // Why wait: the backup is only restorable with the WAL up to its stop point, which arrives via archive_command.
@@ -105,12 +110,12 @@ public final class BaseBackupService {
                     streamed.label().startWalFile(), stopWal, stop.historyFile(), started, clock.instant(),
                     server.versionNum(), server.systemIdentifier().isPresent() ? Long.toUnsignedString(server.systemIdentifier().getAsLong()) : null,
                     toolVersion, dataKey, repo.compression().name().toLowerCase(), streamed.rawBytes(), streamed.storedBytes(), streamed.sha256(),
-                    streamed.encryption(), pgManifest, incremental ? BaseBackupManifest.INCREMENTAL : BaseBackupManifest.FULL,
-                    parent.map(BaseBackupManifest::backupId).orElse(null));
+                    streamed.encryption(), pgManifest, parent.isPresent() ? BaseBackupManifest.INCREMENTAL : BaseBackupManifest.FULL,
+                    parent.map(p -> p.backup().backupId()).orElse(null));
             RepositoryJson.write(storage, RepositoryLayout.baseBackupManifest(cluster, id), manifest);
             log.info("cluster '{}': {} backup {} committed: {} bytes raw, {} stored, LSN {} to {}{}", cluster, manifest.kind(), id,
                     manifest.rawBytes(), manifest.storedBytes(), manifest.startLsn(), manifest.stopLsn(),
-                    parent.map(p -> ", on top of " + p.backupId()).orElse(""));
+                    parent.map(p -> ", on top of " + p.backup().backupId()).orElse(""));
             return manifest;
         } catch (RuntimeException e) {
             abandon(cluster, id, incremental ? "incremental" : "base", dataKey, started, e);
@@ -207,19 +212,33 @@ public final class BaseBackupService {
         }
     }
 
-    private Streamed stream(ClusterConfig clusterConfig, ToolRunner runner, ServerInfo server, ConnectionConfig connection, String id,
-                            String dataKey, Optional<BaseBackupManifest> parent) {
-        java.nio.file.Path parentManifest = parent.map(this::parentManifestFile).orElse(null);
-        try {
-            return stream(clusterConfig, runner, server, connection, id, dataKey, parentManifest);
-        } finally {
-            if (parentManifest != null) {
-                try {
-                    java.nio.file.Files.deleteIfExists(parentManifest);
-                } catch (IOException e) {
-                    log.warn("cannot remove '{}': {}", parentManifest, e.getMessage());
-                }
+    /** The backup an incremental builds on, and its backup_manifest (verified) in a local file for pg_basebackup. */
+    private record Parent(BaseBackupManifest backup, java.nio.file.Path manifestFile) {
+        void discard() {
+            try {
+                java.nio.file.Files.deleteIfExists(manifestFile);
+            } catch (IOException e) {
+                log.warn("cannot remove '{}': {}", manifestFile, e.getMessage());
             }
+        }
+    }
+
+    /**
+     * The parent of an incremental backup; when there is none, or its backup_manifest is missing or fails its
+     * checksum, empty (a full backup instead) if the cluster is configured to fall back, else the refusal.
+     */
+    private Optional<Parent> parentOrFallback(ClusterConfig clusterConfig, String id, ServerInfo server, ConnectionConfig connection) {
+        String cluster = clusterConfig.name();
+        BaseBackupManifest parent = null;
+        try {
+            parent = parent(cluster, id, server, connection);
+            return Optional.of(new Parent(parent, parentManifestFile(parent)));
+        } catch (PgwardenException e) {
+            boolean unusable = e.code() == ErrorCode.NOT_FOUND || e.code() == ErrorCode.INTEGRITY;
+            if (!unusable || !clusterConfig.baseBackup().incrementalFallback()) throw e;
+            log.warn("cluster '{}': incremental backup {} is taken as a full backup (baseBackup.incrementalFallback: full): {}", cluster, id,
+                    e.getMessage());
+            return Optional.empty();
         }
     }
 

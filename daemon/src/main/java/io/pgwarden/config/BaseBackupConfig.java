@@ -8,11 +8,13 @@ import java.util.OptionalLong;
  * @param walWait    how long to wait after pg_basebackup for the WAL it needs to be archived
  * @param timeout    pg_basebackup is killed after this long
  * @param maxRate    pg_basebackup's transfer limit in bytes per second (its -r), to spare a busy server's I/O
+ * @param incrementalFallback an incremental backup with no usable parent (none, or its backup_manifest missing or
+ *                   failing its checksum) is taken as a full one instead of failing
  */
-public record BaseBackupConfig(Checkpoint checkpoint, Duration walWait, Duration timeout, OptionalLong maxRate) {
+public record BaseBackupConfig(Checkpoint checkpoint, Duration walWait, Duration timeout, OptionalLong maxRate, boolean incrementalFallback) {
     public enum Checkpoint { FAST, SPREAD }
 
     public static BaseBackupConfig defaults() {
-        return new BaseBackupConfig(Checkpoint.FAST, Duration.ofMinutes(10), Duration.ofHours(24), OptionalLong.empty());
+        return new BaseBackupConfig(Checkpoint.FAST, Duration.ofMinutes(10), Duration.ofHours(24), OptionalLong.empty(), false);
     }
 }

@@ -458,7 +458,7 @@ public final class ConfigLoader {
     }
 
     private static BaseBackupConfig baseBackup(ConfigNode node) {
-        node.allowOnly("checkpoint", "walWait", "timeout", "maxRate");
+        node.allowOnly("checkpoint", "walWait", "timeout", "maxRate", "incrementalFallback");
         BaseBackupConfig d = BaseBackupConfig.defaults();
         BaseBackupConfig.Checkpoint checkpoint = node.parsed("checkpoint", c -> switch (c) {
             case "fast" -> BaseBackupConfig.Checkpoint.FAST;
@@ -470,8 +470,14 @@ public final class ConfigLoader {
         if (maxRate.isPresent() && (maxRate.getAsLong() < 32 << 10 || maxRate.getAsLong() > 1L << 30)) {
             node.problem("maxRate", "must be between 32kB and 1GB (per second)");
         }
+        boolean fallback = node.parsed("incrementalFallback", f -> switch (f) {
+            case "fail" -> false;
+            case "full" -> true;
+            default -> throw new IllegalArgumentException("'" + f + "' must be 'fail' (an incremental backup without a usable parent fails)"
+                    + " or 'full' (it is taken as a full backup instead)");
+        }).orElse(d.incrementalFallback());
         return new BaseBackupConfig(checkpoint, node.parsed("walWait", Units::parseDuration).orElse(d.walWait()),
-                node.parsed("timeout", Units::parseDuration).orElse(d.timeout()), maxRate);
+                node.parsed("timeout", Units::parseDuration).orElse(d.timeout()), maxRate, fallback);
     }
 
     private static ConnectionConfig connection(ConfigNode node) {

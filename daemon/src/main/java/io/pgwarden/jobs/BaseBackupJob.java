@@ -35,7 +35,9 @@ final class BaseBackupJob implements Job {
     public Optional<String> run(JobRequest request, JobRun run, Supplier<Set<String>> activeRuns) {
         BaseBackupManifest m = incremental ? service.incremental(request.cluster(), runners.apply(request.cluster()), run.id())
                 : service.backup(request.cluster(), runners.apply(request.cluster()), run.id());
-        metrics.backupSucceeded(request.cluster(), request.kind().label(), Metrics.NO_DATABASE, Duration.between(m.startTime(), m.stopTime()),
+        // An incremental taken as a full one (baseBackup.incrementalFallback) counts as a full one.
+        String kind = BaseBackupManifest.INCREMENTAL.equals(m.kind()) ? JobKind.INCREMENTAL.label() : JobKind.BASE.label();
+        metrics.backupSucceeded(request.cluster(), kind, Metrics.NO_DATABASE, Duration.between(m.startTime(), m.stopTime()),
                 m.rawBytes(), m.storedBytes());
         gauges.updateRecoveryWindow(request.cluster());
         return Optional.empty();

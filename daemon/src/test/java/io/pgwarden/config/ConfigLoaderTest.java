@@ -334,7 +334,7 @@ class ConfigLoaderTest {
     void readsBaseBackupSettingsAndRejectsBadOnes() throws IOException {
         BaseBackupConfig b = load(minimal("walToken: " + TOKEN + "\nbaseBackup: {checkpoint: spread, walWait: 5m, timeout: 6h}"))
                 .cluster("main").baseBackup();
-        assertThat(b).isEqualTo(new BaseBackupConfig(BaseBackupConfig.Checkpoint.SPREAD, java.time.Duration.ofMinutes(5), java.time.Duration.ofHours(6), java.util.OptionalLong.empty()));
+        assertThat(b).isEqualTo(new BaseBackupConfig(BaseBackupConfig.Checkpoint.SPREAD, java.time.Duration.ofMinutes(5), java.time.Duration.ofHours(6), java.util.OptionalLong.empty(), false));
         assertThat(load(minimal("walToken: " + TOKEN)).cluster("main").baseBackup()).isEqualTo(BaseBackupConfig.defaults());
         assertProblems(minimal("walToken: " + TOKEN + "\nbaseBackup: {checkpoint: slow, walWait: soon}"),
                 "clusters.main.baseBackup.checkpoint: 'slow' is not a checkpoint mode (fast or spread)",

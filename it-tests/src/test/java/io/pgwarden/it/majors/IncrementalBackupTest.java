@@ -31,10 +31,11 @@ import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * Incremental backups of a PostgreSQL 17 server (in a container, tools in sidecars): refused without summarize_wal
- * and without a backup to build on, then a full backup and two incrementals with rows changed between them, each
- * naming its parent and storing only what changed; the chain, combined by hand with pg_combinebackup as an operator
- * would (pgwarden's own restores start from full backups until they combine chains), recovers to exactly the rows
- * of the last incremental.
+ * and without a backup to build on (unless configured to fall back to a full one), then a full backup and two
+ * incrementals with rows changed between them, each naming its parent and storing only what changed; the chain,
+ * combined by hand with pg_combinebackup as an operator would, and by pgwarden's restore and test restore, recovers to
+ * exactly the rows of the last incremental; a corrupted member is refused with its key; a parent whose manifest is
+ * corrupt is fallen back from only when configured.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -91,8 +92,22 @@ class IncrementalBackupTest {
         assertThat(pgwarden.repositoryKeys(CLUSTER + "/base/")).as("nothing stored").isEmpty();
     }
 
+    /** Only when configured: the same request, with baseBackup.incrementalFallback: full, takes a full backup. */
     @Test
     @Order(3)
+    void withTheFallbackConfiguredAnIncrementalWithoutAParentIsTakenAsAFullBackup() throws Exception {
+        restartWith("baseBackup: {incrementalFallback: full}");
+        JsonNode run = backup("incremental");
+        assertThat(run.get("state").asText()).as(run.toString()).isEqualTo("succeeded");
+        BaseBackupManifest m = manifest(run.get("id").asText());
+        assertThat(m.kind()).isEqualTo("full");
+        assertThat(m.parentId()).isNull();
+        assertThat(pgwarden.metric("pgwarden_backup_last_success_timestamp_seconds{cluster=\"" + CLUSTER + "\",database=\"\",kind=\"base\"}"))
+                .as("counted as a full backup").isPositive();
+    }
+
+    @Test
+    @Order(4)
     void aFullBackupThenTwoIncrementalsEachStoringOnlyWhatChanged() throws Exception {
         JsonNode full = backup("base");
         assertThat(full.get("state").asText()).as(full.toString()).isEqualTo("succeeded");
@@ -119,7 +134,7 @@ class IncrementalBackupTest {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void theChainCombinedWithPgCombinebackupRecoversToTheRowsOfTheLastIncremental() throws Exception {
         assertThat(chain).hasSize(3);
         expected = query(BATCHES);
@@ -169,7 +184,7 @@ class IncrementalBackupTest {
 
     /** pgwarden's own restore of the chain: into a new volume, pg_combinebackup in a sidecar of 17, recovered to a time. */
     @Test
-    @Order(5)
+    @Order(6)
     void restoreStartCombinesTheChainAndRecoversToATimeAfterTheLastIncremental() throws Exception {
         var restored = Launcher.run("restore", "--config", pgwarden.configFile().toString(), "--cluster", CLUSTER, "--target-time",
                 afterLastBackup.toString(), "--start", "--port", Integer.toString(TestDirs.freePort()), "--archive-mode", "off");
@@ -190,7 +205,7 @@ class IncrementalBackupTest {
 
     /** The test restore takes the newest backup, the incremental one, combined with its chain. */
     @Test
-    @Order(6)
+    @Order(7)
     void aTestRestoreRestoresTheChain() throws Exception {
         JsonNode run = pgwarden.startAndAwait("/v1/clusters/" + CLUSTER + "/restore-tests", null, "/v1/clusters/" + CLUSTER + "/runs/",
                 Duration.ofMinutes(4));
@@ -201,6 +216,57 @@ class IncrementalBackupTest {
         }
         assertThat(Processes.run(List.of("docker", "volume", "ls", "-q", "--filter", "label=io.pgwarden.instance=it-incremental"), null).stdout())
                 .as("scratch volumes left").isEmpty();
+    }
+
+    /** A member of the chain with one byte flipped: the restore stops naming the object, before the server starts. */
+    @Test
+    @Order(8)
+    void aCorruptedMemberOfTheChainIsRefusedWithItsKey() throws Exception {
+        String key = CLUSTER + "/base/" + chain.get(1) + "/base.tar.zst";
+        flipAByteIn(key);
+        var restored = Launcher.run("restore", "--config", pgwarden.configFile().toString(), "--cluster", CLUSTER, "--target-time",
+                afterLastBackup.toString(), "--start", "--port", Integer.toString(TestDirs.freePort()), "--archive-mode", "off");
+        assertThat(restored.exitCode()).as(restored.stdout() + restored.stderr()).isEqualTo(5);
+        assertThat(restored.stderr()).contains(key);
+        assertThat(Processes.run(List.of("docker", "ps", "-aq", "--filter", "label=io.pgwarden.restored-by"), null).stdout()).as("no server left").isEmpty();
+    }
+
+    /**
+     * The newest backup's stored backup_manifest fails its checksum: configured to, the next incremental is a full one;
+     * otherwise it fails naming the object, and nothing is stored.
+     */
+    @Test
+    @Order(9)
+    void anIncrementalOnAParentWhoseManifestIsCorruptFallsBackOnlyWhenConfigured() throws Exception {
+        flipAByteIn(CLUSTER + "/base/" + chain.get(2) + "/backup_manifest.zst");
+        JsonNode run = backup("incremental");
+        assertThat(run.get("state").asText()).as(run.toString()).isEqualTo("succeeded");
+        String full = run.get("id").asText();
+        assertThat(manifest(full).kind()).isEqualTo("full");
+
+        restartWith("");
+        String key = CLUSTER + "/base/" + full + "/backup_manifest.zst";
+        flipAByteIn(key);
+        JsonNode refused = backup("incremental");
+        assertThat(refused.get("state").asText()).as(refused.toString()).isEqualTo("failed");
+        assertThat(refused.get("errorCode").asText()).isEqualTo("INTEGRITY");
+        assertThat(refused.toString()).contains(key);
+        assertThat(pgwarden.repositoryKeys(CLUSTER + "/base/" + refused.get("id").asText() + "/")).as("nothing stored").isEmpty();
+    }
+
+    private void flipAByteIn(String key) throws Exception {
+        Path file = dir.resolve("repo").resolve(key);
+        byte[] bytes = Files.readAllBytes(file);
+        bytes[bytes.length / 2] ^= 0x40;
+        Files.write(file, bytes);
+    }
+
+    /** The daemon again, its cluster configured with {@code clusterYaml} more. */
+    private void restartWith(String clusterYaml) throws Exception {
+        pgwarden.close();
+        Path config = PgwardenFixture.writeContainerClusterConfig(dir, port, "it-incremental", CLUSTER, pg, PASSWORD);
+        if (!clusterYaml.isEmpty()) Files.writeString(config, Files.readString(config).stripTrailing() + "\n    " + clusterYaml + "\n");
+        pgwarden = PgwardenFixture.startWithConfig(dir, config);
     }
 
     private static String readIfExists(Path p) throws Exception {

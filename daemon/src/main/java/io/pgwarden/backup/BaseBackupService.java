@@ -229,9 +229,8 @@ public final class BaseBackupService {
      */
     private Optional<Parent> parentOrFallback(ClusterConfig clusterConfig, String id, ServerInfo server, ConnectionConfig connection) {
         String cluster = clusterConfig.name();
-        BaseBackupManifest parent = null;
         try {
-            parent = parent(cluster, id, server, connection);
+            BaseBackupManifest parent = parent(cluster, id, server, connection);
             return Optional.of(new Parent(parent, parentManifestFile(parent)));
         } catch (PgwardenException e) {
             boolean unusable = e.code() == ErrorCode.NOT_FOUND || e.code() == ErrorCode.INTEGRITY;

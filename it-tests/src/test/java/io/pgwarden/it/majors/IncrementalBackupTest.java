@@ -50,6 +50,7 @@ class IncrementalBackupTest {
     final List<String> chain = new ArrayList<>();
     String expected;
     java.time.Instant afterLastBackup;
+    String fallbackFull;
     private static final String BATCHES = "SELECT string_agg(batch || ':' || n, ',' ORDER BY batch) FROM (SELECT batch, count(*) n FROM t GROUP BY batch) s";
 
     @BeforeAll
@@ -102,6 +103,7 @@ class IncrementalBackupTest {
         BaseBackupManifest m = manifest(run.get("id").asText());
         assertThat(m.kind()).isEqualTo("full");
         assertThat(m.parentId()).isNull();
+        fallbackFull = m.backupId();
         assertThat(pgwarden.metric("pgwarden_backup_last_success_timestamp_seconds{cluster=\"" + CLUSTER + "\",database=\"\",kind=\"base\"}"))
                 .as("counted as a full backup").isPositive();
     }
@@ -218,9 +220,21 @@ class IncrementalBackupTest {
                 .as("scratch volumes left").isEmpty();
     }
 
-    /** A member of the chain with one byte flipped: the restore stops naming the object, before the server starts. */
+    /** Keeping only the newest backup keeps the chain it builds on; the older full backup outside the chain goes. */
     @Test
     @Order(8)
+    void aPruneKeepingOneBackupKeepsTheWholeChainOfThatBackup() throws Exception {
+        restartWith("baseBackup: {incrementalFallback: full}\n    retention: {base: {keepLast: 1}}");
+        var prune = Launcher.run("prune", "--config", pgwarden.configFile().toString(), "--cluster", CLUSTER);
+        assertThat(prune.exitCode()).as(prune.stdout() + prune.stderr()).isZero();
+        for (String id : chain) assertThat(pgwarden.repositoryKeys(CLUSTER + "/base/" + id + "/")).as("member " + id).contains(
+                CLUSTER + "/base/" + id + "/manifest.json", CLUSTER + "/base/" + id + "/base.tar.zst");
+        assertThat(pgwarden.repositoryKeys(CLUSTER + "/base/" + fallbackFull + "/")).as("the full backup before the chain").isEmpty();
+    }
+
+    /** A member of the chain with one byte flipped: the restore stops naming the object, before the server starts. */
+    @Test
+    @Order(9)
     void aCorruptedMemberOfTheChainIsRefusedWithItsKey() throws Exception {
         String key = CLUSTER + "/base/" + chain.get(1) + "/base.tar.zst";
         flipAByteIn(key);
@@ -236,7 +250,7 @@ class IncrementalBackupTest {
      * otherwise it fails naming the object, and nothing is stored.
      */
     @Test
-    @Order(9)
+    @Order(10)
     void anIncrementalOnAParentWhoseManifestIsCorruptFallsBackOnlyWhenConfigured() throws Exception {
         flipAByteIn(CLUSTER + "/base/" + chain.get(2) + "/backup_manifest.zst");
         JsonNode run = backup("incremental");

@@ -116,7 +116,7 @@ public final class Daemon implements AutoCloseable {
         RunBook book;
         try {
             store = config.scheduler().jdbc().map(jdbc -> SchedulerDatabase.open(jdbc, config.server().instance()));
-            book = store.isPresent() ? SharedRunBook.open(store.get(), config.server().instance(), clock) : new LocalRunBook();
+            book = store.isPresent() ? SharedRunBook.open(store.get(), config.scheduler().jdbc().orElseThrow(), config.server().instance(), clock) : new LocalRunBook();
         } catch (RuntimeException e) {
             spools.close();
             runners.values().forEach(ToolRunner::close);

@@ -1,5 +1,6 @@
 package io.pgwarden.jobs;
 
+import io.pgwarden.config.SchedulerConfig;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
 import java.sql.Connection;
@@ -25,12 +26,14 @@ final class PresenceLock implements AutoCloseable {
     private static final String KEY = LOCK_CLASS + ", hashtext(?)";
 
     private final DataSource store;
+    private final SchedulerConfig.JdbcStore config;
     private final String instance;
     private Connection session;
     private boolean held;
 
-    private PresenceLock(DataSource store, String instance) {
+    private PresenceLock(DataSource store, SchedulerConfig.JdbcStore config, String instance) {
         this.store = store;
+        this.config = config;
         this.instance = instance;
     }
 
@@ -38,8 +41,8 @@ final class PresenceLock implements AutoCloseable {
      * Takes the lock, waiting up to {@code wait} for the session of a killed predecessor of the same name to end;
      * refuses to start beside a live daemon of the same name.
      */
-    static PresenceLock take(DataSource store, String instance, Duration wait) {
-        PresenceLock lock = new PresenceLock(store, instance);
+    static PresenceLock take(DataSource store, SchedulerConfig.JdbcStore config, String instance, Duration wait) {
+        PresenceLock lock = new PresenceLock(store, config, instance);
         long deadline = System.nanoTime() + wait.toNanos();
         while (!(lock.held = lock.tryTake())) {
             if (System.nanoTime() > deadline) {
@@ -61,15 +64,9 @@ final class PresenceLock implements AutoCloseable {
                     s.execute("SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3");
                 }
             }
-            try (PreparedStatement s = session.prepareStatement("SELECT pg_try_advisory_lock(" + KEY + ")")) {
-                s.setString(1, instance);
-                try (ResultSet r = s.executeQuery()) {
-                    r.next();
-                    return r.getBoolean(1);
-                }
-            }
+            return tryLock(session, "pg_try_advisory_lock", instance);
         } catch (SQLException e) {
-            throw SharedRunBook.storeFailure("cannot take this daemon's presence lock in the scheduler store", e);
+            throw StoreFailure.of(config, "cannot take this daemon's presence lock", e);
         }
     }
 
@@ -93,8 +90,13 @@ final class PresenceLock implements AutoCloseable {
 
     /** In {@code tx} (not auto-committing): whether the daemon named {@code other} is gone. The probe lock ends with tx. */
     static boolean gone(Connection tx, String other) throws SQLException {
-        try (PreparedStatement s = tx.prepareStatement("SELECT pg_try_advisory_xact_lock(" + KEY + ")")) {
-            s.setString(1, other);
+        return tryLock(tx, "pg_try_advisory_xact_lock", other);
+    }
+
+    /** {@code function} is pg_try_advisory_lock (held for the session) or its _xact_ form (held for the transaction). */
+    private static boolean tryLock(Connection c, String function, String name) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("SELECT " + function + "(" + KEY + ")")) {
+            s.setString(1, name);
             try (ResultSet r = s.executeQuery()) {
                 r.next();
                 return r.getBoolean(1);

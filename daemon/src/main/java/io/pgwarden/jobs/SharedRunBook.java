@@ -1,5 +1,6 @@
 package io.pgwarden.jobs;
 
+import io.pgwarden.config.SchedulerConfig;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.repository.RunIds;
@@ -51,6 +52,7 @@ public final class SharedRunBook implements RunBook {
     private static final String COLUMNS = "id, cluster, kind, database, trigger, state, started_at, finished_at, error, error_code, error_object, instance";
 
     private final DataSource store;
+    private final SchedulerConfig.JdbcStore config;
     private final String instance;
     private final Clock clock;
     private final PresenceLock presence;
@@ -63,20 +65,21 @@ public final class SharedRunBook implements RunBook {
     /** When each daemon's presence lock was first seen free (the watcher thread only). */
     private final Map<String, Instant> seenGone = new HashMap<>();
 
-    private SharedRunBook(DataSource store, String instance, Clock clock, PresenceLock presence) {
+    private SharedRunBook(DataSource store, SchedulerConfig.JdbcStore config, String instance, Clock clock, PresenceLock presence) {
         this.store = store;
+        this.config = config;
         this.instance = instance;
         this.clock = clock;
         this.presence = presence;
     }
 
     /** Creates the table if missing, and takes this daemon's presence lock. */
-    public static SharedRunBook open(DataSource store, String instance, Clock clock) {
-        createTable(store);
-        return new SharedRunBook(store, instance, clock, PresenceLock.take(store, instance, PREDECESSOR_WAIT));
+    public static SharedRunBook open(DataSource store, SchedulerConfig.JdbcStore config, String instance, Clock clock) {
+        createTable(store, config);
+        return new SharedRunBook(store, config, instance, clock, PresenceLock.take(store, config, instance, PREDECESSOR_WAIT));
     }
 
-    private static void createTable(DataSource store) {
+    private static void createTable(DataSource store, SchedulerConfig.JdbcStore config) {
         try (Connection c = store.getConnection(); Statement s = c.createStatement()) {
             s.execute("""
                     CREATE TABLE IF NOT EXISTS pgwarden_runs (
@@ -86,7 +89,7 @@ public final class SharedRunBook implements RunBook {
                     CREATE UNIQUE INDEX IF NOT EXISTS pgwarden_runs_one_per_slot ON pgwarden_runs (slot) WHERE state = 'running';
                     CREATE INDEX IF NOT EXISTS pgwarden_runs_running ON pgwarden_runs (instance) WHERE state = 'running'""");
         } catch (SQLException e) {
-            throw storeFailure("cannot create table pgwarden_runs in the scheduler store", e);
+            throw StoreFailure.of(config, "cannot create table pgwarden_runs", e);
         }
     }
 
@@ -108,7 +111,7 @@ public final class SharedRunBook implements RunBook {
                 return run;
             } catch (SQLException e) {
                 own.release(slot, run);
-                if (!"23505".equals(e.getSQLState())) throw storeFailure("cannot record the start of run " + run.id() + "; nothing was started", e);
+                if (!"23505".equals(e.getSQLState())) throw StoreFailure.of(config, "cannot record the start of run " + run.id() + "; nothing was started", e);
                 if (!isIdTaken(e) || attempt == 3) throw busy(slot, run);
                 // Another daemon started a run with the same id in the same second: take another.
                 run = new JobRun(RunIds.next(run.startedAt()), run.cluster(), run.kind(), run.database(), run.trigger(), run.state(),
@@ -173,7 +176,7 @@ public final class SharedRunBook implements RunBook {
                 return r.next() ? Optional.of(row(r)) : Optional.empty();
             }
         } catch (SQLException e) {
-            throw storeFailure("cannot read run " + id + " from the scheduler store", e);
+            throw StoreFailure.of(config, "cannot read run " + id + "", e);
         }
     }
 
@@ -185,7 +188,7 @@ public final class SharedRunBook implements RunBook {
             while (r.next()) ids.add(r.getString(1));
             return ids;
         } catch (SQLException e) {
-            throw storeFailure("cannot read the runs in progress from the scheduler store", e);
+            throw StoreFailure.of(config, "cannot read the runs in progress", e);
         }
     }
 
@@ -254,7 +257,7 @@ public final class SharedRunBook implements RunBook {
             }
             c.commit();
         } catch (SQLException e) {
-            throw storeFailure("cannot look for interrupted runs", e);
+            throw StoreFailure.of(config, "cannot look for interrupted runs", e);
         }
         return reaped;
     }
@@ -299,15 +302,6 @@ public final class SharedRunBook implements RunBook {
                 r.getString("trigger"), JobState.valueOf(r.getString("state").toUpperCase(java.util.Locale.ROOT)),
                 r.getTimestamp("started_at").toInstant(), finished == null ? null : finished.toInstant(), r.getString("error"),
                 r.getString("error_code"), r.getString("error_object"));
-    }
-
-    static PgwardenException storeFailure(String what, SQLException e) {
-        if ("42501".equals(e.getSQLState())) {
-            return new PgwardenException(ErrorCode.CONFIG, what + ": " + e.getMessage() + "; HINT: the scheduler store's user needs CREATE"
-                    + " on its schema once (or start pgwarden once as the database's owner)", e);
-        }
-        return new PgwardenException(ErrorCode.SCHEDULER_STORE, what + ": " + e.getMessage()
-                + (e.getSQLState() == null ? "" : " (SQLSTATE " + e.getSQLState() + ")"), e);
     }
 
     @Override

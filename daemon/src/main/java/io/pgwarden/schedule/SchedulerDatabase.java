@@ -3,6 +3,7 @@ package io.pgwarden.schedule;
 import io.pgwarden.config.SchedulerConfig;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
+import io.pgwarden.jobs.StoreFailure;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -57,7 +58,7 @@ public final class SchedulerDatabase {
             }
             c.commit();
         } catch (SQLException e) {
-            throw failure(store, "cannot create Quartz's tables", e);
+            throw StoreFailure.of(store, "cannot create Quartz's tables", e);
         }
     }
 
@@ -71,16 +72,5 @@ public final class SchedulerDatabase {
         } catch (IOException e) {
             throw new IllegalStateException("cannot read Quartz's " + QUARTZ_SCRIPT + ": " + e.getMessage(), e);
         }
-    }
-
-    /** A failure to reach or prepare the store, with the hint an operator needs for the common causes. */
-    public static PgwardenException failure(SchedulerConfig.JdbcStore store, String what, SQLException e) {
-        String where = "scheduler store " + store.url() + " (user '" + store.user() + "')";
-        if ("42501".equals(e.getSQLState())) {
-            return new PgwardenException(ErrorCode.CONFIG, where + ": " + what + ": " + e.getMessage() + "; HINT: GRANT CREATE ON SCHEMA"
-                    + " public TO " + store.user() + " (or start pgwarden once as the database's owner, which creates the tables)", e);
-        }
-        return new PgwardenException(ErrorCode.SCHEDULER_STORE, where + ": " + what + ": " + e.getMessage()
-                + (e.getSQLState() == null ? "" : " (SQLSTATE " + e.getSQLState() + ")"), e);
     }
 }

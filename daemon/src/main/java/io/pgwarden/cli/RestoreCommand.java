@@ -112,21 +112,24 @@ final class RestoreCommand implements Callable<Integer> {
             WalRepository wal = new WalRepository(storage, cfg.repository());
             wal.encoding().warmUpInBackground(); // long command: worth compiling the cipher
             PitrRestore restore = new PitrRestore(cfg, storage, wal);
-            RestorePlan plan = restore.plan(options.cluster, restoreTarget, Optional.ofNullable(backup), tli, intoVolume);
+            RestorePlan plan = restore.plan(options.cluster, restoreTarget, Optional.ofNullable(backup), tli);
             printPlan(out, plan);
             if (dryRun) return 0;
             RestoreSite.Recovery recovery = new RestoreSite.Recovery(restoreTarget, action, tli, "recovery settings added by pgwarden restore:"
                     + " base backup " + plan.backup().backupId() + ", target " + restoreTarget.describe());
             Progress progress = new Progress(err, plan.rawBytes(), System.console() != null);
+            String runId = RunIds.next(Clock.systemUTC()).toLowerCase();
             if (!start) {
-                DirectorySite site = restore.directory(options.cluster, targetDir, restoreCommand(cfg, targetDir));
-                site.fill(plan, recovery, progress);
-                out.println(site.describeFilled(plan));
-                printNextStep(out, plan, site.dataDir(), cfg.cluster(options.cluster).runner().binDirFor(plan.backup().pgVersionNum() / 10000));
+                // The runner (a Docker engine, perhaps) only for pg_combinebackup: a full backup needs none.
+                try (ToolRunner runner = plan.parents().isEmpty() ? null : ToolRunners.create(cfg.cluster(options.cluster).runner(), BackupCommand.INSTANCE)) {
+                    DirectorySite site = restore.directory(options.cluster, targetDir, restoreCommand(cfg, targetDir), Optional.ofNullable(runner), runId);
+                    site.fill(plan, recovery, progress);
+                    out.println(site.describeFilled(plan));
+                }
+                printNextStep(out, plan, targetDir.toAbsolutePath().normalize(), cfg.cluster(options.cluster).runner().binDirFor(plan.backup().pgVersionNum() / 10000));
                 return 0;
             }
             try (ToolRunner runner = ToolRunners.create(cfg.cluster(options.cluster).runner(), BackupCommand.INSTANCE)) {
-                String runId = RunIds.next(Clock.systemUTC()).toLowerCase();
                 RestoreSite site = restore.forServer(options.cluster, runner, runId, Optional.ofNullable(targetDir),
                         targetDir == null ? null : restoreCommand(cfg, targetDir));
                 site.fill(plan, recovery, progress);

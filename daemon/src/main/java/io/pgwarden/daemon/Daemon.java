@@ -129,7 +129,7 @@ public final class Daemon implements AutoCloseable {
                 config.server().walReadAhead(), 2);
         WalEndpoint endpoint = new WalEndpoint(config, archiver, new WalFetcher(config, wal, spools.all()), readAhead, metrics, slots);
         ReadinessProbe readiness = new ReadinessProbe(storage).start();
-        HttpServer http = new HttpServer(config.server(), new Routes(endpoint, config, jobs, new RestoreJobs(config, storage, clock), metrics, readiness));
+        HttpServer http = new HttpServer(config.server(), new Routes(endpoint, config, jobs, new RestoreJobs(config, storage, clock, runners::get), metrics, readiness));
         try {
             http.start();
         } catch (Exception e) {

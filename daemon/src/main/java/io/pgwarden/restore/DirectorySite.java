@@ -21,20 +21,24 @@ public final class DirectorySite implements RestoreSite {
     private final Path data;
     private final String restoreCommand;
     private final IntFunction<Path> binDirs;
+    private final java.util.Optional<ChainCombiner> combiner;
     private Path sockets;
 
     /**
      * @param root           the directory the site owns (the data directory itself, or a scratch directory holding it)
      * @param restoreCommand how the restored server fetches WAL (pgwarden wal-fetch, or curl to the daemon)
      * @param binDirs        the server binaries for a PostgreSQL major version
+     * @param combiner       joins an incremental chain; empty: the plan has none
      */
-    DirectorySite(StorageDriver storage, Encoding encoding, Path root, Path data, String restoreCommand, IntFunction<Path> binDirs) {
+    DirectorySite(StorageDriver storage, Encoding encoding, Path root, Path data, String restoreCommand, IntFunction<Path> binDirs,
+                  java.util.Optional<ChainCombiner> combiner) {
         this.storage = storage;
         this.encoding = encoding;
         this.root = root;
         this.data = data;
         this.restoreCommand = restoreCommand;
         this.binDirs = binDirs;
+        this.combiner = combiner;
     }
 
     /** The data directory. */
@@ -44,7 +48,7 @@ public final class DirectorySite implements RestoreSite {
 
     @Override
     public void fill(RestorePlan plan, Recovery recovery, Progress progress) {
-        new Restorer(storage, encoding).restore(plan, data, new RecoverySettings(restoreCommand, recovery.target(), recovery.action(),
+        new Restorer(storage, encoding, combiner).restore(plan, data, new RecoverySettings(restoreCommand, recovery.target(), recovery.action(),
                 recovery.timeline(), recovery.comment()), progress);
     }
 
@@ -83,7 +87,8 @@ public final class DirectorySite implements RestoreSite {
 
     @Override
     public String describeFilled(RestorePlan plan) {
-        return "restored base backup " + plan.backup().backupId() + " into " + data + "; recovery.signal and the recovery settings"
+        return "restored base backup " + plan.backup().backupId() + (plan.parents().isEmpty() ? "" : " (incremental, combined with "
+                + String.join(", ", plan.parentIds()) + ")") + " into " + data + "; recovery.signal and the recovery settings"
                 + " (end of postgresql.auto.conf) are written";
     }
 }

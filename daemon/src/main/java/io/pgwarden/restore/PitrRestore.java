@@ -30,22 +30,20 @@ public final class PitrRestore {
         this.wal = wal;
     }
 
-    /**
-     * Which backup, which timeline, which WAL; refuses (with the reason) when the target cannot be reached.
-     * @param intoVolume the restore fills a Docker volume ({@link VolumeSite}), which can combine an incremental backup
-     *                   with the backups it builds on (pg_combinebackup in a sidecar); a directory restores full backups
-     */
-    public RestorePlan plan(String cluster, RestoreTarget target, Optional<String> backup, OptionalInt timeline, boolean intoVolume) {
-        return new RestorePlanner(storage, wal).plan(cluster, target, backup, timeline, intoVolume);
+    /** Which backup (or incremental chain), which timeline, which WAL; refuses (with the reason) when the target cannot be reached. */
+    public RestorePlan plan(String cluster, RestoreTarget target, Optional<String> backup, OptionalInt timeline) {
+        return new RestorePlanner(storage, wal).plan(cluster, target, backup, timeline);
     }
 
     /**
      * An operator's data directory (empty or absent) on this host.
      * @param restoreCommand how the restored server will fetch WAL ({@link RestoreCommands})
+     * @param combiner       the cluster's runner, for pg_combinebackup when the plan is an incremental chain
      */
-    public DirectorySite directory(String cluster, Path dir, String restoreCommand) {
+    public DirectorySite directory(String cluster, Path dir, String restoreCommand, Optional<ToolRunner> combiner, String runId) {
         Path data = dir.toAbsolutePath().normalize();
-        return new DirectorySite(storage, wal.encoding(), data, data, restoreCommand, binDirs(cluster));
+        return new DirectorySite(storage, wal.encoding(), data, data, restoreCommand, binDirs(cluster),
+                combiner.map(runner -> new ChainCombiner(runner, runId)));
     }
 
     /**
@@ -56,7 +54,7 @@ public final class PitrRestore {
         return switch (runner) {
             case DockerToolRunner docker -> new VolumeSite(new VolumeRestorer(storage, wal, docker), docker, volumeName("pgwarden-restore-",
                     cluster, runId), runId, false, connectionPsql(config.cluster(cluster)));
-            case ProcessToolRunner process -> directory(cluster, dir.orElseThrow(), restoreCommand);
+            case ProcessToolRunner process -> directory(cluster, dir.orElseThrow(), restoreCommand, Optional.of(process), runId);
         };
     }
 
@@ -69,7 +67,8 @@ public final class PitrRestore {
                 Path root = config.cluster(cluster).restoreTest().scratchDir().resolve(cluster + "-" + runId);
                 Restorer.deleteTree(root, true);
                 yield new DirectorySite(storage, wal.encoding(), root, root.resolve("data"),
-                        RestoreCommands.viaDaemon(config, cluster, createDirectories(root).resolve("auth-header")), binDirs(cluster));
+                        RestoreCommands.viaDaemon(config, cluster, createDirectories(root).resolve("auth-header")), binDirs(cluster),
+                        Optional.of(new ChainCombiner(process, runId)));
             }
         };
     }

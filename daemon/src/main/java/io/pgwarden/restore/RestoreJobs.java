@@ -5,6 +5,7 @@ import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.repository.RunIds;
 import io.pgwarden.repository.WalRepository;
+import io.pgwarden.runner.ToolRunner;
 import io.pgwarden.storage.StorageDriver;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -38,6 +39,7 @@ public final class RestoreJobs {
     private final PgwardenConfig config;
     private final PitrRestore restore;
     private final Clock clock;
+    private final java.util.function.Function<String, ToolRunner> runners;
     private final Map<String, String> runningByCluster = new ConcurrentHashMap<>();
     private final Map<String, Status> finished = new LinkedHashMap<>();
     private final Map<String, Running> running = new ConcurrentHashMap<>();
@@ -45,14 +47,16 @@ public final class RestoreJobs {
     private record Running(Status base, Progress progress) {
     }
 
-    public RestoreJobs(PgwardenConfig config, StorageDriver storage, Clock clock) {
+    /** @param runners each cluster's runner (the daemon's), for pg_combinebackup when a restore combines a chain */
+    public RestoreJobs(PgwardenConfig config, StorageDriver storage, Clock clock, java.util.function.Function<String, ToolRunner> runners) {
         this.config = config;
         this.restore = new PitrRestore(config, storage, new WalRepository(storage, config.repository()));
         this.clock = clock;
+        this.runners = runners;
     }
 
     public Status start(String cluster, Request request) {
-        RestorePlan plan = restore.plan(cluster, request.target(), request.backup(), request.timeline(), false); // into a directory
+        RestorePlan plan = restore.plan(cluster, request.target(), request.backup(), request.timeline());
         String id = RunIds.next(clock);
         String other = runningByCluster.putIfAbsent(cluster, id);
         if (other != null) throw new PgwardenException(ErrorCode.BUSY, "a restore of cluster '" + cluster + "' is already running (" + other + ")");
@@ -71,7 +75,7 @@ public final class RestoreJobs {
         String code = null;
         try {
             String restoreCommand = RestoreCommands.viaDaemon(config, cluster, RestoreCommands.headerFileBeside(dir));
-            restore.directory(cluster, dir, restoreCommand).fill(plan, new RestoreSite.Recovery(request.target(), request.action(),
+            restore.directory(cluster, dir, restoreCommand, Optional.of(runners.apply(cluster)), status.id().toLowerCase()).fill(plan, new RestoreSite.Recovery(request.target(), request.action(),
                     request.timeline(), "recovery settings added by pgwarden restore " + status.id() + " (admin API): base backup "
                     + plan.backup().backupId() + ", target " + request.target().describe()), progress);
         } catch (RuntimeException e) {

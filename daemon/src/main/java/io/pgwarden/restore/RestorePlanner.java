@@ -48,18 +48,12 @@ public final class RestorePlanner {
     }
 
     /**
+     * An incremental backup is a candidate, combined with the backups it builds on (every restore site runs
+     * pg_combinebackup), when they are all in the repository.
      * @param backupId a specific backup instead of the newest suitable one
      * @param timeline a specific timeline; empty: the latest one in the repository
      */
     public RestorePlan plan(String cluster, RestoreTarget target, Optional<String> backupId, OptionalInt timeline) {
-        return plan(cluster, target, backupId, timeline, false);
-    }
-
-    /**
-     * @param chains whether the restore can combine an incremental backup with the backups it builds on
-     *               (pg_combinebackup in a sidecar); without, only full backups are candidates
-     */
-    public RestorePlan plan(String cluster, RestoreTarget target, Optional<String> backupId, OptionalInt timeline, boolean chains) {
         List<BaseBackupManifest> backups = catalog.baseBackups(cluster);
         if (backups.isEmpty()) throw PgwardenException.notFound("cluster '" + cluster + "' has no committed base backup to restore from");
         long segmentSize = clusterInfo.get(cluster).map(ClusterInfo::segmentSize).orElse(DEFAULT_SEGMENT_SIZE);
@@ -71,8 +65,8 @@ public final class RestorePlanner {
             List<BaseBackupManifest> ancestors = BackupChain.ancestors(b, byId);
             if (BackupChain.complete(b, ancestors)) parents.put(b.backupId(), ancestors);
         }
-        if (backupId.isPresent()) refuseIncremental(cluster, backupId.get(), backups, parents, chains);
-        List<BaseBackupManifest> candidates = backups.stream().filter(b -> !b.isIncremental() || chains && parents.containsKey(b.backupId())).toList();
+        if (backupId.isPresent()) refuseBrokenChain(cluster, backupId.get(), backups, parents);
+        List<BaseBackupManifest> candidates = backups.stream().filter(b -> !b.isIncremental() || parents.containsKey(b.backupId())).toList();
         BaseBackupManifest backup = chooseBackup(cluster, candidates, target, backupId, path);
         return walChain(cluster, target, backup, parents.getOrDefault(backup.backupId(), List.of()), path, segmentSize);
     }
@@ -97,18 +91,9 @@ public final class RestorePlanner {
                         + earliest.stopTime() + " (LSN " + earliest.stopLsn() + ", the end of base backup " + earliest.backupId() + ")"));
     }
 
-    /**
-     * An incremental backup's tar alone is no data directory: it is restored combined with the backups it builds on, which
-     * needs them all and a site that can combine them (the docker runner; the process runner does not yet).
-     */
-    private static void refuseIncremental(String cluster, String id, List<BaseBackupManifest> all, Map<String, List<BaseBackupManifest>> parents,
-                                          boolean chains) {
+    /** An incremental backup's tar alone is no data directory: it is restored combined with every backup it builds on. */
+    private static void refuseBrokenChain(String cluster, String id, List<BaseBackupManifest> all, Map<String, List<BaseBackupManifest>> parents) {
         all.stream().filter(b -> b.backupId().equals(id) && b.isIncremental()).findFirst().ifPresent(b -> {
-            if (!chains) {
-                throw refused("base backup " + id + " of cluster '" + cluster + "' is incremental (on top of " + b.parentId() + "); restoring"
-                        + " incremental chains needs the docker runner (pg_combinebackup in a sidecar): restore from a full backup, or leave"
-                        + " out the backup id to get the newest suitable one");
-            }
             if (!parents.containsKey(id)) {
                 throw refused("base backup " + id + " of cluster '" + cluster + "' is incremental, and a backup it builds on (from "
                         + b.parentId() + ") is missing from the repository");

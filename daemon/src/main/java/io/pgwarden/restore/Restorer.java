@@ -3,6 +3,7 @@ package io.pgwarden.restore;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
 import io.pgwarden.repository.BackupObjects;
+import io.pgwarden.repository.BaseBackupManifest;
 import io.pgwarden.repository.VerifiedObject;
 import io.pgwarden.io.BlockingPipe;
 import io.pgwarden.storage.StorageDriver;
@@ -13,7 +14,9 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.stream.Stream;
@@ -23,25 +26,34 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Carries out a plan: streams the base backup from the repository, verifies its SHA-256, decompresses and
- * unpacks it into an empty directory, then writes the recovery settings. Nothing is buffered whole; a failure
- * (corrupt object, full disk) removes what was unpacked, so no half-restored directory is left to be started.
+ * unpacks it into an empty directory, then writes the recovery settings. An incremental backup is unpacked with the
+ * backups it builds on, each into a directory of its own inside the target, and pg_combinebackup joins them. Nothing is
+ * buffered whole; a failure (corrupt object, full disk) removes what was unpacked, so no half-restored directory is
+ * left to be started.
  */
 public final class Restorer {
+    /** Inside the target directory while a chain is unpacked and combined; its members go once combined. */
+    static final String CHAIN_DIR = ".pgwarden-chain";
+
     private final StorageDriver storage;
     private final io.pgwarden.repository.Encoding encoding;
+    private final java.util.Optional<ChainCombiner> combiner;
 
-    public Restorer(StorageDriver storage, io.pgwarden.repository.Encoding encoding) {
+    /** @param combiner for incremental backups; without, a plan with a chain is a programming error */
+    Restorer(StorageDriver storage, io.pgwarden.repository.Encoding encoding, java.util.Optional<ChainCombiner> combiner) {
         this.storage = storage;
         this.encoding = encoding;
+        this.combiner = combiner;
     }
 
     public void restore(RestorePlan plan, Path targetDir, RecoverySettings settings, Progress progress) {
-        if (!plan.parents().isEmpty()) {
-            throw new IllegalStateException("a plan with an incremental chain reached a directory restore; only volume restores combine chains");
-        }
+        boolean chain = !plan.parents().isEmpty();
+        if (chain && combiner.isEmpty()) throw new IllegalStateException("a plan with an incremental chain reached a restore that cannot combine it");
         prepare(targetDir);
         try {
-            unpack(plan, targetDir, progress);
+            if (chain) combineInto(plan, targetDir, progress);
+            else unpack(plan.backup(), targetDir, progress);
+            progress.done();
             settings.writeTo(targetDir);
         } catch (RuntimeException e) {
             deleteTree(targetDir, false);
@@ -66,9 +78,33 @@ public final class Restorer {
         }
     }
 
-    private void unpack(RestorePlan plan, Path dir, Progress progress) {
+    /** Every member unpacked and verified before pg_combinebackup runs; its output's entries then move up into {@code dir}. */
+    private void combineInto(RestorePlan plan, Path dir, Progress progress) {
+        ChainCombiner tool = combiner.orElseThrow();
+        tool.check(plan);
+        Path work = dir.resolve(CHAIN_DIR);
+        List<Path> members = new ArrayList<>();
+        for (BaseBackupManifest member : plan.members()) {
+            Path memberDir = work.resolve(Integer.toString(members.size()));
+            prepare(memberDir);
+            unpack(member, memberDir, progress);
+            members.add(memberDir);
+        }
+        Path combined = work.resolve("combined");
+        tool.combine(plan, work, members, combined);
+        // One filesystem: renames, no copies.
+        try (Stream<Path> entries = Files.list(combined)) {
+            for (Path entry : (Iterable<Path>) entries::iterator) Files.move(entry, dir.resolve(entry.getFileName()));
+        } catch (IOException e) {
+            throw new PgwardenException(ErrorCode.INTERNAL, "cannot move the combined data directory '" + combined + "' into '" + dir + "': "
+                    + e.getMessage(), e);
+        }
+        deleteTree(work, true);
+    }
+
+    private void unpack(BaseBackupManifest backup, Path dir, Progress progress) {
         BlockingPipe pipe = new BlockingPipe();
-        VerifiedObject object = BackupObjects.openBase(storage, encoding, plan.backup());
+        VerifiedObject object = BackupObjects.openBase(storage, encoding, backup);
         // The verified stream runs beside the unpacking: a checksum mismatch arrives before the last bytes do.
         CompletableFuture<Void> download = pipe.feedFrom(out -> {
             try (object; OutputStream counted = progress.counting(out)) {
@@ -81,17 +117,16 @@ public final class Restorer {
             while ((entry = tar.getNextEntry()) != null) extractor.extract(entry, tar);
             raw.transferTo(OutputStream.nullOutputStream()); // tar's zero blocks: the whole object must be verified
         } catch (SafeTarExtractor.UnsafeEntryException e) {
-            throw PgwardenException.integrity("base backup " + plan.backup().backupId() + " (repository object '" + plan.backup().dataKey()
+            throw PgwardenException.integrity("base backup " + backup.backupId() + " (repository object '" + backup.dataKey()
                     + "'): " + e.getMessage() + "; refusing to restore it, nothing was written outside '" + dir + "'");
         } catch (IOException e) {
-            throw failure(download, "cannot unpack base backup " + plan.backup().backupId() + " into '" + dir + "': " + e.getMessage(), e);
+            throw failure(download, "cannot unpack base backup " + backup.backupId() + " into '" + dir + "': " + e.getMessage(), e);
         }
         try {
             download.join();
         } catch (CompletionException e) {
             throw e.getCause() instanceof RuntimeException r ? r : new PgwardenException(ErrorCode.INTERNAL, e.getMessage(), e);
         }
-        progress.done();
     }
 
     /** The repository's error (corrupt, unreachable) explains an unpacking failure better than the tar reader's. */

@@ -49,7 +49,7 @@ public final class TestRestoreService {
         Measured measured = new Measured(0, null, List.of());
         String error = null;
         try {
-            plan = restore.plan(cluster, target, Optional.empty(), OptionalInt.empty(), runner instanceof io.pgwarden.runner.DockerToolRunner);
+            plan = restore.plan(cluster, target, Optional.empty(), OptionalInt.empty());
             measured = restoreAndCheck(cluster, id, runner, plan, settings, target);
             CheckResult failed = measured.checks().stream().filter(c -> !c.passed()).findFirst().orElse(null);
             if (failed != null) {

@@ -7,6 +7,8 @@ import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.model.Bind;
 import com.github.dockerjava.api.model.Capability;
 import com.github.dockerjava.api.model.Container;
+import com.github.dockerjava.api.model.Mount;
+import com.github.dockerjava.api.model.MountType;
 import com.github.dockerjava.api.model.ExposedPort;
 import com.github.dockerjava.api.model.Frame;
 import com.github.dockerjava.api.model.HostConfig;
@@ -40,6 +42,8 @@ public final class DockerEngine implements AutoCloseable {
     public static final String LABEL_RESTORED = "io.pgwarden.restored-by";
     /** Processes per container: a restored server with max_connections 100 uses about 110. */
     static final long PIDS_LIMIT = 512;
+    /** The daemon's mark in a host directory it hands to a sidecar: found there, the sidecar sees the same directory. */
+    static final String HOST_DIR_MARK = ".pgwarden-host-dir";
 
     /** Containers this process started and has not removed yet: removed on close (their runs are being abandoned). */
     private final java.util.Set<String> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -119,20 +123,29 @@ public final class DockerEngine implements AutoCloseable {
         List<String> cmd = new ArrayList<>();
         // The pipe's name is pgwarden's (no quoting needed); the tool and its arguments stay separate words ("$@").
         // A mount that is not the daemon's directory would have the tool write the backup into a plain file there.
-        if (redirect != null) cmd.addAll(List.of("sh", "-c", "[ -p " + redirect.pipe() + " ] || { echo \"pgwarden: " + redirect.pipe()
+        ToolInvocation.Container placement = invocation.container();
+        List<String> guards = new ArrayList<>();
+        if (redirect != null) guards.add("[ -p " + redirect.pipe() + " ] || { echo \"pgwarden: " + redirect.pipe()
                 + " is not the daemon's named pipe: runner.streamMount must be runner.streamDir as the Docker engine's host sees it\" >&2;"
-                + " exit 2; }; exec \"$@\" " + redirect.redirection(), "pgwarden-sidecar"));
+                + " exit 2; }");
+        // A bind mount of a path the engine's host lacks fails; one that exists there but is not the daemon's directory
+        // (the daemon runs in a container) would have the tool work on something else: the daemon's mark proves it.
+        if (placement.hostDir().isPresent()) guards.add("[ -e \"$PGWARDEN_HOST_DIR/" + HOST_DIR_MARK + "\" ] || { echo \"pgwarden: $PGWARDEN_HOST_DIR"
+                + " is not the daemon's directory: the Docker engine must run on the daemon's host and see it at the same path\" >&2; exit 2; }");
+        if (!guards.isEmpty()) cmd.addAll(List.of("sh", "-c", String.join("; ", guards) + "; exec \"$@\""
+                + (redirect == null ? "" : " " + redirect.redirection()), "pgwarden-sidecar"));
         cmd.add(invocation.tool());
         cmd.addAll(invocation.arguments());
         List<String> env = new ArrayList<>();
         invocation.secretEnvironment().forEach((k, v) -> env.add(k + "=" + v.value()));
-        ToolInvocation.Container placement = invocation.container();
+        placement.hostDir().ifPresent(d -> env.add("PGWARDEN_HOST_DIR=" + d));
         HostConfig host = HostConfig.newHostConfig().withNetworkMode(placement.network().orElse(settings.network()));
         if (logs != null) host.withLogConfig(logs);
         List<Bind> binds = new ArrayList<>();
         placement.volume().ifPresent(v -> binds.add(new Bind(v, new Volume(placement.mountPath()))));
         if (redirect != null) binds.add(redirect.mount());
         if (!binds.isEmpty()) host.withBinds(binds);
+        placement.hostDir().ifPresent(d -> host.withMounts(List.of(new Mount().withType(MountType.BIND).withSource(d.toString()).withTarget(d.toString()))));
         confine(host, placement.user().filter(u -> !u.equals("root") && !u.equals("0")).isPresent());
         settings.memoryBytes().ifPresent(host::withMemory);
         settings.cpus().ifPresent(c -> host.withNanoCPUs((long) (c * 1e9)));

@@ -5,8 +5,11 @@ import com.github.dockerjava.api.command.WaitContainerResultCallback;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -42,6 +45,7 @@ public final class DockerToolRunner implements ToolRunner {
         engine.ensureImage(image);
         SidecarStream stream = settings.stream().isPresent()
                 ? streamFor(invocation, stdin == null ? SidecarStream.Direction.OUT : SidecarStream.Direction.IN) : null;
+        Optional<Path> mark = invocation.container().hostDir().map(dir -> mark(dir, invocation));
         try {
             String id = stream == null ? engine.create(invocation, image, stdin != null) : engine.createOnPipe(invocation, image, stream);
             engine.track(id);
@@ -53,6 +57,23 @@ public final class DockerToolRunner implements ToolRunner {
             }
         } finally {
             if (stream != null) stream.close();
+            mark.ifPresent(DockerToolRunner::deleteQuietly);
+        }
+    }
+
+    private static Path mark(Path dir, ToolInvocation invocation) {
+        try {
+            return Files.writeString(dir.resolve(DockerEngine.HOST_DIR_MARK), invocation.runId() + "\n");
+        } catch (IOException e) {
+            throw new PgwardenException(ErrorCode.TOOL, "cannot prepare '" + dir + "' for " + invocation.tool() + " in a sidecar: " + e.getMessage(), e);
+        }
+    }
+
+    private static void deleteQuietly(Path file) {
+        try {
+            Files.deleteIfExists(file);
+        } catch (IOException e) {
+            log.warn("cannot remove '{}': {}", file, e.getMessage());
         }
     }
 

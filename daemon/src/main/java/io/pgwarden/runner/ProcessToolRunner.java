@@ -30,7 +30,7 @@ public final class ProcessToolRunner implements ToolRunner {
 
     @Override
     public ToolResult run(ToolInvocation invocation, InputStream stdin, StdoutConsumer stdout) {
-        if (!invocation.container().equals(ToolInvocation.Container.DEFAULT)) {
+        if (!invocation.container().equals(ToolInvocation.Container.DEFAULT) && !invocation.container().hostDirOnly()) {
             throw new PgwardenException(ErrorCode.INTERNAL, invocation.job() + " needs a sidecar container (a volume), which the process runner has not");
         }
         Path tool = binDir(invocation.pgMajor()).resolve(invocation.tool());

@@ -1,6 +1,7 @@
 package io.pgwarden.runner;
 
 import io.pgwarden.config.Secret;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -33,12 +34,28 @@ public record ToolInvocation(String tool, List<String> arguments, int pgMajor, M
      * @param volume    a named volume mounted at {@code mountPath}
      * @param user      the user inside the container (empty: the image's)
      * @param network   instead of runner.network
+     * @param hostDir   a directory of this host the tool works in, at the same path in a sidecar (a bind mount; the
+     *                  engine must run on this host); a local process needs nothing for it
      */
-    public record Container(Optional<String> volume, String mountPath, Optional<String> user, Optional<String> network) {
-        public static final Container DEFAULT = new Container(Optional.empty(), "", Optional.empty(), Optional.empty());
+    public record Container(Optional<String> volume, String mountPath, Optional<String> user, Optional<String> network, Optional<Path> hostDir) {
+        public static final Container DEFAULT = new Container(Optional.empty(), "", Optional.empty(), Optional.empty(), Optional.empty());
+
+        public Container(Optional<String> volume, String mountPath, Optional<String> user, Optional<String> network) {
+            this(volume, mountPath, user, network, Optional.empty());
+        }
 
         public static Container onVolume(String volume, String mountPath, String user) {
             return new Container(Optional.of(volume), mountPath, Optional.ofNullable(user), Optional.of("none"));
+        }
+
+        /** @param user "uid:gid" the files there belong to, so what the tool writes belongs to this process too */
+        public static Container inHostDir(Path dir, String user) {
+            return new Container(Optional.empty(), "", Optional.of(user), Optional.of("none"), Optional.of(dir));
+        }
+
+        /** Only a host directory, which a local process reaches without help. */
+        public boolean hostDirOnly() {
+            return volume.isEmpty() && network.equals(Optional.of("none")) && hostDir.isPresent();
         }
     }
 

@@ -97,7 +97,7 @@ public final class RepositoryVerifier {
 
     private static String continuity(RestorePlanner planner, String cluster, BaseBackupManifest b) {
         // With chains: an incremental backup is checked as restorable with the backups it builds on (a missing one is reported).
-        RestorePlan plan = planner.plan(cluster, new RestoreTarget.Latest(), Optional.of(b.backupId()), OptionalInt.of(b.timeline()), true);
+        RestorePlan plan = planner.plan(cluster, new RestoreTarget.Latest(), Optional.of(b.backupId()), OptionalInt.of(b.timeline()));
         return plan.firstWal() + ".." + plan.lastWal() + " (" + plan.walFiles() + " files, timeline " + plan.timeline() + ")";
     }
 

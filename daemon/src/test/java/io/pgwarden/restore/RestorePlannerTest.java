@@ -81,21 +81,19 @@ class RestorePlannerTest {
 
     /** Until chains are combined, a restore starts from the newest full backup; an incremental one named is refused. */
     @Test
-    void restoresStartFromFullBackupsAndRefuseAnIncrementalOne() throws Exception {
+    void anIncrementalBackupIsRestoredWithTheBackupsItBuildsOn() throws Exception {
         fullThenIncremental("b1");
-        RestorePlan plan = plan(new RestoreTarget.Latest());
-        assertThat(plan.backup().backupId()).isEqualTo("b1");
-        assertThat(plan.firstWal()).isEqualTo("000000010000000000000002");
-        assertThatThrownBy(() -> planner.plan(C, new RestoreTarget.Latest(), Optional.of("i2"), OptionalInt.empty()))
-                .hasMessageContaining("base backup i2 of cluster 'main' is incremental (on top of b1); restoring incremental chains needs"
-                        + " the docker runner");
-
-        // A site that combines chains restores the incremental one, with the backups it builds on, full first.
-        RestorePlan chained = planner.plan(C, new RestoreTarget.Latest(), Optional.empty(), OptionalInt.empty(), true);
+        // The newest backup before the target: the incremental one, with the backups it builds on, full first.
+        RestorePlan chained = plan(new RestoreTarget.Latest());
         assertThat(chained.backup().backupId()).isEqualTo("i2");
         assertThat(chained.members()).extracting(BaseBackupManifest::backupId).containsExactly("b1", "i2");
         assertThat(chained.firstWal()).isEqualTo("000000010000000000000005");
         assertThat(chained.bytesToDownload()).isEqualTo(2 + chained.walStoredBytes());
+
+        // Asked for by id, the full backup alone, recovery replaying the WAL since it.
+        RestorePlan full = planner.plan(C, new RestoreTarget.Latest(), Optional.of("b1"), OptionalInt.empty());
+        assertThat(full.members()).extracting(BaseBackupManifest::backupId).containsExactly("b1");
+        assertThat(full.firstWal()).isEqualTo("000000010000000000000002");
     }
 
     /** Full backup b1 (segments 2-3), then i2 (5-6), incremental on {@code parent}; WAL 2-9 archived. */
@@ -111,8 +109,8 @@ class RestorePlannerTest {
     @Test
     void anIncrementalWhoseParentIsMissingIsNotRestored() throws Exception {
         fullThenIncremental("gone");
-        assertThat(planner.plan(C, new RestoreTarget.Latest(), Optional.empty(), OptionalInt.empty(), true).backup().backupId()).isEqualTo("b1");
-        assertThatThrownBy(() -> planner.plan(C, new RestoreTarget.Latest(), Optional.of("i2"), OptionalInt.empty(), true))
+        assertThat(planner.plan(C, new RestoreTarget.Latest(), Optional.empty(), OptionalInt.empty()).backup().backupId()).isEqualTo("b1");
+        assertThatThrownBy(() -> planner.plan(C, new RestoreTarget.Latest(), Optional.of("i2"), OptionalInt.empty()))
                 .hasMessageContaining("base backup i2 of cluster 'main' is incremental, and a backup it builds on (from gone) is missing");
     }
 

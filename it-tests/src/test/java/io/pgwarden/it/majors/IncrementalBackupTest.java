@@ -205,9 +205,67 @@ class IncrementalBackupTest {
         }
     }
 
-    /** The test restore takes the newest backup, the incremental one, combined with its chain. */
+    /**
+     * Into a directory on this host (the CLI without --start, as the admin API does): each member unpacked into the
+     * target, pg_combinebackup of 17 in a sidecar seeing the directory at the same path; a PostgreSQL 17 started on
+     * that directory recovers to exactly the rows at the target.
+     */
     @Test
     @Order(7)
+    void restoreIntoADirectoryCombinesTheChainAndRecoversToATimeAfterTheLastIncremental() throws Exception {
+        Path target = dir.resolve("restored");
+        var restored = Launcher.run("restore", "--config", pgwarden.configFile().toString(), "--cluster", CLUSTER, "--target-time",
+                afterLastBackup.toString(), "--target-dir", target.toString(), "--restore-command", "daemon");
+        assertThat(restored.exitCode()).as(restored.stdout() + restored.stderr()).isZero();
+        assertThat(restored.stdout()).contains("restored base backup " + chain.get(2) + " (incremental, combined with " + chain.get(0) + ", "
+                + chain.get(1) + ") into " + target);
+        assertThat(target.resolve("PG_VERSION")).hasContent("17\n");
+        assertThat(target.resolve("recovery.signal")).exists();
+        assertThat(target.resolve(".pgwarden-chain")).as("the unpacked members").doesNotExist();
+        assertThat(Processes.run(List.of("docker", "ps", "-aq", "--filter", "label=io.pgwarden.job=combine"), null).stdout()).as("sidecar left").isEmpty();
+        String script = """
+                set -e
+                chown -R postgres:postgres "$D" "$D.pgwarden-auth-header"
+                runuser -u postgres -- postgres -D "$D" -c listen_addresses= -c unix_socket_directories=/tmp -c archive_mode=off \
+                  -c port=5432 >"$D.log" 2>&1 &
+                for i in $(seq 1 120); do
+                  if [ "$(runuser -u postgres -- psql -h /tmp -At -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ]; then break; fi
+                  sleep 0.5
+                done
+                runuser -u postgres -- psql -h /tmp -At -c "%s"
+                """.formatted(BATCHES);
+        var r = Processes.run(List.of("docker", "run", "--rm", "--network", "host", "-e", "D=" + target, "-e", "PGPASSWORD=" + PASSWORD, "-v", dir + ":" + dir,
+                PgContainer.image(17), "bash", "-c", script), null);
+        assertThat(r.exitCode()).as(r.stdout() + r.stderr() + "\n" + readIfExists(dir.resolve("restored.log"))).isZero();
+        assertThat(r.stdout().strip()).isEqualTo(expected);
+    }
+
+    /**
+     * A runner whose binaries lack pg_combinebackup (PostgreSQL 15's here): refused before a byte is downloaded,
+     * naming the tool, the chain and the way out; the target stays empty.
+     */
+    @Test
+    @Order(8)
+    void aRunnerWithoutPgCombinebackupIsRefusedBeforeAnythingIsWritten() throws Exception {
+        Path config = dir.resolve("process-runner.yml");
+        Files.writeString(config, Files.readString(pgwarden.configFile()).replaceAll("(?m)^( *)runner: .*$",
+                "$1runner: {type: process, binDir: /usr/lib/postgresql/15/bin}"));
+        Path target = dir.resolve("refused");
+        var refused = Launcher.run("restore", "--config", config.toString(), "--cluster", CLUSTER, "--target-time",
+                afterLastBackup.toString(), "--target-dir", target.toString(), "--restore-command", "daemon");
+        assertThat(refused.exitCode()).as(refused.stdout() + refused.stderr()).isEqualTo(4);
+        assertThat(refused.stderr()).contains("base backup " + chain.get(2) + " is incremental: restoring it combines " + chain.get(0) + " + "
+                + chain.get(1) + " + " + chain.get(2) + " with pg_combinebackup, which is not usable here: tool 'pg_combinebackup' not found in"
+                + " '/usr/lib/postgresql/15/bin'").contains("HINT: install PostgreSQL 17's server tools (runner.binDir), or restore the full"
+                + " backup with --backup " + chain.get(0));
+        try (var left = Files.list(target)) {
+            assertThat(left.toList()).as("written into the target").isEmpty();
+        }
+    }
+
+    /** The test restore takes the newest backup, the incremental one, combined with its chain. */
+    @Test
+    @Order(9)
     void aTestRestoreRestoresTheChain() throws Exception {
         JsonNode run = pgwarden.startAndAwait("/v1/clusters/" + CLUSTER + "/restore-tests", null, "/v1/clusters/" + CLUSTER + "/runs/",
                 Duration.ofMinutes(4));
@@ -222,7 +280,7 @@ class IncrementalBackupTest {
 
     /** Keeping only the newest backup keeps the chain it builds on; the older full backup outside the chain goes. */
     @Test
-    @Order(8)
+    @Order(10)
     void aPruneKeepingOneBackupKeepsTheWholeChainOfThatBackup() throws Exception {
         restartWith("baseBackup: {incrementalFallback: full}\n    retention: {base: {keepLast: 1}}");
         var prune = Launcher.run("prune", "--config", pgwarden.configFile().toString(), "--cluster", CLUSTER);
@@ -234,7 +292,7 @@ class IncrementalBackupTest {
 
     /** A member of the chain with one byte flipped: the restore stops naming the object, before the server starts. */
     @Test
-    @Order(9)
+    @Order(11)
     void aCorruptedMemberOfTheChainIsRefusedWithItsKey() throws Exception {
         String key = CLUSTER + "/base/" + chain.get(1) + "/base.tar.zst";
         flipAByteIn(key);
@@ -250,7 +308,7 @@ class IncrementalBackupTest {
      * otherwise it fails naming the object, and nothing is stored.
      */
     @Test
-    @Order(10)
+    @Order(12)
     void anIncrementalOnAParentWhoseManifestIsCorruptFallsBackOnlyWhenConfigured() throws Exception {
         flipAByteIn(CLUSTER + "/base/" + chain.get(2) + "/backup_manifest.zst");
         JsonNode run = backup("incremental");

@@ -1,0 +1,85 @@
+package io.pgwarden.restore;
+
+import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.PgwardenException;
+import io.pgwarden.repository.BaseBackupManifest;
+import io.pgwarden.runner.ToolInvocation;
+import io.pgwarden.runner.ToolResult;
+import io.pgwarden.runner.ToolRunner;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Joins an incremental chain unpacked into directories on this host into one data directory: pg_combinebackup of
+ * the backups' major version, run by the cluster's runner (the host's binary, or a sidecar that sees the directories
+ * at the same path).
+ */
+final class ChainCombiner {
+    private static final Duration TIMEOUT = Duration.ofHours(12);
+
+    private final ToolRunner runner;
+    private final String runId;
+
+    ChainCombiner(ToolRunner runner, String runId) {
+        this.runner = runner;
+        this.runId = runId;
+    }
+
+    /** Before a byte is downloaded: the runner has pg_combinebackup of the chain's major version. */
+    void check(RestorePlan plan) {
+        int major = plan.backup().pgVersionNum() / 10000;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ToolResult result;
+        try {
+            result = runner.run(new ToolInvocation("pg_combinebackup", List.of("--version"), major, Map.of(), Duration.ofMinutes(2),
+                    "combine", runId + "-version"), stdout -> stdout.transferTo(out));
+        } catch (PgwardenException e) {
+            throw refused(plan, e.getMessage());
+        }
+        if (!result.succeeded()) throw refused(plan, result.failureSummary("pg_combinebackup --version"));
+        String version = out.toString(StandardCharsets.UTF_8).trim();
+        if (!version.contains("(PostgreSQL) " + major + ".")) {
+            throw refused(plan, "'" + version + "' (" + runner.describe(major) + ") is not PostgreSQL " + major + "'s");
+        }
+    }
+
+    /** pg_combinebackup -o {@code output} of {@code members} (full backup first); {@code work} holds them all. */
+    void combine(RestorePlan plan, Path work, List<Path> members, Path output) {
+        int major = plan.backup().pgVersionNum() / 10000;
+        List<String> args = new ArrayList<>();
+        members.forEach(m -> args.add(m.toString()));
+        args.addAll(List.of("-o", output.toString()));
+        ToolResult result = runner.run(new ToolInvocation("pg_combinebackup", args, major, Map.of(), TIMEOUT, "combine", runId,
+                ToolInvocation.Container.inHostDir(work, owner(work))), stdout -> stdout.transferTo(java.io.OutputStream.nullOutputStream()));
+        if (!result.succeeded()) {
+            throw new PgwardenException(ErrorCode.TOOL, "cannot combine base backups " + chain(plan) + " (" + runner.describe(major) + "): "
+                    + result.failureSummary("pg_combinebackup"));
+        }
+    }
+
+    private static String owner(Path dir) {
+        try {
+            return Files.getAttribute(dir, "unix:uid") + ":" + Files.getAttribute(dir, "unix:gid");
+        } catch (IOException e) {
+            throw new PgwardenException(ErrorCode.INTERNAL, "cannot read the owner of '" + dir + "': " + e.getMessage(), e);
+        }
+    }
+
+    private static String chain(RestorePlan plan) {
+        return String.join(" + ", plan.members().stream().map(BaseBackupManifest::backupId).toList());
+    }
+
+    private static PgwardenException refused(RestorePlan plan, String why) {
+        return new PgwardenException(ErrorCode.TOOL, "base backup " + plan.backup().backupId() + " is incremental: restoring it combines "
+                + chain(plan) + " with pg_combinebackup, which is not usable here: " + why + "; HINT: install PostgreSQL "
+                + plan.backup().pgVersionNum() / 10000 + "'s server tools (runner.binDir), or restore the full backup with --backup "
+                + plan.members().getFirst().backupId() + " (recovery then replays the WAL since it)");
+    }
+}

@@ -7,11 +7,9 @@ import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -357,16 +355,7 @@ public final class FilesystemStorage implements StorageDriver {
         }
 
         private static Iterator<Path> sortedEntries(Path dir) {
-            List<Path> entries = new ArrayList<>();
-            try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, p -> !p.getFileName().toString().startsWith("."))) {
-                ds.forEach(entries::add);
-            } catch (NoSuchFileException e) {
-                return List.<Path>of().iterator();
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-            entries.sort(null);
-            return entries.iterator();
+            return new SortedDirectory(dir, SortedDirectory.WINDOW);
         }
 
         @Override

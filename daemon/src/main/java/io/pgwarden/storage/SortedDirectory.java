@@ -1,0 +1,73 @@
+package io.pgwarden.storage;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.PriorityQueue;
+
+/**
+ * A directory's visible entries in name order, holding at most {@code window} of them at a time: each pass reads the
+ * whole directory and keeps the smallest names after the last one handed out. Why: a WAL timeline's directory holds a
+ * file per segment ever archived (a million and more), and a sorted listing must not hold them all in memory. Most
+ * directories fit one pass. Like an S3 listing, entries added or removed during the iteration may or may not appear.
+ */
+final class SortedDirectory implements Iterator<Path> {
+    /** About 10 MB of paths; a directory of a million objects (and their .meta files) takes 20 passes. */
+    static final int WINDOW = 50_000;
+
+    private final Path dir;
+    private final int window;
+    private Iterator<Path> batch = Collections.emptyIterator();
+    private Path last;
+    private boolean exhausted;
+
+    SortedDirectory(Path dir, int window) {
+        this.dir = dir;
+        this.window = window;
+    }
+
+    @Override
+    public boolean hasNext() {
+        while (!batch.hasNext() && !exhausted) nextBatch();
+        return batch.hasNext();
+    }
+
+    @Override
+    public Path next() {
+        if (!hasNext()) throw new NoSuchElementException();
+        return batch.next();
+    }
+
+    private void nextBatch() {
+        PriorityQueue<Path> smallest = new PriorityQueue<>(Comparator.reverseOrder()); // its head: the largest kept
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir, p -> !p.getFileName().toString().startsWith("."))) {
+            for (Path p : entries) {
+                if (last != null && p.compareTo(last) <= 0) continue;
+                if (smallest.size() < window) {
+                    smallest.add(p);
+                } else if (p.compareTo(smallest.peek()) < 0) {
+                    smallest.poll();
+                    smallest.add(p);
+                }
+            }
+        } catch (NoSuchFileException e) {
+            // removed meanwhile: nothing more in it
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        exhausted = smallest.size() < window;
+        List<Path> sorted = new ArrayList<>(smallest);
+        sorted.sort(null);
+        if (!sorted.isEmpty()) last = sorted.getLast();
+        batch = sorted.iterator();
+    }
+}

@@ -62,12 +62,15 @@ final class AdminEndpoint {
             if (parts.length == 3 && parts[1].equals("restores")) {
                 requireMethod(request, response, "GET");
                 return Responses.json(response, callback, 200, restores.status(cluster, parts[2]).orElseThrow(() -> PgwardenException.notFound(
-                        "cluster '" + cluster + "' has no restore '" + parts[2] + "' (kept in memory until the daemon restarts)")));
+                        "cluster '" + cluster + "' has no restore '" + parts[2] + "' on this daemon (kept in memory until it restarts)"
+                        + (config.scheduler().shared() ? "; a restore belongs to the daemon that took the request, whose host holds"
+                        + " its directory: ask that daemon" : ""))));
             }
             if (parts.length == 3 && parts[1].equals("runs")) {
                 requireMethod(request, response, "GET");
                 return Responses.json(response, callback, 200, jobs.status(cluster, parts[2]).orElseThrow(() -> PgwardenException.notFound(
-                        "cluster '" + cluster + "' has no run '" + parts[2] + "' (runs are kept in memory until the daemon restarts)")));
+                        "cluster '" + cluster + "' has no run '" + parts[2] + "'" + (config.scheduler().shared()
+                        ? " in the scheduler store (finished runs are kept 30 days)" : " (runs are kept in memory until the daemon restarts)"))));
             }
             return Responses.text(response, callback, 404, "no such endpoint '" + request.getHttpURI().getPath() + "'");
         } catch (PgwardenException e) {

@@ -21,13 +21,16 @@ import java.util.PriorityQueue;
  * directories fit one pass. Like an S3 listing, entries added or removed during the iteration may or may not appear.
  */
 final class SortedDirectory implements Iterator<Path> {
-    /** About 10 MB of paths; a directory of a million objects (and their .meta files) takes 20 passes. */
-    static final int WINDOW = 50_000;
+    /**
+     * About 8 MB of names; a directory of a million objects (and their .meta files) takes 10 passes of about 0.7 s
+     * each here (at 50,000 paths, 20 passes made a listing of a million objects 1.2x slower than a full sort).
+     */
+    static final int WINDOW = 100_000;
 
     private final Path dir;
     private final int window;
-    private Iterator<Path> batch = Collections.emptyIterator();
-    private Path last;
+    private Iterator<String> batch = Collections.emptyIterator();
+    private String last;
     private boolean exhausted;
 
     SortedDirectory(Path dir, int window) {
@@ -44,19 +47,22 @@ final class SortedDirectory implements Iterator<Path> {
     @Override
     public Path next() {
         if (!hasNext()) throw new NoSuchElementException();
-        return batch.next();
+        return dir.resolve(batch.next());
     }
 
     private void nextBatch() {
-        PriorityQueue<Path> smallest = new PriorityQueue<>(Comparator.reverseOrder()); // its head: the largest kept
-        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir, p -> !p.getFileName().toString().startsWith("."))) {
+        // Names, not paths: a third of the memory. They sort as their paths do (as UTF-8 bytes) short of characters
+        // beyond the BMP, which no WAL name and no key pgwarden writes has.
+        PriorityQueue<String> smallest = new PriorityQueue<>(Comparator.reverseOrder()); // its head: the largest kept
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
             for (Path p : entries) {
-                if (last != null && p.compareTo(last) <= 0) continue;
+                String name = p.getFileName().toString();
+                if (name.startsWith(".") || last != null && name.compareTo(last) <= 0) continue;
                 if (smallest.size() < window) {
-                    smallest.add(p);
-                } else if (p.compareTo(smallest.peek()) < 0) {
+                    smallest.add(name);
+                } else if (name.compareTo(smallest.peek()) < 0) {
                     smallest.poll();
-                    smallest.add(p);
+                    smallest.add(name);
                 }
             }
         } catch (NoSuchFileException e) {
@@ -65,7 +71,7 @@ final class SortedDirectory implements Iterator<Path> {
             throw new UncheckedIOException(e);
         }
         exhausted = smallest.size() < window;
-        List<Path> sorted = new ArrayList<>(smallest);
+        List<String> sorted = new ArrayList<>(smallest);
         sorted.sort(null);
         if (!sorted.isEmpty()) last = sorted.getLast();
         batch = sorted.iterator();

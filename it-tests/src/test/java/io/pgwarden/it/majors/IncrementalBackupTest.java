@@ -240,6 +240,27 @@ class IncrementalBackupTest {
         assertThat(r.stdout().strip()).isEqualTo(expected);
     }
 
+    /** The admin API's restore into a directory (on the daemon's host) combines the chain the same way. */
+    @Test
+    @Order(7)
+    void theAdminApisRestoreIntoADirectoryCombinesTheChain() throws Exception {
+        Path target = dir.resolve("restored-by-api");
+        var started = pgwarden.admin("POST", "/v1/clusters/" + CLUSTER + "/restores", """
+                {"targetTime": "%s", "targetDir": "%s"}""".formatted(afterLastBackup, target));
+        assertThat(started.statusCode()).as(started.body()).isEqualTo(202);
+        String id = RepositoryJson.MAPPER.readTree(started.body()).get("id").asText();
+        JsonNode[] status = new JsonNode[1];
+        org.awaitility.Awaitility.await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(300)).until(() -> {
+            status[0] = RepositoryJson.MAPPER.readTree(pgwarden.admin("GET", "/v1/clusters/" + CLUSTER + "/restores/" + id, null).body());
+            return !status[0].get("state").asText().equals("running");
+        });
+        assertThat(status[0].get("state").asText()).as(status[0].toString()).isEqualTo("succeeded");
+        assertThat(status[0].get("backupId").asText()).isEqualTo(chain.get(2));
+        assertThat(target.resolve("PG_VERSION")).hasContent("17\n");
+        assertThat(target.resolve("backup_manifest")).as("pg_combinebackup's manifest of the combined directory").exists();
+        assertThat(target.resolve(".pgwarden-chain")).doesNotExist();
+    }
+
     /**
      * A runner whose binaries lack pg_combinebackup (PostgreSQL 15's here): refused before a byte is downloaded,
      * naming the tool, the chain and the way out; the target stays empty.

@@ -167,7 +167,13 @@ class ClusteredDaemonsTest {
             await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(300))
                     .until(() -> run(port, id).get("state").asText().equals("succeeded"));
         }
-        assertThat(admin(ports[1], "GET", "/v1/clusters/main/runs/20990101T000000Z-0000").statusCode()).isEqualTo(404);
+        HttpResponse<String> unknown = admin(ports[1], "GET", "/v1/clusters/main/runs/20990101T000000Z-0000");
+        assertThat(unknown.statusCode()).isEqualTo(404);
+        assertThat(unknown.body()).contains("has no run '20990101T000000Z-0000' in the scheduler store");
+        // A restore into a directory belongs to the daemon whose host holds it: another daemon says where to ask.
+        HttpResponse<String> restore = admin(ports[1], "GET", "/v1/clusters/main/restores/20990101T000000Z-0000");
+        assertThat(restore.statusCode()).isEqualTo(404);
+        assertThat(restore.body()).contains("a restore belongs to the daemon that took the request, whose host holds its directory: ask that daemon");
     }
 
     @Test

@@ -75,9 +75,10 @@ public final class RestoreJobs {
         String code = null;
         try {
             String restoreCommand = RestoreCommands.viaDaemon(config, cluster, RestoreCommands.headerFileBeside(dir));
-            restore.directory(cluster, dir, restoreCommand, Optional.of(runners.apply(cluster)), status.id().toLowerCase()).fill(plan, new RestoreSite.Recovery(request.target(), request.action(),
-                    request.timeline(), "recovery settings added by pgwarden restore " + status.id() + " (admin API): base backup "
-                    + plan.backup().backupId() + ", target " + request.target().describe()), progress);
+            DirectorySite site = restore.directory(cluster, dir, restoreCommand, Optional.of(runners.apply(cluster)), status.id().toLowerCase());
+            site.fill(plan, new RestoreSite.Recovery(request.target(), request.action(), request.timeline(), "recovery settings added by"
+                    + " pgwarden restore " + status.id() + " (admin API): base backup " + plan.backup().backupId() + ", target "
+                    + request.target().describe()), progress);
         } catch (RuntimeException e) {
             error = e.getMessage();
             code = ErrorCode.of(e).name();

@@ -262,6 +262,30 @@ class IncrementalBackupTest {
     }
 
     /**
+     * The process runner with PostgreSQL 17's binaries on its host: pgwarden's CLI run inside the PostgreSQL 17 image
+     * (the host's Java and pgwarden mounted; Debian 12 has no PostgreSQL 17 package), combining with that host's
+     * pg_combinebackup; pg_verifybackup then checks every file of the combined directory against its manifest.
+     */
+    @Test
+    @Order(8)
+    void theProcessRunnerCombinesTheChainWithTheHostsPgCombinebackup() throws Exception {
+        Path config = dir.resolve("process-runner-17.yml");
+        Files.writeString(config, Files.readString(pgwarden.configFile()).replaceAll("(?m)^( *)runner: .*$", "$1runner: {type: process}"));
+        Path target = dir.resolve("restored-by-process-runner");
+        Path home = Launcher.executable().getParent().getParent();
+        var r = Processes.run(List.of("docker", "run", "--rm", "--network", "host", "-v", dir + ":" + dir, "-v", home + ":" + home + ":ro",
+                "-v", "/usr/lib/jvm:/usr/lib/jvm:ro", PgContainer.image(17), "bash", "-c", "\"$0\" restore --config \"$1\" --cluster " + CLUSTER
+                        + " --target-time " + afterLastBackup + " --target-dir \"$2\" --restore-command daemon"
+                        + " && /usr/lib/postgresql/17/bin/pg_verifybackup --no-parse-wal \"$2\"",
+                Launcher.executable().toString(), config.toString(), target.toString()), null);
+        assertThat(r.exitCode()).as(r.stdout() + r.stderr()).isZero();
+        assertThat(r.stdout()).contains("restored base backup " + chain.get(2) + " (incremental, combined with " + chain.get(0) + ", "
+                + chain.get(1) + ") into " + target).contains("backup successfully verified");
+        assertThat(target.resolve("PG_VERSION")).hasContent("17\n");
+        assertThat(target.resolve(".pgwarden-chain")).doesNotExist();
+    }
+
+    /**
      * A runner whose binaries lack pg_combinebackup (PostgreSQL 15's here): refused before a byte is downloaded,
      * naming the tool, the chain and the way out; the target stays empty.
      */

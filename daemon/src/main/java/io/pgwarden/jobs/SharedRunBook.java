@@ -176,7 +176,7 @@ public final class SharedRunBook implements RunBook {
                 return r.next() ? Optional.of(row(r)) : Optional.empty();
             }
         } catch (SQLException e) {
-            throw StoreFailure.of(config, "cannot read run " + id + "", e);
+            throw StoreFailure.of(config, "cannot read run " + id, e);
         }
     }
 

@@ -2,7 +2,6 @@ package io.pgwarden.restore;
 
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
-import io.pgwarden.repository.BaseBackupManifest;
 import io.pgwarden.runner.ToolInvocation;
 import io.pgwarden.runner.ToolResult;
 import io.pgwarden.runner.ToolRunner;
@@ -59,7 +58,7 @@ final class ChainCombiner {
         ToolResult result = runner.run(new ToolInvocation("pg_combinebackup", args, major, Map.of(), TIMEOUT, "combine", runId,
                 ToolInvocation.Container.inHostDir(work, owner(work))), stdout -> stdout.transferTo(java.io.OutputStream.nullOutputStream()));
         if (!result.succeeded()) {
-            throw new PgwardenException(ErrorCode.TOOL, "cannot combine base backups " + chain(plan) + " (" + runner.describe(major) + "): "
+            throw new PgwardenException(ErrorCode.TOOL, "cannot combine base backups " + plan.chainDescription() + " (" + runner.describe(major) + "): "
                     + result.failureSummary("pg_combinebackup"));
         }
     }
@@ -72,13 +71,9 @@ final class ChainCombiner {
         }
     }
 
-    private static String chain(RestorePlan plan) {
-        return String.join(" + ", plan.members().stream().map(BaseBackupManifest::backupId).toList());
-    }
-
     private static PgwardenException refused(RestorePlan plan, String why) {
         return new PgwardenException(ErrorCode.TOOL, "base backup " + plan.backup().backupId() + " is incremental: restoring it combines "
-                + chain(plan) + " with pg_combinebackup, which is not usable here: " + why + "; HINT: install PostgreSQL "
+                + plan.chainDescription() + " with pg_combinebackup, which is not usable here: " + why + "; HINT: install PostgreSQL "
                 + plan.backup().pgVersionNum() / 10000 + "'s server tools (runner.binDir), or restore the full backup with --backup "
                 + plan.members().getFirst().backupId() + " (recovery then replays the WAL since it)");
     }

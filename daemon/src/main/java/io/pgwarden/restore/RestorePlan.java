@@ -27,6 +27,11 @@ public record RestorePlan(String cluster, RestoreTarget target, BaseBackupManife
         return all;
     }
 
+    /** Every member's id in pg_combinebackup's order, e.g. "B1 + I2 + I3" (messages name the whole chain). */
+    public String chainDescription() {
+        return String.join(" + ", members().stream().map(BaseBackupManifest::backupId).toList());
+    }
+
     /** The ids of the backups it builds on, the full one first (empty for a full backup). */
     public java.util.List<String> parentIds() {
         return parents.stream().map(BaseBackupManifest::backupId).toList();

@@ -104,7 +104,7 @@ final class VolumeRestorer {
         List<String> args = new ArrayList<>();
         for (int i = 0; i < members; i++) args.add(CHAIN + "/" + i);
         args.addAll(List.of("-o", DATA));
-        String chain = String.join(" + ", plan.members().stream().map(BaseBackupManifest::backupId).toList());
+        String chain = plan.chainDescription();
         run(tool("pg_combinebackup", args, major, runId, "combine", volume, "postgres"), "combine base backups " + chain + " in volume '" + volume + "'");
         run(tool("rm", List.of("-rf", CHAIN), major, runId, "combine-cleanup", volume, "postgres"), "remove the combined chain from volume '" + volume + "'");
     }

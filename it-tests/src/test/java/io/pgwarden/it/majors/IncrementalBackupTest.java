@@ -41,7 +41,8 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class IncrementalBackupTest {
     private static final String PASSWORD = "incremental-pw";
-    private static final String CLUSTER = "pg17";
+    /** Its own name: restored servers and volumes are named after the cluster, and other test classes run meanwhile. */
+    private static final String CLUSTER = "incr17";
 
     Path dir;
     int port;
@@ -345,7 +346,12 @@ class IncrementalBackupTest {
                 afterLastBackup.toString(), "--start", "--port", Integer.toString(TestDirs.freePort()), "--archive-mode", "off");
         assertThat(restored.exitCode()).as(restored.stdout() + restored.stderr()).isEqualTo(5);
         assertThat(restored.stderr()).contains(key);
-        assertThat(Processes.run(List.of("docker", "ps", "-aq", "--filter", "label=io.pgwarden.restored-by"), null).stdout()).as("no server left").isEmpty();
+        // Other test classes may run restored servers meanwhile: ours are those on a volume named after this cluster.
+        String restoredMounts = Processes.run(List.of("docker", "ps", "-a", "--no-trunc", "--filter", "label=io.pgwarden.restored-by",
+                "--format", "{{.Mounts}}"), null).stdout();
+        assertThat(restoredMounts).as("no server left").doesNotContain("pgwarden-restore-" + CLUSTER + "-");
+        assertThat(Processes.run(List.of("docker", "volume", "ls", "-q", "--filter", "name=pgwarden-restore-" + CLUSTER + "-"), null).stdout())
+                .as("no volume left").isEmpty();
     }
 
     /**

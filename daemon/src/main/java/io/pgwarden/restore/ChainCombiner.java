@@ -5,9 +5,8 @@ import io.pgwarden.error.PgwardenException;
 import io.pgwarden.runner.ToolInvocation;
 import io.pgwarden.runner.ToolResult;
 import io.pgwarden.runner.ToolRunner;
-import java.io.ByteArrayOutputStream;
+import io.pgwarden.runner.ToolVersion;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -34,19 +33,14 @@ final class ChainCombiner {
     /** Before a byte is downloaded: the runner has pg_combinebackup of the chain's major version. */
     void check(RestorePlan plan) {
         int major = plan.backup().pgVersionNum() / 10000;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ToolResult result;
+        String version;
         try {
-            result = runner.run(new ToolInvocation("pg_combinebackup", List.of("--version"), major, Map.of(), Duration.ofMinutes(2),
-                    "combine", runId + "-version"), stdout -> stdout.transferTo(out));
+            version = ToolVersion.of(runner, "pg_combinebackup", major, "combine", runId);
+            if (ToolVersion.major(version) == major) return;
         } catch (PgwardenException e) {
             throw refused(plan, e.getMessage());
         }
-        if (!result.succeeded()) throw refused(plan, result.failureSummary("pg_combinebackup --version"));
-        String version = out.toString(StandardCharsets.UTF_8).trim();
-        if (!version.contains("(PostgreSQL) " + major + ".")) {
-            throw refused(plan, "'" + version + "' (" + runner.describe(major) + ") is not PostgreSQL " + major + "'s");
-        }
+        throw refused(plan, "'" + version + "' (" + runner.describe(major) + ") is not PostgreSQL " + major + "'s");
     }
 
     /** pg_combinebackup -o {@code output} of {@code members} (full backup first); {@code work} holds them all. */

@@ -77,6 +77,15 @@ public final class WalRepository {
         return createEncoded(key(cluster, name), encoded, metadata(rawSize, sha256));
     }
 
+    /**
+     * The file stored under the key a push writes now (the configured codec's): one HEAD, where {@link #find} makes one
+     * per codec for a name not archived. Not looked for: a copy stored under another codec before the config changed,
+     * which a synchronous push's conditional create does not see either.
+     */
+    public Optional<StoredWal> findUnderCurrentKey(String cluster, WalFileName name) {
+        return storage.stat(key(cluster, name)).map(this::describe);
+    }
+
     /** The key a new WAL file is stored under, the one {@link #encoder} encodes for. */
     public String key(String cluster, WalFileName name) {
         return RepositoryLayout.walKey(cluster, name, compression);

@@ -192,6 +192,27 @@ class WalSpoolTest {
     }
 
     /**
+     * A name the repository holds from before this daemon started (its spool does not know it), pushed again: compared
+     * with the stored file, as a synchronous push's is, by a lookup under the key the upload would create: identical is
+     * a success, different a conflict, and nothing is spooled.
+     */
+    @Test
+    void aNameArchivedBeforeTheDaemonStartedIsComparedWithTheStoredFile() throws Exception {
+        List<String> segments = spoolingDaemonAndReadySegments("archived", "a", "", 1);
+        pgwarden.close();
+        pgwarden = PgwardenFixture.startWithConfig(dir, pgwarden.configFile());
+        byte[] stored = wal(segments.get(0));
+        assertThat(pgwarden.put(segments.get(0), stored).statusCode()).isEqualTo(200);
+        byte[] altered = stored.clone();
+        altered[altered.length - 1] ^= 1;
+        var conflict = pgwarden.put(segments.get(0), altered);
+        assertThat(conflict.statusCode()).isEqualTo(409);
+        assertThat(conflict.body()).contains("already archived with different content");
+        assertThat(pgwarden.metric("pgwarden_wal_spool_files{cluster=\"main\"}")).isZero();
+        assertThat(pgwarden.get(segments.get(0)).body()).isEqualTo(stored);
+    }
+
+    /**
      * The age bound, a second daemon on the same spool, and a name the repository meanwhile holds with other content:
      * the stored object is never overwritten, and the spooled file is kept aside, counted and logged.
      */

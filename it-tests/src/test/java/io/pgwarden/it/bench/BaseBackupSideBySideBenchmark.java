@@ -119,6 +119,11 @@ class BaseBackupSideBySideBenchmark {
                     p.waitFor();
                 }
             }
+            // Kept for a look after the run (what the daemons logged, with PGWARDEN_JAVA_OPTS' diagnostics if asked for).
+            for (String[] log : new String[][] {{"daemon.log", "process"}, {"docker/daemon.log", "docker"}}) {
+                if (Files.exists(dir.resolve(log[0]))) Files.copy(dir.resolve(log[0]), Path.of("target/bench/base-backup-daemon-" + log[1] + ".log"),
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
             TestDirs.delete(dir);
         }
     }

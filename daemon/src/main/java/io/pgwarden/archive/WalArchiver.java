@@ -196,8 +196,8 @@ public final class WalArchiver {
     }
 
     /**
-     * zstd workers compress while this thread receives and hashes: two for a push alone (PostgreSQL's archiver pushes
-     * one file at a time), one each for two at once, none beyond. Bounded across pushes: a worker's job buffers take
+     * zstd workers compress while this thread receives and hashes: two when both are free (PostgreSQL's archiver pushes
+     * one file at a time), else the one that is, else none. Bounded across pushes: a worker's job buffers take
      * about 8 MiB of native memory, and with several pushes in flight their own threads keep the cores busy anyway.
      * Two workers for a push alone, against one: 1.12x the pushes per second (same runs, alternating, two each).
      */

@@ -1,11 +1,13 @@
 package io.pgwarden.backup;
 
+import io.pgwarden.config.BaseBackupConfig;
 import io.pgwarden.config.ClusterConfig;
 import io.pgwarden.config.ConnectionConfig;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.config.RepositoryConfig;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
+import io.pgwarden.pg.BackupSession;
 import io.pgwarden.pg.ServerProbe;
 import io.pgwarden.pg.BackupLabel;
 import io.pgwarden.pg.Lsn;
@@ -88,11 +90,13 @@ public final class BaseBackupService {
             // Why first: the server's version picks the tools, and what we cannot back up is refused before any upload.
             ServerInfo server = ServerProbe.probe(cluster, connection);
             refuseTablespaces(cluster, server);
-            String toolVersion = ToolVersions.checked(runner, "pg_basebackup", server, "base-backup", id);
+            boolean files = !incremental && clusterConfig.baseBackup().method() == BaseBackupConfig.Method.FILES;
+            String toolVersion = files ? "pgwarden data directory copy" : ToolVersions.checked(runner, "pg_basebackup", server, "base-backup", id);
             Optional<Parent> parent = incremental ? parentOrFallback(clusterConfig, id, server, connection) : Optional.empty();
             Streamed streamed;
             try {
-                streamed = stream(clusterConfig, runner, server, connection, id, dataKey, parent.map(Parent::manifestFile).orElse(null));
+                streamed = files ? copyDataDirectory(clusterConfig, server, connection, id, dataKey)
+                        : stream(clusterConfig, runner, server, connection, id, dataKey, parent.map(Parent::manifestFile).orElse(null));
             } finally {
                 parent.ifPresent(Parent::discard);
             }
@@ -129,7 +133,7 @@ public final class BaseBackupService {
     private record Streamed(BackupLabel label, BackupManifestCapture capture, long rawBytes, long storedBytes, String sha256,
                             io.pgwarden.repository.Sealed encryption) {
         Optional<String> manifestEnd() {
-            return capture.manifestEnd();
+            return capture == null ? Optional.empty() : capture.manifestEnd();
         }
 
         /** pg_basebackup ran against a standby (PostgreSQL writes "BACKUP FROM: standby" into its backup_label). */
@@ -189,7 +193,8 @@ public final class BaseBackupService {
                         + " HINT: take a full base backup first"));
         if (newest.backupManifest() == null) {
             throw new PgwardenException(ErrorCode.NOT_FOUND, what + ": its parent, base backup " + newest.backupId()
-                    + ", has no stored backup_manifest (taken before pgwarden kept it); HINT: take a full base backup first");
+                    + ", has no stored backup_manifest (taken with baseBackup.method: files, or before pgwarden kept it); HINT: take a full"
+                    + " base backup with method: pg_basebackup first");
         }
         return newest;
     }
@@ -275,10 +280,40 @@ public final class BaseBackupService {
                 uploaded.rawBytes(), uploaded.storedBytes(), uploaded.sha256(), uploaded.encryption());
     }
 
+    /**
+     * A full backup the daemon reads itself: pg_backup_start on one session, the data directory as a tar straight into
+     * the repository (zstd on two workers), pg_backup_stop without PostgreSQL's archive wait (the WAL is awaited in the
+     * repository), backup_label last. No pg_basebackup, no second copy of every byte through a socket and a pipe.
+     */
+    private Streamed copyDataDirectory(ClusterConfig clusterConfig, ServerInfo server, ConnectionConfig connection, String id, String dataKey) {
+        String cluster = clusterConfig.name();
+        BaseBackupConfig settings = clusterConfig.baseBackup();
+        java.nio.file.Path dataDirectory = settings.dataDirectory().orElseThrow();
+        io.pgwarden.pg.DataDirectoryIdentity.check(cluster, dataDirectory, server);
+        String what = "cluster '" + cluster + "': base backup " + id + " of '" + dataDirectory + "'";
+        BackupSession.Stopped[] stopped = new BackupSession.Stopped[1];
+        ToolOutputUpload.Uploaded uploaded;
+        try (BackupSession session = BackupSession.start(cluster, connection, server.major(), "pgwarden " + id,
+                settings.checkpoint() == BaseBackupConfig.Checkpoint.FAST, settings.timeout())) {
+            uploaded = new ToolOutputUpload(storage, wal).produced(dataKey, 2, raw -> {
+                DataDirectoryTar tar = new DataDirectoryTar(dataDirectory, raw);
+                tar.writeFiles();
+                stopped[0] = session.stop();
+                if (stopped[0].tablespaceMap() != null && !stopped[0].tablespaceMap().isBlank()) {
+                    throw new PgwardenException(ErrorCode.TOOL, what + ": the server reports tablespaces; not supported yet");
+                }
+                tar.finish(stopped[0].labelFile(), clock.instant().getEpochSecond());
+                log.info("{}: {} files read", what, tar.files());
+            }, what);
+        }
+        return new Streamed(BackupLabel.parse(stopped[0].labelFile(), "backup_label of base backup " + id), null, uploaded.rawBytes(),
+                uploaded.storedBytes(), uploaded.sha256(), uploaded.encryption());
+    }
+
     /** The captured copy of pg_basebackup's backup_manifest, stored encoded beside the tar; null if the tar had none. */
     private BaseBackupManifest.BackupManifestObject storePgManifest(String cluster, String id, BackupManifestCapture capture) {
         try {
-            java.nio.file.Path file = capture.manifestFile().orElse(null);
+            java.nio.file.Path file = capture == null ? null : capture.manifestFile().orElse(null);
             if (file == null) return null;
             String key = RepositoryLayout.baseBackupPgManifest(cluster, id, config.repository().compression());
             ToolOutputUpload.Uploaded stored = new ToolOutputUpload(storage, wal).file(file, key);

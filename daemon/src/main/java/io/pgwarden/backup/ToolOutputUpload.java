@@ -100,6 +100,46 @@ final class ToolOutputUpload {
         return new Uploaded(raw[0].count(), stored[0], raw[0].sha256Hex(), encoding.sealing().orElse(null));
     }
 
+    /** Writes the raw bytes of an object (e.g. a tar of the data directory); what it throws aborts the upload. */
+    interface Producer {
+        void writeTo(OutputStream raw) throws IOException;
+    }
+
+    /**
+     * The bytes a producer writes, hashed, compressed on {@code workers} zstd threads and encrypted, into one object
+     * while it writes; the object appears only if the producer returns.
+     */
+    Uploaded produced(String key, int workers, Producer producer, String what) {
+        wal.ensureMarkerChecked();
+        BlockingPipe pipe = new BlockingPipe();
+        CompletableFuture<Void> upload = CompletableFuture.runAsync(() -> {
+            try {
+                storage.put(key, pipe, encoding.metadata());
+            } finally {
+                pipe.close();
+            }
+        }, UPLOADS);
+        long[] stored = new long[1];
+        io.pgwarden.repository.codec.HashingOutputStream raw;
+        try {
+            try (OutputStream z = encoding.encoder(key, new CountingOutputStream(pipe.writer(1 << 20), stored), workers)) {
+                raw = new io.pgwarden.repository.codec.HashingOutputStream(z);
+                producer.writeTo(raw);
+            }
+        } catch (IOException | RuntimeException e) {
+            pipe.finish(new RunEnded(what + " failed: " + e.getMessage(), e));
+            RuntimeException failure = e instanceof RuntimeException r ? r : new PgwardenException(ErrorCode.TOOL, what + ": " + e.getMessage(), e);
+            throw uploadFailureOr(upload, failure);
+        }
+        pipe.finish(null);
+        try {
+            upload.join();
+        } catch (CompletionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : e;
+        }
+        return new Uploaded(raw.count(), stored[0], raw.sha256Hex(), encoding.sealing().orElse(null));
+    }
+
     /**
      * A local file (a base backup's captured backup_manifest) stored as one object, hashed, compressed and encrypted
      * like the tool output beside it.

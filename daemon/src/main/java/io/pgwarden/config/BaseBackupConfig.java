@@ -1,6 +1,8 @@
 package io.pgwarden.config;
 
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.OptionalLong;
 
 /**
@@ -10,11 +12,18 @@ import java.util.OptionalLong;
  * @param maxRate    pg_basebackup's transfer limit in bytes per second (its -r), to spare a busy server's I/O
  * @param incrementalFallback an incremental backup with no usable parent (none, or its backup_manifest missing or
  *                   failing its checksum) is taken as a full one instead of failing
+ * @param method     how a full backup reads the cluster: through pg_basebackup (in the runner), or the daemon reads
+ *                   {@code dataDirectory} itself between pg_backup_start and pg_backup_stop
+ * @param dataDirectory the server's data directory as the daemon sees it (method files only)
  */
-public record BaseBackupConfig(Checkpoint checkpoint, Duration walWait, Duration timeout, OptionalLong maxRate, boolean incrementalFallback) {
+public record BaseBackupConfig(Checkpoint checkpoint, Duration walWait, Duration timeout, OptionalLong maxRate, boolean incrementalFallback,
+                               Method method, Optional<Path> dataDirectory) {
     public enum Checkpoint { FAST, SPREAD }
 
+    public enum Method { PG_BASEBACKUP, FILES }
+
     public static BaseBackupConfig defaults() {
-        return new BaseBackupConfig(Checkpoint.FAST, Duration.ofMinutes(10), Duration.ofHours(24), OptionalLong.empty(), false);
+        return new BaseBackupConfig(Checkpoint.FAST, Duration.ofMinutes(10), Duration.ofHours(24), OptionalLong.empty(), false,
+                Method.PG_BASEBACKUP, Optional.empty());
     }
 }

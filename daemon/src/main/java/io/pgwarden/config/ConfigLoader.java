@@ -360,8 +360,13 @@ public final class ConfigLoader {
         if (connection.isEmpty() && (schedules.base().isPresent() || schedules.incremental().isPresent() || schedules.dump().isPresent())) {
             node.problem("schedules", "backups need clusters." + name + ".connection");
         }
+        BaseBackupConfig baseBackup = base.isPresent() ? baseBackup(base) : BaseBackupConfig.defaults();
+        if (baseBackup.method() == BaseBackupConfig.Method.FILES && schedules.incremental().isPresent()) {
+            node.problem("schedules", "incremental: an incremental backup builds on pg_basebackup's backup_manifest, which baseBackup.method:"
+                    + " files does not make; use method: pg_basebackup for clusters with incremental backups");
+        }
         return new ClusterConfig(name, token == null ? null : new Secret(token), sysid, connection, runner,
-                base.isPresent() ? baseBackup(base) : BaseBackupConfig.defaults(), dump.isPresent() ? dump(dump) : DumpConfig.defaults(),
+                baseBackup, dump.isPresent() ? dump(dump) : DumpConfig.defaults(),
                 schedules, restoreTest(node.mapping("restoreTest")), retention(node.mapping("retention")), archive(node.mapping("archive")));
     }
 
@@ -458,7 +463,7 @@ public final class ConfigLoader {
     }
 
     private static BaseBackupConfig baseBackup(ConfigNode node) {
-        node.allowOnly("checkpoint", "walWait", "timeout", "maxRate", "incrementalFallback");
+        node.allowOnly("checkpoint", "walWait", "timeout", "maxRate", "incrementalFallback", "method", "dataDirectory");
         BaseBackupConfig d = BaseBackupConfig.defaults();
         BaseBackupConfig.Checkpoint checkpoint = node.parsed("checkpoint", c -> switch (c) {
             case "fast" -> BaseBackupConfig.Checkpoint.FAST;
@@ -476,8 +481,27 @@ public final class ConfigLoader {
             default -> throw new IllegalArgumentException("'" + f + "' must be 'fail' (an incremental backup without a usable parent fails)"
                     + " or 'full' (it is taken as a full backup instead)");
         }).orElse(d.incrementalFallback());
+        BaseBackupConfig.Method method = node.parsed("method", m -> switch (m) {
+            case "pg_basebackup" -> BaseBackupConfig.Method.PG_BASEBACKUP;
+            case "files" -> BaseBackupConfig.Method.FILES;
+            default -> throw new IllegalArgumentException("'" + m + "' is not a base backup method (pg_basebackup, or files: the daemon"
+                    + " reads the data directory itself)");
+        }).orElse(d.method());
+        Optional<Path> dataDirectory = node.parsed("dataDirectory", p -> {
+            if (!Path.of(p).isAbsolute()) throw new IllegalArgumentException("'" + p + "' must be an absolute path");
+            return Path.of(p).normalize();
+        });
+        if (method == BaseBackupConfig.Method.FILES && dataDirectory.isEmpty() && !node.has("dataDirectory")) {
+            node.problem("dataDirectory", "is required with method: files (the server's data directory as the daemon sees it)");
+        }
+        if (method != BaseBackupConfig.Method.FILES && dataDirectory.isPresent()) {
+            node.problem("dataDirectory", "is read only with method: files");
+        }
+        if (method == BaseBackupConfig.Method.FILES && maxRate.isPresent()) {
+            node.problem("maxRate", "limits pg_basebackup; with method: files the daemon reads the data directory at full speed");
+        }
         return new BaseBackupConfig(checkpoint, node.parsed("walWait", Units::parseDuration).orElse(d.walWait()),
-                node.parsed("timeout", Units::parseDuration).orElse(d.timeout()), maxRate, fallback);
+                node.parsed("timeout", Units::parseDuration).orElse(d.timeout()), maxRate, fallback, method, dataDirectory);
     }
 
     private static ConnectionConfig connection(ConfigNode node) {

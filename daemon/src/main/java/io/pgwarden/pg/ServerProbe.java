@@ -57,13 +57,18 @@ public final class ServerProbe {
     }
 
     public static Connection connect(ConnectionConfig connection) throws SQLException {
+        return connect(connection, java.time.Duration.ofSeconds(60));
+    }
+
+    /** @param socketTimeout the longest one statement may take (a spread checkpoint takes minutes) */
+    public static Connection connect(ConnectionConfig connection, java.time.Duration socketTimeout) throws SQLException {
         Properties props = new Properties();
         props.setProperty("user", connection.user());
         connection.password().ifPresent(p -> props.setProperty("password", p.value()));
         connection.sslmode().ifPresent(m -> props.setProperty("sslmode", m));
         props.setProperty("ApplicationName", "pgwarden");
         props.setProperty("connectTimeout", "10");
-        props.setProperty("socketTimeout", "60");
+        props.setProperty("socketTimeout", Long.toString(Math.max(1, Math.min(Integer.MAX_VALUE, socketTimeout.toSeconds()))));
         String host = connection.host().contains(":") ? "[" + connection.host() + "]" : connection.host();
         return DriverManager.getConnection("jdbc:postgresql://" + host + ":" + connection.port() + "/" + connection.database(), props);
     }

@@ -334,11 +334,32 @@ class ConfigLoaderTest {
     void readsBaseBackupSettingsAndRejectsBadOnes() throws IOException {
         BaseBackupConfig b = load(minimal("walToken: " + TOKEN + "\nbaseBackup: {checkpoint: spread, walWait: 5m, timeout: 6h}"))
                 .cluster("main").baseBackup();
-        assertThat(b).isEqualTo(new BaseBackupConfig(BaseBackupConfig.Checkpoint.SPREAD, java.time.Duration.ofMinutes(5), java.time.Duration.ofHours(6), java.util.OptionalLong.empty(), false));
+        assertThat(b).isEqualTo(new BaseBackupConfig(BaseBackupConfig.Checkpoint.SPREAD, java.time.Duration.ofMinutes(5), java.time.Duration.ofHours(6), java.util.OptionalLong.empty(), false,
+                BaseBackupConfig.Method.PG_BASEBACKUP, java.util.Optional.empty()));
         assertThat(load(minimal("walToken: " + TOKEN)).cluster("main").baseBackup()).isEqualTo(BaseBackupConfig.defaults());
         assertProblems(minimal("walToken: " + TOKEN + "\nbaseBackup: {checkpoint: slow, walWait: soon}"),
                 "clusters.main.baseBackup.checkpoint: 'slow' is not a checkpoint mode (fast or spread)",
                 "clusters.main.baseBackup.walWait: 'soon' is not a duration (e.g. 30s, 5m, 2h, 14d)");
+    }
+
+    @Test
+    void readsTheFilesMethodAndRejectsWhatItCannotHonour() throws IOException {
+        BaseBackupConfig b = load(minimal("walToken: " + TOKEN + "\nbaseBackup: {method: files, dataDirectory: /var/lib/postgresql/15/main/}"))
+                .cluster("main").baseBackup();
+        assertThat(b.method()).isEqualTo(BaseBackupConfig.Method.FILES);
+        assertThat(b.dataDirectory()).contains(java.nio.file.Path.of("/var/lib/postgresql/15/main"));
+        assertProblems(minimal("walToken: " + TOKEN + "\nbaseBackup: {method: files}"),
+                "clusters.main.baseBackup.dataDirectory: is required with method: files (the server's data directory as the daemon sees it)");
+        assertProblems(minimal("walToken: " + TOKEN + "\nbaseBackup: {method: files, dataDirectory: pgdata, maxRate: 10MB}"),
+                "clusters.main.baseBackup.dataDirectory: 'pgdata' must be an absolute path",
+                "clusters.main.baseBackup.maxRate: limits pg_basebackup; with method: files the daemon reads the data directory at full speed");
+        assertProblems(minimal("walToken: " + TOKEN + "\nbaseBackup: {method: rsync, dataDirectory: /pgdata}"),
+                "clusters.main.baseBackup.method: 'rsync' is not a base backup method (pg_basebackup, or files: the daemon reads the data directory itself)",
+                "clusters.main.baseBackup.dataDirectory: is read only with method: files");
+        assertProblems(minimal("walToken: " + TOKEN + "\nconnection: {host: db}\nbaseBackup: {method: files, dataDirectory: /pgdata}"
+                        + "\nschedules: {incremental: '0 * * * *'}"),
+                "clusters.main.schedules: incremental: an incremental backup builds on pg_basebackup's backup_manifest, which"
+                        + " baseBackup.method: files does not make; use method: pg_basebackup for clusters with incremental backups");
     }
 
     @Test

@@ -1,0 +1,195 @@
+package io.pgwarden.backup;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.SeekableByteChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.SecureDirectoryStream;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes a running cluster's data directory as a tar, file by file, between pg_backup_start and pg_backup_stop, with
+ * what PostgreSQL's own base backup leaves out left out (basebackup.c): the contents of pg_wal and of directories
+ * emptied at startup, temporary files, the relation cache, postmaster.pid, and the main forks of unlogged relations.
+ * global/pg_control goes last, as the server sends it.
+ * <p>Files change while they are read: each is copied up to the size it had when opened, zero-padded if it shrank;
+ * WAL replay from the backup's start repairs both. A file that vanishes is skipped (a dropped relation).
+ * <p>The data directory is writable by the database's owner, who may not read what the daemon can: every entry is
+ * opened relative to its directory's descriptor without following symbolic links, so no link (planted, or swapped in
+ * mid-copy) makes the daemon read outside the directory. Links, sockets and devices are left out, as PostgreSQL does.
+ */
+final class DataDirectoryTar {
+    private static final Logger log = LoggerFactory.getLogger(DataDirectoryTar.class);
+    private static final Set<String> SKIPPED_FILES = Set.of("postgresql.auto.conf.tmp", "current_logfiles.tmp", "backup_label",
+            "tablespace_map", "backup_manifest", "postmaster.pid", "postmaster.opts");
+    private static final Set<String> CONTENTS_SKIPPED = Set.of("pg_stat_tmp", "pg_replslot", "pg_dynshmem", "pg_notify", "pg_serial",
+            "pg_snapshots", "pg_subtrans");
+    private static final Pattern RELATION_FILE = Pattern.compile("(\\d+)(?:_(fsm|vm|init))?(?:\\.\\d+)?");
+    private static final String CONTROL_FILE = "global/pg_control";
+
+    private final Path root;
+    private final OutputStream out;
+    private final TarWriter tar;
+    private final byte[] buffer = new byte[1 << 20];
+    private long files;
+
+    DataDirectoryTar(Path root, OutputStream out) throws IOException {
+        this.root = root;
+        this.out = out;
+        this.tar = new TarWriter(out, (Integer) Files.getAttribute(root, "unix:uid"), (Integer) Files.getAttribute(root, "unix:gid"));
+    }
+
+    /** Everything but global/pg_control and backup_label; the caller stops the backup, then adds the label and {@link #finish}es. */
+    void writeFiles() throws IOException {
+        try (SecureDirectoryStream<Path> top = secure(Files.newDirectoryStream(root), root)) {
+            walk(top, "");
+        }
+    }
+
+    /** global/pg_control, then the backup_label from pg_backup_stop, then the end of the archive. */
+    void finish(String backupLabel, long mtime) throws IOException {
+        try (SecureDirectoryStream<Path> global = secure(Files.newDirectoryStream(root.resolve("global")), root.resolve("global"))) {
+            PosixFileAttributes attributes = attributes(global, Path.of("pg_control"));
+            if (attributes == null || !attributes.isRegularFile()) {
+                throw new IOException("'" + root.resolve(CONTROL_FILE) + "' is missing: is '" + root + "' a PostgreSQL data directory?");
+            }
+            copy(global, Path.of("pg_control"), CONTROL_FILE, attributes);
+        }
+        tar.file("backup_label", 0600, backupLabel.getBytes(java.nio.charset.StandardCharsets.UTF_8), mtime);
+        tar.finish();
+    }
+
+    long files() {
+        return files;
+    }
+
+    private void walk(SecureDirectoryStream<Path> dir, String prefix) throws IOException {
+        Set<String> unlogged = prefix.matches("base/\\d+/") ? unloggedRelations(dir) : Set.of();
+        for (Path entry : dir) {
+            if (Thread.currentThread().isInterrupted()) throw new InterruptedIOException("the copy of '" + root + "' was interrupted");
+            String name = entry.getFileName().toString();
+            String path = prefix + name;
+            if (skipped(name, path, unlogged)) continue;
+            PosixFileAttributes attributes = attributes(dir, entry.getFileName());
+            if (attributes == null) continue; // vanished
+            if (path.equals("pg_wal")) {
+                // Its contents come from the archive; a pg_wal that is a link (initdb -X) is a directory in the backup.
+                tar.directory("pg_wal", 0700, seconds(attributes));
+                tar.directory("pg_wal/archive_status", 0700, seconds(attributes));
+            } else if (attributes.isDirectory()) {
+                directory(dir, entry.getFileName(), path, attributes);
+            } else if (attributes.isRegularFile()) {
+                if (!path.equals(CONTROL_FILE)) copy(dir, entry.getFileName(), path, attributes);
+            } else {
+                log.warn("base backup of '{}': '{}' is not a regular file or directory: left out, as PostgreSQL's own backup does", root, path);
+            }
+        }
+    }
+
+    private void directory(SecureDirectoryStream<Path> parent, Path name, String path, PosixFileAttributes attributes) throws IOException {
+        SecureDirectoryStream<Path> dir;
+        try {
+            dir = parent.newDirectoryStream(name, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            return; // a database dropped during the copy
+        }
+        try (dir) {
+            tar.directory(path, mode(attributes), seconds(attributes));
+            if (!CONTENTS_SKIPPED.contains(path)) walk(dir, path + "/");
+        }
+    }
+
+    private void copy(SecureDirectoryStream<Path> dir, Path name, String path, PosixFileAttributes attributes) throws IOException {
+        SeekableByteChannel channel;
+        try {
+            channel = dir.newByteChannel(name, Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS));
+        } catch (NoSuchFileException e) {
+            return;
+        } catch (java.nio.file.FileSystemException e) {
+            // ELOOP: a link swapped in after the entry was judged a file. Never followed.
+            log.warn("base backup of '{}': '{}' could not be opened as a file ({}): left out", root, path, e.getMessage());
+            return;
+        }
+        try (channel) {
+            long size = channel.size();
+            tar.fileHeader(path, mode(attributes), size, seconds(attributes));
+            long left = size;
+            ByteBuffer view = ByteBuffer.wrap(buffer);
+            while (left > 0) {
+                view.clear().limit((int) Math.min(buffer.length, left));
+                int n = channel.read(view);
+                if (n < 0) break;
+                out.write(buffer, 0, n);
+                left -= n;
+            }
+            // Shrunk while read (a truncated relation): the tar entry keeps its size; replay rewrites these blocks.
+            while (left > 0) {
+                int n = (int) Math.min(buffer.length, left);
+                java.util.Arrays.fill(buffer, 0, n, (byte) 0);
+                out.write(buffer, 0, n);
+                left -= n;
+            }
+            tar.pad(size);
+            files++;
+        }
+    }
+
+    private static boolean skipped(String name, String path, Set<String> unlogged) {
+        if (SKIPPED_FILES.contains(name) || name.startsWith("pg_internal.init") || name.startsWith("pgsql_tmp")) return true;
+        if (unlogged.isEmpty()) return false;
+        Matcher m = RELATION_FILE.matcher(name);
+        return m.matches() && unlogged.contains(m.group(1)) && !"init".equals(m.group(2));
+    }
+
+    /** Relations with an init fork in a database directory: unlogged, their other forks are reset from it at recovery. */
+    private static Set<String> unloggedRelations(SecureDirectoryStream<Path> dir) throws IOException {
+        Set<String> found = new HashSet<>();
+        // A second pass over the directory: only the (few) unlogged relations are kept, not the listing.
+        try (SecureDirectoryStream<Path> again = dir.newDirectoryStream(Path.of("."), LinkOption.NOFOLLOW_LINKS)) {
+            for (Path entry : again) {
+                Matcher m = RELATION_FILE.matcher(entry.getFileName().toString());
+                if (m.matches() && "init".equals(m.group(2))) found.add(m.group(1));
+            }
+        }
+        return found;
+    }
+
+    private static PosixFileAttributes attributes(SecureDirectoryStream<Path> dir, Path name) throws IOException {
+        try {
+            return dir.getFileAttributeView(name, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).readAttributes();
+        } catch (NoSuchFileException e) {
+            return null;
+        }
+    }
+
+    private static int mode(PosixFileAttributes attributes) {
+        int mode = 0;
+        for (PosixFilePermission p : attributes.permissions()) mode |= 1 << (8 - p.ordinal());
+        return mode;
+    }
+
+    private static long seconds(PosixFileAttributes attributes) {
+        return attributes.lastModifiedTime().toMillis() / 1000;
+    }
+
+    private static SecureDirectoryStream<Path> secure(DirectoryStream<Path> stream, Path dir) throws IOException {
+        if (stream instanceof SecureDirectoryStream<Path> secure) return secure;
+        stream.close();
+        throw new IOException("cannot read '" + dir + "' safely: this platform has no directory-relative file access");
+    }
+}

@@ -1,0 +1,66 @@
+package io.pgwarden.pg;
+
+import io.pgwarden.error.ErrorCode;
+import io.pgwarden.error.PgwardenException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.SeekableByteChannel;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Proves that a directory is the data directory of the server a backup talks to: its pg_control holds the server's
+ * system identifier and PG_VERSION its major. A configured path that points at another cluster (a copy, an old
+ * version, a standby's) would otherwise be backed up under this cluster's name.
+ */
+public final class DataDirectoryIdentity {
+    private DataDirectoryIdentity() {
+    }
+
+    public static void check(String cluster, Path dataDirectory, ServerInfo server) {
+        String what = "cluster '" + cluster + "': baseBackup.dataDirectory '" + dataDirectory + "'";
+        if (server.systemIdentifier().isEmpty()) {
+            throw new PgwardenException(ErrorCode.CONFIG, what + ": cannot confirm it belongs to the server, whose system identifier the"
+                    + " role may not read; HINT: GRANT pg_monitor TO the backup role");
+        }
+        long expected = server.systemIdentifier().getAsLong();
+        long found;
+        String version;
+        try {
+            found = systemIdentifier(dataDirectory.resolve("global/pg_control"));
+            version = Files.readString(dataDirectory.resolve("PG_VERSION")).strip();
+        } catch (NoSuchFileException e) {
+            throw new PgwardenException(ErrorCode.CONFIG, what + " is not a PostgreSQL data directory: '" + e.getFile() + "' does not exist", e);
+        } catch (AccessDeniedException e) {
+            throw new PgwardenException(ErrorCode.CONFIG, what + ": the daemon may not read '" + e.getFile() + "'; HINT: run the daemon as the"
+                    + " server's owner, or initdb --allow-group-access (data directory mode 0750) and add the daemon's user to its group", e);
+        } catch (IOException e) {
+            throw new PgwardenException(ErrorCode.CONFIG, what + ": cannot read it: " + e.getMessage(), e);
+        }
+        if (found != expected) {
+            throw new PgwardenException(ErrorCode.CONFIG, what + " belongs to another cluster: its pg_control has system identifier "
+                    + Long.toUnsignedString(found) + ", the server at the connection has " + Long.toUnsignedString(expected)
+                    + "; nothing was backed up");
+        }
+        if (!version.equals(Integer.toString(server.major()))) {
+            throw new PgwardenException(ErrorCode.CONFIG, what + " holds PG_VERSION " + version + ", the server runs " + server.major());
+        }
+    }
+
+    /** pg_control begins with the system identifier, a uint64 in the machine's byte order. */
+    private static long systemIdentifier(Path controlFile) throws IOException {
+        try (SeekableByteChannel c = Files.newByteChannel(controlFile, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.nativeOrder());
+            while (b.hasRemaining() && c.read(b) > 0) {
+                // fill
+            }
+            if (b.hasRemaining()) throw new IOException("'" + controlFile + "' is shorter than a pg_control file");
+            return b.flip().getLong();
+        }
+    }
+}

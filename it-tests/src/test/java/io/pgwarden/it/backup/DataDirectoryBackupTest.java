@@ -1,0 +1,210 @@
+package io.pgwarden.it.backup;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.github.luben.zstd.ZstdInputStream;
+import io.pgwarden.backup.BaseBackupService;
+import io.pgwarden.config.ConfigLoader;
+import io.pgwarden.config.PgwardenConfig;
+import io.pgwarden.it.support.PgCluster;
+import io.pgwarden.it.support.PgwardenFixture;
+import io.pgwarden.it.support.Processes;
+import io.pgwarden.it.support.Psql;
+import io.pgwarden.it.support.TestDirs;
+import io.pgwarden.it.support.Tmpfs;
+import io.pgwarden.repository.BaseBackupManifest;
+import io.pgwarden.repository.ClusterInfoStore;
+import io.pgwarden.repository.WalRepository;
+import io.pgwarden.runner.ProcessToolRunner;
+import io.pgwarden.storage.StorageDriver;
+import io.pgwarden.storage.StorageFactory;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * baseBackup.method: files: the daemon reads a real PostgreSQL 15's data directory itself between pg_backup_start and
+ * pg_backup_stop. The backup restores, through pgwarden's own restore, to exactly the rows before a target time; it
+ * leaves out what PostgreSQL's own backup leaves out, and never follows a link planted in the data directory to a file
+ * the database's owner may not read.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class DataDirectoryBackupTest {
+    static final String SECRET = "TOP-SECRET-of-the-backup-host";
+
+    Path dir;
+    PgCluster source;
+    PgwardenFixture pgwarden;
+    StorageDriver storage;
+    Path secret;
+
+    @BeforeAll
+    void start() throws Exception {
+        dir = TestDirs.create("pgwarden-files-");
+        source = PgCluster.init(dir, "source", 1);
+        pgwarden = PgwardenFixture.start(dir, PgwardenFixture.filesystemRepositoryYaml(dir.resolve("repo")), "", """
+                connection: {host: 127.0.0.1, port: %d, user: postgres}
+                baseBackup: {method: files, dataDirectory: %s}
+                """.formatted(source.port(), source.dataDir()));
+        source.configure("archive_mode = on", "archive_command = '" + pgwarden.archiveCommand() + "'").start();
+        storage = StorageFactory.create(pgwarden.config().repository());
+        secret = dir.resolve("secret.txt");
+        Files.writeString(secret, SECRET);
+        Processes.checked(Processes.run(List.of("chmod", "600", secret.toString()), null), "chmod");
+    }
+
+    @AfterAll
+    void stop() {
+        if (storage != null) storage.close();
+        if (source != null) source.close();
+        if (pgwarden != null) pgwarden.close();
+        TestDirs.delete(dir);
+    }
+
+    @Test
+    @Order(1)
+    void aBackupReadFromTheDataDirectoryRestoresToExactlyTheRowsBeforeTheTarget() throws Exception {
+        source.sql("CREATE TABLE t (batch int)", "INSERT INTO t SELECT 1 FROM generate_series(1, 100)",
+                "CREATE UNLOGGED TABLE u AS SELECT g FROM generate_series(1, 50) g");
+        String dbDir = "base/" + source.query("SELECT oid FROM pg_database WHERE datname = 'postgres'");
+        String unlogged = dbDir + "/" + source.query("SELECT relfilenode FROM pg_class WHERE relname = 'u'");
+        // Planted by the database's owner: links to a file only root may read, a temporary file, a stats temp file.
+        Path data = source.dataDir();
+        Files.createSymbolicLink(data.resolve("leak"), secret);
+        Files.createSymbolicLink(data.resolve(dbDir).resolve("99999"), secret);
+        Files.createDirectories(data.resolve("base/pgsql_tmp"));
+        Files.writeString(data.resolve("base/pgsql_tmp/pgsql_tmp4242.0"), "spill");
+        Files.writeString(data.resolve("pg_stat_tmp/planted.stat"), "stat");
+        Processes.checked(Processes.run(List.of("chown", "-h", "-R", "postgres:postgres", data.toString()), null), "chown");
+
+        var taken = pgwarden.cli("backup", "--kind", "base");
+        assertThat(taken.exitCode()).as(taken.stderr()).isZero();
+        String id = taken.stdout().trim();
+        source.sql("INSERT INTO t SELECT 2 FROM generate_series(1, 100)");
+        Thread.sleep(1100);
+        Instant target = Instant.now();
+        Thread.sleep(1100);
+        source.sql("INSERT INTO t SELECT 3 FROM generate_series(1, 100)");
+        source.awaitArchived(source.query("SELECT pg_walfile_name(pg_switch_wal())"), java.time.Duration.ofMinutes(1));
+
+        BaseBackupManifest manifest = new io.pgwarden.repository.Catalog(storage).baseBackups("main").stream()
+                .filter(b -> b.backupId().equals(id)).findFirst().orElseThrow();
+        assertThat(manifest.toolVersion()).isEqualTo("pgwarden data directory copy");
+        assertThat(manifest.backupManifest()).isNull();
+        assertThat(pgwarden.repositoryKeys("main/base/" + id + "/")).containsExactly("main/base/" + id + "/base.tar.zst",
+                "main/base/" + id + "/manifest.json");
+
+        List<String> names = new ArrayList<>();
+        String label;
+        byte[] tarBytes;
+        try (var object = storage.get(manifest.dataKey()).orElseThrow(); InputStream in = new ZstdInputStream(object.content())) {
+            tarBytes = in.readAllBytes();
+        }
+        assertThat(manifest.rawBytes()).isEqualTo(tarBytes.length);
+        try (TarArchiveInputStream tar = new TarArchiveInputStream(new java.io.ByteArrayInputStream(tarBytes))) {
+            String text = null;
+            for (TarArchiveEntry e; (e = tar.getNextEntry()) != null; ) {
+                names.add(e.getName());
+                if (e.getName().equals("backup_label")) text = new String(tar.readAllBytes(), StandardCharsets.UTF_8);
+            }
+            label = text;
+        }
+        assertThat(names).contains("PG_VERSION", "pg_wal/", "pg_wal/archive_status/", "pg_stat_tmp/", unlogged + "_init")
+                .doesNotContain("postmaster.pid", "postmaster.opts", "leak", dbDir + "/99999", unlogged, "pg_stat_tmp/planted.stat")
+                .noneMatch(n -> n.contains("pgsql_tmp") || (n.startsWith("pg_wal/0")));
+        assertThat(names.subList(names.size() - 2, names.size())).containsExactly("global/pg_control", "backup_label");
+        assertThat(label).contains("LABEL: pgwarden " + id).contains("START WAL LOCATION: " + manifest.startLsn());
+        assertThat(new String(tarBytes, StandardCharsets.ISO_8859_1)).doesNotContain(SECRET);
+
+        Path restored = dir.resolve("restored");
+        int port = TestDirs.freePort();
+        var r = pgwarden.cli("restore", "--target-time", target.toString(), "--target-dir", restored.toString(), "--start", "--port",
+                Integer.toString(port), "--archive-mode", "off");
+        try {
+            assertThat(r.exitCode()).as(r.stdout() + r.stderr()).isZero();
+            assertThat(r.stdout()).contains(id);
+            Psql psql = new Psql("127.0.0.1", port, "unused");
+            assertThat(psql.query("postgres", "SELECT string_agg(batch || ':' || n, ',' ORDER BY batch) FROM"
+                    + " (SELECT batch, count(*) n FROM t GROUP BY batch) s")).isEqualTo("1:100,2:100");
+            // An unlogged table comes back empty, as from any backup.
+            assertThat(psql.query("postgres", "SELECT count(*) FROM u")).isEqualTo("0");
+        } finally {
+            Processes.asPostgres(PgCluster.BIN.resolve("pg_ctl").toString(), "-D", restored.toString(), "-m", "fast", "-w", "stop");
+        }
+        var verified = pgwarden.cli("verify");
+        assertThat(verified.exitCode()).as(verified.stdout() + verified.stderr()).isZero();
+        assertThat(verified.stdout()).contains("ok      base backup " + id);
+    }
+
+    @Test
+    @Order(2)
+    void theDataDirectoryOfAnotherClusterIsRefusedBeforeAnythingIsStored() throws Exception {
+        try (PgCluster other = PgCluster.init(dir, "other", 1)) {
+            PgwardenConfig config = configWith(pgwarden.configFile(), "dataDirectory: " + other.dataDir(), "wrongdir.yml");
+            List<String> before = pgwarden.repositoryKeys("main/base/");
+            String serverId = source.query("SELECT system_identifier FROM pg_control_system()");
+            assertThatThrownBy(() -> service(config, storage).backup("main", new ProcessToolRunner(io.pgwarden.config.RunnerConfig.DEFAULT_BIN_DIR)))
+                    .hasMessageContaining("baseBackup.dataDirectory '" + other.dataDir() + "' belongs to another cluster")
+                    .hasMessageContaining("the server at the connection has " + serverId);
+            assertThat(pgwarden.repositoryKeys("main/base/")).isEqualTo(before);
+            assertThat(pgwarden.repositoryKeys("main/failures/base/")).isNotEmpty();
+        }
+    }
+
+    @Test
+    @Order(3)
+    void aRepositoryThatFillsMidCopyFailsTheBackupAndTheServerEndsItsBackup() throws Exception {
+        source.sql("CREATE TABLE bulk AS SELECT md5(g::text) || md5((g * 7)::text) AS pad FROM generate_series(1, 300000) g");
+        Path small = Tmpfs.mount(dir.resolve("small"), "4m");
+        try {
+            PgwardenConfig config = configWith(pgwarden.configFile(), "path: " + small, "small.yml");
+            try (StorageDriver full = StorageFactory.create(config.repository())) {
+                assertThatThrownBy(() -> service(config, full).backup("main", new ProcessToolRunner(io.pgwarden.config.RunnerConfig.DEFAULT_BIN_DIR)))
+                        .hasMessageContaining("No space left on device");
+                try (var files = Files.walk(small)) {
+                    assertThat(files.map(Path::toString)).noneMatch(f -> f.endsWith("base.tar.zst") || f.contains(".tmp-"));
+                }
+            }
+            // The session holding the backup went with the failure: PostgreSQL ended the backup itself.
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+                    .until(() -> source.serverLog().contains("aborting backup due to backend exiting before pg_backup_stop was called"));
+        } finally {
+            Tmpfs.unmount(small);
+        }
+        // And the next backup works.
+        var again = pgwarden.cli("backup", "--kind", "base");
+        assertThat(again.exitCode()).as(again.stderr()).isZero();
+    }
+
+    private PgwardenConfig configWith(Path file, String replacement, String name) throws Exception {
+        String yaml = Files.readString(file);
+        String changed = replacement.startsWith("dataDirectory: ")
+                ? yaml.replace("dataDirectory: " + source.dataDir(), replacement)
+                : yaml.replace("path: " + dir.resolve("repo"), replacement);
+        assertThat(changed).isNotEqualTo(yaml);
+        Path config = dir.resolve(name);
+        Files.writeString(config, changed);
+        return ConfigLoader.load(config);
+    }
+
+    private static BaseBackupService service(PgwardenConfig config, StorageDriver storage) {
+        return new BaseBackupService(config, storage, new WalRepository(storage, config.repository()), new ClusterInfoStore(storage),
+                Clock.systemUTC());
+    }
+}

@@ -61,15 +61,7 @@ final class ToolOutputUpload {
         // Why first: never write an object in clear into an encrypted repository, or under a key it does not know.
         wal.ensureMarkerChecked();
         BlockingPipe pipe = new BlockingPipe();
-        // Why close when the put ends: a put that fails (S3 gone, disk full) stops reading, and the tool's output would
-        // block on the full pipe forever, the run staying "running"; closed, the next write fails and the tool is stopped.
-        CompletableFuture<Void> upload = CompletableFuture.runAsync(() -> {
-            try {
-                storage.put(key, pipe, encoding.metadata());
-            } finally {
-                pipe.close();
-            }
-        }, UPLOADS);
+        CompletableFuture<Void> upload = uploadFrom(pipe, key);
         HashingInputStream[] raw = new HashingInputStream[1];
         long[] stored = new long[1];
         ToolResult result;
@@ -91,11 +83,7 @@ final class ToolOutputUpload {
             throw new PgwardenException(ErrorCode.TOOL, what + " failed: " + result.failureSummary(invocation.tool()));
         }
         pipe.finish(null);
-        try {
-            upload.join();
-        } catch (CompletionException e) {
-            throw e.getCause() instanceof RuntimeException r ? r : e;
-        }
+        completed(upload);
         if (raw[0] == null) throw new PgwardenException(ErrorCode.TOOL, what + ": " + invocation.tool() + " produced no output");
         return new Uploaded(raw[0].count(), stored[0], raw[0].sha256Hex(), encoding.sealing().orElse(null));
     }
@@ -112,13 +100,7 @@ final class ToolOutputUpload {
     Uploaded produced(String key, int workers, Producer producer, String what) {
         wal.ensureMarkerChecked();
         BlockingPipe pipe = new BlockingPipe();
-        CompletableFuture<Void> upload = CompletableFuture.runAsync(() -> {
-            try {
-                storage.put(key, pipe, encoding.metadata());
-            } finally {
-                pipe.close();
-            }
-        }, UPLOADS);
+        CompletableFuture<Void> upload = uploadFrom(pipe, key);
         long[] stored = new long[1];
         io.pgwarden.repository.codec.HashingOutputStream raw;
         try {
@@ -132,11 +114,7 @@ final class ToolOutputUpload {
             throw uploadFailureOr(upload, failure);
         }
         pipe.finish(null);
-        try {
-            upload.join();
-        } catch (CompletionException e) {
-            throw e.getCause() instanceof RuntimeException r ? r : e;
-        }
+        completed(upload);
         return new Uploaded(raw.count(), stored[0], raw.sha256Hex(), encoding.sealing().orElse(null));
     }
 
@@ -167,6 +145,28 @@ final class ToolOutputUpload {
                     "cannot read '" + file + "' to store it as '" + key + "': " + e.getCause().getMessage(), e.getCause());
         }
         return new Uploaded(raw[0].count(), stored[0], raw[0].sha256Hex(), encoding.sealing().orElse(null));
+    }
+
+    /** The put that reads {@code pipe} into {@code key}, beside the writer. */
+    private CompletableFuture<Void> uploadFrom(BlockingPipe pipe, String key) {
+        // Why close when the put ends: a put that fails (S3 gone, disk full) stops reading, and the writer would block
+        // on the full pipe forever, the run staying "running"; closed, the next write fails and the run is stopped.
+        return CompletableFuture.runAsync(() -> {
+            try {
+                storage.put(key, pipe, encoding.metadata());
+            } finally {
+                pipe.close();
+            }
+        }, UPLOADS);
+    }
+
+    /** Waits for the put after the pipe was finished; its failure is the run's. */
+    private static void completed(CompletableFuture<Void> upload) {
+        try {
+            upload.join();
+        } catch (CompletionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : e;
+        }
     }
 
     /**

@@ -18,8 +18,9 @@ import org.junit.jupiter.api.Test;
 /**
  * Not a test: full base backups side by side with pgBackRest, in one run, of one pgbench database (scale
  * -Dbench.scale, default 100) into one S3Proxy (HTTPS, in memory): pgwarden through the process runner and, a second
- * daemon, through Docker sidecars with runner.streamDir (each triggered through the admin API, timed by the daemon's
- * own start and finish), `pgbackrest backup --type=full` with
+ * daemon, through Docker sidecars with runner.streamDir, and a third reading the data directory itself
+ * (baseBackup.method: files), each triggered through the admin API, timed by the daemon's own start and finish (its
+ * backup includes waiting for its WAL in the repository); `pgbackrest backup --type=full` with
  * process-max 1 and 2 (zstd level 1 as pgwarden; archive-check=n, since the cluster archives to pgwarden), and the
  * shell pipeline pg_basebackup | zstd -1 | curl (the baseline). Each is run twice, alternately, the better kept.
  * Run: cd it-tests && ../mvnw -B verify -Pbench -Dtest=BaseBackupSideBySideBenchmark -Dsurefire.failIfNoSpecifiedTests=false
@@ -35,6 +36,7 @@ class BaseBackupSideBySideBenchmark {
         Path dir = TestDirs.create("pgwarden-bbsbs-");
         Process daemon = null;
         Process dockerDaemon = null;
+        Process filesDaemon = null;
         try (PgCluster pg = PgCluster.init(dir, "pg", 16); S3Server s3 = new S3Server()) {
             Certificates.Ca ca = s3.startBehindPrivateCa(dir, "bench-ca");
             s3.createBucketInStore("bench");
@@ -53,14 +55,24 @@ class BaseBackupSideBySideBenchmark {
                     connection: {host: 127.0.0.1, port: %d, user: postgres}
                     runner: {type: docker, image: "local/postgres:{major}", network: host, pull: never, streamDir: %s}
                     """.formatted(pg.port(), dockerDir.resolve("stream")));
+            // A third, reading the data directory itself (baseBackup.method: files).
+            Path filesDir = Files.createDirectories(dir.resolve("files"));
+            int filesPort = TestDirs.freePort();
+            Path filesConfig = PgwardenFixture.writeConfig(filesDir, "127.0.0.1:" + filesPort, s3.repositoryYaml("bench", "pgwarden-files",
+                    ca.certificate()), "instance: bbsbs-files", """
+                    connection: {host: 127.0.0.1, port: %d, user: postgres}
+                    baseBackup: {method: files, dataDirectory: %s}
+                    """.formatted(pg.port(), pg.dataDir()));
             pg.configure("archive_mode = on", "archive_command = '" + PgwardenFixture.archiveCommandWithHeaderFile(dir, port) + " && "
-                            + PgwardenFixture.archiveCommandWithHeaderFile(dockerDir, dockerPort) + "'", "max_wal_size = '4GB'").start();
+                            + PgwardenFixture.archiveCommandWithHeaderFile(dockerDir, dockerPort) + " && "
+                            + PgwardenFixture.archiveCommandWithHeaderFile(filesDir, filesPort) + "'", "max_wal_size = '4GB'").start();
             Processes.checked(Processes.asPostgres(PgCluster.BIN.resolve("pgbench").toString(), "-h", "127.0.0.1", "-p",
                     Integer.toString(pg.port()), "-U", "postgres", "-i", "-s", Integer.toString(SCALE), "-q", "postgres"), "pgbench -i");
             long dbBytes = Long.parseLong(pg.query("SELECT pg_database_size('postgres')"));
             pg.query("CHECKPOINT");
             daemon = Launcher.startDaemon(config, dir.resolve("daemon.log"), port);
             dockerDaemon = Launcher.startDaemon(dockerConfig, dockerDir.resolve("daemon.log"), dockerPort);
+            filesDaemon = Launcher.startDaemon(filesConfig, filesDir.resolve("daemon.log"), filesPort);
             pg.awaitArchived(pg.query("SELECT pg_walfile_name(pg_switch_wal())"), Duration.ofMinutes(10));
 
             PgBackRest one = new PgBackRest(dir, "br-p1", s3, "bench", "/pgbackrest-p1", pg, "archive-check=n", "process-max=1");
@@ -77,14 +89,15 @@ class BaseBackupSideBySideBenchmark {
             BackupBenchmark.shell(bb + " > /dev/null"); // warm-up: the page cache holds the data for every run alike
 
             HttpClient http = HttpClient.newHttpClient();
-            double[] best = {Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE};
+            double[] best = {Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE};
             double[] cpu = best.clone();
             List<java.util.concurrent.Callable<Double>> runs = List.of(
                     () -> BackupBenchmark.shell(pipeline) / 1e9,
                     () -> BackupBenchmark.runThroughDaemon(http, port, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9,
                     () -> timed(() -> one.run("backup", "--type=full")),
                     () -> timed(() -> two.run("backup", "--type=full")),
-                    () -> BackupBenchmark.runThroughDaemon(http, dockerPort, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9);
+                    () -> BackupBenchmark.runThroughDaemon(http, dockerPort, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9,
+                    () -> BackupBenchmark.runThroughDaemon(http, filesPort, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9);
             for (int round = 0; round < 2; round++) {
                 for (int i = 0; i < runs.size(); i++) {
                     long busy = MachineCpu.busyMillis();
@@ -94,6 +107,7 @@ class BaseBackupSideBySideBenchmark {
             }
             WalPushBenchmark.nativeMemorySummary(daemon.pid(), "base-backup-process");
             WalPushBenchmark.nativeMemorySummary(dockerDaemon.pid(), "base-backup-sidecar");
+            WalPushBenchmark.nativeMemorySummary(filesDaemon.pid(), "base-backup-files");
             double mb = dbBytes / 1e6;
             String text = """
                     Full base backups side by side: pgbench scale %d, database %.0f MB, S3Proxy over HTTPS (in memory) on
@@ -102,25 +116,27 @@ class BaseBackupSideBySideBenchmark {
                       pg_basebackup | zstd -1 | curl -T - (baseline)      %7.1f MB/s  cpu %5.1f s
                       pgwarden (process runner)                           %7.1f MB/s  cpu %5.1f s   %.2fx the pipeline
                       pgwarden (Docker sidecar, output through a pipe)    %7.1f MB/s  cpu %5.1f s   %.2fx the pipeline, %.2fx pgBackRest process-max 2
-                      pgBackRest backup --type=full, process-max 1        %7.1f MB/s  cpu %5.1f s   pgwarden / it %.2fx
-                      pgBackRest backup --type=full, process-max 2        %7.1f MB/s  cpu %5.1f s   pgwarden / it %.2fx
-                      daemon peak RSS (VmHWM) %d MB (process runner), %d MB (Docker sidecars)
+                      pgwarden (method files, the daemon reads PGDATA)    %7.1f MB/s  cpu %5.1f s   %.2fx the pipeline, %.2fx pgBackRest process-max 2
+                      pgBackRest backup --type=full, process-max 1        %7.1f MB/s  cpu %5.1f s   pgwarden / it %.2fx (process runner), %.2fx (files)
+                      pgBackRest backup --type=full, process-max 2        %7.1f MB/s  cpu %5.1f s   pgwarden / it %.2fx (process runner), %.2fx (files)
+                      daemon peak RSS (VmHWM) %d MB (process runner), %d MB (Docker sidecars), %d MB (method files)
                     """.formatted(SCALE, mb, PgBackRest.version(), mb / best[0], cpu[0], mb / best[1], cpu[1], best[0] / best[1],
-                    mb / best[4], cpu[4], best[0] / best[4], best[3] / best[4], mb / best[2], cpu[2],
-                    best[2] / best[1], mb / best[3], cpu[3], best[3] / best[1], WalPushBenchmark.peakRssKb(daemon.pid()) / 1024,
-                    WalPushBenchmark.peakRssKb(dockerDaemon.pid()) / 1024);
+                    mb / best[4], cpu[4], best[0] / best[4], best[3] / best[4], mb / best[5], cpu[5], best[0] / best[5], best[3] / best[5],
+                    mb / best[2], cpu[2], best[2] / best[1], best[2] / best[5], mb / best[3], cpu[3], best[3] / best[1], best[3] / best[5],
+                    WalPushBenchmark.peakRssKb(daemon.pid()) / 1024, WalPushBenchmark.peakRssKb(dockerDaemon.pid()) / 1024,
+                    WalPushBenchmark.peakRssKb(filesDaemon.pid()) / 1024);
             System.out.print(text);
             Files.createDirectories(Path.of("target/bench"));
             Files.writeString(Path.of("target/bench/base-backup-side-by-side.txt"), text);
         } finally {
-            for (Process p : new Process[] {daemon, dockerDaemon}) {
+            for (Process p : new Process[] {daemon, dockerDaemon, filesDaemon}) {
                 if (p != null) {
                     p.destroy();
                     p.waitFor();
                 }
             }
             // Kept for a look after the run (what the daemons logged, with PGWARDEN_JAVA_OPTS' diagnostics if asked for).
-            for (String[] log : new String[][] {{"daemon.log", "process"}, {"docker/daemon.log", "docker"}}) {
+            for (String[] log : new String[][] {{"daemon.log", "process"}, {"docker/daemon.log", "docker"}, {"files/daemon.log", "files"}}) {
                 if (Files.exists(dir.resolve(log[0]))) Files.copy(dir.resolve(log[0]), Path.of("target/bench/base-backup-daemon-" + log[1] + ".log"),
                         java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }

@@ -294,17 +294,26 @@ public final class BaseBackupService {
         BackupSession.Stopped[] stopped = new BackupSession.Stopped[1];
         ToolOutputUpload.Uploaded uploaded;
         try (BackupSession session = BackupSession.start(cluster, connection, server.major(), "pgwarden " + id,
-                settings.checkpoint() == BaseBackupConfig.Checkpoint.FAST, settings.timeout())) {
-            uploaded = new ToolOutputUpload(storage, wal).produced(dataKey, 2, raw -> {
-                DataDirectoryTar tar = new DataDirectoryTar(dataDirectory, raw);
-                tar.writeFiles();
-                stopped[0] = session.stop();
-                if (stopped[0].tablespaceMap() != null && !stopped[0].tablespaceMap().isBlank()) {
-                    throw new PgwardenException(ErrorCode.TOOL, what + ": the server reports tablespaces; not supported yet");
+                settings.checkpoint() == BaseBackupConfig.Checkpoint.FAST, settings.timeout());
+             CopyDeadline deadline = CopyDeadline.after(settings.timeout(), session)) {
+            try {
+                uploaded = new ToolOutputUpload(storage, wal).produced(dataKey, 2, raw -> {
+                    DataDirectoryTar tar = new DataDirectoryTar(dataDirectory, raw);
+                    tar.writeFiles();
+                    stopped[0] = session.stop();
+                    if (stopped[0].tablespaceMap() != null && !stopped[0].tablespaceMap().isBlank()) {
+                        throw new PgwardenException(ErrorCode.TOOL, what + ": the server reports tablespaces; not supported yet");
+                    }
+                    tar.finish(stopped[0].labelFile(), clock.instant().getEpochSecond());
+                    log.info("{}: {} files read", what, tar.files());
+                }, what);
+            } catch (RuntimeException e) {
+                if (deadline.passed()) {
+                    throw new PgwardenException(ErrorCode.TOOL, what + " did not finish within baseBackup.timeout ("
+                            + settings.timeout().toSeconds() + "s): stopped, and the server's backup ended; nothing was stored", e);
                 }
-                tar.finish(stopped[0].labelFile(), clock.instant().getEpochSecond());
-                log.info("{}: {} files read", what, tar.files());
-            }, what);
+                throw e;
+            }
         }
         return new Streamed(BackupLabel.parse(stopped[0].labelFile(), "backup_label of base backup " + id), null, uploaded.rawBytes(),
                 uploaded.storedBytes(), uploaded.sha256(), uploaded.encryption());

@@ -192,6 +192,39 @@ class DataDirectoryBackupTest {
         assertThat(again.exitCode()).as(again.stderr()).isZero();
     }
 
+    @Test
+    @Order(4)
+    void aCopyPastItsTimeoutIsStoppedAndTheServersBackupEnded() throws Exception {
+        // A real file, large and sparse: reading it takes far longer than the timeout (a runaway file in the data directory).
+        Path sparse = source.dataDir().resolve("pgwarden-sparse");
+        Processes.checked(Processes.run(List.of("truncate", "-s", "64G", sparse.toString()), null), "truncate");
+        String aborted = "aborting backup due to backend exiting before pg_backup_stop was called";
+        int abortsBefore = count(source.serverLog(), aborted);
+        try {
+            String yaml = Files.readString(pgwarden.configFile());
+            Path file = dir.resolve("timeout.yml");
+            Files.writeString(file, yaml.replace("dataDirectory: " + source.dataDir() + "}", "dataDirectory: " + source.dataDir() + ", timeout: 3s}"));
+            PgwardenConfig config = ConfigLoader.load(file);
+            assertThat(config.cluster("main").baseBackup().timeout()).isEqualTo(java.time.Duration.ofSeconds(3));
+            List<String> before = pgwarden.repositoryKeys("main/base/");
+            long start = System.nanoTime();
+            assertThatThrownBy(() -> service(config, storage).backup("main", new ProcessToolRunner(io.pgwarden.config.RunnerConfig.DEFAULT_BIN_DIR)))
+                    .hasMessageContaining("did not finish within baseBackup.timeout (3s)");
+            assertThat(java.time.Duration.ofNanos(System.nanoTime() - start)).isLessThan(java.time.Duration.ofSeconds(30));
+            assertThat(pgwarden.repositoryKeys("main/base/")).isEqualTo(before);
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+                    .until(() -> count(source.serverLog(), aborted) > abortsBefore);
+        } finally {
+            Files.deleteIfExists(sparse);
+        }
+        var again = pgwarden.cli("backup", "--kind", "base");
+        assertThat(again.exitCode()).as(again.stderr()).isZero();
+    }
+
+    private static int count(String text, String what) {
+        return text.split(java.util.regex.Pattern.quote(what), -1).length - 1;
+    }
+
     private PgwardenConfig configWith(Path file, String replacement, String name) throws Exception {
         String yaml = Files.readString(file);
         String changed = replacement.startsWith("dataDirectory: ")

@@ -221,6 +221,54 @@ class DataDirectoryBackupTest {
         assertThat(again.exitCode()).as(again.stderr()).isZero();
     }
 
+    @Test
+    @Order(5)
+    void killedMidCopyTheDaemonLeavesNoBackupAndTheServerEndsItsBackup() throws Exception {
+        Path sparse = source.dataDir().resolve("pgwarden-sparse");
+        Processes.checked(Processes.run(List.of("truncate", "-s", "64G", sparse.toString()), null), "truncate");
+        String aborted = "aborting backup due to backend exiting before pg_backup_stop was called";
+        Path killDir = Files.createDirectories(dir.resolve("kill"));
+        int port = TestDirs.freePort();
+        Path config = PgwardenFixture.writeConfig(killDir, "127.0.0.1:" + port, PgwardenFixture.filesystemRepositoryYaml(killDir.resolve("repo")),
+                "instance: files-kill", """
+                connection: {host: 127.0.0.1, port: %d, user: postgres}
+                baseBackup: {method: files, dataDirectory: %s}
+                """.formatted(source.port(), source.dataDir()));
+        Process daemon = io.pgwarden.it.support.Launcher.startDaemon(config, killDir.resolve("daemon.log"), port);
+        try {
+            int abortsBefore = count(source.serverLog(), aborted);
+            String id = new com.fasterxml.jackson.databind.ObjectMapper().readTree(admin(port, "POST", "/v1/clusters/main/backups?kind=base", 202))
+                    .get("id").asText();
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
+                    .until(() -> source.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgwarden' AND state = 'idle'").equals("1"));
+            Thread.sleep(2000); // into the 64 GiB file
+            daemon.destroyForcibly().waitFor(); // SIGKILL
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+                    .until(() -> count(source.serverLog(), aborted) > abortsBefore);
+            daemon = io.pgwarden.it.support.Launcher.startDaemon(config, killDir.resolve("daemon.log"), port);
+            // A daemon of its own (no shared run book) forgets runs at restart, and says so; the repository shows no backup.
+            assertThat(admin(port, "GET", "/v1/clusters/main/runs/" + id, 404)).contains("runs are kept in memory until the daemon restarts");
+            var list = io.pgwarden.it.support.Launcher.run("list", "--config", config.toString(), "--cluster", "main");
+            assertThat(list.exitCode()).as(list.stderr()).isZero();
+            assertThat(list.stdout()).doesNotContain(id);
+            // Only the cut upload's temp file is left, for garbage collection past repository.garbageGrace (KillNineTest).
+            try (var files = Files.walk(killDir.resolve("repo"))) {
+                assertThat(files.filter(Files::isRegularFile).map(f -> f.getFileName().toString())).allMatch(f -> f.startsWith(".base.tar.zst.tmp-"));
+            }
+        } finally {
+            daemon.destroyForcibly().waitFor();
+            Files.deleteIfExists(sparse);
+        }
+    }
+
+    private static String admin(int port, String method, String path, int status) throws Exception {
+        var r = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + path))
+                .header("Authorization", "Bearer " + PgwardenFixture.ADMIN_TOKEN).method(method, java.net.http.HttpRequest.BodyPublishers.noBody())
+                .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(status);
+        return r.body();
+    }
+
     private static int count(String text, String what) {
         return text.split(java.util.regex.Pattern.quote(what), -1).length - 1;
     }

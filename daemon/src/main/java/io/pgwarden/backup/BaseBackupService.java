@@ -131,7 +131,12 @@ public final class BaseBackupService {
      * @param capture what the tar's backup_manifest member was: its copy on disk and its end (empty if there was none)
      */
     private record Streamed(BackupLabel label, BackupManifestCapture capture, long rawBytes, long storedBytes, String sha256,
-                            io.pgwarden.repository.Sealed encryption) {
+                            io.pgwarden.repository.Sealed encryption, java.util.OptionalLong stopLsn) {
+        Streamed(BackupLabel label, BackupManifestCapture capture, long rawBytes, long storedBytes, String sha256,
+                 io.pgwarden.repository.Sealed encryption) {
+            this(label, capture, rawBytes, storedBytes, sha256, encryption, java.util.OptionalLong.empty());
+        }
+
         Optional<String> manifestEnd() {
             return capture == null ? Optional.empty() : capture.manifestEnd();
         }
@@ -155,12 +160,16 @@ public final class BaseBackupService {
     }
 
     /**
-     * A standby writes no backup history file and archives nothing itself: the stop point is the end of the last WAL
-     * range in the backup manifest (the standby's replay position when the backup stopped), and that WAL reaches the
-     * repository through the primary's archive_command.
+     * A standby writes no backup history file and archives nothing itself: the stop point is what pg_backup_stop
+     * returned (method files) or the end of the last WAL range in the backup manifest (the standby's replay position
+     * when the backup stopped), and that WAL reaches the repository through the primary's archive_command.
      */
     private static StopPoint standbyStop(String cluster, String id, Streamed streamed) {
         String what = "cluster '" + cluster + "': base backup " + id + " from a standby";
+        if (streamed.stopLsn().isPresent()) {
+            log.info("{}: stops at {} (pg_backup_stop); waiting for the primary to archive it", what, Lsn.format(streamed.stopLsn().getAsLong()));
+            return new StopPoint(streamed.label().startTimeline(), streamed.stopLsn().getAsLong(), null);
+        }
         String manifest = streamed.manifestEnd().orElseThrow(() -> new PgwardenException(ErrorCode.TOOL,
                 what + ": the tar from pg_basebackup has no backup_manifest to read the stop point from"));
         ManifestWalRange range = ManifestWalRange.last(manifest).orElseThrow(() -> new PgwardenException(ErrorCode.TOOL,
@@ -316,7 +325,7 @@ public final class BaseBackupService {
             }
         }
         return new Streamed(BackupLabel.parse(stopped[0].labelFile(), "backup_label of base backup " + id), null, uploaded.rawBytes(),
-                uploaded.storedBytes(), uploaded.sha256(), uploaded.encryption());
+                uploaded.storedBytes(), uploaded.sha256(), uploaded.encryption(), java.util.OptionalLong.of(stopped[0].stopLsn()));
     }
 
     /** The captured copy of pg_basebackup's backup_manifest, stored encoded beside the tar; null if the tar had none. */

@@ -54,15 +54,14 @@ final class DataDirectoryTar {
         this.tar = new TarWriter(out, (Integer) Files.getAttribute(root, "unix:uid"), (Integer) Files.getAttribute(root, "unix:gid"));
     }
 
-    /** Everything but global/pg_control and backup_label; the caller stops the backup, then adds the label and {@link #finish}es. */
+    /**
+     * Every file, global/pg_control last (before the backup stops, as the server's own backup sends it: on a standby
+     * its minimum recovery point must not be older than the files); then the caller stops the backup and {@link #finish}es.
+     */
     void writeFiles() throws IOException {
         try (SecureDirectoryStream<Path> top = secure(Files.newDirectoryStream(root), root)) {
             walk(top, "");
         }
-    }
-
-    /** global/pg_control, then the backup_label from pg_backup_stop, then the end of the archive. */
-    void finish(String backupLabel, long mtime) throws IOException {
         try (SecureDirectoryStream<Path> global = secure(Files.newDirectoryStream(root.resolve("global")), root.resolve("global"))) {
             PosixFileAttributes attributes = attributes(global, Path.of("pg_control"));
             if (attributes == null || !attributes.isRegularFile()) {
@@ -70,6 +69,10 @@ final class DataDirectoryTar {
             }
             copy(global, Path.of("pg_control"), CONTROL_FILE, attributes);
         }
+    }
+
+    /** The backup_label from pg_backup_stop, then the end of the archive. */
+    void finish(String backupLabel, long mtime) throws IOException {
         tar.file("backup_label", 0600, backupLabel.getBytes(java.nio.charset.StandardCharsets.UTF_8), mtime);
         tar.finish();
     }

@@ -26,7 +26,10 @@ public final class BackupSession implements AutoCloseable {
         this.major = major;
     }
 
-    /** What pg_backup_stop returns: the stop point and the backup_label (and tablespace_map) to put beside the files. */
+    /**
+     * What pg_backup_stop returns: the stop point (on a standby its minimum recovery point: the WAL replayed while the
+     * files were read) and the backup_label (and tablespace_map) to put beside the files.
+     */
     public record Stopped(long stopLsn, String labelFile, String tablespaceMap) {
     }
 
@@ -39,7 +42,6 @@ public final class BackupSession implements AutoCloseable {
         try {
             c = ServerProbe.connect(config, timeout);
             BackupSession session = new BackupSession(cluster, c, major);
-            session.refuseStandby();
             try (PreparedStatement s = c.prepareStatement(major >= 15 ? "SELECT pg_backup_start(?, ?)" : "SELECT pg_start_backup(?, ?, false)")) {
                 s.setString(1, label);
                 s.setBoolean(2, fast);
@@ -74,17 +76,6 @@ public final class BackupSession implements AutoCloseable {
     @Override
     public void close() {
         closeQuietly(connection);
-    }
-
-    /** A standby's copy needs its stop point from its own replay; not done here: pg_basebackup serves standbys. */
-    private void refuseStandby() throws SQLException {
-        try (Statement s = connection.createStatement(); ResultSet rs = s.executeQuery("SELECT pg_is_in_recovery()")) {
-            rs.next();
-            if (rs.getBoolean(1)) {
-                throw new PgwardenException(ErrorCode.CONFIG, "cluster '" + cluster + "': the server is a standby; baseBackup.method: files"
-                        + " backs up a primary only; HINT: use method: pg_basebackup to back up from a standby");
-            }
-        }
     }
 
     private static PgwardenException failed(String what, ConnectionConfig config, SQLException e) {

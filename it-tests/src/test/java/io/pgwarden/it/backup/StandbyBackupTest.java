@@ -5,12 +5,22 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pgwarden.backup.BaseBackupService;
+import io.pgwarden.config.ConfigLoader;
+import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.it.support.Launcher;
 import io.pgwarden.it.support.PgCluster;
 import io.pgwarden.it.support.PgwardenFixture;
 import io.pgwarden.it.support.Processes;
 import io.pgwarden.it.support.TestDirs;
+import io.pgwarden.repository.BaseBackupManifest;
+import io.pgwarden.repository.ClusterInfoStore;
+import io.pgwarden.repository.WalRepository;
+import io.pgwarden.runner.ProcessToolRunner;
+import io.pgwarden.storage.StorageDriver;
+import io.pgwarden.storage.StorageFactory;
 import java.nio.file.Files;
+import java.time.Clock;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -28,6 +38,7 @@ import org.junit.jupiter.api.TestInstance;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class StandbyBackupTest {
+    static final String BATCHES = "SELECT string_agg(batch || ':' || n, ',' ORDER BY batch) FROM (SELECT batch, count(*) n FROM t GROUP BY batch) s";
     Path dir;
     PgCluster primary;
     PgCluster standby;
@@ -94,26 +105,62 @@ class StandbyBackupTest {
         assertThat(Long.parseUnsignedLong(manifest.get("systemIdentifier").asText()))
                 .isEqualTo(Long.parseUnsignedLong(primary.query("SELECT system_identifier FROM pg_control_system()")));
 
-        insertBatch(primary, 2);
+        restoresToExactlyTheRowsBeforeATarget(pgwarden.configFile(), id, 2, "restored");
+    }
+
+    /**
+     * baseBackup.method: files on the standby: the daemon reads the standby's data directory; the stop point is what
+     * pg_backup_stop returns there (its minimum recovery point), the WAL comes from the primary's archive.
+     */
+    @Test
+    void aBackupReadFromTheStandbysDataDirectoryRestoresToALaterTime() throws Exception {
+        Path file = dir.resolve("files.yml");
+        String yaml = Files.readString(pgwarden.configFile());
+        Files.writeString(file, yaml.replace("baseBackup: {walWait: 2m}", "baseBackup: {walWait: 2m, method: files, dataDirectory: " + standby.dataDir() + "}"));
+        PgwardenConfig config = ConfigLoader.load(file);
+        assertThat(config.cluster("main").baseBackup().method()).isEqualTo(io.pgwarden.config.BaseBackupConfig.Method.FILES);
+        long replayedBefore = io.pgwarden.pg.Lsn.parse(standby.query("SELECT pg_last_wal_replay_lsn()"));
+        BaseBackupManifest manifest;
+        try (StorageDriver storage = StorageFactory.create(config.repository())) {
+            CompletableFuture<BaseBackupManifest> backup = CompletableFuture.supplyAsync(() -> new BaseBackupService(config, storage,
+                    new WalRepository(storage, config.repository()), new ClusterInfoStore(storage), Clock.systemUTC())
+                    .backup("main", new ProcessToolRunner(io.pgwarden.config.RunnerConfig.DEFAULT_BIN_DIR)));
+            while (!backup.isDone()) {
+                Thread.sleep(500);
+                primary.query("SELECT pg_switch_wal() FROM (SELECT pg_logical_emit_message(false, 'pgwarden-it', 'tick')) m");
+            }
+            manifest = backup.join();
+        }
+        assertThat(manifest.toolVersion()).isEqualTo("pgwarden data directory copy");
+        assertThat(manifest.backupHistoryFile()).as("a standby writes no backup history file").isNull();
+        long stop = io.pgwarden.pg.Lsn.parse(manifest.stopLsn());
+        assertThat(stop).isGreaterThanOrEqualTo(replayedBefore)
+                .isLessThanOrEqualTo(io.pgwarden.pg.Lsn.parse(standby.query("SELECT pg_last_wal_replay_lsn()")));
+        restoresToExactlyTheRowsBeforeATarget(file, manifest.backupId(), 12, "restored-files");
+    }
+
+    /** Rows go in on the primary before and after a target; a restore to it has exactly those before. */
+    private void restoresToExactlyTheRowsBeforeATarget(Path configFile, String id, int batch, String name) throws Exception {
+        insertBatch(primary, batch);
+        String expected = primary.query(BATCHES);
         Thread.sleep(1100);
         Instant target = Instant.parse(primary.query("SELECT to_json(clock_timestamp())#>>'{}'"));
         Thread.sleep(1100);
-        insertBatch(primary, 3);
+        insertBatch(primary, batch + 1);
         primary.awaitArchived(primary.query("SELECT pg_walfile_name(pg_switch_wal())"), Duration.ofMinutes(1));
 
-        Path restored = dir.resolve("restored");
-        var r = Launcher.run("restore", "--config", pgwarden.configFile().toString(), "--cluster", "main", "--target-time", target.toString(),
+        Path restored = dir.resolve(name);
+        var r = Launcher.run("restore", "--config", configFile.toString(), "--cluster", "main", "--target-time", target.toString(),
                 "--target-dir", restored.toString());
         assertThat(r.exitCode()).as(r.stderr()).isZero();
         assertThat(r.stdout()).contains("base backup:   " + id);
         Processes.checked(Processes.run(List.of("chown", "-R", "postgres:postgres", restored.toString()), null), "chown");
-        Files.list(dir).filter(p -> p.getFileName().toString().startsWith("restored.")).forEach(p ->
+        Files.list(dir).filter(p -> p.getFileName().toString().startsWith(name + ".")).forEach(p ->
                 Processes.run(List.of("chown", "postgres", p.toString()), null));
-        try (PgCluster copy = PgCluster.existing(dir, restored, "restored")) {
+        try (PgCluster copy = PgCluster.existing(dir, restored, name)) {
             copy.configure("archive_mode = off", "hot_standby = on").start();
             await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(300)).until(() -> copy.query("SELECT pg_is_in_recovery()").equals("f"));
-            assertThat(copy.query("SELECT string_agg(batch || ':' || n, ',' ORDER BY batch) FROM (SELECT batch, count(*) n FROM t GROUP BY batch) s"))
-                    .isEqualTo("1:100,2:100");
+            assertThat(copy.query(BATCHES)).isEqualTo(expected).contains("," + batch + ":100").doesNotContain("," + (batch + 1) + ":");
         }
     }
 

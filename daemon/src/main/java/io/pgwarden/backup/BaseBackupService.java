@@ -179,7 +179,6 @@ public final class BaseBackupService {
         return new StopPoint(range.timeline(), range.endLsn(), null);
     }
 
-    /** Runs pg_basebackup; its tar goes to the repository as it is produced, and the upload completes only on exit 0. */
     /**
      * The backup an incremental one builds on: the cluster's newest, if the server can take an incremental backup at
      * all and that backup kept its backup_manifest. Refused loudly otherwise, before anything is uploaded.
@@ -255,6 +254,7 @@ public final class BaseBackupService {
         }
     }
 
+    /** Runs pg_basebackup; its tar goes to the repository as it is produced, and the upload completes only on exit 0. */
     private Streamed stream(ClusterConfig clusterConfig, ToolRunner runner, ServerInfo server, ConnectionConfig connection, String id,
                             String dataKey, java.nio.file.Path parentManifest) {
         String cluster = clusterConfig.name();

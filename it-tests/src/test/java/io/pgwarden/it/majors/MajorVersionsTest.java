@@ -147,6 +147,59 @@ class MajorVersionsTest {
                 .noneMatch(k -> k.startsWith("oldtools/base/") || k.startsWith("oldtools/dump/"));
     }
 
+    /**
+     * baseBackup.method: files on 13 (pg_start_backup / pg_stop_backup) and 17 (pg_backup_start / pg_backup_stop): the
+     * daemon reads the server's data directory on its volume; restored by pgwarden into a container of that major, it
+     * holds exactly the rows before the target.
+     */
+    @ParameterizedTest(name = "PostgreSQL {0}")
+    @ValueSource(ints = {13, 17})
+    void aBackupReadFromTheDataDirectoryRestoresToATime(int major) throws Exception {
+        PgContainer pg = servers.get(major);
+        String cluster = "pg" + major;
+        Path file = dir.resolve("files-" + major + ".yml");
+        Files.writeString(file, withFilesMethod(Files.readString(configFile), cluster, pg.dataDirectoryOnHost()));
+        io.pgwarden.config.PgwardenConfig config = io.pgwarden.config.ConfigLoader.load(file);
+        query(pg, "CREATE TABLE f (batch int, n int)");
+        query(pg, "INSERT INTO f SELECT 1, g FROM generate_series(1, 100) g");
+        io.pgwarden.repository.BaseBackupManifest manifest;
+        try (var storage = io.pgwarden.storage.StorageFactory.create(config.repository());
+             var runner = new io.pgwarden.runner.ProcessToolRunner(io.pgwarden.config.RunnerConfig.DEFAULT_BIN_DIR)) {
+            manifest = new io.pgwarden.backup.BaseBackupService(config, storage, new io.pgwarden.repository.WalRepository(storage, config.repository()),
+                    new io.pgwarden.repository.ClusterInfoStore(storage), java.time.Clock.systemUTC()).backup(cluster, runner);
+        }
+        assertThat(manifest.toolVersion()).isEqualTo("pgwarden data directory copy");
+        assertThat(manifest.pgVersionNum() / 10000).isEqualTo(major);
+        query(pg, "INSERT INTO f SELECT 2, g FROM generate_series(1, 100) g");
+        Thread.sleep(1100);
+        Instant target = Instant.parse(query(pg, "SELECT to_json(clock_timestamp())#>>'{}'"));
+        Thread.sleep(1100);
+        query(pg, "INSERT INTO f SELECT 3, g FROM generate_series(1, 100) g");
+        awaitArchived(pg, query(pg, "SELECT pg_walfile_name(pg_switch_wal())"));
+
+        var restored = Launcher.run("restore", "--config", file.toString(), "--cluster", cluster, "--target-time", target.toString(),
+                "--start", "--port", Integer.toString(TestDirs.freePort()), "--archive-mode", "off");
+        Matcher names = STARTED.matcher(restored.stdout());
+        assertThat(names.find()).as(restored.stdout() + restored.stderr()).isTrue();
+        try {
+            assertThat(restored.exitCode()).as(restored.stderr()).isZero();
+            assertThat(restored.stdout()).contains("base backup:   " + manifest.backupId());
+            assertThat(inContainer(names.group(1), "SELECT string_agg(batch || ':' || n, ',' ORDER BY batch) FROM"
+                    + " (SELECT batch, count(*) n FROM f GROUP BY batch) s")).isEqualTo("1:100,2:100");
+        } finally {
+            Processes.run(List.of("docker", "rm", "-f", names.group(1)), null);
+            Processes.run(List.of("docker", "volume", "rm", names.group(2)), null);
+        }
+    }
+
+    /** The config with {@code cluster}'s base backups read from {@code dataDirectory}. */
+    private static String withFilesMethod(String yaml, String cluster, Path dataDirectory) {
+        int at = yaml.indexOf("\n  " + cluster + ":\n");
+        int runner = yaml.indexOf("\n    runner: ", at) + 1;
+        int end = yaml.indexOf('\n', runner) + 1;
+        return yaml.substring(0, end) + "    baseBackup: {method: files, dataDirectory: " + dataDirectory + "}\n" + yaml.substring(end);
+    }
+
     @Test
     void anIncrementalBackupOfAServerBeforeSeventeenIsRefusedNamingItsVersion() throws Exception {
         JsonNode run = run("pg15", "backups?kind=incremental");

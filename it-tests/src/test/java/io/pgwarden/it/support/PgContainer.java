@@ -92,6 +92,11 @@ public final class PgContainer implements AutoCloseable {
         return "local/postgres:" + major;
     }
 
+    /** The server's data directory as this host sees it (the named volume's mount point): for baseBackup.method: files. */
+    public java.nio.file.Path dataDirectoryOnHost() {
+        return java.nio.file.Path.of(docker("volume", "inspect", "-f", "{{.Mountpoint}}", volume).strip(), "pgdata");
+    }
+
     public String name() {
         return name;
     }

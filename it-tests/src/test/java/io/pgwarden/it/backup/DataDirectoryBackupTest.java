@@ -47,6 +47,8 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class DataDirectoryBackupTest {
     static final String SECRET = "TOP-SECRET-of-the-backup-host";
+    /** What PostgreSQL logs when the session holding a backup ends before pg_backup_stop. */
+    static final String ABORTED = "aborting backup due to backend exiting before pg_backup_stop was called";
 
     Path dir;
     PgCluster source;
@@ -171,6 +173,7 @@ class DataDirectoryBackupTest {
     @Order(3)
     void aRepositoryThatFillsMidCopyFailsTheBackupAndTheServerEndsItsBackup() throws Exception {
         source.sql("CREATE TABLE bulk AS SELECT md5(g::text) || md5((g * 7)::text) AS pad FROM generate_series(1, 300000) g");
+        int abortsBefore = count(source.serverLog(), ABORTED);
         Path small = Tmpfs.mount(dir.resolve("small"), "4m");
         try {
             PgwardenConfig config = configWith(pgwarden.configFile(), "path: " + small, "small.yml");
@@ -183,7 +186,7 @@ class DataDirectoryBackupTest {
             }
             // The session holding the backup went with the failure: PostgreSQL ended the backup itself.
             org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
-                    .until(() -> source.serverLog().contains("aborting backup due to backend exiting before pg_backup_stop was called"));
+                    .until(() -> count(source.serverLog(), ABORTED) > abortsBefore);
         } finally {
             Tmpfs.unmount(small);
         }
@@ -195,11 +198,8 @@ class DataDirectoryBackupTest {
     @Test
     @Order(4)
     void aCopyPastItsTimeoutIsStoppedAndTheServersBackupEnded() throws Exception {
-        // A real file, large and sparse: reading it takes far longer than the timeout (a runaway file in the data directory).
-        Path sparse = source.dataDir().resolve("pgwarden-sparse");
-        Processes.checked(Processes.run(List.of("truncate", "-s", "64G", sparse.toString()), null), "truncate");
-        String aborted = "aborting backup due to backend exiting before pg_backup_stop was called";
-        int abortsBefore = count(source.serverLog(), aborted);
+        Path sparse = plantLargeFile();
+        int abortsBefore = count(source.serverLog(), ABORTED);
         try {
             String yaml = Files.readString(pgwarden.configFile());
             Path file = dir.resolve("timeout.yml");
@@ -213,7 +213,7 @@ class DataDirectoryBackupTest {
             assertThat(java.time.Duration.ofNanos(System.nanoTime() - start)).isLessThan(java.time.Duration.ofSeconds(30));
             assertThat(pgwarden.repositoryKeys("main/base/")).isEqualTo(before);
             org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
-                    .until(() -> count(source.serverLog(), aborted) > abortsBefore);
+                    .until(() -> count(source.serverLog(), ABORTED) > abortsBefore);
         } finally {
             Files.deleteIfExists(sparse);
         }
@@ -224,9 +224,7 @@ class DataDirectoryBackupTest {
     @Test
     @Order(5)
     void killedMidCopyTheDaemonLeavesNoBackupAndTheServerEndsItsBackup() throws Exception {
-        Path sparse = source.dataDir().resolve("pgwarden-sparse");
-        Processes.checked(Processes.run(List.of("truncate", "-s", "64G", sparse.toString()), null), "truncate");
-        String aborted = "aborting backup due to backend exiting before pg_backup_stop was called";
+        Path sparse = plantLargeFile();
         Path killDir = Files.createDirectories(dir.resolve("kill"));
         int port = TestDirs.freePort();
         Path config = PgwardenFixture.writeConfig(killDir, "127.0.0.1:" + port, PgwardenFixture.filesystemRepositoryYaml(killDir.resolve("repo")),
@@ -236,7 +234,7 @@ class DataDirectoryBackupTest {
                 """.formatted(source.port(), source.dataDir()));
         Process daemon = io.pgwarden.it.support.Launcher.startDaemon(config, killDir.resolve("daemon.log"), port);
         try {
-            int abortsBefore = count(source.serverLog(), aborted);
+            int abortsBefore = count(source.serverLog(), ABORTED);
             String id = new com.fasterxml.jackson.databind.ObjectMapper().readTree(admin(port, "POST", "/v1/clusters/main/backups?kind=base", 202))
                     .get("id").asText();
             org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
@@ -244,7 +242,7 @@ class DataDirectoryBackupTest {
             Thread.sleep(2000); // into the 64 GiB file
             daemon.destroyForcibly().waitFor(); // SIGKILL
             org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
-                    .until(() -> count(source.serverLog(), aborted) > abortsBefore);
+                    .until(() -> count(source.serverLog(), ABORTED) > abortsBefore);
             daemon = io.pgwarden.it.support.Launcher.startDaemon(config, killDir.resolve("daemon.log"), port);
             // A daemon of its own (no shared run book) forgets runs at restart, and says so; the repository shows no backup.
             assertThat(admin(port, "GET", "/v1/clusters/main/runs/" + id, 404)).contains("runs are kept in memory until the daemon restarts");
@@ -267,6 +265,13 @@ class DataDirectoryBackupTest {
                 .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).as(r.body()).isEqualTo(status);
         return r.body();
+    }
+
+    /** A real file, large and sparse: reading it takes far longer than a copy should (a runaway file in the data directory). */
+    private Path plantLargeFile() {
+        Path sparse = source.dataDir().resolve("pgwarden-sparse");
+        Processes.checked(Processes.run(List.of("truncate", "-s", "64G", sparse.toString()), null), "truncate");
+        return sparse;
     }
 
     private static int count(String text, String what) {

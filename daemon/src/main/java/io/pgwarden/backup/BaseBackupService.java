@@ -300,6 +300,13 @@ public final class BaseBackupService {
         java.nio.file.Path dataDirectory = settings.dataDirectory().orElseThrow();
         io.pgwarden.pg.DataDirectoryIdentity.check(cluster, dataDirectory, server);
         String what = "cluster '" + cluster + "': base backup " + id + " of '" + dataDirectory + "'";
+        boolean checksums = ServerProbe.setting(cluster, connection, "data_checksums").orElse("off").equals("on");
+        long segmentBlocks = Long.parseLong(ServerProbe.setting(cluster, connection, "segment_size").orElse("131072"));
+        String blockSize = ServerProbe.setting(cluster, connection, "block_size").orElse("8192");
+        if (checksums && !blockSize.equals(Integer.toString(io.pgwarden.pg.PageChecksum.BLOCK))) {
+            throw new PgwardenException(ErrorCode.CONFIG, what + ": the server's block_size is " + blockSize + "; page checksums are"
+                    + " verified for 8192 only; HINT: use baseBackup.method: pg_basebackup");
+        }
         BackupSession.Stopped[] stopped = new BackupSession.Stopped[1];
         ToolOutputUpload.Uploaded uploaded;
         try (BackupSession session = BackupSession.start(cluster, connection, server.major(), "pgwarden " + id,
@@ -307,8 +314,17 @@ public final class BaseBackupService {
              CopyDeadline deadline = CopyDeadline.after(settings.timeout(), session)) {
             try {
                 uploaded = new ToolOutputUpload(storage, wal).produced(dataKey, 2, raw -> {
-                    DataDirectoryTar tar = new DataDirectoryTar(dataDirectory, raw);
+                    DataDirectoryTar tar = new DataDirectoryTar(dataDirectory, raw,
+                            checksums ? new DataDirectoryTar.PageChecks(session.startLsn(), segmentBlocks) : null);
                     tar.writeFiles();
+                    if (tar.corruptPages() > 0) {
+                        // As pg_basebackup does: a backup holding pages that fail their checksum is refused.
+                        throw new PgwardenException(ErrorCode.INTEGRITY, what + ": " + tar.corruptPages() + " page(s) failed their"
+                                + " checksum (read twice): " + String.join(", ", tar.corruptPagesReported())
+                                + (tar.corruptPages() > tar.corruptPagesReported().size() ? ", ..." : "")
+                                + "; nothing was stored; HINT: the data directory holds corrupt pages: find the relation by its file"
+                                + " (pg_filenode_relation) and repair it before the next backup");
+                    }
                     stopped[0] = session.stop();
                     if (stopped[0].tablespaceMap() != null && !stopped[0].tablespaceMap().isBlank()) {
                         throw new PgwardenException(ErrorCode.TOOL, what + ": the server reports tablespaces; not supported yet");

@@ -19,6 +19,7 @@ import java.util.HashSet;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import io.pgwarden.pg.PageChecksum;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,16 +43,45 @@ final class DataDirectoryTar {
     private static final Pattern RELATION_FILE = Pattern.compile("(\\d+)(?:_(fsm|vm|init))?(?:\\.\\d+)?");
     private static final String CONTROL_FILE = "global/pg_control";
 
+    private static final Pattern CHECKSUMMED_DIR = Pattern.compile("(base/\\d+|global)/");
+    private static final Set<String> NOT_CHECKSUMMED = Set.of("pg_control", "pg_filenode.map", "PG_VERSION");
+    private static final int REPORTED = 10;
+
+    /**
+     * Page checks as PostgreSQL's own backup makes them with data_checksums on: pages older than the backup's start
+     * (later ones are rewritten by WAL replay) must hold their checksum; a failure is read again once (the server may
+     * have been writing the page), then counted.
+     * @param startLsn the backup's start: pages with a later LSN are not checked
+     * @param segmentBlocks blocks per relation segment file (segment_size)
+     */
+    record PageChecks(long startLsn, long segmentBlocks) {
+    }
+
     private final Path root;
     private final OutputStream out;
     private final TarWriter tar;
+    private final PageChecks checks;
     private final byte[] buffer = new byte[1 << 20];
+    private final byte[] reread = new byte[PageChecksum.BLOCK];
+    private final java.util.List<String> corrupt = new java.util.ArrayList<>();
+    private long corruptPages;
     private long files;
 
-    DataDirectoryTar(Path root, OutputStream out) throws IOException {
+    /** @param checks null: the cluster has no data checksums */
+    DataDirectoryTar(Path root, OutputStream out, PageChecks checks) throws IOException {
         this.root = root;
         this.out = out;
+        this.checks = checks;
         this.tar = new TarWriter(out, (Integer) Files.getAttribute(root, "unix:uid"), (Integer) Files.getAttribute(root, "unix:gid"));
+    }
+
+    /** Pages that failed their checksum twice: how many, and the first few as "file block N". */
+    long corruptPages() {
+        return corruptPages;
+    }
+
+    java.util.List<String> corruptPagesReported() {
+        return java.util.List.copyOf(corrupt);
     }
 
     /**
@@ -131,14 +161,21 @@ final class DataDirectoryTar {
         try (channel) {
             long size = channel.size();
             tar.fileHeader(path, mode(attributes), size, seconds(attributes));
+            long firstBlock = checks == null ? -1 : firstBlock(path);
             long left = size;
             ByteBuffer view = ByteBuffer.wrap(buffer);
             while (left > 0) {
+                long position = size - left;
                 view.clear().limit((int) Math.min(buffer.length, left));
-                int n = channel.read(view);
-                if (n < 0) break;
+                while (view.hasRemaining() && channel.read(view) >= 0) {
+                    // a whole chunk, so that pages are checked whole
+                }
+                int n = view.position();
+                if (n == 0) break;
+                if (firstBlock >= 0) checkPages(channel, path, firstBlock, position, n);
                 out.write(buffer, 0, n);
                 left -= n;
+                if (n < view.limit()) break;
             }
             // Shrunk while read (a truncated relation): the tar entry keeps its size; replay rewrites these blocks.
             while (left > 0) {
@@ -149,6 +186,42 @@ final class DataDirectoryTar {
             }
             tar.pad(size);
             files++;
+        }
+    }
+
+    /** The block number of a relation file's first page; -1 if the file holds no checksummed pages. */
+    private long firstBlock(String path) {
+        int slash = path.lastIndexOf('/');
+        String name = path.substring(slash + 1);
+        if (!CHECKSUMMED_DIR.matcher(path.substring(0, slash + 1)).matches() || NOT_CHECKSUMMED.contains(name)) return -1;
+        Matcher m = RELATION_FILE.matcher(name);
+        if (!m.matches()) return -1;
+        int dot = name.indexOf('.');
+        long segment = dot < 0 ? 0 : Long.parseLong(name.substring(dot + 1));
+        return segment * checks.segmentBlocks();
+    }
+
+    /** Checks the whole pages among {@code n} bytes read at {@code position}; a failing page is read again once. */
+    private void checkPages(SeekableByteChannel channel, String path, long firstBlock, long position, int n) throws IOException {
+        for (int offset = 0; offset + PageChecksum.BLOCK <= n; offset += PageChecksum.BLOCK) {
+            if (PageChecksum.lsn(buffer, offset) >= checks.startLsn()) continue;
+            long block = firstBlock + (position + offset) / PageChecksum.BLOCK;
+            if (PageChecksum.verifies(buffer, offset, block)) continue;
+            // Torn by a concurrent write? Read it again; the second copy goes into the backup.
+            long at = channel.position();
+            channel.position(position + offset);
+            ByteBuffer again = ByteBuffer.wrap(reread);
+            while (again.hasRemaining() && channel.read(again) >= 0) {
+                // a whole page
+            }
+            int got = again.position();
+            channel.position(at);
+            if (got == PageChecksum.BLOCK) {
+                System.arraycopy(reread, 0, buffer, offset, PageChecksum.BLOCK);
+                if (PageChecksum.lsn(buffer, offset) >= checks.startLsn() || PageChecksum.verifies(buffer, offset, block)) continue;
+            }
+            corruptPages++;
+            if (corrupt.size() < REPORTED) corrupt.add(path + " block " + block);
         }
     }
 

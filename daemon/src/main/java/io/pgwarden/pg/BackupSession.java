@@ -19,6 +19,7 @@ public final class BackupSession implements AutoCloseable {
     private final String cluster;
     private final Connection connection;
     private final int major;
+    private long startLsn;
 
     private BackupSession(String cluster, Connection connection, int major) {
         this.cluster = cluster;
@@ -45,7 +46,10 @@ public final class BackupSession implements AutoCloseable {
             try (PreparedStatement s = c.prepareStatement(major >= 15 ? "SELECT pg_backup_start(?, ?)" : "SELECT pg_start_backup(?, ?, false)")) {
                 s.setString(1, label);
                 s.setBoolean(2, fast);
-                s.executeQuery().close();
+                try (ResultSet rs = s.executeQuery()) {
+                    rs.next();
+                    session.startLsn = Lsn.parse(rs.getString(1));
+                }
             }
             return session;
         } catch (SQLException e) {
@@ -55,6 +59,11 @@ public final class BackupSession implements AutoCloseable {
             closeQuietly(c);
             throw e;
         }
+    }
+
+    /** Where the backup starts: WAL replay from here rewrites every page changed since. */
+    public long startLsn() {
+        return startLsn;
     }
 
     /**

@@ -59,7 +59,7 @@ class DataDirectoryBackupTest {
     @BeforeAll
     void start() throws Exception {
         dir = TestDirs.create("pgwarden-files-");
-        source = PgCluster.init(dir, "source", 1);
+        source = PgCluster.init(dir, "source", 1, true); // data checksums: every page read is verified
         pgwarden = PgwardenFixture.start(dir, PgwardenFixture.filesystemRepositoryYaml(dir.resolve("repo")), "", """
                 connection: {host: 127.0.0.1, port: %d, user: postgres}
                 baseBackup: {method: files, dataDirectory: %s}
@@ -257,6 +257,32 @@ class DataDirectoryBackupTest {
             daemon.destroyForcibly().waitFor();
             Files.deleteIfExists(sparse);
         }
+    }
+
+    @Test
+    @Order(6)
+    void aPageThatFailsItsChecksumIsRefusedNamingItsFileAndBlock() throws Exception {
+        assertThat(source.query("SHOW data_checksums")).isEqualTo("on");
+        // Few rows, so that autovacuum leaves the table alone and its page stays clean in shared buffers: the damage on
+        // disk is what the backup reads.
+        source.sql("CREATE TABLE victim AS SELECT g, md5(g::text) AS pad FROM generate_series(1, 40) g", "CHECKPOINT");
+        String file = source.query("SELECT pg_relation_filepath('victim')");
+        Path relation = source.dataDir().resolve(file);
+        byte[] original = Files.readAllBytes(relation);
+        byte[] damaged = original.clone();
+        damaged[6000] ^= 0x55;
+        List<String> before = pgwarden.repositoryKeys("main/base/");
+        Files.write(relation, damaged);
+        try {
+            assertThatThrownBy(() -> service(pgwarden.config(), storage).backup("main", new ProcessToolRunner(io.pgwarden.config.RunnerConfig.DEFAULT_BIN_DIR)))
+                    .hasMessageContaining("1 page(s) failed their checksum (read twice): " + file + " block 0;")
+                    .hasMessageContaining("nothing was stored");
+            assertThat(pgwarden.repositoryKeys("main/base/")).isEqualTo(before);
+        } finally {
+            Files.write(relation, original);
+        }
+        var again = pgwarden.cli("backup", "--kind", "base");
+        assertThat(again.exitCode()).as(again.stderr()).isZero();
     }
 
     private static String admin(int port, String method, String path, int status) throws Exception {

@@ -29,10 +29,17 @@ public final class PgCluster implements AutoCloseable {
 
     /** initdb a new cluster under parent/name with the given WAL segment size in MB. */
     public static PgCluster init(Path parent, String name, int walSegSizeMb) {
+        return init(parent, name, walSegSizeMb, false);
+    }
+
+    /** @param dataChecksums initdb --data-checksums */
+    public static PgCluster init(Path parent, String name, int walSegSizeMb, boolean dataChecksums) {
         Path data = TestDirs.forPostgres(parent, name);
         Path sockets = TestDirs.forPostgres(parent, name + "-sock");
-        Processes.checked(Processes.asPostgres(BIN.resolve("initdb").toString(), "-D", data.toString(), "-U", "postgres",
-                "--auth=trust", "--no-sync", "--wal-segsize=" + walSegSizeMb), "initdb");
+        List<String> initdb = new java.util.ArrayList<>(List.of(BIN.resolve("initdb").toString(), "-D", data.toString(), "-U", "postgres",
+                "--auth=trust", "--no-sync", "--wal-segsize=" + walSegSizeMb));
+        if (dataChecksums) initdb.add("--data-checksums");
+        Processes.checked(Processes.asPostgres(initdb.toArray(String[]::new)), "initdb");
         return new PgCluster(data, sockets, TestDirs.freePort());
     }
 

@@ -29,6 +29,8 @@ import org.junit.jupiter.api.Test;
 @Tag("benchmark")
 class BaseBackupSideBySideBenchmark {
     private static final int SCALE = Integer.getInteger("bench.scale", 100);
+    /** -Dbench.checksums=true: initdb --data-checksums (pg_basebackup, pgBackRest and method files then verify pages). */
+    private static final boolean CHECKSUMS = Boolean.getBoolean("bench.checksums");
 
     @Test
     void fullBaseBackupsSideBySideWithPgBackRest() throws Exception {
@@ -37,7 +39,7 @@ class BaseBackupSideBySideBenchmark {
         Process daemon = null;
         Process dockerDaemon = null;
         Process filesDaemon = null;
-        try (PgCluster pg = PgCluster.init(dir, "pg", 16); S3Server s3 = new S3Server()) {
+        try (PgCluster pg = PgCluster.init(dir, "pg", 16, CHECKSUMS); S3Server s3 = new S3Server()) {
             Certificates.Ca ca = s3.startBehindPrivateCa(dir, "bench-ca");
             s3.createBucketInStore("bench");
 
@@ -111,7 +113,7 @@ class BaseBackupSideBySideBenchmark {
             double mb = dbBytes / 1e6;
             String text = """
                     Full base backups side by side: pgbench scale %d, database %.0f MB, S3Proxy over HTTPS (in memory) on
-                    loopback, 2 cores, zstd level 1 for all; %s; the better of two runs each; cpu s: CPU time the whole
+                    loopback, 2 cores, zstd level 1 for all; data checksums %s; %s; the better of two runs each; cpu s: CPU time the whole
                     machine spent during the run (tool, PostgreSQL, S3Proxy; 2 cores give at most twice the run's time)
                       pg_basebackup | zstd -1 | curl -T - (baseline)      %7.1f MB/s  cpu %5.1f s
                       pgwarden (process runner)                           %7.1f MB/s  cpu %5.1f s   %.2fx the pipeline
@@ -120,14 +122,14 @@ class BaseBackupSideBySideBenchmark {
                       pgBackRest backup --type=full, process-max 1        %7.1f MB/s  cpu %5.1f s   pgwarden / it %.2fx (process runner), %.2fx (files)
                       pgBackRest backup --type=full, process-max 2        %7.1f MB/s  cpu %5.1f s   pgwarden / it %.2fx (process runner), %.2fx (files)
                       daemon peak RSS (VmHWM) %d MB (process runner), %d MB (Docker sidecars), %d MB (method files)
-                    """.formatted(SCALE, mb, PgBackRest.version(), mb / best[0], cpu[0], mb / best[1], cpu[1], best[0] / best[1],
+                    """.formatted(SCALE, mb, CHECKSUMS ? "on" : "off", PgBackRest.version(), mb / best[0], cpu[0], mb / best[1], cpu[1], best[0] / best[1],
                     mb / best[4], cpu[4], best[0] / best[4], best[3] / best[4], mb / best[5], cpu[5], best[0] / best[5], best[3] / best[5],
                     mb / best[2], cpu[2], best[2] / best[1], best[2] / best[5], mb / best[3], cpu[3], best[3] / best[1], best[3] / best[5],
                     WalPushBenchmark.peakRssKb(daemon.pid()) / 1024, WalPushBenchmark.peakRssKb(dockerDaemon.pid()) / 1024,
                     WalPushBenchmark.peakRssKb(filesDaemon.pid()) / 1024);
             System.out.print(text);
             Files.createDirectories(Path.of("target/bench"));
-            Files.writeString(Path.of("target/bench/base-backup-side-by-side.txt"), text);
+            Files.writeString(Path.of(CHECKSUMS ? "target/bench/base-backup-side-by-side-checksums.txt" : "target/bench/base-backup-side-by-side.txt"), text);
         } finally {
             for (Process p : new Process[] {daemon, dockerDaemon, filesDaemon}) {
                 if (p != null) {

@@ -91,13 +91,13 @@ final class DataDirectoryTar {
     void writeFiles() throws IOException {
         try (SecureDirectoryStream<Path> top = secure(Files.newDirectoryStream(root), root)) {
             walk(top, "");
-        }
-        try (SecureDirectoryStream<Path> global = secure(Files.newDirectoryStream(root.resolve("global")), root.resolve("global"))) {
-            PosixFileAttributes attributes = attributes(global, Path.of("pg_control"));
-            if (attributes == null || !attributes.isRegularFile()) {
-                throw new IOException("'" + root.resolve(CONTROL_FILE) + "' is missing: is '" + root + "' a PostgreSQL data directory?");
+            try (SecureDirectoryStream<Path> global = top.newDirectoryStream(Path.of("global"), LinkOption.NOFOLLOW_LINKS)) {
+                PosixFileAttributes attributes = attributes(global, Path.of("pg_control"));
+                if (attributes == null || !attributes.isRegularFile()) throw new NoSuchFileException(root.resolve(CONTROL_FILE).toString());
+                copy(global, Path.of("pg_control"), CONTROL_FILE, attributes);
+            } catch (NoSuchFileException e) {
+                throw new IOException("'" + root.resolve(CONTROL_FILE) + "' is missing: is '" + root + "' a PostgreSQL data directory?", e);
             }
-            copy(global, Path.of("pg_control"), CONTROL_FILE, attributes);
         }
     }
 

@@ -52,15 +52,27 @@ public final class DataDirectoryIdentity {
         }
     }
 
-    /** pg_control begins with the system identifier, a uint64 in the machine's byte order. */
+    /**
+     * pg_control begins with the system identifier, a uint64 in the machine's byte order. Read from global/'s
+     * descriptor, opened from the data directory's without following links (as the copy reads it).
+     */
     private static long systemIdentifier(Path controlFile) throws IOException {
-        try (SeekableByteChannel c = Files.newByteChannel(controlFile, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-            ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.nativeOrder());
-            while (b.hasRemaining() && c.read(b) > 0) {
-                // fill
+        Path global = controlFile.getParent();
+        try (java.nio.file.DirectoryStream<Path> top = Files.newDirectoryStream(global.getParent())) {
+            if (!(top instanceof java.nio.file.SecureDirectoryStream<Path> secure)) throw new IOException("no directory-relative file access here");
+            try (java.nio.file.SecureDirectoryStream<Path> dir = secure.newDirectoryStream(global.getFileName(), LinkOption.NOFOLLOW_LINKS);
+                 SeekableByteChannel c = dir.newByteChannel(controlFile.getFileName(), java.util.Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
+                return firstLong(c, controlFile);
             }
-            if (b.hasRemaining()) throw new IOException("'" + controlFile + "' is shorter than a pg_control file");
-            return b.flip().getLong();
         }
+    }
+
+    private static long firstLong(SeekableByteChannel c, Path controlFile) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.nativeOrder());
+        while (b.hasRemaining() && c.read(b) > 0) {
+            // fill
+        }
+        if (b.hasRemaining()) throw new IOException("'" + controlFile + "' is shorter than a pg_control file");
+        return b.flip().getLong();
     }
 }

@@ -154,8 +154,11 @@ final class DataDirectoryTar {
         } catch (NoSuchFileException e) {
             return;
         } catch (java.nio.file.FileSystemException e) {
-            // ELOOP: a link swapped in after the entry was judged a file. Never followed.
-            log.warn("base backup of '{}': '{}' could not be opened as a file ({}): left out", root, path, e.getMessage());
+            // A link swapped in after the entry was judged a file (ELOOP) is left out, never followed; anything else
+            // (permission denied) fails the backup: a backup missing a file must not commit.
+            PosixFileAttributes now = attributes(dir, name);
+            if (now == null || !now.isSymbolicLink()) throw e;
+            log.warn("base backup of '{}': '{}' became a symbolic link while read: left out", root, path);
             return;
         }
         try (channel) {

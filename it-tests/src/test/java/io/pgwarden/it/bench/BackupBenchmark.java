@@ -172,7 +172,12 @@ class BackupBenchmark {
 
     /** A run of cluster 'main' through the admin API, timed by the daemon's own start and finish times. */
     static Duration runThroughDaemon(HttpClient http, int port, String adminToken, String kind) throws Exception {
-        URI base = URI.create("http://127.0.0.1:" + port);
+        return runThroughDaemon(http, "127.0.0.1", port, adminToken, kind);
+    }
+
+    /** As above, the daemon listening on host:port. */
+    static Duration runThroughDaemon(HttpClient http, String host, int port, String adminToken, String kind) throws Exception {
+        URI base = URI.create("http://" + host + ":" + port);
         JsonNode state = JSON.readTree(send(http, adminToken, HttpRequest.newBuilder(base.resolve("/v1/clusters/main/backups?kind=" + kind))
                 .POST(HttpRequest.BodyPublishers.noBody())));
         String id = state.get("id").asText();
@@ -209,8 +214,15 @@ class BackupBenchmark {
     }
 
     static long shell(String script) throws Exception {
+        return shell(List.of(), script);
+    }
+
+    /** As above, behind {@code prefix} (e.g. ip netns exec NS), which runs as root. */
+    static long shell(List<String> prefix, String script) throws Exception {
         long start = System.nanoTime();
-        Process p = new ProcessBuilder(List.of("runuser", "-u", "postgres", "--", "bash", "-c", script)).redirectErrorStream(true).start();
+        List<String> command = new java.util.ArrayList<>(prefix);
+        command.addAll(List.of("runuser", "-u", "postgres", "--", "bash", "-c", script));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
         if (p.waitFor() != 0) throw new IllegalStateException(script + " failed: " + out);
         return System.nanoTime() - start;

@@ -24,7 +24,10 @@ import org.junit.jupiter.api.Test;
  * process-max 1 and 2 (zstd level 1 as pgwarden; archive-check=n, since the cluster archives to pgwarden), and the
  * shell pipeline pg_basebackup | zstd -1 | curl (the baseline). Each is run twice, alternately, the better kept.
  * Run: cd it-tests && ../mvnw -B verify -Pbench -Dtest=BaseBackupSideBySideBenchmark -Dsurefire.failIfNoSpecifiedTests=false
- * Report in it-tests/target/bench/base-backup-side-by-side.txt.
+ * Report in it-tests/target/bench/base-backup-side-by-side.txt. With -Dbench.link=1gbit (root), the database host
+ * (PostgreSQL, the daemons, pgBackRest, the pipeline) runs in a network namespace behind a link of that rate to
+ * S3Proxy ({@link Network}); the sidecar daemon is left out there (a sidecar on the host's network cannot reach a
+ * server in the namespace); report in base-backup-side-by-side-1gbit.txt.
  */
 @Tag("benchmark")
 class BaseBackupSideBySideBenchmark {
@@ -39,12 +42,17 @@ class BaseBackupSideBySideBenchmark {
         Process daemon = null;
         Process dockerDaemon = null;
         Process filesDaemon = null;
-        try (PgCluster pg = PgCluster.init(dir, "pg", 16, CHECKSUMS); S3Server s3 = new S3Server()) {
-            Certificates.Ca ca = s3.startBehindPrivateCa(dir, "bench-ca");
+        try (Network net = Network.fromProperty(); PgCluster pg = PgCluster.init(dir, "pg", 16, CHECKSUMS); S3Server s3 = new S3Server()) {
+            Certificates.Ca ca = s3.startBehindPrivateCa(dir, "bench-ca", net.s3Address());
             s3.createBucketInStore("bench");
+            // In the namespace the daemons listen on every address there: PostgreSQL's archive_command pushes to its
+            // loopback, this JVM calls the admin API across the link.
+            String listenOn = net.isShaped() ? "0.0.0.0" : "127.0.0.1";
+            String serverYaml = net.isShaped() ? "allowPlaintext: true\n" : "";
+            boolean sidecars = !net.isShaped();
 
             int port = TestDirs.freePort();
-            Path config = PgwardenFixture.writeConfig(dir, "127.0.0.1:" + port, s3.repositoryYaml("bench", "pgwarden", ca.certificate()), "instance: bbsbs", """
+            Path config = PgwardenFixture.writeConfig(dir, listenOn + ":" + port, s3.repositoryYaml("bench", "pgwarden", ca.certificate()), serverYaml + "instance: bbsbs", """
                     connection: {host: 127.0.0.1, port: %d, user: postgres}
                     runner: {type: process}
                     """.formatted(pg.port()));
@@ -60,25 +68,26 @@ class BaseBackupSideBySideBenchmark {
             // A third, reading the data directory itself (baseBackup.method: files).
             Path filesDir = Files.createDirectories(dir.resolve("files"));
             int filesPort = TestDirs.freePort();
-            Path filesConfig = PgwardenFixture.writeConfig(filesDir, "127.0.0.1:" + filesPort, s3.repositoryYaml("bench", "pgwarden-files",
-                    ca.certificate()), "instance: bbsbs-files", """
+            Path filesConfig = PgwardenFixture.writeConfig(filesDir, listenOn + ":" + filesPort, s3.repositoryYaml("bench", "pgwarden-files",
+                    ca.certificate()), serverYaml + "instance: bbsbs-files", """
                     connection: {host: 127.0.0.1, port: %d, user: postgres}
                     baseBackup: {method: files, dataDirectory: %s}
                     """.formatted(pg.port(), pg.dataDir()));
             pg.configure("archive_mode = on", "archive_command = '" + PgwardenFixture.archiveCommandWithHeaderFile(dir, port) + " && "
-                            + PgwardenFixture.archiveCommandWithHeaderFile(dockerDir, dockerPort) + " && "
-                            + PgwardenFixture.archiveCommandWithHeaderFile(filesDir, filesPort) + "'", "max_wal_size = '4GB'").start();
-            Processes.checked(Processes.asPostgres(PgCluster.BIN.resolve("pgbench").toString(), "-h", "127.0.0.1", "-p",
+                            + (sidecars ? PgwardenFixture.archiveCommandWithHeaderFile(dockerDir, dockerPort) + " && " : "")
+                            + PgwardenFixture.archiveCommandWithHeaderFile(filesDir, filesPort) + "'", "max_wal_size = '4GB'").startVia(net::onDbHost);
+            Processes.checked(Processes.asPostgres(PgCluster.BIN.resolve("pgbench").toString(), "-h", pg.socketDir().toString(), "-p",
                     Integer.toString(pg.port()), "-U", "postgres", "-i", "-s", Integer.toString(SCALE), "-q", "postgres"), "pgbench -i");
             long dbBytes = Long.parseLong(pg.query("SELECT pg_database_size('postgres')"));
             pg.query("CHECKPOINT");
-            daemon = Launcher.startDaemon(config, dir.resolve("daemon.log"), port);
-            dockerDaemon = Launcher.startDaemon(dockerConfig, dockerDir.resolve("daemon.log"), dockerPort);
-            filesDaemon = Launcher.startDaemon(filesConfig, filesDir.resolve("daemon.log"), filesPort);
+            String host = net.dbHostAddress();
+            daemon = Launcher.startDaemon(net.onDbHost(List.of()), config, dir.resolve("daemon.log"), host, port);
+            if (sidecars) dockerDaemon = Launcher.startDaemon(dockerConfig, dockerDir.resolve("daemon.log"), dockerPort);
+            filesDaemon = Launcher.startDaemon(net.onDbHost(List.of()), filesConfig, filesDir.resolve("daemon.log"), host, filesPort);
             pg.awaitArchived(pg.query("SELECT pg_walfile_name(pg_switch_wal())"), Duration.ofMinutes(10));
 
-            PgBackRest one = new PgBackRest(dir, "br-p1", s3, "bench", "/pgbackrest-p1", pg, "archive-check=n", "process-max=1");
-            PgBackRest two = new PgBackRest(dir, "br-p2", s3, "bench", "/pgbackrest-p2", pg, "archive-check=n", "process-max=2");
+            PgBackRest one = new PgBackRest(dir, "br-p1", s3, "bench", "/pgbackrest-p1", pg, "archive-check=n", "process-max=1").on(net);
+            PgBackRest two = new PgBackRest(dir, "br-p2", s3, "bench", "/pgbackrest-p2", pg, "archive-check=n", "process-max=2").on(net);
             one.createStanza();
             two.createStanza();
 
@@ -88,32 +97,34 @@ class BaseBackupSideBySideBenchmark {
                     + " aws:amz:us-east-1:s3 --user " + S3Server.ACCESS_KEY + ":" + S3Server.SECRET_KEY
                     + " -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -T - " + s3.endpoint() + "/bench/pipeline/base.tar.zst";
             Processes.run(List.of("chmod", "a+r", ca.certificate().toString()), null);
-            BackupBenchmark.shell(bb + " > /dev/null"); // warm-up: the page cache holds the data for every run alike
+            List<String> onDbHost = net.onDbHost(List.of());
+            BackupBenchmark.shell(onDbHost, bb + " > /dev/null"); // warm-up: the page cache holds the data for every run alike
 
             HttpClient http = HttpClient.newHttpClient();
             double[] best = {Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE};
             double[] cpu = best.clone();
             List<java.util.concurrent.Callable<Double>> runs = List.of(
-                    () -> BackupBenchmark.shell(pipeline) / 1e9,
-                    () -> BackupBenchmark.runThroughDaemon(http, port, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9,
+                    () -> BackupBenchmark.shell(onDbHost, pipeline) / 1e9,
+                    () -> BackupBenchmark.runThroughDaemon(http, host, port, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9,
                     () -> timed(() -> one.run("backup", "--type=full")),
                     () -> timed(() -> two.run("backup", "--type=full")),
-                    () -> BackupBenchmark.runThroughDaemon(http, dockerPort, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9,
-                    () -> BackupBenchmark.runThroughDaemon(http, filesPort, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9);
+                    () -> sidecars ? BackupBenchmark.runThroughDaemon(http, dockerPort, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9 : Double.NaN,
+                    () -> BackupBenchmark.runThroughDaemon(http, host, filesPort, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9);
             for (int round = 0; round < 2; round++) {
                 for (int i = 0; i < runs.size(); i++) {
                     long busy = MachineCpu.busyMillis();
-                    best[i] = Math.min(best[i], runs.get(i).call());
+                    double seconds = runs.get(i).call();
+                    best[i] = Double.isNaN(seconds) ? seconds : Math.min(best[i], seconds);
                     cpu[i] = Math.min(cpu[i], (MachineCpu.busyMillis() - busy) / 1e3);
                 }
             }
             WalPushBenchmark.nativeMemorySummary(daemon.pid(), "base-backup-process");
-            WalPushBenchmark.nativeMemorySummary(dockerDaemon.pid(), "base-backup-sidecar");
+            if (sidecars) WalPushBenchmark.nativeMemorySummary(dockerDaemon.pid(), "base-backup-sidecar");
             WalPushBenchmark.nativeMemorySummary(filesDaemon.pid(), "base-backup-files");
             double mb = dbBytes / 1e6;
             String text = """
-                    Full base backups side by side: pgbench scale %d, database %.0f MB, S3Proxy over HTTPS (in memory) on
-                    loopback, 2 cores, zstd level 1 for all; data checksums %s; %s; the better of two runs each; cpu s: CPU time the whole
+                    Full base backups side by side: pgbench scale %d, database %.0f MB, %s, over HTTPS (in memory),
+                    2 cores, zstd level 1 for all; data checksums %s; %s; the better of two runs each; cpu s: CPU time the whole
                     machine spent during the run (tool, PostgreSQL, S3Proxy; 2 cores give at most twice the run's time)
                       pg_basebackup | zstd -1 | curl -T - (baseline)      %7.1f MB/s  cpu %5.1f s
                       pgwarden (process runner)                           %7.1f MB/s  cpu %5.1f s   %.2fx the pipeline
@@ -122,14 +133,19 @@ class BaseBackupSideBySideBenchmark {
                       pgBackRest backup --type=full, process-max 1        %7.1f MB/s  cpu %5.1f s   pgwarden / it %.2fx (process runner), %.2fx (files)
                       pgBackRest backup --type=full, process-max 2        %7.1f MB/s  cpu %5.1f s   pgwarden / it %.2fx (process runner), %.2fx (files)
                       daemon peak RSS (VmHWM) %d MB (process runner), %d MB (Docker sidecars), %d MB (method files)
-                    """.formatted(SCALE, mb, CHECKSUMS ? "on" : "off", PgBackRest.version(), mb / best[0], cpu[0], mb / best[1], cpu[1], best[0] / best[1],
+                    """.formatted(SCALE, mb, net.describe(), CHECKSUMS ? "on" : "off", PgBackRest.version(), mb / best[0], cpu[0], mb / best[1], cpu[1], best[0] / best[1],
                     mb / best[4], cpu[4], best[0] / best[4], best[3] / best[4], mb / best[5], cpu[5], best[0] / best[5], best[3] / best[5],
                     mb / best[2], cpu[2], best[2] / best[1], best[2] / best[5], mb / best[3], cpu[3], best[3] / best[1], best[3] / best[5],
-                    WalPushBenchmark.peakRssKb(daemon.pid()) / 1024, WalPushBenchmark.peakRssKb(dockerDaemon.pid()) / 1024,
+                    WalPushBenchmark.peakRssKb(daemon.pid()) / 1024, sidecars ? WalPushBenchmark.peakRssKb(dockerDaemon.pid()) / 1024 : 0,
                     WalPushBenchmark.peakRssKb(filesDaemon.pid()) / 1024);
+            if (!sidecars) {
+                text = text.replaceAll("(?m)^(  pgwarden \\(Docker sidecar[^)]*\\)).*$", "$1 not run: a sidecar on the host's network cannot reach the namespace")
+                        .replace(", 0 MB (Docker sidecars)", "");
+            }
             System.out.print(text);
             Files.createDirectories(Path.of("target/bench"));
-            Files.writeString(Path.of(CHECKSUMS ? "target/bench/base-backup-side-by-side-checksums.txt" : "target/bench/base-backup-side-by-side.txt"), text);
+            Files.writeString(Path.of("target/bench/base-backup-side-by-side" + (CHECKSUMS ? "-checksums" : "")
+                    + (net.isShaped() ? "-" + System.getProperty("bench.link") : "") + ".txt"), text);
         } finally {
             for (Process p : new Process[] {daemon, dockerDaemon, filesDaemon}) {
                 if (p != null) {

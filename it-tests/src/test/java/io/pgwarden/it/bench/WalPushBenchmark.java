@@ -158,6 +158,9 @@ class WalPushBenchmark {
         var r = Processes.run(List.of(jcmd.toString(), Long.toString(pid), "VM.native_memory", "summary"), null);
         Files.createDirectories(Path.of("target/bench"));
         Files.writeString(Path.of("target/bench/" + name + "-nmt.txt"), r.stdout() + r.stderr());
+        // With -XX:CompileCommand=MemStat,*.*: which JIT compilations took the most native memory.
+        var compiles = Processes.run(List.of(jcmd.toString(), Long.toString(pid), "Compiler.memory"), null);
+        Files.writeString(Path.of("target/bench/" + name + "-compiler-memory.txt"), compiles.stdout() + compiles.stderr());
         Files.copy(Path.of("/proc/" + pid + "/smaps"), Path.of("target/bench/" + name + "-smaps.txt"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
 

@@ -73,12 +73,26 @@ public final class PgCluster implements AutoCloseable {
                 "FAKETIME_DONT_FAKE_MONOTONIC=1"));
     }
 
+    /**
+     * Starts the server through {@code onHost}, which wraps the whole command run as root (e.g. {@code ip netns exec
+     * NS ...}: the server then listens on that namespace's loopback; psql and pgBackRest still reach its socket).
+     */
+    public PgCluster startVia(java.util.function.UnaryOperator<List<String>> onHost) {
+        return start(List.of(), onHost);
+    }
+
     private PgCluster start(List<String> prefix) {
-        List<String> command = new java.util.ArrayList<>(prefix);
+        return start(prefix, java.util.function.UnaryOperator.identity());
+    }
+
+    private PgCluster start(List<String> prefix, java.util.function.UnaryOperator<List<String>> onHost) {
+        List<String> command = new java.util.ArrayList<>();
+        if (Processes.isRoot()) command.addAll(List.of("runuser", "-u", "postgres", "--"));
+        command.addAll(prefix);
         command.addAll(List.of(BIN.resolve("pg_ctl").toString(), "-D", dataDir.toString(), "-l",
                 dataDir.resolve("server.log").toString(), "-w", "-t", "120", "-o",
                 "-p " + port + " -k " + socketDir + " -c listen_addresses=127.0.0.1", "start"));
-        var r = Processes.asPostgres(command.toArray(String[]::new));
+        var r = Processes.run(onHost.apply(command), Path.of("/tmp"));
         if (r.exitCode() != 0) {
             String log = serverLog();
             throw new IllegalStateException("pg_ctl start (" + dataDir + ") failed: " + r.stdout() + r.stderr()

@@ -126,6 +126,11 @@ public final class RepositoryLayout {
         return cluster + "/wal/" + name.timelineHex() + "/" + name.name() + ".";
     }
 
+    /** Every WAL object of one timeline of a cluster: its history file first, then its segments in order. */
+    public static String walTimelinePrefix(String cluster, int timeline) {
+        return walPrefix(cluster) + "%08X".formatted(timeline) + "/";
+    }
+
     /** Every WAL object of a cluster, all timelines, in key order (timeline, then file name). */
     public static String walPrefix(String cluster) {
         return cluster + "/wal/";

@@ -9,15 +9,17 @@ import java.time.Instant;
  * @param backup          the backup recovery starts from; when incremental, combined with its {@code parents} first
  * @param parents         the backups an incremental {@code backup} builds on, the full one first; empty for a full backup
  * @param timeline        the timeline recovery follows ("latest" resolved to a number)
+ * @param timelines       the timelines whose WAL recovery reads, oldest first: {@code timeline}'s ancestors, then it
  * @param firstWal        the backup's first WAL file
  * @param lastWal         the last WAL file recovery may need (the target's, or the newest archived)
  * @param walFiles        how many segment files lie between them on the timeline path
  * @param latestArchiveAt when the newest WAL file on the path was archived: nothing after it can be restored
  */
 public record RestorePlan(String cluster, RestoreTarget target, BaseBackupManifest backup, java.util.List<BaseBackupManifest> parents,
-                          int timeline, String firstWal, String lastWal, long walFiles, long walStoredBytes, Instant latestArchiveAt) {
+                          int timeline, java.util.List<Integer> timelines, String firstWal, String lastWal, long walFiles, long walStoredBytes, Instant latestArchiveAt) {
     public RestorePlan {
         parents = java.util.List.copyOf(parents);
+        timelines = java.util.List.copyOf(timelines);
     }
 
     /** Every backup to unpack, the full one first: pg_combinebackup's order. */

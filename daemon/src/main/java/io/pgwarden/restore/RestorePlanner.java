@@ -10,6 +10,7 @@ import io.pgwarden.repository.BaseBackupManifest;
 import io.pgwarden.repository.Catalog;
 import io.pgwarden.repository.ClusterInfo;
 import io.pgwarden.repository.ClusterInfoStore;
+import io.pgwarden.repository.RepositoryLayout;
 import io.pgwarden.repository.VerifiedObject;
 import io.pgwarden.repository.WalRepository;
 import io.pgwarden.storage.StorageDriver;
@@ -34,6 +35,8 @@ import java.util.stream.Stream;
  */
 public final class RestorePlanner {
     private static final long DEFAULT_SEGMENT_SIZE = 16L << 20;
+    /** PostgreSQL's timeline IDs are 32 bits; pushes refuse history files beyond what a server could write. */
+    private static final int MAX_TIMELINE = Integer.MAX_VALUE;
 
     private final StorageDriver storage;
     private final WalRepository wal;
@@ -57,7 +60,7 @@ public final class RestorePlanner {
         List<BaseBackupManifest> backups = catalog.baseBackups(cluster);
         if (backups.isEmpty()) throw PgwardenException.notFound("cluster '" + cluster + "' has no committed base backup to restore from");
         long segmentSize = clusterInfo.get(cluster).map(ClusterInfo::segmentSize).orElse(DEFAULT_SEGMENT_SIZE);
-        TimelineHistory path = history(cluster, timeline.isPresent() ? timeline.getAsInt() : latestTimeline(cluster));
+        TimelineHistory path = history(cluster, timeline.isPresent() ? timeline.getAsInt() : latestTimeline(cluster, backups));
         Map<String, BaseBackupManifest> byId = new java.util.HashMap<>();
         for (BaseBackupManifest b : backups) byId.put(b.backupId(), b);
         Map<String, List<BaseBackupManifest>> parents = new java.util.HashMap<>(); // of the backups that can be restored
@@ -147,8 +150,8 @@ public final class RestorePlanner {
             throw PgwardenException.notFound("the target time " + t.at() + " is later than the newest archived WAL of cluster '" + cluster
                     + "' (file " + lastWal + ", archived at " + end.archivedAt() + "); the latest restorable point is " + end.archivedAt());
         }
-        return new RestorePlan(cluster, target, backup, parents, path.timeline(), backup.startWalFile(), lastWal, end.files(), end.bytes(),
-                end.archivedAt());
+        return new RestorePlan(cluster, target, backup, parents, path.timeline(), timelines, backup.startWalFile(), lastWal, end.files(),
+                end.bytes(), end.archivedAt());
     }
 
     private record ChainEnd(long lastSegment, int tli, String lastKey, Instant archivedAt, long files, long bytes) {
@@ -156,15 +159,16 @@ public final class RestorePlanner {
 
     /**
      * Segments first..last of one timeline, in key order; returns the contiguous run found (null if none).
-     * A hole before {@code last} (when bounded) or before the newest file (when not) is a gap.
+     * A hole before {@code last} (when bounded) or before the newest file (when not) is a gap. The listing starts at
+     * {@code first}: what a timeline archived before the backup is not read (a million segments, on a busy cluster).
      */
     private ChainEnd walk(String cluster, int tli, long first, long last, boolean bounded, long segmentSize, BaseBackupManifest backup) {
-        String prefix = cluster + "/wal/" + "%08X".formatted(tli) + "/";
+        String prefix = RepositoryLayout.walTimelinePrefix(cluster, tli);
         long expected = first;
         ObjectInfo lastSeen = null;
         long files = 0;
         long bytes = 0;
-        try (Stream<ObjectInfo> objects = storage.list(prefix)) {
+        try (Stream<ObjectInfo> objects = storage.list(prefix, prefix + Lsn.walFile(tli, first, segmentSize))) {
             for (var it = objects.iterator(); it.hasNext(); ) {
                 ObjectInfo o = it.next();
                 String name = o.key().substring(prefix.length());
@@ -200,12 +204,22 @@ public final class RestorePlanner {
         return new PgwardenException(ErrorCode.USAGE, message);
     }
 
-    /** The highest timeline with a history file (timelines above 1 always have one); 1 when there is none. */
-    private int latestTimeline(String cluster) {
-        try (Stream<ObjectInfo> objects = storage.list(cluster + "/wal/")) {
-            return objects.map(o -> o.key().substring(o.key().lastIndexOf('/') + 1))
-                    .filter(n -> n.length() > 16 && n.substring(8).startsWith(".history"))
-                    .mapToInt(n -> Integer.parseUnsignedInt(n.substring(0, 8), 16)).max().orElse(1);
+    /**
+     * The latest timeline as PostgreSQL finds it for recovery_target_timeline 'latest': from the newest timeline a
+     * backup was taken on whose history file is archived (timelines above 1 always have one), the next one as long as
+     * its history file is archived. One listing per timeline instead of the cluster's whole WAL listing, which grows
+     * with the archive.
+     */
+    private int latestTimeline(String cluster, List<BaseBackupManifest> backups) {
+        int latest = backups.stream().map(BaseBackupManifest::timeline).distinct().sorted(Comparator.reverseOrder())
+                .filter(tli -> tli == 1 || hasHistory(cluster, tli)).findFirst().orElse(1);
+        while (latest < MAX_TIMELINE && hasHistory(cluster, latest + 1)) latest++;
+        return latest;
+    }
+
+    private boolean hasHistory(String cluster, int timeline) {
+        try (Stream<ObjectInfo> objects = storage.list(RepositoryLayout.walNamePrefix(cluster, WalFileName.parse("%08X.history".formatted(timeline))))) {
+            return objects.findAny().isPresent();
         }
     }
 

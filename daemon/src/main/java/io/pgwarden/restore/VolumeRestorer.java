@@ -245,7 +245,7 @@ final class VolumeRestorer {
     }
 
     /**
-     * A tar of what recovery needs beside the data: every .history file, the plan's WAL segments on its timelines,
+     * A tar of what recovery needs beside the data: the .history file and the plan's WAL segments of each timeline on its path,
      * recovery.signal and (a scratch copy) a pg_hba.conf that trusts the socket. Streams one WAL file at a time.
      */
     private void stage(RestorePlan plan, boolean scratch, OutputStream out) throws IOException {
@@ -263,18 +263,17 @@ final class VolumeRestorer {
             if (scratch) addText(tar, "pg_hba.conf", "local all all trust\n");
             String first = plan.firstWal().substring(8);
             String last = plan.lastWal().substring(8);
-            try (Stream<ObjectInfo> objects = storage.list(RepositoryLayout.walPrefix(plan.cluster()))) {
-                for (var it = objects.iterator(); it.hasNext(); ) {
-                    WalFileName name = RepositoryLayout.walFileOf(it.next().key()).orElse(null);
-                    if (name == null || !needed(name, plan.timeline(), first, last)) continue;
-                    try (VerifiedObject object = wal.open(plan.cluster(), name).orElseThrow(() -> PgwardenException.integrity(
-                            "WAL file '" + name.name() + "' of cluster '" + plan.cluster() + "' vanished from the repository during the restore"))) {
-                        TarArchiveEntry entry = new TarArchiveEntry("wal/" + name.name());
-                        entry.setSize(object.rawSize());
-                        entry.setMode(0600);
-                        tar.putArchiveEntry(entry);
-                        object.writeTo(tar);
-                        tar.closeArchiveEntry();
+            // Each timeline of the plan's path: its history file, then its segments from the backup's first to the
+            // last one recovery may need (listed from there: a busy cluster's timeline holds a million segments).
+            for (int tli : plan.timelines()) {
+                String prefix = RepositoryLayout.walTimelinePrefix(plan.cluster(), tli);
+                try (Stream<ObjectInfo> objects = storage.list(prefix, prefix + "%08X".formatted(tli) + first)) {
+                    if (tli > 1) addWal(tar, plan.cluster(), WalFileName.parse("%08X.history".formatted(tli)));
+                    for (var it = objects.iterator(); it.hasNext(); ) {
+                        WalFileName name = RepositoryLayout.walFileOf(it.next().key()).orElse(null);
+                        if (name == null || name.kind() != WalFileName.Kind.SEGMENT) continue;
+                        if (name.name().substring(8).compareTo(last) > 0) break;
+                        addWal(tar, plan.cluster(), name);
                     }
                 }
             }
@@ -283,11 +282,16 @@ final class VolumeRestorer {
         }
     }
 
-    private static boolean needed(WalFileName name, int timeline, String first, String last) {
-        if (name.kind() == WalFileName.Kind.TIMELINE_HISTORY) return true;
-        if (name.kind() != WalFileName.Kind.SEGMENT || name.timeline() > timeline) return false;
-        String position = name.name().substring(8);
-        return position.compareTo(first) >= 0 && position.compareTo(last) <= 0;
+    private void addWal(TarArchiveOutputStream tar, String cluster, WalFileName name) throws IOException {
+        try (VerifiedObject object = wal.open(cluster, name).orElseThrow(() -> PgwardenException.integrity(
+                "WAL file '" + name.name() + "' of cluster '" + cluster + "' vanished from the repository during the restore"))) {
+            TarArchiveEntry entry = new TarArchiveEntry("wal/" + name.name());
+            entry.setSize(object.rawSize());
+            entry.setMode(0600);
+            tar.putArchiveEntry(entry);
+            object.writeTo(tar);
+            tar.closeArchiveEntry();
+        }
     }
 
     private static void addText(TarArchiveOutputStream tar, String path, String text) throws IOException {

@@ -63,6 +63,12 @@ public final class CountingStorage implements StorageDriver {
     }
 
     @Override
+    public Stream<ObjectInfo> list(String prefix, String startAfter) {
+        listener.accept("list");
+        return inner.list(prefix, startAfter);
+    }
+
+    @Override
     public void delete(String key) {
         listener.accept("delete");
         inner.delete(key);

@@ -127,12 +127,19 @@ public final class FilesystemStorage implements StorageDriver {
 
     @Override
     public Stream<ObjectInfo> list(String prefix) {
+        return list(prefix, null);
+    }
+
+    /** Skips ahead within the prefix's directory (a WAL timeline's) when startAfter names an entry of it. */
+    @Override
+    public Stream<ObjectInfo> list(String prefix, String startAfter) {
         Path dir = directoryOf(prefix);
         if (!Files.isDirectory(dir)) return Stream.empty();
-        Iterator<Path> files = new SortedTreeIterator(dir);
+        String floor = startAfter != null && directoryOf(startAfter).equals(dir) ? startAfter.substring(startAfter.lastIndexOf('/') + 1) : null;
+        Iterator<Path> files = new SortedTreeIterator(dir, floor);
         return StreamSupport.stream(Spliterators.spliteratorUnknownSize(files, Spliterator.ORDERED), false)
                 .map(p -> root.relativize(p).toString().replace('\\', '/'))
-                .filter(k -> k.startsWith(prefix))
+                .filter(k -> k.startsWith(prefix) && (startAfter == null || k.compareTo(startAfter) > 0))
                 .map(k -> info(k, root.resolve(k)));
     }
 
@@ -335,8 +342,9 @@ public final class FilesystemStorage implements StorageDriver {
         private final List<Iterator<Path>> stack = new ArrayList<>();
         private Path next;
 
-        SortedTreeIterator(Path dir) {
-            stack.add(sortedEntries(dir));
+        /** @param floor names in {@code dir} (not below it) that sort before it are skipped; null for none */
+        SortedTreeIterator(Path dir, String floor) {
+            stack.add(new SortedDirectory(dir, SortedDirectory.WINDOW, floor));
             advance();
         }
 
@@ -355,7 +363,7 @@ public final class FilesystemStorage implements StorageDriver {
         }
 
         private static Iterator<Path> sortedEntries(Path dir) {
-            return new SortedDirectory(dir, SortedDirectory.WINDOW);
+            return new SortedDirectory(dir, SortedDirectory.WINDOW, null);
         }
 
         @Override

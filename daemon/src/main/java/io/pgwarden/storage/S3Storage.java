@@ -444,8 +444,14 @@ public final class S3Storage implements StorageDriver {
 
     @Override
     public Stream<ObjectInfo> list(String keyPrefix) {
+        return list(keyPrefix, null);
+    }
+
+    @Override
+    public Stream<ObjectInfo> list(String keyPrefix, String startAfter) {
         try {
-            return s3.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(prefix + Keys.checkPrefix(keyPrefix))).contents().stream()
+            return s3.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(prefix + Keys.checkPrefix(keyPrefix))
+                            .startAfter(startAfter == null ? null : prefix + startAfter)).contents().stream()
                     .map(o -> new ObjectInfo(o.key().substring(prefix.length()), o.size(), Map.of(), o.lastModified()));
         } catch (SdkException e) {
             throw translate("cannot list", keyPrefix, e);

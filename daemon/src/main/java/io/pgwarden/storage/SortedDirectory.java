@@ -29,13 +29,23 @@ final class SortedDirectory implements Iterator<Path> {
 
     private final Path dir;
     private final int window;
+    private final String floor;
     private Iterator<String> batch = Collections.emptyIterator();
     private String last;
     private boolean exhausted;
 
     SortedDirectory(Path dir, int window) {
+        this(dir, window, null);
+    }
+
+    /**
+     * @param floor skip the names before it (null: none) but those that begin it or are it: a subdirectory "a" holds
+     *              keys "a/..." that sort after a floor of "a.x" (the caller drops a file equal to its floor)
+     */
+    SortedDirectory(Path dir, int window, String floor) {
         this.dir = dir;
         this.window = window;
+        this.floor = floor;
     }
 
     @Override
@@ -58,6 +68,7 @@ final class SortedDirectory implements Iterator<Path> {
             for (Path p : entries) {
                 String name = p.getFileName().toString();
                 if (name.startsWith(".") || last != null && name.compareTo(last) <= 0) continue;
+                if (floor != null && name.compareTo(floor) <= 0 && !floor.startsWith(name)) continue;
                 if (smallest.size() < window) {
                     smallest.add(name);
                 } else if (name.compareTo(smallest.peek()) < 0) {

@@ -62,6 +62,14 @@ public interface StorageDriver extends AutoCloseable {
     /** Objects under prefix, lazily, in key order. Metadata is not filled in. The stream must be closed. */
     Stream<ObjectInfo> list(String prefix);
 
+    /**
+     * As {@link #list(String)}, only the keys after {@code startAfter} (S3's StartAfter): a reader of one stretch of a
+     * large prefix (the WAL a restore needs) starts there instead of listing all that comes before it.
+     */
+    default Stream<ObjectInfo> list(String prefix, String startAfter) {
+        return list(prefix).filter(o -> o.key().compareTo(startAfter) > 0);
+    }
+
     /** Deletes the object if it exists. */
     void delete(String key);
 

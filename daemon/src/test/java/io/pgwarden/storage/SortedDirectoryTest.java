@@ -38,6 +38,19 @@ class SortedDirectoryTest {
         assertThat(names(new SortedDirectory(dir.resolve("missing"), 4))).isEmpty();
     }
 
+    /**
+     * From a floor on: the names after it, in windows too; a name that begins the floor, or is it, is kept (a
+     * subdirectory "c" holds keys "c/..." that sort after "c.x"; the storage drops a file equal to the floor).
+     */
+    @Test
+    void fromAFloorOnHoldsTheNamesAfterItAndThoseThatBeginIt() throws Exception {
+        for (String n : List.of("d", "b", "h", "f", "a", "c", "g", "e", "c.x", "c.y")) Files.createFile(dir.resolve(n));
+        assertThat(names(new SortedDirectory(dir, 3, "c.x"))).containsExactly("c", "c.x", "c.y", "d", "e", "f", "g", "h");
+        assertThat(names(new SortedDirectory(dir, 100, "e"))).containsExactly("e", "f", "g", "h");
+        assertThat(names(new SortedDirectory(dir, 2, "dz"))).containsExactly("d", "e", "f", "g", "h");
+        assertThat(names(new SortedDirectory(dir, 2, "i"))).isEmpty();
+    }
+
     private static List<String> names(SortedDirectory entries) {
         List<String> out = new ArrayList<>();
         entries.forEachRemaining(p -> out.add(p.getFileName().toString()));

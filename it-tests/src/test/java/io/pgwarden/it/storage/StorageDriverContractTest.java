@@ -17,6 +17,7 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
@@ -101,6 +102,38 @@ class StorageDriverContractTest {
                 assertThat(object.content().readAllBytes()).isEqualTo(contents[i]);
             }
         }
+    }
+
+    /**
+     * A listing from a point on (how a restore reads the stretch of WAL it needs): the keys after it in order, none
+     * before it or equal to it, also across the windows of a filesystem directory's sorted reading.
+     */
+    @ParameterizedTest(autoCloseArguments = false) // the drivers are shared by the whole class
+    @MethodSource("drivers")
+    void aListingFromAKeyOnHoldsOnlyTheKeysAfterIt(StorageDriver storage) throws Exception {
+        List<String> keys = new java.util.ArrayList<>();
+        for (int i = 0; i < 30; i++) keys.add("from/00000002/0000000200000000%08X.zst".formatted(i));
+        keys.add("from/00000002/00000002.history.zst");
+        keys.add("from/00000002/000000020000000000000003.00000028.backup.zst");
+        keys.add("from/00000003/000000030000000000000001.zst");
+        for (String key : keys) storage.put(key, new ByteArrayInputStream(key.getBytes()), Map.of());
+        try (var listed = storage.list("from/00000002/", "from/00000002/000000020000000000000003")) {
+            assertThat(listed.map(StorageDriver.ObjectInfo::key)).containsExactlyElementsOf(keys.stream()
+                    .filter(k -> k.startsWith("from/00000002/") && k.compareTo("from/00000002/000000020000000000000003") > 0).sorted().toList())
+                    .startsWith("from/00000002/000000020000000000000003.00000028.backup.zst", "from/00000002/000000020000000000000003.zst",
+                            "from/00000002/000000020000000000000004.zst")
+                    .hasSize(28);
+        }
+        try (var listed = storage.list("from/00000002/", "from/00000002/000000020000000000000003.zst")) {
+            assertThat(listed.map(StorageDriver.ObjectInfo::key).findFirst()).contains("from/00000002/000000020000000000000004.zst");
+        }
+        try (var listed = storage.list("from/", "from/00000002/~")) {
+            assertThat(listed.map(StorageDriver.ObjectInfo::key)).containsExactly("from/00000003/000000030000000000000001.zst");
+        }
+        try (var listed = storage.list("from/00000002/", "from/00000002/000000020000000000000099")) {
+            assertThat(listed).isEmpty();
+        }
+        for (String key : keys) storage.delete(key);
     }
 
     @ParameterizedTest(autoCloseArguments = false) // the drivers are shared by the whole class

@@ -20,6 +20,8 @@ public final class S3Server implements AutoCloseable {
     public static final String SECRET_KEY = "pgwarden-test-secret-key-0123456789";
 
     private final BlobStore store;
+    /** Keys the server has handed out in listings: what a reader of the repository made it list. */
+    private final java.util.concurrent.atomic.AtomicLong keysListed = new java.util.concurrent.atomic.AtomicLong();
     private int port;
     private String host = "127.0.0.1";
     private S3Proxy proxy;
@@ -83,7 +85,15 @@ public final class S3Server implements AutoCloseable {
 
     private S3Server start(String bind) throws Exception {
         var builder = S3Proxy.builder()
-                .blobStore(store)
+                .blobStore(new org.gaul.s3proxy.blobstore.ForwardingBlobStore(store) {
+                    @Override
+                    public software.amazon.awssdk.services.s3.model.ListObjectsV2Response list(
+                            software.amazon.awssdk.services.s3.model.ListObjectsV2Request request) {
+                        var page = super.list(request);
+                        keysListed.addAndGet(page.contents().size());
+                        return page;
+                    }
+                })
                 .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
                 .ignoreUnknownHeaders(true);
         if (keyStore != null) {
@@ -120,6 +130,11 @@ public final class S3Server implements AutoCloseable {
     public void stop() throws Exception {
         if (proxy != null) proxy.stop();
         proxy = null;
+    }
+
+    /** How many keys this server has returned in object listings so far (every page of every listing). */
+    public long keysListed() {
+        return keysListed.get();
     }
 
     public URI endpoint() {

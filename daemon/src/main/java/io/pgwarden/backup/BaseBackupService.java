@@ -113,9 +113,9 @@ public final class BaseBackupService {
                     Lsn.format(streamed.label().startLsn()), Lsn.format(stop.lsn()), streamed.label().startTimeline(),
                     streamed.label().startWalFile(), stopWal, stop.historyFile(), started, clock.instant(),
                     server.versionNum(), server.systemIdentifier().isPresent() ? Long.toUnsignedString(server.systemIdentifier().getAsLong()) : null,
-                    toolVersion, dataKey, repo.compression().name().toLowerCase(), streamed.rawBytes(), streamed.storedBytes(), streamed.sha256(),
+                    toolVersion, dataKey, repo.compression().name().toLowerCase(), streamed.rawBytes(), streamed.storedBytes(), null,
                     streamed.encryption(), pgManifest, parent.isPresent() ? BaseBackupManifest.INCREMENTAL : BaseBackupManifest.FULL,
-                    parent.map(p -> p.backup().backupId()).orElse(null));
+                    parent.map(p -> p.backup().backupId()).orElse(null), streamed.storedSha256());
             RepositoryJson.write(storage, RepositoryLayout.baseBackupManifest(cluster, id), manifest);
             log.info("cluster '{}': {} backup {} committed: {} bytes raw, {} stored, LSN {} to {}{}", cluster, manifest.kind(), id,
                     manifest.rawBytes(), manifest.storedBytes(), manifest.startLsn(), manifest.stopLsn(),
@@ -130,11 +130,11 @@ public final class BaseBackupService {
     /**
      * @param capture what the tar's backup_manifest member was: its copy on disk and its end (empty if there was none)
      */
-    private record Streamed(BackupLabel label, BackupManifestCapture capture, long rawBytes, long storedBytes, String sha256,
+    private record Streamed(BackupLabel label, BackupManifestCapture capture, long rawBytes, long storedBytes, String storedSha256,
                             io.pgwarden.repository.Sealed encryption, java.util.OptionalLong stopLsn) {
-        Streamed(BackupLabel label, BackupManifestCapture capture, long rawBytes, long storedBytes, String sha256,
+        Streamed(BackupLabel label, BackupManifestCapture capture, long rawBytes, long storedBytes, String storedSha256,
                  io.pgwarden.repository.Sealed encryption) {
-            this(label, capture, rawBytes, storedBytes, sha256, encryption, java.util.OptionalLong.empty());
+            this(label, capture, rawBytes, storedBytes, storedSha256, encryption, java.util.OptionalLong.empty());
         }
 
         Optional<String> manifestEnd() {
@@ -286,7 +286,7 @@ public final class BaseBackupService {
                     + ": the tar from pg_basebackup does not start with backup_label");
         }
         return new Streamed(BackupLabel.parse(labelText.get(), "backup_label of base backup " + id), manifest.get(),
-                uploaded.rawBytes(), uploaded.storedBytes(), uploaded.sha256(), uploaded.encryption());
+                uploaded.rawBytes(), uploaded.storedBytes(), uploaded.storedSha256(), uploaded.encryption());
     }
 
     /**
@@ -341,7 +341,7 @@ public final class BaseBackupService {
             }
         }
         return new Streamed(BackupLabel.parse(stopped[0].labelFile(), "backup_label of base backup " + id), null, uploaded.rawBytes(),
-                uploaded.storedBytes(), uploaded.sha256(), uploaded.encryption(), java.util.OptionalLong.of(stopped[0].stopLsn()));
+                uploaded.storedBytes(), uploaded.storedSha256(), uploaded.encryption(), java.util.OptionalLong.of(stopped[0].stopLsn()));
     }
 
     /** The captured copy of pg_basebackup's backup_manifest, stored encoded beside the tar; null if the tar had none. */

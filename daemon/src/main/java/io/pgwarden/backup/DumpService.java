@@ -144,7 +144,7 @@ public final class DumpService {
                     .run(runner, invocation, dataKey, UnaryOperator.identity(), what);
             DumpManifest manifest = new DumpManifest(1, id, cluster, database, format, pgDumpLevel, started, clock.instant(),
                     server.versionNum(), toolVersion, dataKey, config.repository().compression().name().toLowerCase(),
-                    uploaded.rawBytes(), uploaded.storedBytes(), uploaded.sha256(), uploaded.encryption());
+                    uploaded.rawBytes(), uploaded.storedBytes(), null, uploaded.encryption(), uploaded.storedSha256());
             RepositoryJson.write(storage, manifestKey, manifest);
             log.info("{} committed: {} bytes raw, {} stored", what, manifest.rawBytes(), manifest.storedBytes());
             return manifest;

@@ -6,8 +6,9 @@ import io.pgwarden.storage.StorageDriver;
 import java.util.Optional;
 
 /**
- * Opens a backup's data object for reading, verified against the size and SHA-256 its manifest records (and, when
- * encrypted, authenticated under the key its manifest names, bound to the object's key).
+ * Opens a backup's data object for reading, verified against the size and SHA-256 its manifest records, of the raw
+ * content or of the object as stored (and, when encrypted, authenticated under the key its manifest names, bound to
+ * the object's key). A manifest that records neither is refused.
  */
 public final class BackupObjects {
     private BackupObjects() {
@@ -17,7 +18,7 @@ public final class BackupObjects {
         String what = "base backup " + manifest.backupId();
         expectKey(manifest.dataKey(), RepositoryLayout.baseBackupDirectory(manifest.cluster(), manifest.backupId()), what);
         return open(storage, encoding, manifest.dataKey(), manifest.compression(), manifest.encryption(), manifest.rawBytes(),
-                manifest.sha256(), what);
+                manifest.sha256(), manifest.storedSha256(), what);
     }
 
     /** PostgreSQL's backup_manifest of a base backup, stored beside its tar under the same key. */
@@ -26,7 +27,7 @@ public final class BackupObjects {
         BaseBackupManifest.BackupManifestObject copy = manifest.backupManifest();
         if (copy == null) throw PgwardenException.notFound("base backup " + manifest.backupId() + " has no stored backup_manifest");
         expectKey(copy.key(), RepositoryLayout.baseBackupDirectory(manifest.cluster(), manifest.backupId()), what);
-        return open(storage, encoding, copy.key(), manifest.compression(), manifest.encryption(), copy.rawBytes(), copy.sha256(), what);
+        return open(storage, encoding, copy.key(), manifest.compression(), manifest.encryption(), copy.rawBytes(), copy.sha256(), null, what);
     }
 
     public static VerifiedObject openDump(StorageDriver storage, Encoding encoding, DumpManifest manifest) {
@@ -35,7 +36,7 @@ public final class BackupObjects {
                 : RepositoryLayout.dumpDirectory(manifest.cluster(), manifest.database(), manifest.dumpId());
         expectKey(manifest.dataKey(), directory, what);
         return open(storage, encoding, manifest.dataKey(), manifest.compression(), manifest.encryption(), manifest.rawBytes(),
-                manifest.sha256(), what);
+                manifest.sha256(), manifest.storedSha256(), what);
     }
 
     /**
@@ -50,15 +51,18 @@ public final class BackupObjects {
     }
 
     private static VerifiedObject open(StorageDriver storage, Encoding encoding, String key, String codec, Sealed sealed,
-                                       long rawBytes, String sha256, String what) {
+                                       long rawBytes, String sha256, String storedSha256, String what) {
         Compression compression;
         try {
             compression = Compression.valueOf(codec.toUpperCase(java.util.Locale.ROOT)); // manifests record zstd, gzip, none
         } catch (IllegalArgumentException | NullPointerException e) {
             throw PgwardenException.integrity("the manifest of " + what + " names an unknown compression '" + codec + "'");
         }
+        if (sha256 == null && storedSha256 == null) {
+            throw PgwardenException.integrity("the manifest of " + what + " records no SHA-256 of its data object '" + key + "'");
+        }
         StorageDriver.StoredObject object = storage.get(key).orElseThrow(() -> PgwardenException.integrity(
                 "repository object '" + key + "' of " + what + " is missing although its manifest exists"));
-        return new VerifiedObject(object, encoding, compression, Optional.ofNullable(sealed), rawBytes, sha256);
+        return new VerifiedObject(object, encoding, compression, Optional.ofNullable(sealed), rawBytes, sha256, storedSha256);
     }
 }

@@ -11,13 +11,16 @@ import java.time.Instant;
  * @param kind           "full", or "incremental" (only what changed since {@code parentId}; restorable with its chain);
  *                       null in manifests written before incremental backups existed: full
  * @param parentId       the backup an incremental one builds on (full or incremental); null for a full one
+ * @param sha256         SHA-256 of the raw tar; null in manifests that record {@code storedSha256} instead
+ * @param storedSha256   SHA-256 of the data object as stored (compressed, encrypted), recorded since pgwarden stopped
+ *                       hashing the raw tar (a second of CPU per GB); null in older manifests
  */
 public record BaseBackupManifest(int formatVersion, String backupId, String cluster, String label,
                                  String startLsn, String stopLsn, int timeline, String startWalFile, String stopWalFile,
                                  String backupHistoryFile, Instant startTime, Instant stopTime,
                                  int pgVersionNum, String systemIdentifier, String toolVersion,
                                  String dataKey, String compression, long rawBytes, long storedBytes, String sha256,
-                                 Sealed encryption, BackupManifestObject backupManifest, String kind, String parentId) {
+                                 Sealed encryption, BackupManifestObject backupManifest, String kind, String parentId, String storedSha256) {
     public static final String FULL = "full";
     public static final String INCREMENTAL = "incremental";
 

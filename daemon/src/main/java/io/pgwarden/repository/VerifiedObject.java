@@ -11,9 +11,11 @@ import java.io.OutputStream;
 import java.util.Optional;
 
 /**
- * An encoded object opened for reading, decoded and checked against its recorded SHA-256 and raw size.
- * {@link #writeTo} holds back the last chunk until the checksum matched, so a reader that relies on a
- * complete transfer (curl with Content-Length, a file renamed into place) never receives corrupt data whole.
+ * An encoded object opened for reading, decoded and checked against its recorded raw size and SHA-256: of its raw
+ * content, or of the object as stored (base backups and dumps written since stored digests: hashing the compressed
+ * bytes costs a fraction of hashing the raw ones, and the codec's own checksum checks the decoding: zstd's content
+ * checksum, gzip's CRC-32). {@link #writeTo} holds back the last chunk until the checksum matched, so a reader that
+ * relies on a complete transfer (curl with Content-Length, a file renamed into place) never receives corrupt data whole.
  */
 public final class VerifiedObject implements AutoCloseable {
     private static final int CHUNK = 1 << 16;
@@ -23,15 +25,29 @@ public final class VerifiedObject implements AutoCloseable {
     private final Compression compression;
     private final Optional<Sealed> sealed;
     private final long rawSize;
+    /** Of the raw content; null when {@link #storedSha256} is checked instead. */
     private final String sha256;
+    /** Of the object as stored; null for objects that record the raw content's. */
+    private final String storedSha256;
 
     VerifiedObject(StoredObject object, Encoding encoding, Compression compression, Optional<Sealed> sealed, long rawSize, String sha256) {
+        this(object, encoding, compression, sealed, rawSize, sha256, null);
+    }
+
+    VerifiedObject(StoredObject object, Encoding encoding, Compression compression, Optional<Sealed> sealed, long rawSize, String sha256,
+                   String storedSha256) {
+        if (sha256 == null && storedSha256 == null) {
+            object.close();
+            throw PgwardenException.integrity("repository object '" + object.info().key() + "' has no recorded SHA-256 to check it against")
+                    .forObject(object.info().key());
+        }
         this.object = object;
         this.encoding = encoding;
         this.compression = compression;
         this.sealed = sealed;
         this.rawSize = rawSize;
         this.sha256 = sha256;
+        this.storedSha256 = storedSha256;
     }
 
     /** The key it is encrypted with, if it is. */
@@ -53,9 +69,11 @@ public final class VerifiedObject implements AutoCloseable {
 
     /** Streams the decoded content; throws an integrity error, before the last bytes, on any mismatch. */
     public void writeTo(OutputStream out) throws IOException {
+        HashingInputStream stored = storedSha256 == null ? null : new HashingInputStream(object.content());
         HashingInputStream raw;
         try {
-            raw = new HashingInputStream(encoding.decoder(key(), compression, sealed, object.content()));
+            InputStream decoded = encoding.decoder(key(), compression, sealed, stored == null ? object.content() : stored);
+            raw = sha256 == null ? HashingInputStream.countingOnly(decoded) : new HashingInputStream(decoded);
         } catch (ObjectCipher.AuthenticationException e) {
             throw corrupt(e.getMessage());
         } catch (IOException e) {
@@ -74,8 +92,17 @@ public final class VerifiedObject implements AutoCloseable {
             pendingLen = nextLen;
         }
         if (raw.count() != rawSize) throw corrupt("decodes to " + raw.count() + " bytes, expected " + rawSize);
-        String actual = raw.sha256Hex();
-        if (!actual.equals(sha256)) throw corrupt("has SHA-256 " + actual + ", expected " + sha256);
+        if (sha256 != null) {
+            String actual = raw.sha256Hex();
+            if (!actual.equals(sha256)) throw corrupt("has SHA-256 " + actual + ", expected " + sha256);
+        }
+        if (stored != null) {
+            while (readChunk(stored, next) > 0) {
+                // bytes stored after the end of the encoding, if any: hashed too, so that they fail the check
+            }
+            String actual = stored.sha256Hex();
+            if (!actual.equals(storedSha256)) throw corrupt("as stored has SHA-256 " + actual + ", expected " + storedSha256);
+        }
         if (pendingLen > 0) out.write(pending, 0, pendingLen);
     }
 

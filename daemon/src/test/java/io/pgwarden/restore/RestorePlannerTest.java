@@ -54,7 +54,7 @@ class RestorePlannerTest {
         String startWal = "%08X%08X%08X".formatted(tli, 0, start);
         RepositoryJson.write(storage, C + "/base/" + id + "/manifest.json", new BaseBackupManifest(1, id, C, "l",
                 "0/%X".formatted(start * SEG + 0x28), "0/%X".formatted(stop * SEG + 0x100), tli, startWal, "%08X%08X%08X".formatted(tli, 0, stop),
-                null, stopTime.minusSeconds(60), stopTime, 150000, "1", "15", C + "/base/" + id + "/base.tar.raw", "none", 1, 1, "x", null, null, null, null));
+                null, stopTime.minusSeconds(60), stopTime, 150000, "1", "15", C + "/base/" + id + "/base.tar.raw", "none", 1, 1, "x", null, null, null, null, null));
     }
 
     /** WAL segments first..last of timeline tli, each archived a minute after the previous, from T0. */

@@ -34,11 +34,11 @@ public class RetentionPlannerTest {
     static BaseBackupManifest backup(String id, Instant start, int timeline, long segment) {
         String wal = "%08X%08X%08X".formatted(timeline, segment >>> 8, segment & 0xff);
         return new BaseBackupManifest(1, id, "main", "l", "0/0", "0/0", timeline, wal, wal, null, start, start.plusSeconds(600),
-                150000, "1", "15", "k", "zstd", 100, 40, "sha", null, null, null, null);
+                150000, "1", "15", "k", "zstd", 100, 40, "sha", null, null, null, null, null);
     }
 
     static DumpManifest dump(String id, String database, Instant stop) {
-        return new DumpManifest(1, id, "main", database, "custom", 0, stop.minusSeconds(60), stop, 150000, "15", "k", "zstd", 10, 5, "sha", null);
+        return new DumpManifest(1, id, "main", database, "custom", 0, stop.minusSeconds(60), stop, 150000, "15", "k", "zstd", 10, 5, "sha", null, null);
     }
 
     static RetentionConfig base(Integer keepLast, Duration window) {
@@ -92,7 +92,7 @@ public class RetentionPlannerTest {
         return new BaseBackupManifest(b.formatVersion(), b.backupId(), b.cluster(), b.label(), b.startLsn(), b.stopLsn(), b.timeline(),
                 b.startWalFile(), b.stopWalFile(), b.backupHistoryFile(), b.startTime(), b.stopTime(), b.pgVersionNum(), b.systemIdentifier(),
                 b.toolVersion(), b.dataKey(), b.compression(), b.rawBytes(), b.storedBytes(), b.sha256(), b.encryption(), b.backupManifest(),
-                BaseBackupManifest.INCREMENTAL, parent);
+                BaseBackupManifest.INCREMENTAL, parent, b.storedSha256());
     }
 
     @Test

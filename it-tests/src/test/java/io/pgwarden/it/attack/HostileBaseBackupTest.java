@@ -173,7 +173,7 @@ class HostileBaseBackupTest {
         BaseBackupManifest forged = new BaseBackupManifest(real.formatVersion(), real.backupId(), real.cluster(), real.label(), real.startLsn(),
                 real.stopLsn(), real.timeline(), real.startWalFile(), real.stopWalFile(), real.backupHistoryFile(), real.startTime(),
                 real.stopTime(), real.pgVersionNum(), real.systemIdentifier(), real.toolVersion(), real.dataKey(), "zstd", raw.length,
-                stored.size(), sha, null, null, null, null);
+                stored.size(), sha, null, null, null, null, null);
         try (StorageDriver storage = storage()) {
             storage.put(real.dataKey(), new java.io.ByteArrayInputStream(stored.toByteArray()), Map.of("codec", "zstd"));
             RepositoryJson.write(storage, RepositoryLayout.baseBackupManifest("main", real.backupId()), forged);

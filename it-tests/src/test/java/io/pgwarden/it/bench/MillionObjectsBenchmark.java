@@ -154,7 +154,7 @@ class MillionObjectsBenchmark {
                 String wal = walName((1L << 32) + OBJECTS + 100 + 10L * i);
                 RepositoryJson.write(storage, RepositoryLayout.baseBackupManifest("full", id), new BaseBackupManifest(1, id, "full", "bench",
                         "0/0", "0/0", 1, wal, wal, null, start, start.plusSeconds(60), 150000, "1", "15", "full/base/" + id + "/base.tar.zst",
-                        "zstd", 100, 40, "sha", null, null, null, null));
+                        "zstd", 100, 40, "sha", null, null, null, null, null));
             }
         }
     }

@@ -340,7 +340,7 @@ abstract class EncryptionEndToEnd {
             byte[] firstData = stored(first.get("dataKey").asText());
             storage.delete(second.get("dataKey").asText());
             storage.put(second.get("dataKey").asText(), StorageDriver.SizedContent.of(firstData), Map.of());
-            for (String field : List.of("rawBytes", "storedBytes", "sha256", "encryption")) second.set(field, first.get(field));
+            for (String field : List.of("rawBytes", "storedBytes", "sha256", "storedSha256", "encryption")) second.set(field, first.get(field));
             storage.put(manifests.get(1), StorageDriver.SizedContent.of(JSON.writeValueAsBytes(second)), Map.of());
         }
         Path target = dir.resolve("swapped-backup");

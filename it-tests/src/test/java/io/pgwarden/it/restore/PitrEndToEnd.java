@@ -248,6 +248,70 @@ abstract class PitrEndToEnd {
     }
 
     /**
+     * A base backup's manifest records the SHA-256 of its data object as stored; one that records no checksum at all
+     * is refused (else an edited manifest would turn verification off), bytes appended to the stored object are
+     * refused, and a manifest of the earlier format (the SHA-256 of the raw tar) still restores, with exact rows.
+     */
+    @Test
+    void theDataObjectIsCheckedAsStoredAManifestWithoutChecksumsIsRefusedAndRawChecksumsStillRestore() throws Exception {
+        String manifestKey = "main/base/" + backupId + "/manifest.json";
+        String dataKey = "main/base/" + backupId + "/base.tar.zst";
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        try (StorageDriver storage = StorageFactory.create(pgwarden.config().repository())) {
+            byte[] original = read(storage, manifestKey);
+            var manifest = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(original);
+            byte[] stored = read(storage, dataKey);
+            assertThat(manifest.get("storedSha256").asText()).isEqualTo(java.util.HexFormat.of().formatHex(
+                    java.security.MessageDigest.getInstance("SHA-256").digest(stored)));
+            assertThat(manifest.path("sha256").asText(null)).as("no raw SHA-256 computed").isNull();
+            try {
+                var unchecked = manifest.deepCopy();
+                unchecked.remove(List.of("sha256", "storedSha256"));
+                storage.put(manifestKey, StorageDriver.SizedContent.of(json.writeValueAsBytes(unchecked)), java.util.Map.of());
+                Path target = dir.resolve("unchecked");
+                var r = restore("--latest", "--target-dir", target.toString(), "--target-timeline", "1");
+                assertThat(r.exitCode()).as(r.stderr()).isEqualTo(5);
+                assertThat(r.stderr()).contains("records no SHA-256 of its data object '" + dataKey + "'");
+                assertThat(target).satisfiesAnyOf(t -> assertThat(t).doesNotExist(), t -> assertThat(t).isEmptyDirectory());
+                storage.put(manifestKey, StorageDriver.SizedContent.of(original), java.util.Map.of());
+
+                var info = storage.stat(dataKey).orElseThrow();
+                byte[] appended = java.util.Arrays.copyOf(stored, stored.length + 3);
+                storage.put(dataKey, new java.io.ByteArrayInputStream(appended), info.metadata());
+                target = dir.resolve("appended");
+                r = restore("--latest", "--target-dir", target.toString(), "--target-timeline", "1");
+                assertThat(r.exitCode()).as(r.stderr()).isEqualTo(5);
+                assertThat(r.stderr()).contains("(code INTEGRITY, object " + dataKey + ")");
+                storage.put(dataKey, new java.io.ByteArrayInputStream(stored), info.metadata());
+
+                var rawFormat = manifest.deepCopy();
+                byte[] tar;
+                try (var in = io.pgwarden.repository.codec.Codecs.decompress(io.pgwarden.repository.codec.Compression.ZSTD,
+                        new java.io.ByteArrayInputStream(stored))) {
+                    tar = in.readAllBytes();
+                }
+                rawFormat.put("sha256", java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(tar)));
+                rawFormat.remove("storedSha256");
+                storage.put(manifestKey, StorageDriver.SizedContent.of(json.writeValueAsBytes(rawFormat)), java.util.Map.of());
+                target = dir.resolve("raw-format");
+                r = restore("--target-time", betweenBatches.toString(), "--target-dir", target.toString());
+                assertThat(r.exitCode()).as(r.stderr()).isEqualTo(0);
+                try (PgCluster copy = startRestored(target, "raw-format")) {
+                    assertThat(batches(copy)).isEqualTo("1:100");
+                }
+            } finally {
+                storage.put(manifestKey, StorageDriver.SizedContent.of(original), java.util.Map.of());
+            }
+        }
+    }
+
+    private static byte[] read(StorageDriver storage, String key) throws java.io.IOException {
+        try (var object = storage.get(key).orElseThrow()) {
+            return object.content().readAllBytes();
+        }
+    }
+
+    /**
      * PostgreSQL reads a restore_command's exit 1..125 as the end of the archive: a restore to the latest point that
      * cannot fetch a file (a corrupt object here; a repository outage or a daemon away alike) would be promoted early
      * and report success without the rows after it. pgwarden's restore_commands stop the recovery instead.

@@ -300,9 +300,10 @@ public final class BaseBackupService {
         java.nio.file.Path dataDirectory = settings.dataDirectory().orElseThrow();
         io.pgwarden.pg.DataDirectoryIdentity.check(cluster, dataDirectory, server);
         String what = "cluster '" + cluster + "': base backup " + id + " of '" + dataDirectory + "'";
-        boolean checksums = ServerProbe.setting(cluster, connection, "data_checksums").orElse("off").equals("on");
-        long segmentBlocks = Long.parseLong(ServerProbe.setting(cluster, connection, "segment_size").orElse("131072"));
-        String blockSize = ServerProbe.setting(cluster, connection, "block_size").orElse("8192");
+        java.util.Map<String, String> serverSettings = ServerProbe.settings(cluster, connection, "data_checksums", "segment_size", "block_size");
+        boolean checksums = serverSettings.getOrDefault("data_checksums", "off").equals("on");
+        long segmentBlocks = Long.parseLong(serverSettings.getOrDefault("segment_size", "131072"));
+        String blockSize = serverSettings.getOrDefault("block_size", "8192");
         if (checksums && !blockSize.equals(Integer.toString(io.pgwarden.pg.PageChecksum.BLOCK))) {
             throw new PgwardenException(ErrorCode.CONFIG, what + ": the server's block_size is " + blockSize + "; page checksums are"
                     + " verified for 8192 only; HINT: use baseBackup.method: pg_basebackup");

@@ -31,12 +31,19 @@ public final class ServerProbe {
 
     /** A server setting's current value; empty if this server has no such setting (an older major). */
     public static java.util.Optional<String> setting(String cluster, ConnectionConfig connection, String name) {
+        return java.util.Optional.ofNullable(settings(cluster, connection, name).get(name));
+    }
+
+    /** Server settings' current values, on one connection; a setting this server does not have is left out. */
+    public static java.util.Map<String, String> settings(String cluster, ConnectionConfig connection, String... names) {
         try (Connection c = connect(connection);
-             java.sql.PreparedStatement s = c.prepareStatement("SELECT setting FROM pg_settings WHERE name = ?")) {
-            s.setString(1, name);
+             java.sql.PreparedStatement s = c.prepareStatement("SELECT name, setting FROM pg_settings WHERE name = ANY (?)")) {
+            s.setArray(1, c.createArrayOf("text", names));
+            java.util.Map<String, String> values = new java.util.HashMap<>();
             try (ResultSet rs = s.executeQuery()) {
-                return rs.next() ? java.util.Optional.ofNullable(rs.getString(1)) : java.util.Optional.empty();
+                while (rs.next()) if (rs.getString(2) != null) values.put(rs.getString(1), rs.getString(2));
             }
+            return values;
         } catch (SQLException e) {
             throw new PgwardenException(ErrorCode.TOOL, "cluster '" + cluster + "': cannot query PostgreSQL at " + connection.describe()
                     + ": " + e.getMessage(), e);

@@ -235,7 +235,7 @@ public final class WalArchiver {
         // parent: any other number is not a promotion (e.g. 7FFFFFFF.history planted to derail every "latest" restore).
         int parent = history.ancestors().getLast().timeline();
         int below = name.timeline() - 1;
-        WalFileName belowHistory = WalFileName.parse("%08X.history".formatted(below));
+        WalFileName belowHistory = WalFileName.history(below);
         if (parent != below && (spool == null || !spool.holds(belowHistory)) && wal.find(cluster, belowHistory).isEmpty()) {
             throw PgwardenException.badRequest(("'%s' is not a history file PostgreSQL could have written: its parent is timeline %d,"
                     + " but timeline %d has no archived history file (a new timeline is one above its parent or above the newest"

@@ -29,6 +29,11 @@ public record WalFileName(String name, Kind kind, int timeline) {
         return new WalFileName(name, kind, timeline);
     }
 
+    /** The history file of a timeline, e.g. 00000002.history. */
+    public static WalFileName history(int timeline) {
+        return parse("%08X.history".formatted(timeline));
+    }
+
     /** Segments and .partial files are whole segment files and carry a long page header. */
     public boolean isSegmentFile() {
         return kind == Kind.SEGMENT || kind == Kind.PARTIAL;

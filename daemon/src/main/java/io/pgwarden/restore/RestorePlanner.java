@@ -218,15 +218,16 @@ public final class RestorePlanner {
     }
 
     private boolean hasHistory(String cluster, int timeline) {
-        try (Stream<ObjectInfo> objects = storage.list(RepositoryLayout.walNamePrefix(cluster, WalFileName.parse("%08X.history".formatted(timeline))))) {
+        try (Stream<ObjectInfo> objects = storage.list(RepositoryLayout.walNamePrefix(cluster, WalFileName.history(timeline)))) {
             return objects.findAny().isPresent();
         }
     }
 
     private TimelineHistory history(String cluster, int timeline) {
         if (timeline == 1) return TimelineHistory.first();
-        String name = "%08X.history".formatted(timeline);
-        try (VerifiedObject object = wal.open(cluster, WalFileName.parse(name)).orElseThrow(() -> PgwardenException.notFound(
+        WalFileName file = WalFileName.history(timeline);
+        String name = file.name();
+        try (VerifiedObject object = wal.open(cluster, file).orElseThrow(() -> PgwardenException.notFound(
                 "cluster '" + cluster + "' has no timeline " + timeline + " (no " + name + " in the repository)"))) {
             ByteArrayOutputStream text = new ByteArrayOutputStream();
             object.writeTo(text);

@@ -268,7 +268,7 @@ final class VolumeRestorer {
             for (int tli : plan.timelines()) {
                 String prefix = RepositoryLayout.walTimelinePrefix(plan.cluster(), tli);
                 try (Stream<ObjectInfo> objects = storage.list(prefix, prefix + "%08X".formatted(tli) + first)) {
-                    if (tli > 1) addWal(tar, plan.cluster(), WalFileName.parse("%08X.history".formatted(tli)));
+                    if (tli > 1) addWal(tar, plan.cluster(), WalFileName.history(tli));
                     for (var it = objects.iterator(); it.hasNext(); ) {
                         WalFileName name = RepositoryLayout.walFileOf(it.next().key()).orElse(null);
                         if (name == null || name.kind() != WalFileName.Kind.SEGMENT) continue;

@@ -31,13 +31,14 @@ public final class DataDirectoryIdentity {
         long expected = server.systemIdentifier().getAsLong();
         long found;
         String version;
-        try {
-            found = systemIdentifier(dataDirectory.resolve("global/pg_control"));
-            version = Files.readString(dataDirectory.resolve("PG_VERSION")).strip();
+        try (java.nio.file.DirectoryStream<Path> stream = Files.newDirectoryStream(dataDirectory)) {
+            if (!(stream instanceof java.nio.file.SecureDirectoryStream<Path> top)) throw new IOException("no directory-relative file access here");
+            found = systemIdentifier(top, dataDirectory);
+            version = pgVersion(top, dataDirectory);
         } catch (NoSuchFileException e) {
-            throw new PgwardenException(ErrorCode.CONFIG, what + " is not a PostgreSQL data directory: '" + e.getFile() + "' does not exist", e);
+            throw new PgwardenException(ErrorCode.CONFIG, what + " is not a PostgreSQL data directory: '" + where(dataDirectory, e) + "' does not exist", e);
         } catch (AccessDeniedException e) {
-            throw new PgwardenException(ErrorCode.CONFIG, what + ": the daemon may not read '" + e.getFile() + "'; HINT: run the daemon as the"
+            throw new PgwardenException(ErrorCode.CONFIG, what + ": the daemon may not read '" + where(dataDirectory, e) + "'; HINT: run the daemon as the"
                     + " server's owner, or initdb --allow-group-access (data directory mode 0750) and add the daemon's user to its group", e);
         } catch (IOException e) {
             throw new PgwardenException(ErrorCode.CONFIG, what + ": cannot read it: " + e.getMessage(), e);
@@ -52,19 +53,34 @@ public final class DataDirectoryIdentity {
         }
     }
 
+    /** The file an error names, which a directory-relative read names relative to the data directory. */
+    private static Path where(Path dataDirectory, java.nio.file.FileSystemException e) {
+        return e.getFile() == null ? dataDirectory : dataDirectory.resolve(e.getFile());
+    }
+
     /**
-     * pg_control begins with the system identifier, a uint64 in the machine's byte order. Read from global/'s
-     * descriptor, opened from the data directory's without following links (as the copy reads it).
+     * pg_control begins with the system identifier, a uint64 in the machine's byte order. Like every file here, read
+     * relative to the data directory's descriptor without following links (as the copy reads them): the directory is
+     * the database owner's, who must not make the daemon read a file elsewhere.
      */
-    private static long systemIdentifier(Path controlFile) throws IOException {
-        Path global = controlFile.getParent();
-        try (java.nio.file.DirectoryStream<Path> top = Files.newDirectoryStream(global.getParent())) {
-            if (!(top instanceof java.nio.file.SecureDirectoryStream<Path> secure)) throw new IOException("no directory-relative file access here");
-            try (java.nio.file.SecureDirectoryStream<Path> dir = secure.newDirectoryStream(global.getFileName(), LinkOption.NOFOLLOW_LINKS);
-                 SeekableByteChannel c = dir.newByteChannel(controlFile.getFileName(), java.util.Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
-                return firstLong(c, controlFile);
+    private static long systemIdentifier(java.nio.file.SecureDirectoryStream<Path> top, Path dataDirectory) throws IOException {
+        try (java.nio.file.SecureDirectoryStream<Path> global = top.newDirectoryStream(Path.of("global"), LinkOption.NOFOLLOW_LINKS);
+             SeekableByteChannel c = global.newByteChannel(Path.of("pg_control"), java.util.Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
+            return firstLong(c, dataDirectory.resolve("global/pg_control"));
+        }
+    }
+
+    /** PG_VERSION's major ("15"), read no further than a version file can be; its content is not echoed unless it is one. */
+    private static String pgVersion(java.nio.file.SecureDirectoryStream<Path> top, Path dataDirectory) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(16);
+        try (SeekableByteChannel c = top.newByteChannel(Path.of("PG_VERSION"), java.util.Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
+            while (b.hasRemaining() && c.read(b) > 0) {
+                // fill
             }
         }
+        String text = new String(b.array(), 0, b.position(), java.nio.charset.StandardCharsets.US_ASCII).strip();
+        if (!text.matches("[0-9]{1,4}")) throw new IOException("'" + dataDirectory.resolve("PG_VERSION") + "' is not a PostgreSQL version file");
+        return text;
     }
 
     private static long firstLong(SeekableByteChannel c, Path controlFile) throws IOException {

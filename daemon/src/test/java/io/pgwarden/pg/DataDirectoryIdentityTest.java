@@ -38,6 +38,35 @@ class DataDirectoryIdentityTest {
         assertThatThrownBy(() -> DataDirectoryIdentity.check("main", data, SERVER)).hasMessageContaining("baseBackup.dataDirectory '" + data + "'");
     }
 
+    /**
+     * PG_VERSION is read like every other file of the directory: a link is not followed, so a database owner cannot
+     * have the daemon read a file only it may read and show its first line in the error; a huge file is not read whole.
+     */
+    @Test
+    void aPgVersionThatIsALinkIsNotFollowedAndAHugeOneIsNotReadWhole() throws Exception {
+        Path secret = Files.writeString(dir.resolve("secret"), "hunter2\n");
+        Path linked = dataDirectory("linked-version", ID);
+        Files.delete(linked.resolve("PG_VERSION"));
+        Files.createSymbolicLink(linked.resolve("PG_VERSION"), secret);
+        assertThatThrownBy(() -> DataDirectoryIdentity.check("main", linked, SERVER))
+                .hasMessageContaining("baseBackup.dataDirectory '" + linked + "'").hasMessageNotContaining("hunter2");
+
+        Path huge = dataDirectory("huge-version", ID);
+        try (var f = java.nio.channels.FileChannel.open(huge.resolve("PG_VERSION"), java.nio.file.StandardOpenOption.WRITE)) {
+            f.write(ByteBuffer.wrap(new byte[] {'x'}), 3L << 30); // sparse: 3 GiB
+        }
+        assertThatThrownBy(() -> DataDirectoryIdentity.check("main", huge, SERVER))
+                .isInstanceOf(io.pgwarden.error.PgwardenException.class).hasMessageContaining("PG_VERSION");
+    }
+
+    @Test
+    void aDirectoryWithoutPgControlIsNamedWithItsFullPath() throws Exception {
+        Path data = Files.createDirectories(dir.resolve("empty"));
+        Files.writeString(data.resolve("PG_VERSION"), "15\n");
+        assertThatThrownBy(() -> DataDirectoryIdentity.check("main", data, SERVER))
+                .hasMessageContaining("is not a PostgreSQL data directory: '" + data.resolve("global") + "' does not exist");
+    }
+
     private Path dataDirectory(String name, long systemIdentifier) throws Exception {
         Path data = Files.createDirectories(dir.resolve(name).resolve("global"));
         Files.write(data.resolve("pg_control"), ByteBuffer.allocate(8192).order(ByteOrder.nativeOrder()).putLong(systemIdentifier).array());

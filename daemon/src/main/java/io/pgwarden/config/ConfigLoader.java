@@ -213,7 +213,7 @@ public final class ConfigLoader {
 
     private static S3Config s3(ConfigNode node) {
         node.allowOnly("endpoint", "bucket", "prefix", "region", "pathStyle", "accessKey", "secretKey",
-                "maxAttempts", "partSize", "requestTimeout", "objectLock", "caCertificate");
+                "maxAttempts", "partSize", "requestTimeout", "objectLock", "caCertificate", "downloadStreams");
         Optional<URI> endpoint = node.parsed("endpoint", ConfigLoader::endpoint);
         String bucket = node.requiredString("bucket");
         String prefix = node.string("prefix").map(ConfigLoader::normalizePrefix).orElse("");
@@ -229,7 +229,8 @@ public final class ConfigLoader {
         if (partSize < S3Config.MIN_PART_SIZE) node.problem("partSize", "must be at least 5MiB (the S3 minimum part size)");
         Duration timeout = node.parsed("requestTimeout", Units::parseDuration).orElse(Duration.ofSeconds(60));
         return new S3Config(endpoint, bucket, prefix, region, pathStyle, accessKey, secretKey, maxAttempts, partSize, timeout,
-                objectLock(node.mapping("objectLock")), node.parsed("caCertificate", ConfigLoader::readableFile));
+                objectLock(node.mapping("objectLock")), node.parsed("caCertificate", ConfigLoader::readableFile),
+                node.integer("downloadStreams", 1, 16).orElse(S3Config.DEFAULT_DOWNLOAD_STREAMS));
     }
 
     private static Optional<S3Config.ObjectLock> objectLock(ConfigNode node) {

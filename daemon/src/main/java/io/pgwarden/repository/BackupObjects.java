@@ -61,7 +61,7 @@ public final class BackupObjects {
         if (sha256 == null && storedSha256 == null) {
             throw PgwardenException.integrity("the manifest of " + what + " records no SHA-256 of its data object '" + key + "'");
         }
-        StorageDriver.StoredObject object = storage.get(key).orElseThrow(() -> PgwardenException.integrity(
+        StorageDriver.StoredObject object = storage.getWhole(key).orElseThrow(() -> PgwardenException.integrity(
                 "repository object '" + key + "' of " + what + " is missing although its manifest exists"));
         return new VerifiedObject(object, encoding, compression, Optional.ofNullable(sealed), rawBytes, sha256, storedSha256);
     }

@@ -57,6 +57,12 @@ public final class CountingStorage implements StorageDriver {
     }
 
     @Override
+    public Optional<StoredObject> getWhole(String key) {
+        listener.accept("get");
+        return inner.getWhole(key);
+    }
+
+    @Override
     public Stream<ObjectInfo> list(String prefix) {
         listener.accept("list");
         return inner.list(prefix);

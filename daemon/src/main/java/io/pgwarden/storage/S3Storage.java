@@ -54,6 +54,7 @@ public final class S3Storage implements StorageDriver {
     private final Optional<S3Config.ObjectLock> objectLock;
     private final ChunkPool buffers;
     private final StagingDir staging;
+    private final int downloadStreams;
 
     /** With the default part schedule and larger parts staged in the system's temporary directory. */
     public S3Storage(S3Config config, ChunkPool buffers) {
@@ -77,6 +78,7 @@ public final class S3Storage implements StorageDriver {
         this.prefix = config.prefix();
         this.partSize = (int) Math.min(config.partSize(), Integer.MAX_VALUE - 16);
         this.objectLock = config.objectLock();
+        this.downloadStreams = config.downloadStreams();
         ApacheHttpClient.Builder http = ApacheHttpClient.builder()
                 .maxConnections(64)
                 .connectionTimeout(Duration.ofSeconds(5))
@@ -440,6 +442,97 @@ public final class S3Storage implements StorageDriver {
         } catch (SdkException e) {
             throw translate("cannot download", key, e);
         }
+    }
+
+    /**
+     * The first range is asked with the object: its answer gives the size, metadata and ETag. Later ranges are asked
+     * only of that same object (If-Match its ETag): an object replaced meanwhile fails the read instead of splicing
+     * two objects' bytes. An object no larger than one range costs one GET, as {@link #get(String)}.
+     */
+    @Override
+    public Optional<StoredObject> getWhole(String key) {
+        if (downloadStreams < 2) return get(key);
+        ResponseInputStream<GetObjectResponse> in;
+        try {
+            in = s3.getObject(b -> b.bucket(bucket).key(objectKey(key)).range("bytes=0-" + (DOWNLOAD_RANGE - 1)));
+        } catch (S3Exception e) {
+            if (e.statusCode() == 404) return Optional.empty();
+            if (e.statusCode() == 416) return get(key); // an empty object has no byte 0 to ask for
+            throw translate("cannot download", key, e);
+        } catch (SdkException e) {
+            throw translate("cannot download", key, e);
+        }
+        GetObjectResponse r = in.response();
+        long size = totalSize(r.contentRange());
+        if (size <= DOWNLOAD_RANGE) { // the whole object came (or a server that ignores ranges sent it whole)
+            return Optional.of(new StoredObject(new ObjectInfo(key, size < 0 ? r.contentLength() : size, r.metadata(), r.lastModified()), in));
+        }
+        String etag = r.eTag();
+        InputStream content = new RangedDownload(abortingOnClose(in), size, DOWNLOAD_RANGE, downloadStreams,
+                (from, length, into) -> fetchRange(key, etag, from, length, into), "'" + describe(key) + "'");
+        return Optional.of(new StoredObject(new ObjectInfo(key, size, r.metadata(), r.lastModified()), content));
+    }
+
+    /** Bytes a ranged read of a large object asks at a time: (downloadStreams + 1) x this is the memory it holds. */
+    static final int DOWNLOAD_RANGE = 4 << 20;
+
+    private void fetchRange(String key, String etag, long from, int length, byte[] into) throws IOException {
+        long to = from + length - 1;
+        try (ResponseInputStream<GetObjectResponse> in = s3.getObject(b -> b.bucket(bucket).key(objectKey(key))
+                .range("bytes=" + from + "-" + to).ifMatch(etag))) {
+            String range = in.response().contentRange();
+            if (range == null || !range.startsWith("bytes " + from + "-" + to + "/")) {
+                in.abort();
+                throw new IOException("S3 answered range '" + range + "' when asked for bytes " + from + "-" + to);
+            }
+            int n = in.readNBytes(into, 0, length);
+            if (n != length) throw new IOException("S3 sent " + n + " of the " + length + " bytes of the range");
+        } catch (S3Exception e) {
+            if (e.statusCode() == 412) {
+                throw new IOException("the object was replaced while it was read (its ETag is no longer " + etag + ")", e);
+            }
+            throw new IOException(translate("cannot download", key, e).getMessage(), e);
+        } catch (SdkException e) {
+            throw new IOException(translate("cannot download", key, e).getMessage(), e);
+        }
+    }
+
+    /** The object's size from a Content-Range answer ("bytes 0-4194303/123456789"); -1 without one. */
+    static long totalSize(String contentRange) {
+        if (contentRange == null) return -1;
+        int slash = contentRange.lastIndexOf('/');
+        try {
+            return slash < 0 ? -1 : Long.parseLong(contentRange.substring(slash + 1).trim());
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** Closing a response read only in part drops its connection instead of reading the rest to reuse it. */
+    private static InputStream abortingOnClose(ResponseInputStream<GetObjectResponse> response) {
+        return new java.io.FilterInputStream(response) {
+            private boolean ended;
+
+            @Override
+            public int read() throws IOException {
+                int b = super.read();
+                ended |= b < 0;
+                return b;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                int n = super.read(b, off, len);
+                ended |= n < 0;
+                return n;
+            }
+
+            @Override
+            public void close() throws IOException {
+                if (!ended) response.abort();
+                response.close();
+            }
+        };
     }
 
     @Override

@@ -59,6 +59,15 @@ public interface StorageDriver extends AutoCloseable {
     /** The object's content as a stream (caller closes), or empty if there is no such object. */
     Optional<StoredObject> get(String key);
 
+    /**
+     * As {@link #get(String)}, for a large object read whole, front to back (a backup or dump being restored): a store
+     * that can serve ranges fetches several at once ahead of the reader, since one GET carries what one connection
+     * does. The content is the same byte for byte.
+     */
+    default Optional<StoredObject> getWhole(String key) {
+        return get(key);
+    }
+
     /** Objects under prefix, lazily, in key order. Metadata is not filled in. The stream must be closed. */
     Stream<ObjectInfo> list(String prefix);
 

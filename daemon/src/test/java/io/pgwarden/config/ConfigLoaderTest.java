@@ -71,6 +71,7 @@ class ConfigLoaderTest {
         assertThat(s3.secretKey().orElseThrow().value()).isEqualTo("s3-secret-value");
         assertThat(s3.prefix()).isEqualTo("prod/");
         assertThat(s3.pathStyle()).isTrue();
+        assertThat(s3.downloadStreams()).isEqualTo(S3Config.DEFAULT_DOWNLOAD_STREAMS);
         assertThat(c.cluster("main").systemIdentifier().getAsLong()).isEqualTo(7312345678901234567L);
     }
 
@@ -196,12 +197,13 @@ class ConfigLoaderTest {
     @Test
     void s3NeedsABucketAndBothKeys() {
         assertProblems("""
-                repository: {type: s3, s3: {endpoint: "ftp://x", accessKey: a}}
+                repository: {type: s3, s3: {endpoint: "ftp://x", accessKey: a, downloadStreams: 0}}
                 clusters: {main: {walToken: %s}}
                 """.formatted(TOKEN),
                 "repository.s3.endpoint: 'ftp://x' must be an http:// or https:// URL with a host",
                 "repository.s3.bucket: is required",
-                "repository.s3.secretKey: accessKey and secretKey must be given together");
+                "repository.s3.secretKey: accessKey and secretKey must be given together",
+                "repository.s3.downloadStreams: 0 is out of range (1 to 16)");
     }
 
     @Test

@@ -108,7 +108,7 @@ class GrowingPartsTest {
     private S3Storage storage(ChunkPool memory, StagingDir staging) {
         S3Config config = new S3Config(Optional.of(s3.endpoint()), "parts", "p/", "us-east-1", true,
                 Optional.of(new Secret(S3Server.ACCESS_KEY)), Optional.of(new Secret(S3Server.SECRET_KEY)), 2, PART,
-                Duration.ofSeconds(30), Optional.empty(), Optional.empty());
+                Duration.ofSeconds(30), Optional.empty(), Optional.empty(), S3Config.DEFAULT_DOWNLOAD_STREAMS);
         return new S3Storage(config, memory, staging, new PartSizes(PART, 1));
     }
 

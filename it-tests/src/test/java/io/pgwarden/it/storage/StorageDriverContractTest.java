@@ -50,8 +50,8 @@ class StorageDriverContractTest {
         s3 = new S3Server().start();
         s3.createBucket("contract");
         s3Storage = new S3Storage(new S3Config(Optional.of(s3.endpoint()), "contract", "pfx/", "us-east-1", true,
-                Optional.of(new Secret(S3Server.ACCESS_KEY)), Optional.of(new Secret(S3Server.SECRET_KEY)), 2, PART, Duration.ofSeconds(30), Optional.empty(), Optional.empty()),
-                buffers);
+                Optional.of(new Secret(S3Server.ACCESS_KEY)), Optional.of(new Secret(S3Server.SECRET_KEY)), 2, PART, Duration.ofSeconds(30), Optional.empty(), Optional.empty(),
+                S3Config.DEFAULT_DOWNLOAD_STREAMS), buffers);
         fsStorage = new FilesystemStorage(dir.resolve("repo"));
     }
 
@@ -246,8 +246,8 @@ class StorageDriverContractTest {
     void anUnreachableS3EndpointIsUnavailable() {
         int port = io.pgwarden.it.support.TestDirs.freePort();
         try (var dead = new S3Storage(new S3Config(Optional.of(java.net.URI.create("http://127.0.0.1:" + port)), "x", "", "us-east-1", true,
-                Optional.of(new Secret("a")), Optional.of(new Secret("b")), 1, PART, Duration.ofSeconds(5), Optional.empty(), Optional.empty()),
-                new ChunkPool(PART))) {
+                Optional.of(new Secret("a")), Optional.of(new Secret("b")), 1, PART, Duration.ofSeconds(5), Optional.empty(), Optional.empty(),
+                S3Config.DEFAULT_DOWNLOAD_STREAMS), new ChunkPool(PART))) {
             assertThatThrownBy(dead::checkReachable).isInstanceOfSatisfying(PgwardenException.class,
                     e -> assertThat(e.code().httpStatus()).isEqualTo(503));
         }

@@ -22,6 +22,13 @@ public final class S3Server implements AutoCloseable {
     private final BlobStore store;
     /** Keys the server has handed out in listings: what a reader of the repository made it list. */
     private final java.util.concurrent.atomic.AtomicLong keysListed = new java.util.concurrent.atomic.AtomicLong();
+    /** GETs of a byte range: how many, being answered now, the most at once. */
+    private final java.util.concurrent.atomic.AtomicInteger rangedGetsInFlight = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicInteger mostRangedGetsAtOnce = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLong rangedGets = new java.util.concurrent.atomic.AtomicLong();
+    /** A distant S3's limits (slowGets): time before a GET answers, bytes per second each response carries (0: none). */
+    private volatile java.time.Duration getLatency = java.time.Duration.ZERO;
+    private volatile long getBytesPerSecond;
     private int port;
     private String host = "127.0.0.1";
     private S3Proxy proxy;
@@ -93,6 +100,28 @@ public final class S3Server implements AutoCloseable {
                         keysListed.addAndGet(page.contents().size());
                         return page;
                     }
+
+                    @Override
+                    public software.amazon.awssdk.core.ResponseInputStream<software.amazon.awssdk.services.s3.model.GetObjectResponse> getBlob(
+                            software.amazon.awssdk.services.s3.model.GetObjectRequest request) {
+                        boolean ranged = request.range() != null;
+                        if (ranged) {
+                            rangedGets.incrementAndGet();
+                            mostRangedGetsAtOnce.accumulateAndGet(rangedGetsInFlight.incrementAndGet(), Math::max);
+                        }
+                        try {
+                            Thread.sleep(getLatency.toMillis());
+                            var answer = super.getBlob(request);
+                            long rate = getBytesPerSecond;
+                            return answer == null || rate <= 0 ? answer
+                                    : new software.amazon.awssdk.core.ResponseInputStream<>(answer.response(), new Throttled(answer, rate));
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            throw new IllegalStateException(e);
+                        } finally {
+                            if (ranged) rangedGetsInFlight.decrementAndGet();
+                        }
+                    }
                 })
                 .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
                 .ignoreUnknownHeaders(true);
@@ -130,6 +159,63 @@ public final class S3Server implements AutoCloseable {
     public void stop() throws Exception {
         if (proxy != null) proxy.stop();
         proxy = null;
+    }
+
+    /**
+     * Makes GETs behave like a distant S3's (a latency injector, since loopback has none): each waits {@code latency}
+     * before it answers and its body flows at most {@code bytesPerSecond} (0: unlimited), as one connection to S3 does.
+     */
+    public S3Server slowGets(java.time.Duration latency, long bytesPerSecond) {
+        getLatency = latency;
+        getBytesPerSecond = bytesPerSecond;
+        return this;
+    }
+
+    /** The most GETs of a byte range this server was answering at once (waiting out {@link #slowGets} included). */
+    public int mostRangedGetsAtOnce() {
+        return mostRangedGetsAtOnce.get();
+    }
+
+    /** How many GETs asked for a byte range. */
+    public long rangedGets() {
+        return rangedGets.get();
+    }
+
+    /** A body that flows at most {@code rate} bytes per second. */
+    private static final class Throttled extends java.io.FilterInputStream {
+        private final long rate;
+        private final long start = System.nanoTime();
+        private long sent;
+
+        Throttled(java.io.InputStream in, long rate) {
+            super(in);
+            this.rate = rate;
+        }
+
+        @Override
+        public int read() throws java.io.IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws java.io.IOException {
+            int n = super.read(b, off, Math.min(len, 64 << 10));
+            if (n > 0) {
+                sent += n;
+                long due = start + sent * 1_000_000_000L / rate;
+                long wait = due - System.nanoTime();
+                if (wait > 0) {
+                    try {
+                        Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new java.io.InterruptedIOException();
+                    }
+                }
+            }
+            return n;
+        }
     }
 
     /** How many keys this server has returned in object listings so far (every page of every listing). */

@@ -6,7 +6,7 @@ import java.util.Optional;
 
 /**
  * An S3-compatible bucket. Without accessKey/secretKey the SDK's default credential chain applies.
- * @param partSize multipart part size, also the largest object sent in a single PUT
+ * @param partSize multipart part size, also the largest object of unknown length sent in a single PUT
  * @param objectLock when set, every object is written with a retain-until date that many days ahead
  * @param downloadStreams ranges of a backup or dump fetched at once when it is read whole (1: one GET)
  */
@@ -24,6 +24,6 @@ public record S3Config(Optional<URI> endpoint, String bucket, String prefix, Str
     }
 
     public static final long MIN_PART_SIZE = 5L << 20;
-    public static final long DEFAULT_PART_SIZE = 16L << 20;
+    public static final long DEFAULT_PART_SIZE = 8L << 20;
     public static final int DEFAULT_DOWNLOAD_STREAMS = 4;
 }

@@ -216,8 +216,16 @@ public final class S3Storage implements StorageDriver {
         }
     }
 
+    /** The most one PUT may carry (S3's limit); sized content (WAL files, up to 1 GiB) is sent in one below it. */
+    private static final long MAX_SINGLE_PUT = 5L << 30;
+
+    /**
+     * Content of known length goes in one PUT straight from its source, whatever the part size: a multipart upload
+     * would copy it into upload memory and cost a WAL file of 8 MiB or more (little compressible WAL, e.g. with
+     * PostgreSQL's wal_compression on) four requests instead of one.
+     */
     private void putSized(String key, SizedContent content, Map<String, String> metadata, boolean onlyIfAbsent) {
-        if (content.length() >= partSize) {
+        if (content.length() > MAX_SINGLE_PUT) {
             try (InputStream in = content.open()) {
                 streamPut(key, in, metadata, onlyIfAbsent);
                 return;

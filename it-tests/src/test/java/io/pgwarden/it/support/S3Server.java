@@ -26,6 +26,7 @@ public final class S3Server implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicInteger rangedGetsInFlight = new java.util.concurrent.atomic.AtomicInteger();
     private final java.util.concurrent.atomic.AtomicInteger mostRangedGetsAtOnce = new java.util.concurrent.atomic.AtomicInteger();
     private final java.util.concurrent.atomic.AtomicLong rangedGets = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong multipartUploadsStarted = new java.util.concurrent.atomic.AtomicLong();
     /** A distant S3's limits (slowGets): time before a GET answers, bytes per second each response carries (0: none). */
     private volatile java.time.Duration getLatency = java.time.Duration.ZERO;
     private volatile long getBytesPerSecond;
@@ -102,6 +103,13 @@ public final class S3Server implements AutoCloseable {
                     }
 
                     @Override
+                    public org.gaul.s3proxy.blobstore.domain.MultipartUpload initiateMultipartUpload(
+                            software.amazon.awssdk.services.s3.model.CreateMultipartUploadRequest request) {
+                        multipartUploadsStarted.incrementAndGet();
+                        return super.initiateMultipartUpload(request);
+                    }
+
+                    @Override
                     public software.amazon.awssdk.core.ResponseInputStream<software.amazon.awssdk.services.s3.model.GetObjectResponse> getBlob(
                             software.amazon.awssdk.services.s3.model.GetObjectRequest request) {
                         boolean ranged = request.range() != null;
@@ -174,6 +182,11 @@ public final class S3Server implements AutoCloseable {
     /** The most GETs of a byte range this server was answering at once (waiting out {@link #slowGets} included). */
     public int mostRangedGetsAtOnce() {
         return mostRangedGetsAtOnce.get();
+    }
+
+    /** How many multipart uploads were started. */
+    public long multipartUploadsStarted() {
+        return multipartUploadsStarted.get();
     }
 
     /** How many GETs asked for a byte range. */

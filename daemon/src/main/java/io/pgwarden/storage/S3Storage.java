@@ -472,6 +472,11 @@ public final class S3Storage implements StorageDriver {
         }
         GetObjectResponse r = in.response();
         long size = totalSize(r.contentRange());
+        if (size > PartSizes.MAX_OBJECT) { // no S3 object is that large: a server's answer not to plan ranges by
+            in.abort();
+            throw new PgwardenException(ErrorCode.STORAGE, "cannot download '" + describe(key) + "': S3 answered Content-Range '"
+                    + r.contentRange() + "', larger than any object may be");
+        }
         if (size <= DOWNLOAD_RANGE) { // the whole object came (or a server that ignores ranges sent it whole)
             return Optional.of(new StoredObject(new ObjectInfo(key, size < 0 ? r.contentLength() : size, r.metadata(), r.lastModified()), in));
         }

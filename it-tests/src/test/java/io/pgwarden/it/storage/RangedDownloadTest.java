@@ -140,4 +140,25 @@ class RangedDownloadTest {
             }
         }
     }
+
+    /**
+     * A server whose answers misstate their ranges: a size larger than any object is refused before a range is
+     * planned by it, and a later range said to start elsewhere than asked fails the read naming it.
+     */
+    @Test
+    void rangesAnsweredForOtherBytesThanAskedFailTheRead() throws Exception {
+        byte[] content = random(3 * RANGE, 7);
+        try (S3Storage storage = storage(4)) {
+            storage.put("big", new ByteArrayInputStream(content), Map.of());
+            s3.answersContentRange(range -> range.replaceFirst("/\\d+$", "/" + (6L << 40)));
+            assertThatThrownBy(() -> storage.getWhole("big")).isInstanceOf(io.pgwarden.error.PgwardenException.class)
+                    .hasMessageContaining("s3://ranged/r/big").hasMessageContaining("larger than any object may be");
+            s3.answersContentRange(range -> range.startsWith("bytes 0-") ? range : range.replaceFirst("^bytes \\d+-", "bytes 0-"));
+            try (var object = storage.getWhole("big").orElseThrow()) {
+                assertThatThrownBy(() -> object.content().readAllBytes()).isInstanceOf(IOException.class)
+                        .hasMessageContaining("cannot read bytes " + RANGE + "-" + (2 * RANGE - 1))
+                        .hasMessageContaining("when asked for bytes " + RANGE + "-" + (2 * RANGE - 1));
+            }
+        }
+    }
 }

@@ -30,6 +30,8 @@ public final class S3Server implements AutoCloseable {
     /** A distant S3's limits (slowGets): time before a GET answers, bytes per second each response carries (0: none). */
     private volatile java.time.Duration getLatency = java.time.Duration.ZERO;
     private volatile long getBytesPerSecond;
+    /** A lying server (answersContentRange): what its ranged answers say they hold. */
+    private volatile java.util.function.UnaryOperator<String> contentRangeRewrite;
     private int port;
     private String host = "127.0.0.1";
     private S3Proxy proxy;
@@ -120,6 +122,11 @@ public final class S3Server implements AutoCloseable {
                         try {
                             Thread.sleep(getLatency.toMillis());
                             var answer = super.getBlob(request);
+                            var rewrite = contentRangeRewrite;
+                            if (answer != null && rewrite != null && answer.response().contentRange() != null) {
+                                answer = new software.amazon.awssdk.core.ResponseInputStream<>(answer.response().toBuilder()
+                                        .contentRange(rewrite.apply(answer.response().contentRange())).build(), answer);
+                            }
                             long rate = getBytesPerSecond;
                             return answer == null || rate <= 0 ? answer
                                     : new software.amazon.awssdk.core.ResponseInputStream<>(answer.response(), new Throttled(answer, rate));
@@ -176,6 +183,15 @@ public final class S3Server implements AutoCloseable {
     public S3Server slowGets(java.time.Duration latency, long bytesPerSecond) {
         getLatency = latency;
         getBytesPerSecond = bytesPerSecond;
+        return this;
+    }
+
+    /**
+     * Makes this server lie in the Content-Range of its ranged answers (a hostile or broken S3): each header is
+     * replaced by what {@code rewrite} makes of it; the bytes sent stay those asked for.
+     */
+    public S3Server answersContentRange(java.util.function.UnaryOperator<String> rewrite) {
+        contentRangeRewrite = rewrite;
         return this;
     }
 

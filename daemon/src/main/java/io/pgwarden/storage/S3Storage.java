@@ -472,12 +472,16 @@ public final class S3Storage implements StorageDriver {
         }
         GetObjectResponse r = in.response();
         long size = totalSize(r.contentRange());
+        if (size < 0 && r.sdkHttpResponse().statusCode() == 206) { // part of the object, but not saying which: ask for all
+            in.abort();
+            return get(key);
+        }
         if (size > PartSizes.MAX_OBJECT) { // no S3 object is that large: a server's answer not to plan ranges by
             in.abort();
             throw new PgwardenException(ErrorCode.STORAGE, "cannot download '" + describe(key) + "': S3 answered Content-Range '"
                     + r.contentRange() + "', larger than any object may be");
         }
-        if (size <= DOWNLOAD_RANGE) { // the whole object came (or a server that ignores ranges sent it whole)
+        if (size <= DOWNLOAD_RANGE) { // the whole object came (or, answering 200, a server that ignores ranges sent it)
             return Optional.of(new StoredObject(new ObjectInfo(key, size < 0 ? r.contentLength() : size, r.metadata(), r.lastModified()), in));
         }
         String etag = r.eTag();

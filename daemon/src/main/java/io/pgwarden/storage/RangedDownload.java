@@ -128,8 +128,8 @@ final class RangedDownload extends InputStream {
 
     /**
      * Keeps {@code streams} GETs in flight: while the first range streams in, the next {@code streams - 1}; while a
-     * fetched range is read from its buffer, the {@code streams} after it. Asking only when the reader moves on would
-     * fetch in bursts: a reader faster than the network waits for each range with only the ones beside it in flight.
+     * fetched range is read from its buffer, the {@code streams} after it, so a reader slower than the network (a
+     * restore decompressing and writing files) keeps them all busy, not one fewer.
      */
     private void scheduleAhead() {
         int last = Math.min(ranges - 1, current == 0 ? streams - 1 : current + streams);

@@ -22,6 +22,11 @@ public final class Launcher {
         return home().resolve("bin/pgwarden");
     }
 
+    /** The archive_command that pushes ready WAL files ahead (a shell script beside the launcher). */
+    public static Path walPushScript() {
+        return home().resolve("bin/pgwarden-wal-push");
+    }
+
     /** Starts bin/pgwarden in the background (e.g. the daemon), its output appended to {@code log}. */
     public static Process start(Path log, String... args) throws java.io.IOException {
         List<String> cmd = new ArrayList<>();

@@ -95,10 +95,11 @@ public final class SpoolPrefetcher {
                 wantedSeen = wanted.get().name();
                 lastProgress = System.nanoTime();
                 long asked = wanted.get().segmentNumber(segmentSize);
-                // The recovery went elsewhere (another timeline, or past what was fetched): follow it from there.
+                // The recovery went elsewhere (another timeline, or to what is not fetched yet): follow it from there,
+                // that segment first, since the call that noted it waits for it.
                 if (wanted.get().timeline() != timeline || asked >= next) {
                     timeline = wanted.get().timeline();
-                    next = asked + 1;
+                    next = asked;
                 }
             }
             int spooled = spooledSegments();

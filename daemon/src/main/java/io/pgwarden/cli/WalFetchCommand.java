@@ -2,6 +2,8 @@ package io.pgwarden.cli;
 
 import io.pgwarden.archive.WalFetcher;
 import io.pgwarden.config.PgwardenConfig;
+import io.pgwarden.repository.ClusterInfo;
+import io.pgwarden.repository.ClusterInfoStore;
 import io.pgwarden.repository.WalRepository;
 import io.pgwarden.storage.StorageDriver;
 import io.pgwarden.repository.RepositoryMarker;
@@ -44,43 +46,86 @@ final class WalFetchCommand implements Callable<Integer> {
     @Option(names = "--prefetch", hidden = true, description = "run as the spool's background prefetcher, after WALFILE (of --segment-size bytes)")
     boolean prefetch;
 
-    @Option(names = "--segment-size", hidden = true, defaultValue = "0")
+    @Option(names = "--segment-size", hidden = true, defaultValue = "0", description = "0: the size the repository pinned for the cluster")
     long segmentSize;
+
+    /** In the spool: the segment the archive ended at on the last call. */
+    static final String ENDED = ".ended";
 
     @Override
     public Integer call() throws Exception {
         PgwardenConfig cfg = options.load();
         if (ahead < 0 || ahead > 64) throw new PgwardenException(ErrorCode.USAGE, "--ahead must be 0..64");
-        if (prefetch && (spool == null || segmentSize <= 0)) throw new PgwardenException(ErrorCode.USAGE, "--prefetch needs --spool and --segment-size");
+        if (prefetch && (spool == null || segmentSize < 0)) throw new PgwardenException(ErrorCode.USAGE, "--prefetch needs --spool (and a --segment-size of at least 0)");
         if (!prefetch && dest == null) throw new PgwardenException(ErrorCode.USAGE, "give DEST, where to write the WAL file (%p)");
+        // The prefetcher's JVM starts while this one fetches its file, not after: one JVM start on the recovery's path.
+        if (!prefetch && spool != null && ahead > 0 && isSegment(walFile) && !endedAt(walFile)) startPrefetcher(walFile);
         try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.READ)) {
             WalFetcher fetcher = new WalFetcher(cfg, new WalRepository(storage, cfg.repository()));
             if (prefetch) {
-                new SpoolPrefetcher(fetcher, options.cluster, spool, ahead, segmentSize).run(WalFileName.parse(walFile));
+                new SpoolPrefetcher(fetcher, options.cluster, spool, ahead, segmentSize(storage)).run(WalFileName.parse(walFile));
             } else if (spool == null) {
                 fetcher.fetchToFile(options.cluster, walFile, dest);
             } else {
-                fetcher.fetchWithSpool(options.cluster, walFile, dest, spool);
-                WalFileName name = WalFileName.parse(walFile);
-                if (name.kind() == WalFileName.Kind.SEGMENT && ahead > 0) startPrefetcher(name, Files.size(dest));
+                try {
+                    fetcher.fetchWithSpool(options.cluster, walFile, dest, spool);
+                } catch (PgwardenException e) {
+                    if (e.code() == ErrorCode.NOT_FOUND && isSegment(walFile)) noteEnd(walFile);
+                    throw e;
+                }
             }
         }
         return 0;
+    }
+
+    private static boolean isSegment(String file) {
+        try {
+            return WalFileName.parse(file).kind() == WalFileName.Kind.SEGMENT;
+        } catch (RuntimeException e) {
+            return false; // the fetch reports the bad name
+        }
+    }
+
+    /** The size the repository pinned for the cluster's segments (the prefetcher names the next ones by it). */
+    private long segmentSize(StorageDriver storage) {
+        if (segmentSize > 0) return segmentSize;
+        return new ClusterInfoStore(storage).get(options.cluster).map(ClusterInfo::segmentSize).orElseThrow(() -> new PgwardenException(
+                ErrorCode.NOT_FOUND, "cluster '" + options.cluster + "' has archived nothing (no cluster info in the repository): nothing to prefetch"));
+    }
+
+    /**
+     * The archive ended at this segment on the last call (a standby asking again and again for the next segment):
+     * no prefetcher JVM for each of those calls.
+     */
+    private boolean endedAt(String file) {
+        try {
+            return file.equals(Files.readString(spool.resolve(ENDED)).strip());
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private void noteEnd(String file) {
+        try {
+            Files.createDirectories(spool);
+            Files.writeString(spool.resolve(ENDED), file);
+        } catch (IOException e) {
+            // only the next call's prefetcher start depends on it
+        }
     }
 
     /**
      * A process of its own, left running when this one exits (PostgreSQL waits for this call only): the recovery
      * replays this segment while the next ones download. Its output goes to a log in the spool (0700).
      */
-    private void startPrefetcher(WalFileName after, long size) throws IOException {
+    private void startPrefetcher(String after) throws IOException {
         Files.createDirectories(spool);
         Files.setPosixFilePermissions(spool, PosixFilePermissions.fromString("rwx------"));
-        Files.writeString(spool.resolve(SpoolPrefetcher.WANTED), after.name());
+        Files.writeString(spool.resolve(SpoolPrefetcher.WANTED), after);
         if (SpoolPrefetcher.running(spool)) return;
         String launcher = System.getProperty("pgwarden.launcher", "pgwarden");
         List<String> command = List.of(launcher, "wal-fetch", "--config", options.config.toAbsolutePath().toString(), "--cluster", options.cluster,
-                "--spool", spool.toAbsolutePath().toString(), "--ahead", Integer.toString(ahead), "--prefetch", "--segment-size",
-                Long.toString(size), after.name());
+                "--spool", spool.toAbsolutePath().toString(), "--ahead", Integer.toString(ahead), "--prefetch", after);
         Path log = spool.resolve(SpoolPrefetcher.LOG);
         ProcessBuilder prefetcher = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).redirectErrorStream(true);
@@ -88,6 +133,10 @@ final class WalFetchCommand implements Callable<Integer> {
         // (before the operator's own options, which still win).
         String opts = System.getenv().getOrDefault("PGWARDEN_JAVA_OPTS", "");
         prefetcher.environment().put("PGWARDEN_JAVA_OPTS", ("-XX:TieredStopAtLevel=4 " + opts).strip());
-        prefetcher.start();
+        Process started = prefetcher.start();
+        // A pid at once (the launcher's, alive as long as the JVM it runs), so that the next call's shell part waits for
+        // the segment instead of starting a JVM of its own while this one starts; the JVM writes its own once it holds
+        // the spool, and one that cannot hold it exits, which the shell part sees (kill -0).
+        Files.writeString(spool.resolve(SpoolPrefetcher.PID), Long.toString(started.pid()));
     }
 }

@@ -139,6 +139,22 @@ class WalFetchSpoolTest {
         assertThat(filesIn(spool)).isEmpty();
     }
 
+    /**
+     * The call right after the first finds the prefetcher still starting (its pid is noted at once) and waits for the
+     * segment it asks for, which the prefetcher fetches first: no JVM of its own. That call's Java runtime cannot start
+     * (-Xmx1k), so a JVM started for it would stop the recovery (exit 126).
+     */
+    @Test
+    void theCallAfterTheFirstIsServedByThePrefetcherWhileItStarts() throws Exception {
+        List<String> names = source.writeAndArchive(4);
+        Path spool = data.resolve(RestoreCommands.SPOOL);
+        assertThat(restoreCommand(names.get(0)).exitCode()).isZero();
+        for (String name : names.subList(1, 4)) {
+            var r = restoreCommand(name, java.util.Map.of("PGWARDEN_JAVA_OPTS", "-Xmx1k"));
+            assertThat(r.exitCode()).as(name + ": " + r.stderr()).isZero();
+        }
+    }
+
     /** A recovery that stops taking segments (a target reached short of them) does not keep them in its pg_wal. */
     @Test
     void segmentsNoRecoveryTakesAreRemovedWhenThePrefetcherIdlesOut() throws Exception {

@@ -93,11 +93,22 @@ class WalSideBySideBenchmark {
             Timed syncPush = timeCalls(segments, f -> sync.run("archive-push", f.toString()));
             // Async pushes what PostgreSQL marked ready beside %p, which must lie in pg1-path: a data directory with
             // the cluster's pg_control and a pg_wal of the segments (hard links), each with its .ready file.
-            Path asyncData = readyDataDirectory(dir, pg.dataDir(), segments);
+            Path asyncData = readyDataDirectory(dir, "async-data", pg.dataDir(), segments);
             Path pgWal = asyncData.resolve("pg_wal");
             Timed asyncPush = timeCalls(segments, f -> {
                 Processes.Result r = async.run("--pg1-path=" + asyncData, "archive-push", pgWal.resolve(f.getFileName()).toString());
                 markDone(pgWal, f);
+                return r;
+            });
+
+            // bin/pgwarden-wal-push as archive_command: the next .ready files pushed ahead, two at a time, by its helper.
+            Path aheadHeader = dir.resolve("auth-header-ahead");
+            Files.writeString(aheadHeader, "Authorization: Bearer " + TOKEN + "-ahead\n");
+            Path aheadData = readyDataDirectory(dir, "ahead-data", pg.dataDir(), segments);
+            Timed aheadPush = timeCalls(segments, f -> {
+                Processes.Result r = Processes.run(net.onDbHost(List.of(Launcher.walPushScript().toString(), "--url", walUrl.apply("ahead"),
+                        "--header", aheadHeader.toString(), "--ahead", "2", "pg_wal/" + f.getFileName(), f.getFileName().toString())), aheadData);
+                markDone(aheadData.resolve("pg_wal"), f);
                 return r;
             });
 
@@ -130,7 +141,7 @@ class WalSideBySideBenchmark {
             Timed asyncGet = timeCalls(segments, f -> removeAfter(async.run("archive-get", f.getFileName().toString(),
                     fetched.resolve("x").toString()), fetched.resolve("x")));
 
-            report(net, segments, coldPush, rawPut, pgwardenPush, spoolPush, spoolDrained, spoolCpu, syncPush, asyncPush, cp, pgwardenGet, pgwardenGetPlain, standaloneGet, standalonePlain, syncGet, asyncGet,
+            report(net, segments, coldPush, rawPut, pgwardenPush, spoolPush, spoolDrained, spoolCpu, aheadPush, syncPush, asyncPush, cp, pgwardenGet, pgwardenGetPlain, standaloneGet, standalonePlain, syncGet, asyncGet,
                     WalPushBenchmark.peakRssKb(daemon.pid()));
         } finally {
             daemons.clear();
@@ -182,8 +193,8 @@ class WalSideBySideBenchmark {
     }
 
     /** A data directory whose pg_wal is as the archiver leaves it: the segments (hard links), archive_status/*.ready. */
-    private static Path readyDataDirectory(Path dir, Path realData, List<Path> segments) throws Exception {
-        Path data = TestDirs.forPostgres(dir, "async-data");
+    private static Path readyDataDirectory(Path dir, String name, Path realData, List<Path> segments) throws Exception {
+        Path data = TestDirs.forPostgres(dir, name);
         Files.createDirectories(data.resolve("global"));
         Files.copy(realData.resolve("global/pg_control"), data.resolve("global/pg_control"));
         Files.copy(realData.resolve("PG_VERSION"), data.resolve("PG_VERSION"));
@@ -219,7 +230,7 @@ class WalSideBySideBenchmark {
         Path config = dir.resolve("pgwarden-" + port + ".yml");
         Files.writeString(config, "server: {listen: \"" + net.dbHostAddress() + ":" + port + "\", allowPlaintext: true, walReadAhead: " + readAhead + ", walSpoolDir: "
                 + dir.resolve("wal-spool-" + port) + "}\n"
-                + s3.repositoryYaml("bench", "pgwarden", ca) + "clusters:\n  bench: {walToken: " + TOKEN + "}\n  warmup: {walToken: " + TOKEN + "-warmup}\n"
+                + s3.repositoryYaml("bench", "pgwarden", ca) + "clusters:\n  bench: {walToken: " + TOKEN + "}\n  ahead: {walToken: " + TOKEN + "-ahead}\n  warmup: {walToken: " + TOKEN + "-warmup}\n"
                 + "  spooled: {walToken: " + TOKEN + "-spool, archive: {durability: spool}}\n");
         return Launcher.startDaemon(net.onDbHost(List.of()), config, Path.of("target/bench/side-by-side-daemon-" + readAhead + ".log").toAbsolutePath(),
                 net.dbHostAddress(), port);
@@ -255,7 +266,7 @@ class WalSideBySideBenchmark {
         }
     }
 
-    private static void report(Network net, List<Path> segments, Timed coldPush, Timed rawPut, Timed pgwardenPush, Timed spoolPush, long spoolDrained, MachineCpu.PerFile spoolCpu, Timed syncPush, Timed asyncPush, Timed cp,
+    private static void report(Network net, List<Path> segments, Timed coldPush, Timed rawPut, Timed pgwardenPush, Timed spoolPush, long spoolDrained, MachineCpu.PerFile spoolCpu, Timed aheadPush, Timed syncPush, Timed asyncPush, Timed cp,
                                Timed pgwardenGet, Timed pgwardenGetPlain, Timed standaloneGet, Timed standalonePlain, Timed syncGet, Timed asyncGet, long rssKb)
             throws Exception {
         double mb = segments.size() * 16.0;
@@ -272,22 +283,26 @@ class WalSideBySideBenchmark {
         row(text, "push  pgwarden, durability spool (ack)", spoolPush, mb);
         text.append("%-46s %7.1f %7.0f %17s %s%n".formatted("push  pgwarden, spool: until all uploaded", segments.size() / (spoolDrained / 1e9),
                 mb / (spoolDrained / 1e9), "", spoolCpu));
+        row(text, "push  pgwarden-wal-push, 2 ahead", aheadPush, mb);
         row(text, "push  pgBackRest archive-push sync", syncPush, mb);
         row(text, "push  pgBackRest archive-push async", asyncPush, mb);
         row(text, "fetch cp from a local directory", cp, mb);
         row(text, "fetch pgwarden, read-ahead off", pgwardenGetPlain, mb);
         row(text, "fetch pgwarden (curl, read-ahead 8)", pgwardenGet, mb);
         row(text, "fetch pgwarden wal-fetch (standalone, 8 ahead)", standaloneGet, mb);
+        text.append("%-46s %s%n".formatted("      its slowest calls (call: ms)", slowest(standaloneGet, 4)));
         row(text, "fetch pgwarden wal-fetch, no spool (20 files)", standalonePlain, standalonePlain.nanos().length * 16.0);
         row(text, "fetch pgBackRest archive-get sync", syncGet, mb);
         row(text, "fetch pgBackRest archive-get async", asyncGet, mb);
         text.append("""
                 push:  pgwarden / pgBackRest sync %.2fx, / pgBackRest async %.2fx, / raw curl %.2fx
+                push ahead: pgwarden-wal-push / pgBackRest async %.2fx, / pgBackRest sync %.2fx, / pgwarden one at a time %.2fx
                 push, spool durability: acknowledged / pgBackRest async %.2fx, / pgwarden sync %.2fx; all uploaded / pgBackRest async %.2fx
                 fetch: pgwarden / pgBackRest sync %.2fx, / pgBackRest async %.2fx, / cp %.2fx, / itself without read-ahead %.2fx
                 fetch standalone: wal-fetch / pgBackRest async %.2fx, / cp %.2fx, / itself without the spool %.2fx
                 daemon peak RSS (VmHWM) %d MB
                 """.formatted(rate(pgwardenPush) / rate(syncPush), rate(pgwardenPush) / rate(asyncPush), rate(pgwardenPush) / rate(rawPut),
+                rate(aheadPush) / rate(asyncPush), rate(aheadPush) / rate(syncPush), rate(aheadPush) / rate(pgwardenPush),
                 rate(spoolPush) / rate(asyncPush), rate(spoolPush) / rate(pgwardenPush), segments.size() / (spoolDrained / 1e9) / rate(asyncPush),
                 rate(pgwardenGet) / rate(syncGet), rate(pgwardenGet) / rate(asyncGet), rate(pgwardenGet) / rate(cp),
                 rate(pgwardenGet) / rate(pgwardenGetPlain), rate(standaloneGet) / rate(asyncGet), rate(standaloneGet) / rate(cp),
@@ -305,6 +320,13 @@ class WalSideBySideBenchmark {
         double seconds = Arrays.stream(nanos).sum() / 1e9;
         text.append("%-46s %7.1f %7.0f %8.1f %8.1f %s%n".formatted(what, nanos.length / seconds, mb / seconds,
                 sorted[sorted.length / 2] / 1e6, sorted[(int) Math.ceil(sorted.length * 0.99) - 1] / 1e6, timed.cpu()));
+    }
+
+    /** The n slowest calls, by their number in the run (where the JVM starts fall). */
+    private static String slowest(Timed timed, int n) {
+        long[] nanos = timed.nanos();
+        return java.util.stream.IntStream.range(0, nanos.length).boxed().sorted((a, b) -> Long.compare(nanos[b], nanos[a])).limit(n)
+                .map(i -> "#" + (i + 1) + ": " + nanos[i] / 1_000_000).collect(java.util.stream.Collectors.joining(", "));
     }
 
     private static double rate(Timed timed) {

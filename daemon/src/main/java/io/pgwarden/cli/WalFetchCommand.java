@@ -59,7 +59,14 @@ final class WalFetchCommand implements Callable<Integer> {
         if (prefetch && (spool == null || segmentSize < 0)) throw new PgwardenException(ErrorCode.USAGE, "--prefetch needs --spool (and a --segment-size of at least 0)");
         if (!prefetch && dest == null) throw new PgwardenException(ErrorCode.USAGE, "give DEST, where to write the WAL file (%p)");
         // The prefetcher's JVM starts while this one fetches its file, not after: one JVM start on the recovery's path.
-        if (!prefetch && spool != null && ahead > 0 && isSegment(walFile) && !endedAt(walFile)) startPrefetcher(walFile);
+        if (!prefetch && spool != null && ahead > 0 && isSegment(walFile) && !endedAt(walFile)) {
+            try {
+                startPrefetcher(walFile);
+            } catch (IOException e) {
+                // Fetching ahead only saves time: this call still fetches its file (and reports what fails there).
+                System.err.println("pgwarden wal-fetch: not fetching ahead into '" + spool + "': " + e.getMessage());
+            }
+        }
         try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.READ)) {
             WalFetcher fetcher = new WalFetcher(cfg, new WalRepository(storage, cfg.repository()));
             if (prefetch) {

@@ -195,6 +195,24 @@ class WalPushAheadTest {
         assertThat(pgwarden.walKeys()).noneMatch(k -> k.contains("pwned") || k.contains("hidden") || k.contains("-K") || k.contains(" "));
     }
 
+    /** A pg_wal/pgwarden-push that is not a directory, or a lock that cannot be opened: each call pushes its own file. */
+    @Test
+    void aSpoolItCannotUseLeavesEachCallToPushItsOwnFile() throws Exception {
+        List<Path> segments = realSegments(2);
+        Path data = readyDataDirectory(segments);
+        Path spool = data.resolve("pg_wal/pgwarden-push");
+        Files.writeString(spool, "not a directory");
+        Processes.Result first = call(data, url(), name(segments.get(0)));
+        assertThat(first.exitCode()).as(first.stderr()).isZero();
+        markDone(data, segments.get(0));
+
+        Files.delete(spool);
+        Files.createDirectories(spool.resolve(name(segments.get(1)) + ".lock")); // a directory where its lock file goes
+        Processes.Result second = call(data, url(), name(segments.get(1)));
+        assertThat(second.exitCode()).as(second.stderr()).isZero();
+        for (Path s : segments) assertThat(pgwarden.get(name(s)).body()).as(name(s)).isEqualTo(Files.readAllBytes(s));
+    }
+
     @Test
     void badArgumentsExit2WithTheReason() throws Exception {
         Path data = Files.createDirectories(dir.resolve("data/pg_wal")).getParent();

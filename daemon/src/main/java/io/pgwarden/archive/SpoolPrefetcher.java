@@ -68,25 +68,28 @@ public final class SpoolPrefetcher {
         }
     }
 
-    /** Keeps the segments after {@code after} coming until the recovery no longer takes them; returns when it ends. */
-    public void run(WalFileName after) throws IOException {
+    /**
+     * Keeps the segments from {@code from} on (after it, unless {@code inclusive}) coming until the recovery no longer
+     * takes them; returns when it ends.
+     */
+    public void run(WalFileName from, boolean inclusive) throws IOException {
         Files.createDirectories(spool);
         try (FileChannel ch = FileChannel.open(spool.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
              FileLock lock = ch.tryLock()) {
             if (lock == null) return; // another prefetcher has it
             Files.writeString(spool.resolve(PID), Long.toString(ProcessHandle.current().pid()));
             try {
-                loop(after);
+                loop(from, inclusive);
             } finally {
                 Files.deleteIfExists(spool.resolve(PID));
             }
         }
     }
 
-    private void loop(WalFileName after) throws IOException {
-        int timeline = after.timeline();
-        long next = after.segmentNumber(segmentSize) + 1;
-        String wantedSeen = after.name();
+    private void loop(WalFileName from, boolean inclusive) throws IOException {
+        int timeline = from.timeline();
+        long next = from.segmentNumber(segmentSize) + (inclusive ? 0 : 1);
+        String wantedSeen = from.name();
         int spooledBefore = -1;
         long lastProgress = System.nanoTime();
         while (System.nanoTime() - lastProgress < IDLE.toNanos()) {

@@ -46,6 +46,9 @@ final class WalFetchCommand implements Callable<Integer> {
     @Option(names = "--prefetch", hidden = true, description = "run as the spool's background prefetcher, after WALFILE (of --segment-size bytes)")
     boolean prefetch;
 
+    @Option(names = "--first", hidden = true, description = "with --prefetch: WALFILE is the first segment to fetch (a call waits for it)")
+    boolean first;
+
     @Option(names = "--segment-size", hidden = true, defaultValue = "0", description = "0: the size the repository pinned for the cluster")
     long segmentSize;
 
@@ -70,7 +73,7 @@ final class WalFetchCommand implements Callable<Integer> {
         try (StorageDriver storage = RepositoryMarker.open(cfg.repository(), RepositoryMarker.Access.READ)) {
             WalFetcher fetcher = new WalFetcher(cfg, new WalRepository(storage, cfg.repository()));
             if (prefetch) {
-                new SpoolPrefetcher(fetcher, options.cluster, spool, ahead, segmentSize(storage)).run(WalFileName.parse(walFile));
+                new SpoolPrefetcher(fetcher, options.cluster, spool, ahead, segmentSize(storage)).run(WalFileName.parse(walFile), first);
             } else if (spool == null) {
                 fetcher.fetchToFile(options.cluster, walFile, dest);
             } else {

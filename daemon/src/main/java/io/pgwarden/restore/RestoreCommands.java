@@ -26,22 +26,30 @@ public final class RestoreCommands {
 
     /**
      * {@code pgwarden wal-fetch} through the launcher this process was started by, with {@link #SPOOL}: a segment found
-     * there is moved into place with no process started; one its background prefetcher (SpoolPrefetcher, whose file
-     * names the shell part uses) is still fetching is waited for (up to 30 s, while that process lives and has not
-     * marked it failed; and once more after it ended, which it may do right after fetching the last segment the
-     * archive has), the request noted in {@code .wanted} for it to follow. Inside pg_wal the spool is on the same
-     * filesystem as %p (the move is a rename), and PostgreSQL's WAL recycling and pg_basebackup leave a directory there
-     * alone. Otherwise wal-fetch fetches the file (and starts the prefetcher): its exit 1 (not archived) passes; any
-     * other failure stops the recovery ({@link #STOP_RECOVERY}).
+     * there is moved into place with no process started; otherwise the shell part starts the background prefetcher
+     * (SpoolPrefetcher, whose file names it uses; that segment first) unless one runs, and waits for the segment (up to
+     * 30 s, while that process lives and has not marked it failed; and once more after it ended, which it may do right
+     * after fetching the last segment the archive has), the request noted in {@code .wanted} for it to follow. Inside
+     * pg_wal the spool is on the same filesystem as %p (the move is a rename), and PostgreSQL's WAL recycling and
+     * pg_basebackup leave a directory there alone. Otherwise wal-fetch fetches the file: its exit 1 (not archived) passes; any other failure stops the
+     * recovery ({@link #STOP_RECOVERY}).
      */
     public static String standalone(Path configFile, String cluster) {
         String launcher = System.getProperty("pgwarden.launcher", "pgwarden");
+        String walFetch = literal(launcher) + " wal-fetch --config " + literal(configFile.toAbsolutePath().normalize().toString())
+                + " --cluster " + literal(cluster) + " --spool " + SPOOL;
         String take = "if [ -f " + SPOOL + "/%f ] && mv -f " + SPOOL + "/%f %p; then exit 0; fi; ";
-        String waitForPrefetcher = "case %f in *.*) ;; *) if [ -f " + SPOOL + "/.prefetcher.pid ]; then echo %f > " + SPOOL + "/.wanted; i=0; "
+        // Started here rather than by a wal-fetch JVM: one JVM start on the recovery's path, not two in a row. Not when
+        // the archive ended at this very segment on the last call (a standby asking again and again).
+        String startPrefetcher = "if ! kill -0 \"$(cat " + SPOOL + "/.prefetcher.pid 2>/dev/null)\" 2>/dev/null && [ \"$(cat " + SPOOL
+                + "/.ended 2>/dev/null)\" != %f ] && mkdir -p " + SPOOL + " && chmod 700 " + SPOOL + "; then echo %f > " + SPOOL + "/.wanted; "
+                + "PGWARDEN_JAVA_OPTS=\"-XX:TieredStopAtLevel=4 ${PGWARDEN_JAVA_OPTS:-}\" " + walFetch + " --prefetch --first %f </dev/null >>"
+                + SPOOL + "/.prefetcher.log 2>&1 & echo $! > " + SPOOL + "/.prefetcher.pid; fi; ";
+        String waitForPrefetcher = "if [ -f " + SPOOL + "/.prefetcher.pid ]; then echo %f > " + SPOOL + "/.wanted; i=0; "
                 + "while [ $i -lt 600 ] && [ ! -f " + SPOOL + "/.failed-%f ] && kill -0 \"$(cat " + SPOOL + "/.prefetcher.pid 2>/dev/null)\" 2>/dev/null; do " + take
-                + "sleep 0.05; i=$((i+1)); done; " + take + "fi;; esac; ";
-        return take + waitForPrefetcher + literal(launcher) + " wal-fetch --config "
-                + literal(configFile.toAbsolutePath().normalize().toString()) + " --cluster " + literal(cluster) + " --spool " + SPOOL + " %f %p; "
+                + "sleep 0.05; i=$((i+1)); done; " + take + "fi; ";
+        // The fetch of its own, when no prefetcher delivered: it starts none (the next call's shell part does).
+        return take + "case %f in *.*) ;; *) " + startPrefetcher + waitForPrefetcher + ";; esac; " + walFetch + " --ahead 0 %f %p; "
                 + "rc=$?; if [ $rc -le 1 ]; then exit $rc; fi; " + stopRecovery("pgwarden wal-fetch exited with $rc");
     }
 

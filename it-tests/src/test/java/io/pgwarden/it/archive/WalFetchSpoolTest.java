@@ -140,9 +140,9 @@ class WalFetchSpoolTest {
     }
 
     /**
-     * The call right after the first finds the prefetcher still starting (its pid is noted at once) and waits for the
-     * segment it asks for, which the prefetcher fetches first: no JVM of its own. That call's Java runtime cannot start
-     * (-Xmx1k), so a JVM started for it would stop the recovery (exit 126).
+     * The calls after the first find the prefetcher the first call's shell part started (perhaps still starting) and
+     * wait for the segment each asks for, which it fetches first: no JVM of their own. Their Java runtime cannot start
+     * (-Xmx1k), so a JVM started for one would stop the recovery (exit 126).
      */
     @Test
     void theCallAfterTheFirstIsServedByThePrefetcherWhileItStarts() throws Exception {
@@ -160,7 +160,8 @@ class WalFetchSpoolTest {
     void segmentsNoRecoveryTakesAreRemovedWhenThePrefetcherIdlesOut() throws Exception {
         List<String> names = source.writeAndArchive(12);
         Path spool = data.resolve(RestoreCommands.SPOOL);
-        assertThat(restoreCommand(names.get(0), java.util.Map.of("PGWARDEN_JAVA_OPTS", "-Dpgwarden.prefetchIdleSeconds=3")).exitCode()).isZero();
+        // Idle after 5 s: long enough to fill the spool on a loaded machine, from a prefetcher JVM just started.
+        assertThat(restoreCommand(names.get(0), java.util.Map.of("PGWARDEN_JAVA_OPTS", "-Dpgwarden.prefetchIdleSeconds=5")).exitCode()).isZero();
         awaitSpool(spool, names.subList(1, 9));
         awaitPrefetcherGone(spool);
         assertThat(filesIn(spool)).isEmpty();

@@ -147,7 +147,6 @@ class WalFetchSpoolTest {
     @Test
     void theCallAfterTheFirstIsServedByThePrefetcherWhileItStarts() throws Exception {
         List<String> names = source.writeAndArchive(4);
-        Path spool = data.resolve(RestoreCommands.SPOOL);
         assertThat(restoreCommand(names.get(0)).exitCode()).isZero();
         for (String name : names.subList(1, 4)) {
             var r = restoreCommand(name, java.util.Map.of("PGWARDEN_JAVA_OPTS", "-Xmx1k"));

@@ -35,6 +35,8 @@ public final class SpoolPrefetcher {
     public static final String WANTED = ".wanted";
     /** Marks a segment the prefetcher could not fetch ({@code .failed-NAME}): its call stops waiting and fetches it itself. */
     public static final String FAILED = ".failed-";
+    /** The segment the archive ended at on the last call (wal-fetch notes it): a call asking for it again starts no prefetcher. */
+    public static final String ENDED = ".ended";
     /** -Dpgwarden.prefetchIdleSeconds (through PGWARDEN_JAVA_OPTS) shortens it for a test. */
     static final Duration IDLE = Duration.ofSeconds(Long.getLong("pgwarden.prefetchIdleSeconds", 60));
     private static final Duration POLL = Duration.ofMillis(50);

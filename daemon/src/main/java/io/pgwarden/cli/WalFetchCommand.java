@@ -43,23 +43,17 @@ final class WalFetchCommand implements Callable<Integer> {
     @Option(names = "--ahead", defaultValue = "8", description = "with --spool: how many segments to keep fetched ahead (default 8)")
     int ahead;
 
-    @Option(names = "--prefetch", hidden = true, description = "run as the spool's background prefetcher, after WALFILE (of --segment-size bytes)")
+    @Option(names = "--prefetch", hidden = true, description = "run as the spool's background prefetcher, after WALFILE")
     boolean prefetch;
 
     @Option(names = "--first", hidden = true, description = "with --prefetch: WALFILE is the first segment to fetch (a call waits for it)")
     boolean first;
 
-    @Option(names = "--segment-size", hidden = true, defaultValue = "0", description = "0: the size the repository pinned for the cluster")
-    long segmentSize;
-
-    /** In the spool: the segment the archive ended at on the last call. */
-    static final String ENDED = ".ended";
-
     @Override
     public Integer call() throws Exception {
         PgwardenConfig cfg = options.load();
         if (ahead < 0 || ahead > 64) throw new PgwardenException(ErrorCode.USAGE, "--ahead must be 0..64");
-        if (prefetch && (spool == null || segmentSize < 0)) throw new PgwardenException(ErrorCode.USAGE, "--prefetch needs --spool (and a --segment-size of at least 0)");
+        if (prefetch && spool == null) throw new PgwardenException(ErrorCode.USAGE, "--prefetch needs --spool");
         if (!prefetch && dest == null) throw new PgwardenException(ErrorCode.USAGE, "give DEST, where to write the WAL file (%p)");
         // The prefetcher's JVM starts while this one fetches its file, not after: one JVM start on the recovery's path.
         if (!prefetch && spool != null && ahead > 0 && isSegment(walFile) && !endedAt(walFile)) {
@@ -98,7 +92,6 @@ final class WalFetchCommand implements Callable<Integer> {
 
     /** The size the repository pinned for the cluster's segments (the prefetcher names the next ones by it). */
     private long segmentSize(StorageDriver storage) {
-        if (segmentSize > 0) return segmentSize;
         return new ClusterInfoStore(storage).get(options.cluster).map(ClusterInfo::segmentSize).orElseThrow(() -> new PgwardenException(
                 ErrorCode.NOT_FOUND, "cluster '" + options.cluster + "' has archived nothing (no cluster info in the repository): nothing to prefetch"));
     }
@@ -109,7 +102,7 @@ final class WalFetchCommand implements Callable<Integer> {
      */
     private boolean endedAt(String file) {
         try {
-            return file.equals(Files.readString(spool.resolve(ENDED)).strip());
+            return file.equals(Files.readString(spool.resolve(SpoolPrefetcher.ENDED)).strip());
         } catch (IOException e) {
             return false;
         }
@@ -118,7 +111,7 @@ final class WalFetchCommand implements Callable<Integer> {
     private void noteEnd(String file) {
         try {
             Files.createDirectories(spool);
-            Files.writeString(spool.resolve(ENDED), file);
+            Files.writeString(spool.resolve(SpoolPrefetcher.ENDED), file);
         } catch (IOException e) {
             // only the next call's prefetcher start depends on it
         }

@@ -39,14 +39,15 @@ public final class RestoreCommands {
         String walFetch = literal(launcher) + " wal-fetch --config " + literal(configFile.toAbsolutePath().normalize().toString())
                 + " --cluster " + literal(cluster) + " --spool " + SPOOL;
         String take = "if [ -f " + SPOOL + "/%f ] && mv -f " + SPOOL + "/%f %p; then exit 0; fi; ";
+        String prefetcherLives = "kill -0 \"$(cat " + SPOOL + "/.prefetcher.pid 2>/dev/null)\" 2>/dev/null";
         // Started here rather than by a wal-fetch JVM: one JVM start on the recovery's path, not two in a row. Not when
         // the archive ended at this very segment on the last call (a standby asking again and again).
-        String startPrefetcher = "if ! kill -0 \"$(cat " + SPOOL + "/.prefetcher.pid 2>/dev/null)\" 2>/dev/null && [ \"$(cat " + SPOOL
+        String startPrefetcher = "if ! " + prefetcherLives + " && [ \"$(cat " + SPOOL
                 + "/.ended 2>/dev/null)\" != %f ] && mkdir -p " + SPOOL + " && chmod 700 " + SPOOL + "; then echo %f > " + SPOOL + "/.wanted; "
                 + "PGWARDEN_JAVA_OPTS=\"-XX:TieredStopAtLevel=4 ${PGWARDEN_JAVA_OPTS:-}\" " + walFetch + " --prefetch --first %f </dev/null >>"
                 + SPOOL + "/.prefetcher.log 2>&1 & echo $! > " + SPOOL + "/.prefetcher.pid; fi; ";
         String waitForPrefetcher = "if [ -f " + SPOOL + "/.prefetcher.pid ]; then echo %f > " + SPOOL + "/.wanted; i=0; "
-                + "while [ $i -lt 600 ] && [ ! -f " + SPOOL + "/.failed-%f ] && kill -0 \"$(cat " + SPOOL + "/.prefetcher.pid 2>/dev/null)\" 2>/dev/null; do " + take
+                + "while [ $i -lt 600 ] && [ ! -f " + SPOOL + "/.failed-%f ] && " + prefetcherLives + "; do " + take
                 + "sleep 0.05; i=$((i+1)); done; " + take + "fi; ";
         // The fetch of its own, when no prefetcher delivered: it starts none (the next call's shell part does).
         return take + "case %f in *.*) ;; *) " + startPrefetcher + waitForPrefetcher + ";; esac; " + walFetch + " --ahead 0 %f %p; "

@@ -97,7 +97,7 @@ class BackupBenchmark {
                           (e) pg_dump -Fc > /dev/null                    %7.1f MB/s  (ceiling)
                           (f) pg_dump -Fc -Z0 | zstd -1 | curl -T - (S3) %7.1f MB/s
                           (d) pgwarden dump (globals + database)         %7.1f MB/s   (d)/(e) = %.2fx, (d)/(f) = %.2fx
-                          daemon peak RSS %d MB (after the runs: %d MB)
+                          daemon peak RSS %d MiB (after the runs: %d MiB)
                         """.formatted(SCALE, mb, System.getProperty("bench.s3.dir") == null ? "in memory" : "on disk", RUNNER, RUNNER.equals("docker") ? " (stdout through " + STREAM + ")" : "", mb / sec(baseCeiling), mb / sec(basePipeline), mb / seconds(base),
                         sec(basePipeline) / seconds(base), sec(baseCeiling) / seconds(base),
                         mb / sec(dumpCeiling), mb / sec(dumpPipeline), mb / seconds(dumped),
@@ -153,8 +153,8 @@ class BackupBenchmark {
         return """
                 Restore of that base backup (%.0f MB as tar), CLI as its own process:
                   (i) tar -x of the uncompressed tar from local disk      %7.1f MB/s  (baseline)
-                  (g) pgwarden restore (S3 -> verify -> unzstd -> untar)  %7.1f MB/s   (g)/(i) = %.2fx, CLI peak RSS %d MB
-                  (h) pgwarden restore --start, to a promoted server      %7.1f s      (%s runner), CLI peak RSS %d MB
+                  (g) pgwarden restore (S3 -> verify -> unzstd -> untar)  %7.1f MB/s   (g)/(i) = %.2fx, CLI peak RSS %d MiB
+                  (h) pgwarden restore --start, to a promoted server      %7.1f s      (%s runner), CLI peak RSS %d MiB
                 """.formatted(mb, mb / sec(tarX), mb / sec(unpack), sec(tarX) / sec(unpack), unpackRss.get() / 1024, sec(promoted), RUNNER,
                 startRss.get() / 1024);
     }

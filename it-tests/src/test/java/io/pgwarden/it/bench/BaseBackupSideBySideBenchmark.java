@@ -132,7 +132,7 @@ class BaseBackupSideBySideBenchmark {
                       pgwarden (method files, the daemon reads PGDATA)    %7.1f MB/s  cpu %5.1f s   %.2fx the pipeline, %.2fx pgBackRest process-max 2
                       pgBackRest backup --type=full, process-max 1        %7.1f MB/s  cpu %5.1f s   pgwarden / it %.2fx (process runner), %.2fx (files)
                       pgBackRest backup --type=full, process-max 2        %7.1f MB/s  cpu %5.1f s   pgwarden / it %.2fx (process runner), %.2fx (files)
-                      daemon peak RSS (VmHWM) %d MB (process runner), %d MB (Docker sidecars), %d MB (method files)
+                      daemon peak RSS (VmHWM) %d MiB (process runner), %d MiB (Docker sidecars), %d MiB (method files)
                     """.formatted(SCALE, mb, net.describe(), CHECKSUMS ? "on" : "off", PgBackRest.version(), mb / best[0], cpu[0], mb / best[1], cpu[1], best[0] / best[1],
                     mb / best[4], cpu[4], best[0] / best[4], best[3] / best[4], mb / best[5], cpu[5], best[0] / best[5], best[3] / best[5],
                     mb / best[2], cpu[2], best[2] / best[1], best[2] / best[5], mb / best[3], cpu[3], best[3] / best[1], best[3] / best[5],

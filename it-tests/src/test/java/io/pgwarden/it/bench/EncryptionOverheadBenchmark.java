@@ -81,7 +81,7 @@ class EncryptionOverheadBenchmark {
                             in clear     %7.1f MB/s
                             encrypted    %7.1f MB/s
                             encrypted / clear throughput: %.2fx
-                          daemon peak RSS (VmHWM): in clear %d MB, encrypted %d MB
+                          daemon peak RSS (VmHWM): in clear %d MiB, encrypted %d MiB
                         """.formatted(segments.size(), clearRate, WalPushBenchmark.pct(clear, 50), WalPushBenchmark.pct(clear, 99),
                         sealedRate, WalPushBenchmark.pct(encrypted, 50), WalPushBenchmark.pct(encrypted, 99), sealedRate / clearRate,
                         SCALE, mb, mb / clearBase, mb / sealedBase, clearBase / sealedBase, WalPushBenchmark.peakRssKb(plain.process().pid()) / 1024, WalPushBenchmark.peakRssKb(sealed.process().pid()) / 1024);

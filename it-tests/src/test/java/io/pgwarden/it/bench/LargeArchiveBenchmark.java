@@ -136,7 +136,7 @@ class LargeArchiveBenchmark {
                   push p90 ms             %9.1f   %9.1f   %5.2fx
                   404 fetch p50 ms        %9.2f   %9.2f   %5.2fx
                   404 fetch p90 ms        %9.2f   %9.2f   %5.2fx
-                  daemon peak RSS MB      %9d   %9d
+                  daemon peak RSS MiB     %9d   %9d
                 """.formatted(PUSHES, MISSES, ARCHIVED, fillSeconds, ARCHIVED,
                 WalPushBenchmark.pct(empty[0], 50), WalPushBenchmark.pct(full[0], 50), WalPushBenchmark.pct(full[0], 50) / WalPushBenchmark.pct(empty[0], 50),
                 WalPushBenchmark.pct(empty[0], 90), WalPushBenchmark.pct(full[0], 90), WalPushBenchmark.pct(full[0], 90) / WalPushBenchmark.pct(empty[0], 90),

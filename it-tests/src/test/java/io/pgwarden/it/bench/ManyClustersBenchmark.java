@@ -140,7 +140,7 @@ class ManyClustersBenchmark {
                   one cluster alone        %9.1f  %7.1f  %7.1f  %7.1f
                   %2d clusters at once      %9.1f  %7.1f  %7.1f  %7.1f
                   aggregate / alone: %.2fx; slowest cluster %.2f segments/s, fastest %.2f (ratio %.2f)
-                  total WAL rate kept up with: %.0f MiB/s (the issue asks for 20 MB/s); daemon peak RSS (VmHWM): %d MB
+                  total WAL rate kept up with: %.0f MiB/s (the issue asks for 20 MB/s); daemon peak RSS (VmHWM): %d MiB
                 """.formatted(CLUSTERS, PER_CLUSTER, mib, solo.length, soloRate, soloRate * mib, WalPushBenchmark.pct(solo, 50),
                 WalPushBenchmark.pct(solo, 99), CLUSTERS, manyRate, manyRate * mib, WalPushBenchmark.pct(all, 50), WalPushBenchmark.pct(all, 99),
                 manyRate / soloRate, slowest, fastest, slowest / fastest, manyRate * mib, rssKb / 1024);

@@ -223,16 +223,16 @@ class MillionObjectsBenchmark {
                     to an empty cluster                     %7.1f  %7.1f  %7.1f
                     ratio full / empty: %.2fx (the issue asks for at most 1.2x)
                 %s
-                  pgwarden prune --dry-run:   %6.1f s, peak RSS %d MB; planned: %s
+                  pgwarden prune --dry-run:   %6.1f s, peak RSS %d MiB; planned: %s
                   the same with the daemon's heap (-Xmx128m): %s
-                  daemon peak RSS (VmHWM) over the run: %d MB
+                  daemon peak RSS (VmHWM) over the run: %d MiB
                 """.formatted(OBJECTS, where, fillSeconds, PUSHES, OBJECTS, fullMean,
                 WalPushBenchmark.pct(full, 50), WalPushBenchmark.pct(full, 99), emptyMean,
                 WalPushBenchmark.pct(empty, 50), WalPushBenchmark.pct(empty, 99), fullMean / emptyMean, !LIST ? "  listing: not run (-Dbench.list=false)"
-                : "  listing the %,d %s (baseline): %.1f s%n  pgwarden list: %.1f s (%.2fx the baseline), peak RSS %d MB"
+                : "  listing the %,d %s (baseline): %.1f s%n  pgwarden list: %.1f s (%.2fx the baseline), peak RSS %d MiB"
                 .formatted(listed, FILESYSTEM ? "entries with ls -f" : "keys with the SDK's paginator", rawList / 1e9, list.nanos() / 1e9,
                         list.nanos() / (double) rawList, list.rssKb() / 1024), prune.nanos() / 1e9, prune.rssKb() / 1024, walPlanned,
-                daemonHeap.stdout().startsWith("FAILED") ? daemonHeap.stdout() : "%.1f s, peak RSS %d MB".formatted(daemonHeap.nanos() / 1e9,
+                daemonHeap.stdout().startsWith("FAILED") ? daemonHeap.stdout() : "%.1f s, peak RSS %d MiB".formatted(daemonHeap.nanos() / 1e9,
                 daemonHeap.rssKb() / 1024), daemonRssKb / 1024);
         System.out.println(text);
         Path out = Path.of("target/bench");

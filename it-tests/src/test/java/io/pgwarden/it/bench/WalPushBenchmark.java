@@ -179,7 +179,7 @@ class WalPushBenchmark {
                   pgwarden (zstd)     %9.1f  %7.1f  %7.1f
                   direct PUT (raw)    %9.1f  %7.1f  %7.1f
                   ratio pgwarden/direct: %.2fx
-                4 pushers in flight: %.1f segments/s; daemon peak RSS (VmHWM): %d MB
+                4 pushers in flight: %.1f segments/s; daemon peak RSS (VmHWM): %d MiB
                 """.formatted(segments.size(), System.getProperty("bench.compression", "zstd"), pgwardenRate, pct(pgwarden, 50), pct(pgwarden, 99),
                 directRate, pct(direct, 50), pct(direct, 99), pgwardenRate / directRate,
                 4 * segments.size() / (parallelNanos / 1e9), rssKb / 1024);

@@ -21,7 +21,8 @@ import org.junit.jupiter.api.Test;
  * archive_command for pushes (pgwarden: curl PUT to the daemon; pgBackRest: archive-push, synchronous and with
  * archive-async=y process-max=2, which pushes the other .ready files ahead), restore_command for fetches (pgwarden:
  * curl GET; pgBackRest archive-get, synchronous and asynchronous, which prefetches). Baselines: curl PUT straight to
- * S3Proxy (uncompressed) and cp. Both tools compress with zstd level 1.
+ * S3Proxy (uncompressed) and cp. Both tools compress with zstd level 1. The fetches run twice: on S3Proxy as it is
+ * (loopback: no latency to hide), then with its GETs slowed as a distant S3's are, where read-ahead is meant to pay.
  * Run: cd it-tests && ../mvnw -B verify -Pbench -Dtest=WalSideBySideBenchmark -Dsurefire.failIfNoSpecifiedTests=false
  * (needs Debian's pgbackrest); report in it-tests/target/bench/wal-side-by-side.txt. With -Dbench.link=1gbit (root), the
  * database host's side (daemon, pgBackRest, curl) runs in a network namespace behind a link of that rate to S3Proxy
@@ -30,10 +31,18 @@ import org.junit.jupiter.api.Test;
 @Tag("benchmark")
 class WalSideBySideBenchmark {
     private static final int SEGMENTS = Integer.getInteger("bench.segments", 100);
+    /**
+     * The distant S3 of the second fetch pass: by default RangedDownloadBenchmark's (time before a GET answers, one GET's
+     * rate); -Dbench.distant.latencyMs=100 for another region's.
+     */
+    private static final long DISTANT_LATENCY_MS = Long.getLong("bench.distant.latencyMs", 25);
+    private static final long DISTANT_BYTES_PER_SECOND = 80_000_000;
     private static final String TOKEN = "bench-token-0123456789abcdef";
     /** The daemons running, whose CPU time is reported apart. */
     private static final List<Process> daemons = new java.util.concurrent.CopyOnWriteArrayList<>();
     private Network net;
+    /** The second daemon, with read-ahead off; started once the read-ahead daemon's first fetches are timed. */
+    private Process plain;
 
     @Test
     void walPathsSideBySideWithPgBackRest() throws Exception {
@@ -43,7 +52,6 @@ class WalSideBySideBenchmark {
         Path cache = Path.of("target/bench/side-by-side").toAbsolutePath();
         Path archived = cache.resolve("wal");
         Process daemon = null;
-        Process plain = null;
         try (PgCluster pg = walAndItsCluster(dir, cache);
              S3Server s3 = new S3Server(); Network network = net) {
             pg.start();
@@ -114,34 +122,24 @@ class WalSideBySideBenchmark {
 
             Path fetched = TestDirs.forPostgres(dir, "fetched");
             Timed cp = time(segments, f -> List.of("sh", "-c", "cp " + f + " " + fetched.resolve("x") + " && rm " + fetched.resolve("x")));
-            Timed pgwardenGet = time(segments, f -> List.of("sh", "-c", "curl --fail -sS -H @" + header + " -o " + fetched.resolve("x") + " "
-                    + walUrl.apply("bench") + f.getFileName() + " && rm " + fetched.resolve("x")));
-            // The same requests to a second daemon on the same repository, with read-ahead off.
-            int plainPort = TestDirs.freePort();
-            plain = startDaemon(dir, s3, ca.certificate(), plainPort, 0);
-            daemons.add(plain);
-            String plainUrl = "http://" + net.dbHostAddress() + ":" + plainPort + "/v1/clusters/bench/wal/";
-            Timed pgwardenGetPlain = time(segments, f -> List.of("sh", "-c", "curl --fail -sS -H @" + header + " -o " + fetched.resolve("x")
-                    + " " + plainUrl + f.getFileName() + " && rm " + fetched.resolve("x")));
-            // pgwarden restore's own restore_command (no daemon): wal-fetch, which fetches 8 ahead into pg_wal/pgwarden-spool.
-            System.setProperty("pgwarden.launcher", Launcher.executable().toString());
-            String standalone = io.pgwarden.restore.RestoreCommands.standalone(dir.resolve("pgwarden-" + port + ".yml"), "bench");
-            Path restored = TestDirs.forPostgres(dir, "restored");
-            Files.createDirectories(restored.resolve("pg_wal"));
-            Timed standaloneGet = timeCalls(segments, f -> Processes.run(net.onDbHost(List.of("sh", "-c", "(" + standalone.replace("%f",
-                    f.getFileName().toString()).replace("%p", "pg_wal/RECOVERYXLOG") + ") && rm pg_wal/RECOVERYXLOG")), restored));
-            Path prefetcherLog = restored.resolve(io.pgwarden.restore.RestoreCommands.SPOOL).resolve(".prefetcher.log");
-            if (Files.exists(prefetcherLog)) Files.copy(prefetcherLog, Path.of("target/bench/wal-fetch-prefetcher.log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            // Without the spool: a JVM per file (20 files: the rate is what matters, and it is slow).
-            Timed standalonePlain = time(segments.subList(0, Math.min(20, segments.size())), f -> List.of("sh", "-c",
-                    Launcher.executable() + " wal-fetch --config " + dir.resolve("pgwarden-" + port + ".yml") + " --cluster bench "
-                            + f.getFileName() + " " + fetched.resolve("x") + " && rm " + fetched.resolve("x")));
-            Timed syncGet = timeCalls(segments, f -> removeAfter(sync.run("archive-get", f.getFileName().toString(),
-                    fetched.resolve("x").toString()), fetched.resolve("x")));
-            Timed asyncGet = timeCalls(segments, f -> removeAfter(async.run("archive-get", f.getFileName().toString(),
-                    fetched.resolve("x").toString()), fetched.resolve("x")));
+            // The same requests to a second daemon on the same repository, with read-ahead off. It starts after the
+            // first timings with read-ahead, so that its start (JVM, JIT) is not counted in them.
+            java.util.concurrent.Callable<String> startPlain = () -> {
+                int plainPort = TestDirs.freePort();
+                plain = startDaemon(dir, s3, ca.certificate(), plainPort, 0);
+                daemons.add(plain);
+                return "http://" + net.dbHostAddress() + ":" + plainPort + "/v1/clusters/bench/wal/";
+            };
+            Fetchers fetchers = new Fetchers(dir, header, walUrl.apply("bench"), startPlain, dir.resolve("pgwarden-" + port + ".yml"),
+                    fetched, sync, async);
+            Fetches near = fetchers.fetchAll(segments, "restored", true);
+            // Where read-ahead is meant to pay: an S3 whose GETs wait before they answer and flow at one connection's
+            // rate, as a distant region's do (the test server's latency injector: loopback has neither).
+            s3.slowGets(java.time.Duration.ofMillis(DISTANT_LATENCY_MS), DISTANT_BYTES_PER_SECOND);
+            Fetches distant = fetchers.fetchAll(segments, "restored-distant", false);
+            s3.slowGets(java.time.Duration.ZERO, 0);
 
-            report(net, segments, coldPush, rawPut, pgwardenPush, spoolPush, spoolDrained, spoolCpu, aheadPush, syncPush, asyncPush, cp, pgwardenGet, pgwardenGetPlain, standaloneGet, standalonePlain, syncGet, asyncGet,
+            report(net, segments, coldPush, rawPut, pgwardenPush, spoolPush, spoolDrained, spoolCpu, aheadPush, syncPush, asyncPush, cp, near, distant,
                     WalPushBenchmark.peakRssKb(daemon.pid()));
         } finally {
             daemons.clear();
@@ -151,6 +149,62 @@ class WalSideBySideBenchmark {
                 p.waitFor();
             }
             TestDirs.delete(dir);
+        }
+    }
+
+    /** The fetch paths, each called once per segment as PostgreSQL's startup process calls restore_command. */
+    private record Fetches(Timed pgwardenGet, Timed pgwardenGetPlain, Timed standaloneGet, Timed standalonePlain, Timed syncGet,
+                           Timed asyncGet) {
+    }
+
+    /** What fetches the segments back: curl to the daemons (read-ahead 8 and off), the standalone wal-fetch, pgBackRest. */
+    private final class Fetchers {
+        private final Path dir;
+        private final Path header;
+        private final String url;
+        private final java.util.concurrent.Callable<String> startPlain;
+        private String plainUrl;
+        private final Path config;
+        private final Path fetched;
+        private final PgBackRest sync;
+        private final PgBackRest async;
+
+        Fetchers(Path dir, Path header, String url, java.util.concurrent.Callable<String> startPlain, Path config, Path fetched, PgBackRest sync, PgBackRest async) {
+            this.dir = dir;
+            this.header = header;
+            this.url = url;
+            this.startPlain = startPlain;
+            this.config = config;
+            this.fetched = fetched;
+            this.sync = sync;
+            this.async = async;
+        }
+
+        /** @param restoredName the standalone restore_command's data directory (its spool starts empty) */
+        Fetches fetchAll(List<Path> segments, String restoredName, boolean keepPrefetcherLog) throws Exception {
+            Path x = fetched.resolve("x");
+            Timed pgwardenGet = time(segments, f -> List.of("sh", "-c", "curl --fail -sS -H @" + header + " -o " + x + " "
+                    + url + f.getFileName() + " && rm " + x));
+            if (plainUrl == null) plainUrl = startPlain.call();
+            Timed pgwardenGetPlain = time(segments, f -> List.of("sh", "-c", "curl --fail -sS -H @" + header + " -o " + x + " "
+                    + plainUrl + f.getFileName() + " && rm " + x));
+            // pgwarden restore's own restore_command (no daemon): wal-fetch, which fetches 8 ahead into pg_wal/pgwarden-spool.
+            System.setProperty("pgwarden.launcher", Launcher.executable().toString());
+            String standalone = io.pgwarden.restore.RestoreCommands.standalone(config, "bench");
+            Path restored = TestDirs.forPostgres(dir, restoredName);
+            Files.createDirectories(restored.resolve("pg_wal"));
+            Timed standaloneGet = timeCalls(segments, f -> Processes.run(net.onDbHost(List.of("sh", "-c", "(" + standalone.replace("%f",
+                    f.getFileName().toString()).replace("%p", "pg_wal/RECOVERYXLOG") + ") && rm pg_wal/RECOVERYXLOG")), restored));
+            Path prefetcherLog = restored.resolve(io.pgwarden.restore.RestoreCommands.SPOOL).resolve(".prefetcher.log");
+            if (keepPrefetcherLog && Files.exists(prefetcherLog)) {
+                Files.copy(prefetcherLog, Path.of("target/bench/wal-fetch-prefetcher.log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+            // Without the spool: a JVM per file (20 files: the rate is what matters, and it is slow).
+            Timed standalonePlain = time(segments.subList(0, Math.min(20, segments.size())), f -> List.of("sh", "-c",
+                    Launcher.executable() + " wal-fetch --config " + config + " --cluster bench " + f.getFileName() + " " + x + " && rm " + x));
+            Timed syncGet = timeCalls(segments, f -> removeAfter(sync.run("archive-get", f.getFileName().toString(), x.toString()), x));
+            Timed asyncGet = timeCalls(segments, f -> removeAfter(async.run("archive-get", f.getFileName().toString(), x.toString()), x));
+            return new Fetches(pgwardenGet, pgwardenGetPlain, standaloneGet, standalonePlain, syncGet, asyncGet);
         }
     }
 
@@ -256,26 +310,36 @@ class WalSideBySideBenchmark {
             Processes.checked(call.apply(files.get(i)), "call for " + files.get(i).getFileName());
             nanos[i] = System.nanoTime() - start;
         }
-        return new Timed(nanos, MachineCpu.sample(daemons).since(before, files.size()));
+        return new Timed(nanos, MachineCpu.sample(daemons).since(before, files.size()), daemons.isEmpty() ? -1 : peakRssMib(daemons.get(0)));
     }
 
-    /** One path's calls: each call's duration, and the CPU time spent per call meanwhile. */
-    private record Timed(long[] nanos, MachineCpu.PerFile cpu) {
+    /** The first daemon's peak RSS so far: which path raised it. */
+    private static long peakRssMib(Process daemon) {
+        try {
+            return WalPushBenchmark.peakRssKb(daemon.pid()) / 1024;
+        } catch (java.io.IOException e) {
+            return -1;
+        }
+    }
+
+    /** One path's calls: each call's duration, the CPU time spent per call meanwhile, the first daemon's peak RSS after. */
+    private record Timed(long[] nanos, MachineCpu.PerFile cpu, long daemonPeakMib) {
         double rate() {
             return nanos.length / (Arrays.stream(nanos).sum() / 1e9);
         }
     }
 
     private static void report(Network net, List<Path> segments, Timed coldPush, Timed rawPut, Timed pgwardenPush, Timed spoolPush, long spoolDrained, MachineCpu.PerFile spoolCpu, Timed aheadPush, Timed syncPush, Timed asyncPush, Timed cp,
-                               Timed pgwardenGet, Timed pgwardenGetPlain, Timed standaloneGet, Timed standalonePlain, Timed syncGet, Timed asyncGet, long rssKb)
+                               Fetches near, Fetches distant, long rssKb)
             throws Exception {
         double mb = segments.size() * 16.0;
         StringBuilder text = new StringBuilder("""
                 WAL paths side by side: %d real pgbench segments of 16 MiB, one call at a time as PostgreSQL makes them,
                 %s, over HTTPS (in memory), 2 cores; zstd level 1 for both tools; %s
                 cpu ms: CPU time spent per file during that path, by the whole machine (all), the pgwarden daemons (daemon), and
-                this JVM, which runs S3Proxy (s3); the rest is the tools' own processes (curl, pgBackRest) and the kernel's
-                                                        files/s   MB/s    p50 ms   p99 ms   cpu ms: all daemon   s3
+                this JVM, which runs S3Proxy (s3); the rest is the tools' own processes (curl, pgBackRest) and the kernel's;
+                peak MiB: the (read-ahead) daemon's peak RSS (VmHWM) once that path ran
+                                                        files/s   MB/s    p50 ms   p99 ms   cpu ms: all daemon   s3  peak MiB
                 """.formatted(segments.size(), net.describe(), PgBackRest.version()));
         row(text, "push  curl PUT to S3 (raw, baseline)", rawPut, mb);
         row(text, "push  pgwarden, cold: first files after start", coldPush, mb);
@@ -287,30 +351,45 @@ class WalSideBySideBenchmark {
         row(text, "push  pgBackRest archive-push sync", syncPush, mb);
         row(text, "push  pgBackRest archive-push async", asyncPush, mb);
         row(text, "fetch cp from a local directory", cp, mb);
-        row(text, "fetch pgwarden, read-ahead off", pgwardenGetPlain, mb);
-        row(text, "fetch pgwarden (curl, read-ahead 8)", pgwardenGet, mb);
-        row(text, "fetch pgwarden wal-fetch (standalone, 8 ahead)", standaloneGet, mb);
-        text.append("%-46s %s%n".formatted("      its slowest calls (call: ms)", slowest(standaloneGet, 4)));
-        row(text, "fetch pgwarden wal-fetch, no spool (20 files)", standalonePlain, standalonePlain.nanos().length * 16.0);
-        row(text, "fetch pgBackRest archive-get sync", syncGet, mb);
-        row(text, "fetch pgBackRest archive-get async", asyncGet, mb);
+        text.append("fetch, S3 as it is here%n".formatted());
+        fetchRows(text, near, mb);
+        text.append("fetch, S3 as if distant: %d ms before each GET answers, %d MB/s per GET%n".formatted(DISTANT_LATENCY_MS,
+                DISTANT_BYTES_PER_SECOND / 1_000_000));
+        fetchRows(text, distant, mb);
         text.append("""
                 push:  pgwarden / pgBackRest sync %.2fx, / pgBackRest async %.2fx, / raw curl %.2fx
                 push ahead: pgwarden-wal-push / pgBackRest async %.2fx, / pgBackRest sync %.2fx, / pgwarden one at a time %.2fx
                 push, spool durability: acknowledged / pgBackRest async %.2fx, / pgwarden sync %.2fx; all uploaded / pgBackRest async %.2fx
-                fetch: pgwarden / pgBackRest sync %.2fx, / pgBackRest async %.2fx, / cp %.2fx, / itself without read-ahead %.2fx
-                fetch standalone: wal-fetch / pgBackRest async %.2fx, / cp %.2fx, / itself without the spool %.2fx
-                daemon peak RSS (VmHWM) %d MB
                 """.formatted(rate(pgwardenPush) / rate(syncPush), rate(pgwardenPush) / rate(asyncPush), rate(pgwardenPush) / rate(rawPut),
                 rate(aheadPush) / rate(asyncPush), rate(aheadPush) / rate(syncPush), rate(aheadPush) / rate(pgwardenPush),
-                rate(spoolPush) / rate(asyncPush), rate(spoolPush) / rate(pgwardenPush), segments.size() / (spoolDrained / 1e9) / rate(asyncPush),
-                rate(pgwardenGet) / rate(syncGet), rate(pgwardenGet) / rate(asyncGet), rate(pgwardenGet) / rate(cp),
-                rate(pgwardenGet) / rate(pgwardenGetPlain), rate(standaloneGet) / rate(asyncGet), rate(standaloneGet) / rate(cp),
-                rate(standaloneGet) / rate(standalonePlain), rssKb / 1024));
+                rate(spoolPush) / rate(asyncPush), rate(spoolPush) / rate(pgwardenPush), segments.size() / (spoolDrained / 1e9) / rate(asyncPush)));
+        fetchRatios(text, "fetch", near, cp);
+        fetchRatios(text, "fetch, distant S3", distant, cp);
+        text.append("daemon peak RSS (VmHWM) %d MiB%n".formatted(rssKb / 1024));
         System.out.print(text);
         Files.createDirectories(Path.of("target/bench"));
         Files.writeString(Path.of(net.isShaped() ? "target/bench/wal-side-by-side-" + System.getProperty("bench.link") + ".txt"
                 : "target/bench/wal-side-by-side.txt"), text);
+    }
+
+    private static void fetchRows(StringBuilder text, Fetches f, double mb) {
+        row(text, "fetch pgwarden, read-ahead off", f.pgwardenGetPlain(), mb);
+        row(text, "fetch pgwarden (curl, read-ahead 8)", f.pgwardenGet(), mb);
+        row(text, "fetch pgwarden wal-fetch (standalone, 8 ahead)", f.standaloneGet(), mb);
+        text.append("%-46s %s%n".formatted("      its slowest calls (call: ms)", slowest(f.standaloneGet(), 4)));
+        row(text, "fetch pgwarden wal-fetch, no spool (20 files)", f.standalonePlain(), f.standalonePlain().nanos().length * 16.0);
+        row(text, "fetch pgBackRest archive-get sync", f.syncGet(), mb);
+        row(text, "fetch pgBackRest archive-get async", f.asyncGet(), mb);
+    }
+
+    private static void fetchRatios(StringBuilder text, String what, Fetches f, Timed cp) {
+        text.append("""
+                %s: pgwarden / pgBackRest sync %.2fx, / pgBackRest async %.2fx, / cp %.2fx, / itself without read-ahead %.2fx
+                %s standalone: wal-fetch / pgBackRest async %.2fx, / cp %.2fx, / itself without the spool %.2fx
+                """.formatted(what, rate(f.pgwardenGet()) / rate(f.syncGet()), rate(f.pgwardenGet()) / rate(f.asyncGet()),
+                rate(f.pgwardenGet()) / rate(cp), rate(f.pgwardenGet()) / rate(f.pgwardenGetPlain()), what,
+                rate(f.standaloneGet()) / rate(f.asyncGet()), rate(f.standaloneGet()) / rate(cp),
+                rate(f.standaloneGet()) / rate(f.standalonePlain())));
     }
 
     private static void row(StringBuilder text, String what, Timed timed, double mb) {
@@ -318,8 +397,8 @@ class WalSideBySideBenchmark {
         long[] sorted = nanos.clone();
         Arrays.sort(sorted);
         double seconds = Arrays.stream(nanos).sum() / 1e9;
-        text.append("%-46s %7.1f %7.0f %8.1f %8.1f %s%n".formatted(what, nanos.length / seconds, mb / seconds,
-                sorted[sorted.length / 2] / 1e6, sorted[(int) Math.ceil(sorted.length * 0.99) - 1] / 1e6, timed.cpu()));
+        text.append("%-46s %7.1f %7.0f %8.1f %8.1f %s %9d%n".formatted(what, nanos.length / seconds, mb / seconds,
+                sorted[sorted.length / 2] / 1e6, sorted[(int) Math.ceil(sorted.length * 0.99) - 1] / 1e6, timed.cpu(), timed.daemonPeakMib()));
     }
 
     /** The n slowest calls, by their number in the run (where the JVM starts fall). */

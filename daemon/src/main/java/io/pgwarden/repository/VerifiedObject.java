@@ -70,15 +70,31 @@ public final class VerifiedObject implements AutoCloseable {
     /** Streams the decoded content; throws an integrity error, before the last bytes, on any mismatch. */
     public void writeTo(OutputStream out) throws IOException {
         HashingInputStream stored = storedSha256 == null ? null : new HashingInputStream(object.content());
-        HashingInputStream raw;
+        InputStream decoded;
         try {
-            InputStream decoded = encoding.decoder(key(), compression, sealed, stored == null ? object.content() : stored);
-            raw = sha256 == null ? HashingInputStream.countingOnly(decoded) : new HashingInputStream(decoded);
+            // The object's stream stays open for close() (which also ends an unread S3 response): closing the decoder
+            // only frees its native state.
+            decoded = encoding.decoder(key(), compression, sealed, new KeptOpen(stored == null ? object.content() : stored));
         } catch (ObjectCipher.AuthenticationException e) {
             throw corrupt(e.getMessage());
         } catch (IOException e) {
             throw corrupt("cannot be decoded as " + compression.name().toLowerCase() + ": " + e.getMessage());
         }
+        try {
+            verifyInto(decoded, stored, out);
+        } finally {
+            // Not left to the GC: zstd-jni frees a decoder's native context (a MiB or so) only on close or
+            // finalization, and decoders that outlive a young collection pile up until a full one.
+            try {
+                decoded.close();
+            } catch (IOException e) {
+                // what was read has been verified; nothing else is held
+            }
+        }
+    }
+
+    private void verifyInto(InputStream decoded, HashingInputStream stored, OutputStream out) throws IOException {
+        HashingInputStream raw = sha256 == null ? HashingInputStream.countingOnly(decoded) : new HashingInputStream(decoded);
         byte[] pending = new byte[CHUNK];
         byte[] next = new byte[CHUNK];
         int pendingLen = readChunk(raw, pending);
@@ -104,6 +120,23 @@ public final class VerifiedObject implements AutoCloseable {
             if (!actual.equals(storedSha256)) throw corrupt("as stored has SHA-256 " + actual + ", expected " + storedSha256);
         }
         if (pendingLen > 0) out.write(pending, 0, pendingLen);
+    }
+
+    /** A stream whose close() leaves the one beneath open. */
+    private static final class KeptOpen extends java.io.FilterInputStream {
+        KeptOpen(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            return in.read(b, off, len);
+        }
+
+        @Override
+        public void close() {
+            // the object's stream is VerifiedObject.close()'s to end
+        }
     }
 
     private int readChunk(InputStream in, byte[] buf) {

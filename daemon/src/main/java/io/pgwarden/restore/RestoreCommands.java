@@ -1,5 +1,6 @@
 package io.pgwarden.restore;
 
+import io.pgwarden.archive.SpoolPrefetcher;
 import io.pgwarden.config.PgwardenConfig;
 import io.pgwarden.error.ErrorCode;
 import io.pgwarden.error.PgwardenException;
@@ -27,7 +28,7 @@ public final class RestoreCommands {
     /**
      * {@code pgwarden wal-fetch} through the launcher this process was started by, with {@link #SPOOL}: a segment found
      * there is moved into place with no process started; otherwise the shell part starts the background prefetcher
-     * (SpoolPrefetcher, whose file names it uses; that segment first) unless one runs, and waits for the segment (up to
+     * ({@link SpoolPrefetcher}, whose file names it uses; that segment first) unless one runs, and waits for the segment (up to
      * 30 s, while that process lives and has not marked it failed; and once more after it ended, which it may do right
      * after fetching the last segment the archive has), the request noted in {@code .wanted} for it to follow. Inside
      * pg_wal the spool is on the same filesystem as %p (the move is a rename), and PostgreSQL's WAL recycling and
@@ -38,16 +39,19 @@ public final class RestoreCommands {
         String launcher = System.getProperty("pgwarden.launcher", "pgwarden");
         String walFetch = literal(launcher) + " wal-fetch --config " + literal(configFile.toAbsolutePath().normalize().toString())
                 + " --cluster " + literal(cluster) + " --spool " + SPOOL;
+        // The prefetcher's own file names, so that both sides agree.
+        String pid = SPOOL + "/" + SpoolPrefetcher.PID;
+        String wanted = SPOOL + "/" + SpoolPrefetcher.WANTED;
         String take = "if [ -f " + SPOOL + "/%f ] && mv -f " + SPOOL + "/%f %p; then exit 0; fi; ";
-        String prefetcherLives = "kill -0 \"$(cat " + SPOOL + "/.prefetcher.pid 2>/dev/null)\" 2>/dev/null";
+        String prefetcherLives = "kill -0 \"$(cat " + pid + " 2>/dev/null)\" 2>/dev/null";
         // Started here rather than by a wal-fetch JVM: one JVM start on the recovery's path, not two in a row. Not when
         // the archive ended at this very segment on the last call (a standby asking again and again).
-        String startPrefetcher = "if ! " + prefetcherLives + " && [ \"$(cat " + SPOOL
-                + "/.ended 2>/dev/null)\" != %f ] && mkdir -p " + SPOOL + " && chmod 700 " + SPOOL + "; then echo %f > " + SPOOL + "/.wanted; "
+        String startPrefetcher = "if ! " + prefetcherLives + " && [ \"$(cat " + SPOOL + "/" + SpoolPrefetcher.ENDED
+                + " 2>/dev/null)\" != %f ] && mkdir -p " + SPOOL + " && chmod 700 " + SPOOL + "; then echo %f > " + wanted + "; "
                 + "PGWARDEN_JAVA_OPTS=\"-XX:TieredStopAtLevel=4 ${PGWARDEN_JAVA_OPTS:-}\" " + walFetch + " --prefetch --first %f </dev/null >>"
-                + SPOOL + "/.prefetcher.log 2>&1 & echo $! > " + SPOOL + "/.prefetcher.pid; fi; ";
-        String waitForPrefetcher = "if [ -f " + SPOOL + "/.prefetcher.pid ]; then echo %f > " + SPOOL + "/.wanted; i=0; "
-                + "while [ $i -lt 600 ] && [ ! -f " + SPOOL + "/.failed-%f ] && " + prefetcherLives + "; do " + take
+                + SPOOL + "/" + SpoolPrefetcher.LOG + " 2>&1 & echo $! > " + pid + "; fi; ";
+        String waitForPrefetcher = "if [ -f " + pid + " ]; then echo %f > " + wanted + "; i=0; "
+                + "while [ $i -lt 600 ] && [ ! -f " + SPOOL + "/" + SpoolPrefetcher.FAILED + "%f ] && " + prefetcherLives + "; do " + take
                 + "sleep 0.05; i=$((i+1)); done; " + take + "fi; ";
         // The fetch of its own, when no prefetcher delivered: it starts none (the next call's shell part does).
         return take + "case %f in *.*) ;; *) " + startPrefetcher + waitForPrefetcher + ";; esac; " + walFetch + " --ahead 0 %f %p; "

@@ -28,6 +28,8 @@ class WalFetchSpoolTest {
     PgwardenFixture pgwarden;
     PgCluster source;
     Path data;
+    /** Each restore_command call: its file, exit status, time and stderr (for a failed wait's message). */
+    final StringBuilder calls = new StringBuilder();
 
     @BeforeEach
     void start() throws Exception {
@@ -190,12 +192,38 @@ class WalFetchSpoolTest {
     }
 
     /** Until the spool holds exactly these segments (the prefetcher works after the call that started it returned). */
-    private static void awaitSpool(Path spool, List<String> expected) throws Exception {
+    private void awaitSpool(Path spool, List<String> expected) throws Exception {
         try {
             await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(() -> filesIn(spool).equals(expected));
         } catch (org.awaitility.core.ConditionTimeoutException e) {
-            throw new AssertionError("spool " + filesIn(spool) + ", expected " + expected + "; prefetcher log: " + prefetcherLog(spool), e);
+            throw new AssertionError("spool " + filesIn(spool) + ", expected " + expected + "; " + prefetcherState(spool) + "; calls: " + calls, e);
         }
+    }
+
+    /**
+     * What a wait that timed out needs to say: the spool's own files (lock, pid, .wanted, .ended, .failed-), whether the
+     * pid there lives and what it runs, and the prefetcher's log.
+     */
+    private static String prefetcherState(Path spool) {
+        StringBuilder s = new StringBuilder();
+        try (Stream<Path> files = Files.list(spool)) {
+            for (Path f : files.sorted().toList()) {
+                String n = f.getFileName().toString();
+                s.append(n).append(" (").append(Files.size(f)).append(" B)");
+                if (n.startsWith(".") && Files.size(f) < 200 && !n.equals(".prefetcher.log")) s.append(" = '").append(Files.readString(f).strip()).append("'");
+                s.append("; ");
+            }
+        } catch (Exception e) {
+            s.append("(spool not listed: ").append(e).append("); ");
+        }
+        try {
+            long pid = Long.parseLong(Files.readString(spool.resolve(".prefetcher.pid")).strip());
+            s.append("pid ").append(pid).append(ProcessHandle.of(pid).map(h -> h.isAlive() ? " alive: " + h.info().commandLine().orElse("?") : " ended")
+                    .orElse(" gone")).append("; ");
+        } catch (Exception e) {
+            s.append("no pid: ").append(e).append("; ");
+        }
+        return s.append("prefetcher log: ").append(prefetcherLog(spool)).toString();
     }
 
     private static String prefetcherLog(Path spool) {
@@ -218,7 +246,10 @@ class WalFetchSpoolTest {
     private Processes.Result restoreCommand(String file, java.util.Map<String, String> env) throws Exception {
         System.setProperty("pgwarden.launcher", Launcher.executable().toString());
         String command = RestoreCommands.standalone(pgwarden.configFile(), "main").replace("%f", file).replace("%p", "pg_wal/RECOVERYXLOG");
+        long start = System.nanoTime();
         Processes.Result r = Processes.run(List.of("sh", "-c", command), data, env);
+        calls.append(file).append(" exit ").append(r.exitCode()).append(" in ").append((System.nanoTime() - start) / 1_000_000).append(" ms")
+                .append(r.stderr().isBlank() ? "" : " (" + r.stderr().strip() + ")").append("; ");
         if (r.exitCode() == 0) {
             assertThat(Files.readAllBytes(data.resolve("pg_wal/RECOVERYXLOG"))).as(file).isEqualTo(original(file));
             Files.delete(data.resolve("pg_wal/RECOVERYXLOG")); // PostgreSQL renames it away

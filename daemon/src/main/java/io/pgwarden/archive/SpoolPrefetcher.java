@@ -20,8 +20,8 @@ import java.util.stream.Stream;
  * The standalone restore_command's background half: one process per spool directory that keeps the next segments of
  * the recovery's timeline fetched, verified and renamed into the spool, as the restore_command moves them out, so a
  * recovery waits for downloads rather than for a JVM per batch. It follows the segment the restore_command last
- * asked for ({@link #WANTED}, written by its shell part), and ends at the archive's end, after {@link #IDLE} without a
- * segment taken (removing what it fetched), or when another prefetcher holds the spool. Nothing it meets fails a
+ * asked for ({@link #WANTED}, written by its shell part), and ends at the archive's end, after {@link #IDLE} in which
+ * no segment was taken and none fetched (removing what it fetched), or when another prefetcher holds the spool. Nothing it meets fails a
  * recovery: a segment it cannot fetch is left to that segment's own call, which reports it.
  */
 public final class SpoolPrefetcher {
@@ -124,6 +124,9 @@ public final class SpoolPrefetcher {
             int fetched = fetchAll(batch);
             if (fetched < 0) return; // the archive ends here (for now); a later call starts a new prefetcher
             spooledBefore += fetched; // so that segments taken meanwhile count as the recovery's progress
+            // Idle means nothing taken while nothing was left to fetch: against a slow repository, filling the spool
+            // can take longer than the bound while the recovery replays one segment.
+            if (fetched > 0) lastProgress = System.nanoTime();
         }
         // Nothing taken for a while: the recovery stopped short of these (a target reached, the server stopped). They
         // would otherwise stay in the restored server's pg_wal; a later call fetches what it needs again.
@@ -156,7 +159,11 @@ public final class SpoolPrefetcher {
                     fetched.incrementAndGet();
                 } catch (IOException | RuntimeException e) {
                     if (e instanceof PgwardenException p && p.code() == ErrorCode.NOT_FOUND) ended.set(true);
-                    else markFailed(name); // ahead of need (corrupt, repository away): the segment's own call reports it
+                    else {
+                        // Ahead of need (corrupt, repository away): the segment's own call reports it; the log says why.
+                        System.err.println("pgwarden wal-fetch prefetcher: " + name + " not fetched ahead: " + e);
+                        markFailed(name);
+                    }
                 }
             }));
         }

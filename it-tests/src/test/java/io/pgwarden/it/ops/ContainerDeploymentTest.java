@@ -101,9 +101,14 @@ class ContainerDeploymentTest {
         for (JsonNode arg : compose.at("/services/postgres/command")) {
             if (arg.asText().startsWith("archive_command=")) archiveCommand = arg.asText().substring("archive_command=".length());
         }
-        assertThat(archiveCommand).contains("https://pgwarden:8420/").contains("--cacert /run/secrets/pgwarden_ca")
-                .contains("@/run/secrets/pgwarden_wal_header");
-        List<String> postgresArgs = new ArrayList<>(List.of("--network", network, "--network-alias", "postgres"));
+        assertThat(archiveCommand).startsWith("pgwarden-wal-push ").contains("--url https://pgwarden:8420/v1/clusters/main/wal/")
+                .contains("--cacert /run/secrets/pgwarden_ca").contains("--header /run/secrets/pgwarden_wal_header");
+        // The compose file's build copies the script from the distribution's sources onto the image's PATH: mounted there.
+        assertThat(compose.at("/services/postgres/build/additional_contexts/pgwarden-bin").asText()).isEqualTo("../daemon/src/dist/bin");
+        assertThat(compose.at("/services/postgres/build/dockerfile_inline").asText())
+                .contains("COPY --from=pgwarden-bin --chmod=0755 pgwarden-wal-push /usr/local/bin/pgwarden-wal-push");
+        List<String> postgresArgs = new ArrayList<>(List.of("--network", network, "--network-alias", "postgres",
+                "-v", repo.resolve("daemon/src/dist/bin/pgwarden-wal-push") + ":/usr/local/bin/pgwarden-wal-push:ro"));
         for (JsonNode secret : compose.at("/services/postgres/secrets")) {
             postgresArgs.addAll(List.of("-v", secrets.resolve(secret.asText()) + ":/run/secrets/" + secret.asText() + ":ro"));
         }
@@ -157,6 +162,9 @@ class ContainerDeploymentTest {
         String segment = psql.query("postgres", "SELECT pg_walfile_name(pg_switch_wal())");
         await().atMost(Duration.ofMinutes(1)).until(() -> psql.query("postgres",
                 "SELECT coalesce(last_archived_wal, '') >= '" + segment + "' FROM pg_stat_archiver").equals("t"));
+        // Archived through pgwarden-wal-push: its markers' directory in pg_wal (plain curl would leave none).
+        assertThat(Processes.run(List.of("docker", "exec", postgres.name(), "test", "-d", "/var/lib/postgresql/data/pgdata/pg_wal/pgwarden-push"),
+                null).exitCode()).as("pg_wal/pgwarden-push in the server's container").isZero();
 
         // The operator's restore, from inside the pgwarden container: a new volume and server container on this host.
         int port = TestDirs.freePort();

@@ -14,6 +14,12 @@ public final class Codecs {
     private static final int BUFFER = 1 << 16;
     /** Large reads keep per-call overhead (JNI into zstd, digest updates) small next to the work. */
     private static final int PUMP_BUFFER = 256 << 10;
+    /**
+     * Input per zstd worker job. zstd's default at level 1 is 2 MiB, and a stream keeps its workers' jobs' input and
+     * output buffers in native memory: 1 MiB jobs lowered the daemon's peak RSS over base backups by 8-18 MiB (process
+     * runner 185-190 -> 177-180, sidecars 199-210 -> 189-197, method files 198-199 -> 181) at the same throughput.
+     */
+    private static final int JOB_SIZE = 1 << 20;
 
     private Codecs() {
     }
@@ -28,7 +34,7 @@ public final class Codecs {
      */
     public static OutputStream compress(Compression compression, int level, int workers, OutputStream sink) throws IOException {
         return switch (compression) {
-            case ZSTD -> new ZstdOutputStream(sink, level).setChecksum(true).setWorkers(workers);
+            case ZSTD -> new ZstdOutputStream(sink, level).setChecksum(true).setWorkers(workers).setJobSize(JOB_SIZE); // jobs: workers only
             case GZIP -> new LeveledGzipOutputStream(sink, level);
             case NONE -> new FilterOutputStream(sink) {
                 @Override

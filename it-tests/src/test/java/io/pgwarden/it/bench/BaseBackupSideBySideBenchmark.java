@@ -22,7 +22,8 @@ import org.junit.jupiter.api.Test;
  * (baseBackup.method: files), each triggered through the admin API, timed by the daemon's own start and finish (its
  * backup includes waiting for its WAL in the repository); `pgbackrest backup --type=full` with
  * process-max 1 and 2 (zstd level 1 as pgwarden; archive-check=n, since the cluster archives to pgwarden), and the
- * shell pipeline pg_basebackup | zstd -1 | curl (the baseline). Each is run twice, alternately, the better kept.
+ * shell pipeline pg_basebackup | zstd -1 | curl (the baseline), and the same with PostgreSQL compressing (server-zstd, two
+ * workers, no manifest). Each is run twice, alternately, the better kept.
  * Run: cd it-tests && ../mvnw -B verify -Pbench -Dtest=BaseBackupSideBySideBenchmark -Dsurefire.failIfNoSpecifiedTests=false
  * Report in it-tests/target/bench/base-backup-side-by-side.txt. With -Dbench.link=1gbit (root), the database host
  * (PostgreSQL, the daemons, pgBackRest, the pipeline) runs in a network namespace behind a link of that rate to
@@ -96,12 +97,17 @@ class BaseBackupSideBySideBenchmark {
             String pipeline = "set -o pipefail; " + bb + " | zstd -1 -q | curl --fail -sS --cacert " + ca.certificate() + " --aws-sigv4"
                     + " aws:amz:us-east-1:s3 --user " + S3Server.ACCESS_KEY + ":" + S3Server.SECRET_KEY
                     + " -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -T - " + s3.endpoint() + "/bench/pipeline/base.tar.zst";
+            // What pg_basebackup can do when PostgreSQL compresses (15+, two zstd threads in the walsender); only without
+            // a manifest when it writes to stdout ("cannot inject manifest into a compressed tar file"), which pgwarden
+            // needs (a standby's stop point, an incremental's parent): a baseline of what that path could gain.
+            String serverCompressed = pipeline.replace(bb + " | zstd -1 -q", bb + " --compress=server-zstd:level=1,workers=2 --no-manifest");
             Processes.run(List.of("chmod", "a+r", ca.certificate().toString()), null);
             List<String> onDbHost = net.onDbHost(List.of());
             BackupBenchmark.shell(onDbHost, bb + " > /dev/null"); // warm-up: the page cache holds the data for every run alike
 
             HttpClient http = HttpClient.newHttpClient();
-            double[] best = {Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE};
+            double[] best = new double[7];
+            java.util.Arrays.fill(best, Double.MAX_VALUE);
             double[] cpu = best.clone();
             List<java.util.concurrent.Callable<Double>> runs = List.of(
                     () -> BackupBenchmark.shell(onDbHost, pipeline) / 1e9,
@@ -109,7 +115,8 @@ class BaseBackupSideBySideBenchmark {
                     () -> timed(() -> one.run("backup", "--type=full")),
                     () -> timed(() -> two.run("backup", "--type=full")),
                     () -> sidecars ? BackupBenchmark.runThroughDaemon(http, dockerPort, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9 : Double.NaN,
-                    () -> BackupBenchmark.runThroughDaemon(http, host, filesPort, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9);
+                    () -> BackupBenchmark.runThroughDaemon(http, host, filesPort, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9,
+                    () -> BackupBenchmark.shell(onDbHost, serverCompressed) / 1e9);
             for (int round = 0; round < 2; round++) {
                 for (int i = 0; i < runs.size(); i++) {
                     long busy = MachineCpu.busyMillis();
@@ -127,13 +134,14 @@ class BaseBackupSideBySideBenchmark {
                     2 cores, zstd level 1 for all; data checksums %s; %s; the better of two runs each; cpu s: CPU time the whole
                     machine spent during the run (tool, PostgreSQL, S3Proxy; 2 cores give at most twice the run's time)
                       pg_basebackup | zstd -1 | curl -T - (baseline)      %7.1f MB/s  cpu %5.1f s
+                      pg_basebackup, server-zstd workers 2, no manifest   %7.1f MB/s  cpu %5.1f s   %.2fx the pipeline, %.2fx pgBackRest process-max 2
                       pgwarden (process runner)                           %7.1f MB/s  cpu %5.1f s   %.2fx the pipeline
                       pgwarden (Docker sidecar, output through a pipe)    %7.1f MB/s  cpu %5.1f s   %.2fx the pipeline, %.2fx pgBackRest process-max 2
                       pgwarden (method files, the daemon reads PGDATA)    %7.1f MB/s  cpu %5.1f s   %.2fx the pipeline, %.2fx pgBackRest process-max 2
                       pgBackRest backup --type=full, process-max 1        %7.1f MB/s  cpu %5.1f s   pgwarden / it %.2fx (process runner), %.2fx (files)
                       pgBackRest backup --type=full, process-max 2        %7.1f MB/s  cpu %5.1f s   pgwarden / it %.2fx (process runner), %.2fx (files)
                       daemon peak RSS (VmHWM) %d MiB (process runner), %d MiB (Docker sidecars), %d MiB (method files)
-                    """.formatted(SCALE, mb, net.describe(), CHECKSUMS ? "on" : "off", PgBackRest.version(), mb / best[0], cpu[0], mb / best[1], cpu[1], best[0] / best[1],
+                    """.formatted(SCALE, mb, net.describe(), CHECKSUMS ? "on" : "off", PgBackRest.version(), mb / best[0], cpu[0], mb / best[6], cpu[6], best[0] / best[6], best[3] / best[6], mb / best[1], cpu[1], best[0] / best[1],
                     mb / best[4], cpu[4], best[0] / best[4], best[3] / best[4], mb / best[5], cpu[5], best[0] / best[5], best[3] / best[5],
                     mb / best[2], cpu[2], best[2] / best[1], best[2] / best[5], mb / best[3], cpu[3], best[3] / best[1], best[3] / best[5],
                     WalPushBenchmark.peakRssKb(daemon.pid()) / 1024, sidecars ? WalPushBenchmark.peakRssKb(dockerDaemon.pid()) / 1024 : 0,

@@ -21,8 +21,8 @@ import java.util.stream.Stream;
  * the recovery's timeline fetched, verified and renamed into the spool, as the restore_command moves them out, so a
  * recovery waits for downloads rather than for a JVM per batch. It follows the segment the restore_command last
  * asked for ({@link #WANTED}, written by its shell part), and ends at the archive's end, after {@link #IDLE} in which
- * no segment was taken and none fetched (removing what it fetched), or when another prefetcher holds the spool. Nothing it meets fails a
- * recovery: a segment it cannot fetch is left to that segment's own call, which reports it.
+ * no segment was taken and none fetched (removing what it fetched), or when another prefetcher holds the spool.
+ * Nothing it meets fails a recovery: a segment it cannot fetch is left to that segment's own call, which reports it.
  */
 public final class SpoolPrefetcher {
     /** Held while a prefetcher runs (a file lock: released by the kernel when the process dies, even by kill -9). */

@@ -124,8 +124,8 @@ public final class SpoolPrefetcher {
             int fetched = fetchAll(batch);
             if (fetched < 0) return; // the archive ends here (for now); a later call starts a new prefetcher
             spooledBefore += fetched; // so that segments taken meanwhile count as the recovery's progress
-            // Idle means nothing taken while nothing was left to fetch: against a slow repository, filling the spool
-            // can take longer than the bound while the recovery replays one segment.
+            // Idle means nothing taken and nothing fetched (failed downloads count as idle): against a slow
+            // repository, filling the spool can take longer than the bound while the recovery replays one segment.
             if (fetched > 0) lastProgress = System.nanoTime();
         }
         // Nothing taken for a while: the recovery stopped short of these (a target reached, the server stopped). They

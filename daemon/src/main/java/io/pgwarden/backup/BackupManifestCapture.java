@@ -18,7 +18,7 @@ import java.util.Optional;
  * they hold the manifest's WAL-Ranges, which give a standby backup its stop point. The manifest of a cluster with many
  * files can be large; it goes to disk, and memory stays flat.
  */
-final class BackupManifestCapture extends FilterInputStream implements AutoCloseable {
+final class BackupManifestCapture extends FilterInputStream implements ManifestCopy {
     static final String MEMBER = "backup_manifest";
     private static final int BLOCK = 512;
     private static final int KEEP = 64 << 10;
@@ -60,7 +60,8 @@ final class BackupManifestCapture extends FilterInputStream implements AutoClose
     }
 
     /** The whole backup_manifest member, once the tar has been read past it. */
-    Optional<Path> manifestFile() {
+    @Override
+    public Optional<Path> manifestFile() {
         return fileOut == null ? Optional.ofNullable(file) : Optional.empty();
     }
 
@@ -81,7 +82,8 @@ final class BackupManifestCapture extends FilterInputStream implements AutoClose
     }
 
     /** The last bytes of the backup_manifest member, if the tar had one. */
-    Optional<String> manifestEnd() {
+    @Override
+    public Optional<String> manifestEnd() {
         if (!seen) return Optional.empty();
         int length = (int) Math.min(kept, KEEP);
         int start = (int) ((kept - length) % KEEP);

@@ -130,9 +130,9 @@ public final class BaseBackupService {
     /**
      * @param capture what the tar's backup_manifest member was: its copy on disk and its end (empty if there was none)
      */
-    private record Streamed(BackupLabel label, BackupManifestCapture capture, long rawBytes, long storedBytes, String storedSha256,
+    private record Streamed(BackupLabel label, ManifestCopy capture, long rawBytes, long storedBytes, String storedSha256,
                             io.pgwarden.repository.Sealed encryption, java.util.OptionalLong stopLsn) {
-        Streamed(BackupLabel label, BackupManifestCapture capture, long rawBytes, long storedBytes, String storedSha256,
+        Streamed(BackupLabel label, ManifestCopy capture, long rawBytes, long storedBytes, String storedSha256,
                  io.pgwarden.repository.Sealed encryption) {
             this(label, capture, rawBytes, storedBytes, storedSha256, encryption, java.util.OptionalLong.empty());
         }
@@ -257,12 +257,15 @@ public final class BaseBackupService {
     /** Runs pg_basebackup; its tar goes to the repository as it is produced, and the upload completes only on exit 0. */
     private Streamed stream(ClusterConfig clusterConfig, ToolRunner runner, ServerInfo server, ConnectionConfig connection, String id,
                             String dataKey, java.nio.file.Path parentManifest) {
+        Optional<io.pgwarden.runner.OutputDir> compressedBy = serverCompressing(clusterConfig, runner, server, id);
+        if (compressedBy.isPresent()) {
+            try (io.pgwarden.runner.OutputDir dir = compressedBy.get()) {
+                return streamCompressedByServer(clusterConfig, runner, server, connection, id, dataKey, parentManifest, dir);
+            }
+        }
         String cluster = clusterConfig.name();
-        String checkpoint = clusterConfig.baseBackup().checkpoint().name().toLowerCase();
-        List<String> args = new ArrayList<>(List.of("-D", "-", "-Ft", "-X", "none", "-c", checkpoint, "-l", "pgwarden " + id));
-        // The parent's manifest comes on stdin: in a sidecar, a file of the daemon's is not there.
-        if (parentManifest != null) args.add("--incremental=/dev/stdin");
-        clusterConfig.baseBackup().maxRate().ifPresent(rate -> args.addAll(List.of("-r", (rate >> 10) + "k")));
+        List<String> args = new ArrayList<>(List.of("-D", "-", "-Ft"));
+        args.addAll(pgBasebackupOptions(clusterConfig, id, parentManifest));
         ToolInvocation invocation = new ToolInvocation("pg_basebackup", args, server.major(),
                 clusterConfig.runner().toolEnvironment(connection), clusterConfig.baseBackup().timeout(), "base-backup", id);
         AtomicReference<BackupLabelSniffer> sniffer = new AtomicReference<>();
@@ -286,6 +289,74 @@ public final class BaseBackupService {
                     + ": the tar from pg_basebackup does not start with backup_label");
         }
         return new Streamed(BackupLabel.parse(labelText.get(), "backup_label of base backup " + id), manifest.get(),
+                uploaded.rawBytes(), uploaded.storedBytes(), uploaded.storedSha256(), uploaded.encryption());
+    }
+
+    /** pg_basebackup's options beside where its tar goes. */
+    private static List<String> pgBasebackupOptions(ClusterConfig clusterConfig, String id, java.nio.file.Path parentManifest) {
+        String checkpoint = clusterConfig.baseBackup().checkpoint().name().toLowerCase();
+        List<String> args = new ArrayList<>(List.of("-X", "none", "-c", checkpoint, "-l", "pgwarden " + id));
+        // The parent's manifest comes on stdin: in a sidecar, a file of the daemon's is not there.
+        if (parentManifest != null) args.add("--incremental=/dev/stdin");
+        clusterConfig.baseBackup().maxRate().ifPresent(rate -> args.addAll(List.of("-r", (rate >> 10) + "k")));
+        return args;
+    }
+
+    /**
+     * Whether PostgreSQL compresses the tar (baseBackup.compressOn): then a directory pg_basebackup writes into, as
+     * the daemon cannot take a compressed tar from its stdout with the manifest in it (pg_basebackup refuses to add
+     * one to a compressed tar). Empty: the daemon compresses. With compressOn: server, what prevents it is an error.
+     */
+    private Optional<io.pgwarden.runner.OutputDir> serverCompressing(ClusterConfig clusterConfig, ToolRunner runner, ServerInfo server, String id) {
+        BaseBackupConfig.CompressOn on = clusterConfig.baseBackup().compressOn();
+        if (on == BaseBackupConfig.CompressOn.DAEMON) return Optional.empty();
+        String cannot = server.major() < 15 ? "PostgreSQL " + server.major() + " cannot compress a base backup (15 and later can)"
+                : config.repository().compression() != io.pgwarden.repository.codec.Compression.ZSTD
+                ? "the repository's compression is " + config.repository().compression().name().toLowerCase() + " (the server compresses into zstd only)"
+                : null;
+        io.pgwarden.storage.StagingDir spool = spool();
+        Optional<io.pgwarden.runner.OutputDir> dir = cannot != null ? Optional.empty()
+                : runner.outputDir(spool.dir(), io.pgwarden.storage.StagingDir.filePrefix(spool.owner()) + "base-backup-");
+        if (cannot == null && dir.isEmpty()) cannot = "the sidecars have no runner.streamDir to write the compressed tar into";
+        if (dir.isEmpty() && on == BaseBackupConfig.CompressOn.SERVER) {
+            throw new PgwardenException(ErrorCode.CONFIG, "cluster '" + clusterConfig.name() + "': base backup " + id
+                    + ": baseBackup.compressOn is server, but " + cannot + "; HINT: set baseBackup.compressOn: auto or daemon");
+        }
+        return dir;
+    }
+
+    /**
+     * pg_basebackup with PostgreSQL compressing (zstd on two of the server's threads) into {@code dir}: the daemon
+     * stores base.tar.zst as it grows, without compressing it again, and keeps the backup_manifest written beside it.
+     */
+    private Streamed streamCompressedByServer(ClusterConfig clusterConfig, ToolRunner runner, ServerInfo server, ConnectionConfig connection,
+                                              String id, String dataKey, java.nio.file.Path parentManifest, io.pgwarden.runner.OutputDir dir) {
+        String cluster = clusterConfig.name();
+        String what = "cluster '" + cluster + "': base backup " + id;
+        List<String> args = new ArrayList<>(List.of("-D", dir.forTool() + "/backup", "-Ft",
+                "--compress=server-zstd:level=" + config.repository().compressionLevel() + ",workers=2"));
+        args.addAll(pgBasebackupOptions(clusterConfig, id, parentManifest));
+        ToolInvocation invocation = new ToolInvocation("pg_basebackup", args, server.major(), clusterConfig.runner().toolEnvironment(connection),
+                clusterConfig.baseBackup().timeout(), "base-backup", id, ToolInvocation.Container.writingInto(dir));
+        AtomicReference<BackupLabelSniffer> sniffer = new AtomicReference<>();
+        java.nio.file.Path written = dir.local().resolve("backup");
+        ToolOutputUpload.Uploaded uploaded = new ToolOutputUpload(storage, wal).runCompressedFile(runner, invocation,
+                parentManifest == null ? null : newInputStream(parentManifest), written.resolve("base.tar.zst"), dataKey, raw -> {
+                    sniffer.set(new BackupLabelSniffer(raw));
+                    return sniffer.get();
+                }, what);
+        Optional<String> labelText = sniffer.get() == null ? Optional.empty() : sniffer.get().backupLabel();
+        if (labelText.isEmpty()) {
+            throw new PgwardenException(ErrorCode.TOOL, what + ": the tar from pg_basebackup does not start with backup_label");
+        }
+        ManifestFileCopy manifest;
+        try {
+            manifest = ManifestFileCopy.of(written.resolve(BackupManifestCapture.MEMBER), spool()).orElse(null);
+        } catch (IOException e) {
+            throw PgwardenException.unavailable(what + ": cannot copy pg_basebackup's backup_manifest into '" + config.server().spoolDir() + "': "
+                    + e.getMessage(), e);
+        }
+        return new Streamed(BackupLabel.parse(labelText.get(), "backup_label of base backup " + id), manifest,
                 uploaded.rawBytes(), uploaded.storedBytes(), uploaded.storedSha256(), uploaded.encryption());
     }
 
@@ -346,7 +417,7 @@ public final class BaseBackupService {
     }
 
     /** The captured copy of pg_basebackup's backup_manifest, stored encoded beside the tar; null if the tar had none. */
-    private BaseBackupManifest.BackupManifestObject storePgManifest(String cluster, String id, BackupManifestCapture capture) {
+    private BaseBackupManifest.BackupManifestObject storePgManifest(String cluster, String id, ManifestCopy capture) {
         try {
             java.nio.file.Path file = capture == null ? null : capture.manifestFile().orElse(null);
             if (file == null) return null;
@@ -371,7 +442,7 @@ public final class BaseBackupService {
         return new io.pgwarden.storage.StagingDir(config.server().spoolDir(), config.server().instance());
     }
 
-    private static void discard(BackupManifestCapture capture) {
+    private static void discard(ManifestCopy capture) {
         if (capture == null) return;
         try {
             capture.close();

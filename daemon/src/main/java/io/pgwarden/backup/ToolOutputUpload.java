@@ -91,6 +91,96 @@ final class ToolOutputUpload {
         return new Uploaded(raw[0].count(), stored.count(), null, stored.sha256Hex(), encoding.sealing().orElse(null));
     }
 
+    /**
+     * A tool that writes its output already compressed with the repository's codec into {@code file}, read as it grows
+     * (pg_basebackup -D with PostgreSQL compressing): the bytes go as they are, (with a keyset) encrypted and hashed as
+     * stored, into one object. Beside the upload they are decoded, only to count the raw bytes (the manifest records
+     * them, a restore checks them) and for {@code tap} to watch (backup_label); that also proves them well-formed.
+     * The upload completes only when the tool exits 0 and the decoding succeeded.
+     */
+    Uploaded runCompressedFile(ToolRunner runner, ToolInvocation invocation, InputStream stdin, java.nio.file.Path file, String key,
+                               UnaryOperator<InputStream> tap, String what) {
+        wal.ensureMarkerChecked();
+        BlockingPipe pipe = new BlockingPipe();
+        CompletableFuture<Void> upload = uploadFrom(pipe, key);
+        HashingOutputStream stored = new HashingOutputStream(pipe.writer(1 << 20));
+        BlockingPipe toDecode = new BlockingPipe();
+        CompletableFuture<Long> decoded = CompletableFuture.supplyAsync(() -> {
+            try (InputStream raw = tap.apply(Codecs.decompress(encoding.compression(), toDecode))) {
+                return raw.transferTo(OutputStream.nullOutputStream());
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            } finally {
+                toDecode.close();
+            }
+        }, UPLOADS);
+        long[] read = new long[1];
+        ToolResult result;
+        try {
+            result = runner.run(invocation, stdin, stdout -> {
+                // The tool's stdout (empty) ends when the tool does: then the file holds all it will.
+                java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
+                Thread.ofVirtual().name("tool-end-" + invocation.runId()).start(() -> {
+                    try {
+                        stdout.transferTo(OutputStream.nullOutputStream()); // the runner closes it
+                    } catch (IOException gone) {
+                        // ended all the same
+                    }
+                    ended.set(true);
+                });
+                try (io.pgwarden.io.GrowingFileInputStream in = new io.pgwarden.io.GrowingFileInputStream(file, ended::get, RELEASE_EVERY);
+                     OutputStream sealed = encoding.sealer(key, stored); OutputStream check = toDecode.writer(1 << 20)) {
+                    byte[] chunk = new byte[1 << 20];
+                    int n;
+                    while ((n = in.read(chunk)) > 0) {
+                        sealed.write(chunk, 0, n);
+                        check.write(chunk, 0, n);
+                    }
+                    read[0] = in.position();
+                }
+            });
+        } catch (RuntimeException e) {
+            toDecode.finish(new RunEnded(invocation.tool() + " run failed", e));
+            pipe.finish(new RunEnded(invocation.tool() + " run failed: " + e.getMessage(), e));
+            throw uploadFailureOr(upload, decodeFailureOr(decoded, file, e));
+        }
+        if (!result.succeeded()) {
+            toDecode.finish(new RunEnded(invocation.tool() + " failed", null));
+            pipe.finish(new RunEnded(invocation.tool() + " failed", null));
+            upload.exceptionally(x -> null).join();
+            throw new PgwardenException(ErrorCode.TOOL, what + " failed: " + result.failureSummary(invocation.tool()));
+        }
+        toDecode.finish(null);
+        long rawBytes;
+        try {
+            rawBytes = decoded.join();
+        } catch (CompletionException e) {
+            pipe.finish(new RunEnded("the output did not decode", e.getCause()));
+            upload.exceptionally(x -> null).join();
+            throw new PgwardenException(ErrorCode.TOOL, what + ": " + invocation.tool() + "'s output '" + file.getFileName() + "' is not valid "
+                    + encoding.compression().name().toLowerCase() + ": " + e.getCause().getMessage() + "; nothing was stored", e.getCause());
+        }
+        pipe.finish(null);
+        completed(upload);
+        if (read[0] == 0) throw new PgwardenException(ErrorCode.TOOL, what + ": " + invocation.tool() + " wrote no '" + file.getFileName() + "'");
+        return new Uploaded(rawBytes, stored.count(), null, stored.sha256Hex(), encoding.sealing().orElse(null));
+    }
+
+    /** How much of a tool's output file is read before its disk space is given back. */
+    private static final long RELEASE_EVERY = 64 << 20;
+
+    /** A decoding that failed explains a run that failed on its account (the pipe to it closed) better. */
+    private RuntimeException decodeFailureOr(CompletableFuture<Long> decoded, java.nio.file.Path file, RuntimeException runError) {
+        if (!decoded.isCompletedExceptionally()) return runError;
+        try {
+            decoded.join();
+        } catch (CompletionException e) {
+            return new PgwardenException(ErrorCode.TOOL, "'" + file.getFileName() + "' is not valid " + encoding.compression().name().toLowerCase()
+                    + ": " + e.getCause().getMessage() + "; nothing was stored", e.getCause());
+        }
+        return runError;
+    }
+
     /** Writes the raw bytes of an object (e.g. a tar of the data directory); what it throws aborts the upload. */
     interface Producer {
         void writeTo(OutputStream raw) throws IOException;

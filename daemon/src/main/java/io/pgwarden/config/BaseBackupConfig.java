@@ -15,12 +15,21 @@ import java.util.OptionalLong;
  * @param method     how a full backup reads the cluster: through pg_basebackup (in the runner), or the daemon reads
  *                   {@code dataDirectory} itself between pg_backup_start and pg_backup_stop
  * @param dataDirectory the server's data directory as the daemon sees it (method files only)
+ * @param compressOn where pg_basebackup's tar is compressed: by PostgreSQL (server, 15 and later; the daemon stores
+ *                   the bytes as they come), by the daemon, or auto: the server where it can
  */
 public record BaseBackupConfig(Checkpoint checkpoint, Duration walWait, Duration timeout, OptionalLong maxRate, boolean incrementalFallback,
-                               Method method, Optional<Path> dataDirectory) {
+                               Method method, Optional<Path> dataDirectory, CompressOn compressOn) {
     public enum Checkpoint { FAST, SPREAD }
 
     public enum Method { PG_BASEBACKUP, FILES }
+
+    public enum CompressOn { AUTO, SERVER, DAEMON }
+
+    public BaseBackupConfig(Checkpoint checkpoint, Duration walWait, Duration timeout, OptionalLong maxRate, boolean incrementalFallback,
+                            Method method, Optional<Path> dataDirectory) {
+        this(checkpoint, walWait, timeout, maxRate, incrementalFallback, method, dataDirectory, CompressOn.AUTO);
+    }
 
     public static BaseBackupConfig defaults() {
         return new BaseBackupConfig(Checkpoint.FAST, Duration.ofMinutes(10), Duration.ofHours(24), OptionalLong.empty(), false,

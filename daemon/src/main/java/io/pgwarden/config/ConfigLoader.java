@@ -464,7 +464,7 @@ public final class ConfigLoader {
     }
 
     private static BaseBackupConfig baseBackup(ConfigNode node) {
-        node.allowOnly("checkpoint", "walWait", "timeout", "maxRate", "incrementalFallback", "method", "dataDirectory");
+        node.allowOnly("checkpoint", "walWait", "timeout", "maxRate", "incrementalFallback", "method", "dataDirectory", "compressOn");
         BaseBackupConfig d = BaseBackupConfig.defaults();
         BaseBackupConfig.Checkpoint checkpoint = node.parsed("checkpoint", c -> switch (c) {
             case "fast" -> BaseBackupConfig.Checkpoint.FAST;
@@ -501,8 +501,19 @@ public final class ConfigLoader {
         if (method == BaseBackupConfig.Method.FILES && maxRate.isPresent()) {
             node.problem("maxRate", "limits pg_basebackup; with method: files the daemon reads the data directory at full speed");
         }
+        BaseBackupConfig.CompressOn compressOn = node.parsed("compressOn", c -> switch (c) {
+            case "auto" -> BaseBackupConfig.CompressOn.AUTO;
+            case "server" -> BaseBackupConfig.CompressOn.SERVER;
+            case "daemon" -> BaseBackupConfig.CompressOn.DAEMON;
+            default -> throw new IllegalArgumentException("'" + c + "' must be auto (PostgreSQL 15 and later compress, others the daemon),"
+                    + " server (PostgreSQL compresses) or daemon");
+        }).orElse(d.compressOn());
+        if (method == BaseBackupConfig.Method.FILES && compressOn == BaseBackupConfig.CompressOn.SERVER) {
+            node.problem("compressOn", "server: PostgreSQL compresses what pg_basebackup receives; with method: files the daemon reads the data"
+                    + " directory and compresses it itself");
+        }
         return new BaseBackupConfig(checkpoint, node.parsed("walWait", Units::parseDuration).orElse(d.walWait()),
-                node.parsed("timeout", Units::parseDuration).orElse(d.timeout()), maxRate, fallback, method, dataDirectory);
+                node.parsed("timeout", Units::parseDuration).orElse(d.timeout()), maxRate, fallback, method, dataDirectory, compressOn);
     }
 
     private static ConnectionConfig connection(ConfigNode node) {

@@ -75,6 +75,14 @@ public final class Encoding {
         return Codecs.compress(compression, level, workers, encrypted);
     }
 
+    /**
+     * For bytes already compressed with this encoding's codec (PostgreSQL compressed them): encrypt only, into
+     * {@code sink}; closing finishes and closes the sink.
+     */
+    public OutputStream sealer(String objectKey, OutputStream sink) throws IOException {
+        return cipher.isPresent() ? cipher.get().encrypt(sink, objectKey) : sink;
+    }
+
     /** The object metadata that records the encoding of an object written now. */
     public Map<String, String> metadata() {
         Map<String, String> meta = new HashMap<>();

@@ -21,12 +21,21 @@ import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
  */
 final class CheckedTarCopy {
     private static final int RECORD = 10240;
+    static final String MANIFEST = "backup_manifest";
 
     private CheckedTarCopy() {
     }
 
     /** Copies the verified object's tar into {@code out} (not closed), ending it with tar's end blocks and padding. */
     static void copy(VerifiedObject base, OutputStream out, String what) throws IOException {
+        copy(base, null, out, what);
+    }
+
+    /**
+     * @param manifest added as member backup_manifest (0600) when the tar has none (PostgreSQL compressed it: the
+     *                 manifest was stored beside it); null: none is added
+     */
+    static void copy(VerifiedObject base, java.util.function.Supplier<VerifiedObject> manifest, OutputStream out, String what) throws IOException {
         BlockingPipe pipe = new BlockingPipe();
         CompletableFuture<Void> download = pipe.feedFrom(base::writeTo, 1 << 20, "restore-check");
         try (InputStream raw = pipe; TarArchiveInputStream in = new TarArchiveInputStream(raw)) {
@@ -36,9 +45,11 @@ final class CheckedTarCopy {
             tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
             tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
             TarArchiveEntry entry;
+            boolean hasManifest = false;
             while ((entry = in.getNextEntry()) != null) {
                 boolean directory = SafeTarExtractor.judge(entry);
                 String name = SafeTarExtractor.relativeName(entry);
+                hasManifest |= name.equals(MANIFEST);
                 TarArchiveEntry clean = new TarArchiveEntry(directory ? name + "/" : name);
                 clean.setMode(entry.getMode() & 0777);
                 clean.setModTime(entry.getModTime());
@@ -49,6 +60,16 @@ final class CheckedTarCopy {
             }
             raw.transferTo(OutputStream.nullOutputStream()); // the whole object must be verified
             awaitVerified(download);
+            if (!hasManifest && manifest != null) {
+                try (VerifiedObject copy = manifest.get()) {
+                    TarArchiveEntry added = new TarArchiveEntry(MANIFEST);
+                    added.setMode(0600);
+                    added.setSize(copy.rawSize());
+                    tar.putArchiveEntry(added);
+                    copy.writeTo(tar);
+                    tar.closeArchiveEntry();
+                }
+            }
             tar.finish();
         } catch (SafeTarExtractor.UnsafeEntryException e) {
             throw PgwardenException.integrity(what + ": " + e.getMessage() + "; refusing to restore it, nothing of it reached the volume");

@@ -127,6 +127,24 @@ public final class Restorer {
         } catch (CompletionException e) {
             throw e.getCause() instanceof RuntimeException r ? r : new PgwardenException(ErrorCode.INTERNAL, e.getMessage(), e);
         }
+        addManifest(backup, dir);
+    }
+
+    /**
+     * A tar PostgreSQL compressed holds no backup_manifest (it was stored beside it); pg_combinebackup needs one in
+     * every member of a chain, and a restored copy matches one from a tar with it.
+     */
+    private void addManifest(BaseBackupManifest backup, Path dir) {
+        Path file = dir.resolve(CheckedTarCopy.MANIFEST);
+        if (backup.backupManifest() == null || Files.exists(file)) return;
+        try (VerifiedObject manifest = BackupObjects.openBasePgManifest(storage, encoding, backup);
+             OutputStream out = Files.newOutputStream(file, java.nio.file.StandardOpenOption.CREATE_NEW)) {
+            manifest.writeTo(out);
+            Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        } catch (IOException e) {
+            throw new PgwardenException(ErrorCode.INTERNAL, "cannot write the backup_manifest of base backup " + backup.backupId() + " into '"
+                    + dir + "': " + e.getMessage(), e);
+        }
     }
 
     /** The repository's error (corrupt, unreachable) explains an unpacking failure better than the tar reader's. */

@@ -94,7 +94,8 @@ final class VolumeRestorer {
     private void unpack(BaseBackupManifest backup, String dir, int major, String runId, String volume, Progress progress) {
         feed(tool("tar", List.of("-x", "-C", dir), major, runId, "unpack", volume, "postgres"), out -> {
             try (VerifiedObject base = BackupObjects.openBase(storage, wal.encoding(), backup); OutputStream counted = progress.counting(out)) {
-                CheckedTarCopy.copy(base, counted, "base backup " + backup.backupId() + " (repository object '" + backup.dataKey() + "')");
+                CheckedTarCopy.copy(base, backup.backupManifest() == null ? null : () -> BackupObjects.openBasePgManifest(storage, wal.encoding(), backup),
+                        counted, "base backup " + backup.backupId() + " (repository object '" + backup.dataKey() + "')");
             }
         }, "unpack base backup " + backup.backupId() + " into volume '" + volume + "'");
     }

@@ -132,6 +132,9 @@ public final class DockerEngine implements AutoCloseable {
         // (the daemon runs in a container) would have the tool work on something else: the daemon's mark proves it.
         if (placement.hostDir().isPresent()) guards.add("[ -e \"$PGWARDEN_HOST_DIR/" + HOST_DIR_MARK + "\" ] || { echo \"pgwarden: $PGWARDEN_HOST_DIR"
                 + " is not the daemon's directory: the Docker engine must run on the daemon's host and see it at the same path\" >&2; exit 2; }");
+        placement.output().ifPresent(out -> guards.add("[ -d " + out.forTool() + " ] || { echo \"pgwarden: " + out.forTool()
+                + " is not the daemon's directory: runner.streamMount must be runner.streamDir as the Docker engine's host sees it\" >&2;"
+                + " exit 2; }"));
         if (!guards.isEmpty()) cmd.addAll(List.of("sh", "-c", String.join("; ", guards) + "; exec \"$@\""
                 + (redirect == null ? "" : " " + redirect.redirection()), "pgwarden-sidecar"));
         cmd.add(invocation.tool());
@@ -144,9 +147,11 @@ public final class DockerEngine implements AutoCloseable {
         List<Bind> binds = new ArrayList<>();
         placement.volume().ifPresent(v -> binds.add(new Bind(v, new Volume(placement.mountPath()))));
         if (redirect != null) binds.add(redirect.mount());
+        placement.output().ifPresent(out -> binds.add(new Bind(out.bindSource().orElseThrow(), new Volume(out.bindTarget()))));
         if (!binds.isEmpty()) host.withBinds(binds);
         placement.hostDir().ifPresent(d -> host.withMounts(List.of(new Mount().withType(MountType.BIND).withSource(d.toString()).withTarget(d.toString()))));
-        confine(host, placement.user().filter(u -> !u.equals("root") && !u.equals("0")).isPresent());
+        confine(host, placement.user().or(() -> placement.output().map(OutputDir::owner))
+                .filter(u -> !u.equals("root") && !u.equals("0") && !u.startsWith("0:")).isPresent());
         settings.memoryBytes().ifPresent(host::withMemory);
         settings.cpus().ifPresent(c -> host.withNanoCPUs((long) (c * 1e9)));
         Map<String, String> labels = labelled ? Map.of(DockerSettings.LABEL_INSTANCE, settings.instance(),
@@ -157,7 +162,8 @@ public final class DockerEngine implements AutoCloseable {
                     .withAttachStdout(true).withAttachStderr(true).withAttachStdin(withStdin).withStdinOpen(withStdin)
                     .withStdInOnce(withStdin).withLabels(labels)
                     .withName(DockerToolRunner.containerName(invocation.job(), invocation.runId()));
-            placement.user().ifPresent(create::withUser);
+            // The tool's files in an output directory must be the daemon's to read (pg_basebackup makes them 0600).
+            placement.user().or(() -> placement.output().map(OutputDir::owner)).ifPresent(create::withUser);
             if (publish != null) {
                 Ports ports = new Ports();
                 ports.bind(ExposedPort.tcp(5432), Ports.Binding.bindIpAndPort("127.0.0.1", publish));

@@ -43,7 +43,8 @@ public final class DockerToolRunner implements ToolRunner {
         String image = settings.imageFor(invocation.pgMajor());
         engine.checkEngine();
         engine.ensureImage(image);
-        SidecarStream stream = settings.stream().isPresent()
+        // A tool writing files into an output directory writes nothing worth a pipe to stdout.
+        SidecarStream stream = settings.stream().isPresent() && invocation.container().output().isEmpty()
                 ? streamFor(invocation, stdin == null ? SidecarStream.Direction.OUT : SidecarStream.Direction.IN) : null;
         Optional<Path> mark = invocation.container().hostDir().map(dir -> mark(dir, invocation));
         try {
@@ -74,6 +75,18 @@ public final class DockerToolRunner implements ToolRunner {
             Files.deleteIfExists(file);
         } catch (IOException e) {
             log.warn("cannot remove '{}': {}", file, e.getMessage());
+        }
+    }
+
+    @Override
+    public Optional<OutputDir> outputDir(Path localParent, String prefix) {
+        if (settings.stream().isEmpty()) return Optional.empty();
+        DockerSettings.StreamDir dir = settings.stream().get();
+        try {
+            return Optional.of(SidecarStream.outputDir(dir, settings.instance()));
+        } catch (IOException e) {
+            throw new PgwardenException(ErrorCode.TOOL, "cannot make a directory for a tool's output files in runner.streamDir " + dir.dir()
+                    + ": " + e.getMessage() + "; HINT: the directory must be writable by the daemon", e);
         }
     }
 

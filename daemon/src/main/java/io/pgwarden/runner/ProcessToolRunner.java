@@ -30,7 +30,8 @@ public final class ProcessToolRunner implements ToolRunner {
 
     @Override
     public ToolResult run(ToolInvocation invocation, InputStream stdin, StdoutConsumer stdout) {
-        if (!invocation.container().equals(ToolInvocation.Container.DEFAULT) && !invocation.container().hostDirOnly()) {
+        ToolInvocation.Container placement = invocation.container();
+        if (!placement.equals(ToolInvocation.Container.DEFAULT) && !placement.hostDirOnly() && !placement.outputOnly()) {
             throw new PgwardenException(ErrorCode.INTERNAL, invocation.job() + " needs a sidecar container (a volume), which the process runner has not");
         }
         Path tool = binDir(invocation.pgMajor()).resolve(invocation.tool());
@@ -108,6 +109,11 @@ public final class ProcessToolRunner implements ToolRunner {
         } catch (IOException ignored) {
             // the process is gone; what we have is the tail
         }
+    }
+
+    @Override
+    public java.util.Optional<OutputDir> outputDir(Path localParent, String prefix) {
+        return java.util.Optional.of(OutputDir.local(localParent, prefix));
     }
 
     Path binDir(int major) {

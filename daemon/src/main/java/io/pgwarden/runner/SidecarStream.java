@@ -60,8 +60,7 @@ final class SidecarStream implements AutoCloseable {
 
     static SidecarStream create(DockerSettings.StreamDir stream, String instance, Direction direction) throws IOException {
         String name = prefix(instance) + UUID.randomUUID();
-        Files.createDirectories(stream.dir());
-        Path runDir = Files.createDirectory(stream.dir().resolve(name), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx--x--x")));
+        Path runDir = newRunDir(stream, name);
         SidecarStream created = stream.isVolume()
                 ? new SidecarStream(direction, runDir, new Bind(stream.mount(), new Volume(MOUNT)), MOUNT + "/" + name + "/" + direction.file)
                 : new SidecarStream(direction, runDir, new Bind(stream.mount() + "/" + name, new Volume(MOUNT)), MOUNT + "/" + direction.file);
@@ -74,6 +73,22 @@ final class SidecarStream implements AutoCloseable {
         }
     }
 
+    /**
+     * A run's directory for a tool's output files instead of a pipe (see {@link OutputDir}), named and removed like a
+     * pipe's, the engine binding it in the same way.
+     */
+    static OutputDir outputDir(DockerSettings.StreamDir stream, String instance) throws IOException {
+        String name = prefix(instance) + UUID.randomUUID();
+        Path runDir = newRunDir(stream, name);
+        return stream.isVolume() ? OutputDir.inSidecar(runDir, stream.mount(), MOUNT, MOUNT + "/" + name + "/files")
+                : OutputDir.inSidecar(runDir, stream.mount() + "/" + name, MOUNT, MOUNT + "/files");
+    }
+
+    private static Path newRunDir(DockerSettings.StreamDir stream, String name) throws IOException {
+        Files.createDirectories(stream.dir());
+        return Files.createDirectory(stream.dir().resolve(name), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx--x--x")));
+    }
+
     private static String prefix(String instance) {
         return instance.replaceAll("[^A-Za-z0-9_.-]", "_") + "@"; // '@' is in no sanitised name: instance a is not a-b's prefix
     }
@@ -82,10 +97,7 @@ final class SidecarStream implements AutoCloseable {
     static void removeLeftovers(DockerSettings.StreamDir stream, String instance) {
         if (!Files.isDirectory(stream.dir())) return;
         try (var runs = Files.list(stream.dir())) {
-            for (Path run : runs.filter(r -> r.getFileName().toString().startsWith(prefix(instance))).toList()) {
-                for (Direction d : Direction.values()) Files.deleteIfExists(run.resolve(d.file));
-                Files.deleteIfExists(run);
-            }
+            for (Path run : runs.filter(r -> r.getFileName().toString().startsWith(prefix(instance))).toList()) OutputDir.removeTree(run);
         } catch (IOException e) {
             org.slf4j.LoggerFactory.getLogger(SidecarStream.class).warn("cannot remove the stream directories left in {}: {}", stream.dir(), e.getMessage());
         }

@@ -36,12 +36,23 @@ public record ToolInvocation(String tool, List<String> arguments, int pgMajor, M
      * @param network   instead of runner.network
      * @param hostDir   a directory of this host the tool works in, at the same path in a sidecar (a bind mount; the
      *                  engine must run on this host); a local process needs nothing for it
+     * @param output    a directory the tool writes files into while the daemon reads them (see {@link OutputDir})
      */
-    public record Container(Optional<String> volume, String mountPath, Optional<String> user, Optional<String> network, Optional<Path> hostDir) {
+    public record Container(Optional<String> volume, String mountPath, Optional<String> user, Optional<String> network, Optional<Path> hostDir,
+                            Optional<OutputDir> output) {
         public static final Container DEFAULT = new Container(Optional.empty(), "", Optional.empty(), Optional.empty(), Optional.empty());
 
         public Container(Optional<String> volume, String mountPath, Optional<String> user, Optional<String> network) {
             this(volume, mountPath, user, network, Optional.empty());
+        }
+
+        public Container(Optional<String> volume, String mountPath, Optional<String> user, Optional<String> network, Optional<Path> hostDir) {
+            this(volume, mountPath, user, network, hostDir, Optional.empty());
+        }
+
+        /** The runner's default placement, plus a directory for the tool's files (from {@link ToolRunner#outputDir}). */
+        public static Container writingInto(OutputDir dir) {
+            return new Container(Optional.empty(), "", Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(dir));
         }
 
         public static Container onVolume(String volume, String mountPath, String user) {
@@ -55,7 +66,12 @@ public record ToolInvocation(String tool, List<String> arguments, int pgMajor, M
 
         /** Only a host directory, which a local process reaches without help. */
         public boolean hostDirOnly() {
-            return volume.isEmpty() && network.equals(Optional.of("none")) && hostDir.isPresent();
+            return volume.isEmpty() && network.equals(Optional.of("none")) && hostDir.isPresent() && output.isEmpty();
+        }
+
+        /** Only an output directory: a local process writes into it as it is. */
+        public boolean outputOnly() {
+            return equals(new Container(Optional.empty(), "", Optional.empty(), Optional.empty(), Optional.empty(), output)) && output.isPresent();
         }
     }
 

@@ -1,5 +1,7 @@
 package io.pgwarden.runner;
 
+import java.util.Optional;
+
 /**
  * Runs PostgreSQL client tools: in a sidecar container ({@link DockerToolRunner}) or as a local process
  * ({@link ProcessToolRunner}). stdout streams to the consumer; stderr's last lines are kept for the error
@@ -13,6 +15,14 @@ public sealed interface ToolRunner extends AutoCloseable permits DockerToolRunne
 
     /** @param stdin fed to the tool, then closed (e.g. a dump for pg_restore); null: no input */
     ToolResult run(ToolInvocation invocation, java.io.InputStream stdin, StdoutConsumer stdout);
+
+    /**
+     * A fresh directory for a tool to write files into while this process reads them, with {@link
+     * ToolInvocation.Container#writingInto}; empty when this runner has none to give (sidecars without
+     * runner.streamDir). The caller closes it.
+     * @param localParent where a local process's directory is made (the daemon's spool)
+     */
+    Optional<OutputDir> outputDir(java.nio.file.Path localParent, String prefix);
 
     /** Removes what a crash of this instance left behind (sidecars); the count removed. A process runner leaves none. */
     default int removeOrphans() {

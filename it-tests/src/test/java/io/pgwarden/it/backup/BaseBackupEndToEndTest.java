@@ -78,7 +78,21 @@ class BaseBackupEndToEndTest {
     @Test
     void aBackupThroughTheProcessRunnerRestoresToTheRowsAtBackupTime() throws Exception {
         try (ToolRunner runner = new ProcessToolRunner(RunnerConfig.DEFAULT_BIN_DIR)) {
-            backupAndRestore("proc", runner);
+            backupAndRestore("proc", runner, pgwarden.config());
+        }
+        // PostgreSQL compressed into a directory of the spool; it is gone with the run.
+        try (var left = Files.list(pgwarden.config().server().spoolDir())) {
+            assertThat(left.map(Path::toString)).noneMatch(f -> f.endsWith(".dir"));
+        }
+    }
+
+    @Test
+    void aBackupTheDaemonCompressesCarriesItsManifestInTheTar() throws Exception {
+        Path config = dir.resolve("daemon-compresses.yml");
+        Files.writeString(config, Files.readString(pgwarden.configFile()).replace("    connection: {",
+                "    baseBackup: {compressOn: daemon}\n    connection: {"));
+        try (ToolRunner runner = new ProcessToolRunner(RunnerConfig.DEFAULT_BIN_DIR)) {
+            backupAndRestore("daemonz", runner, ConfigLoader.load(config));
         }
     }
 
@@ -88,7 +102,10 @@ class BaseBackupEndToEndTest {
         try (ToolRunner runner = new DockerToolRunner(new DockerSettings(Optional.empty(), "local/postgres:{major}", "host",
                 RunnerConfig.Pull.NEVER, Optional.empty(), Optional.empty(), "it-base",
                 Optional.of(new DockerSettings.StreamDir(dir.resolve("stream"), dir.resolve("stream").toString()))))) {
-            backupAndRestore("dock", runner);
+            backupAndRestore("dock", runner, pgwarden.config());
+        }
+        try (var left = Files.list(dir.resolve("stream"))) {
+            assertThat(left.toList()).as("the sidecar's output directory is removed with the run").isEmpty();
         }
     }
 
@@ -168,9 +185,14 @@ class BaseBackupEndToEndTest {
         storage.delete("main/base/20000101T000000Z-dead/base.tar.zst");
     }
 
-    private void backupAndRestore(String table, ToolRunner runner) throws Exception {
+    /**
+     * With {@code config}'s baseBackup.compressOn: auto, PostgreSQL 15 compresses and the tar holds no backup_manifest
+     * (stored beside it, an operator adds it); with daemon, pg_basebackup puts it into the tar.
+     */
+    private void backupAndRestore(String table, ToolRunner runner, PgwardenConfig config) throws Exception {
+        boolean serverCompressed = config.cluster("main").baseBackup().compressOn() != io.pgwarden.config.BaseBackupConfig.CompressOn.DAEMON;
         source.query("CREATE TABLE " + table + " AS SELECT g AS id, md5(g::text) AS pad FROM generate_series(1, 20000) g");
-        BaseBackupManifest manifest = service(pgwarden.config()).backup("main", runner);
+        BaseBackupManifest manifest = service(config).backup("main", runner);
         source.query("INSERT INTO " + table + " SELECT g, 'after' FROM generate_series(1, 5000) g");
         source.query("SELECT pg_switch_wal()");
 
@@ -183,14 +205,23 @@ class BaseBackupEndToEndTest {
         assertThat(keys("main/wal/00000001/" + manifest.backupHistoryFile())).hasSize(1);
 
         Path restored = restore(manifest, table);
-        // PostgreSQL's backup_manifest, stored as its own object, is byte for byte the one in the tar.
-        byte[] inTar = Files.readAllBytes(restored.resolve("backup_manifest"));
+        byte[] stored;
         try (var object = storage.get(manifest.backupManifest().key()).orElseThrow(); InputStream in = new ZstdInputStream(object.content())) {
-            assertThat(in.readAllBytes()).isEqualTo(inTar);
+            stored = in.readAllBytes();
         }
-        assertThat(manifest.backupManifest().rawBytes()).isEqualTo(inTar.length);
+        if (serverCompressed) {
+            assertThat(restored.resolve("backup_manifest")).as("PostgreSQL compressed: the manifest is not in the tar").doesNotExist();
+            Files.write(restored.resolve("backup_manifest"), stored);
+        } else {
+            // PostgreSQL's backup_manifest, stored as its own object, is byte for byte the one in the tar.
+            assertThat(Files.readAllBytes(restored.resolve("backup_manifest"))).isEqualTo(stored);
+        }
+        assertThat(manifest.backupManifest().rawBytes()).isEqualTo(stored.length);
         assertThat(manifest.backupManifest().sha256()).isEqualTo(java.util.HexFormat.of().formatHex(
-                java.security.MessageDigest.getInstance("SHA-256").digest(inTar)));
+                java.security.MessageDigest.getInstance("SHA-256").digest(stored)));
+        // Every file of the tar is the one the manifest describes (size and checksum).
+        var verify = Processes.run(List.of("/usr/lib/postgresql/15/bin/pg_verifybackup", "--no-parse-wal", restored.toString()), null);
+        assertThat(verify.exitCode()).as(verify.stderr() + verify.stdout()).isEqualTo(0);
         try (PgCluster copy = PgCluster.existing(dir, restored, table + "-copy")) {
             copy.configure("restore_command = '" + pgwarden.restoreCommand() + "'", "recovery_target = 'immediate'",
                     "recovery_target_action = 'promote'", "archive_mode = off").start();

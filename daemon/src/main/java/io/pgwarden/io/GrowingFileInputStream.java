@@ -1,0 +1,119 @@
+package io.pgwarden.io;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reads a file another process is still writing (pg_basebackup's base.tar.zst) as it grows, to its end once that
+ * process has ended; a file that is not there yet is waited for. What has been read is handed back to the filesystem
+ * (fallocate --punch-hole), so the file takes a few dozen MiB of disk however large the backup grows.
+ */
+public final class GrowingFileInputStream extends InputStream {
+    private static final Logger log = LoggerFactory.getLogger(GrowingFileInputStream.class);
+    /** How long to wait for more when the reader has caught up with the writer. */
+    private static final long POLL_MILLIS = 2;
+
+    private final Path file;
+    private final BooleanSupplier writerEnded;
+    private final long releaseEvery;
+    private FileChannel channel;
+    private long position;
+    private long released;
+    private boolean releasing = true;
+
+    /**
+     * @param writerEnded true once the writer can write no more (its process has exited)
+     * @param releaseEvery how many bytes are read between two punches (0: never)
+     */
+    public GrowingFileInputStream(Path file, BooleanSupplier writerEnded, long releaseEvery) {
+        this.file = file;
+        this.writerEnded = writerEnded;
+        this.releaseEvery = releaseEvery;
+    }
+
+    @Override
+    public int read() throws IOException {
+        byte[] one = new byte[1];
+        int n = read(one, 0, 1);
+        return n < 0 ? -1 : one[0] & 0xff;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+        if (len == 0) return 0;
+        while (true) {
+            // Read before the check: once the writer has ended, what the file holds now is all of it.
+            boolean ended = writerEnded.getAsBoolean();
+            if (channel == null && !open()) {
+                if (ended) return -1;
+                pause();
+                continue;
+            }
+            int n = channel.read(ByteBuffer.wrap(b, off, len));
+            if (n > 0) {
+                position += n;
+                if (releasing && releaseEvery > 0 && position - released >= releaseEvery) release();
+                return n;
+            }
+            if (ended) return -1;
+            pause();
+        }
+    }
+
+    /** Bytes read so far. */
+    public long position() {
+        return position;
+    }
+
+    private boolean open() throws IOException {
+        try {
+            channel = FileChannel.open(file, StandardOpenOption.READ);
+            return true;
+        } catch (java.nio.file.NoSuchFileException notYet) {
+            return false;
+        }
+    }
+
+    private static void pause() throws InterruptedIOException {
+        try {
+            Thread.sleep(POLL_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting for the file to grow");
+        }
+    }
+
+    /** Punches out what was read, in whole MiB. A filesystem that cannot is told once and then left alone. */
+    private void release() {
+        long upTo = position & ~((1L << 20) - 1);
+        try {
+            Process punch = new ProcessBuilder("fallocate", "--punch-hole", "--offset", "0", "--length", Long.toString(upTo), file.toString())
+                    .redirectErrorStream(true).start();
+            String out = new String(punch.getInputStream().readAllBytes()).strip();
+            if (!punch.waitFor(10, TimeUnit.SECONDS) || punch.exitValue() != 0) throw new IOException(out);
+            released = upTo;
+        } catch (IOException e) {
+            releasing = false;
+            log.warn("cannot give back the disk space of what was read of '{}' (fallocate --punch-hole): {}; the file keeps its whole size"
+                    + " until the run ends", file, e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            releasing = false;
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (channel != null) channel.close();
+    }
+}

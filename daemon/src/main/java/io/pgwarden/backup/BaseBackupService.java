@@ -97,6 +97,9 @@ public final class BaseBackupService {
             try {
                 streamed = files ? copyDataDirectory(clusterConfig, server, connection, id, dataKey)
                         : stream(clusterConfig, runner, server, connection, id, dataKey, parent.map(Parent::manifestFile).orElse(null));
+            } catch (RuntimeException e) {
+                if (!files) io.pgwarden.pg.ServerBackupEnd.terminate(cluster, connection, "pgwarden " + id);
+                throw e;
             } finally {
                 parent.ifPresent(Parent::discard);
             }

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Optional;
@@ -14,7 +15,11 @@ record ManifestFileCopy(Path file, String end) implements ManifestCopy {
 
     /** @return empty if pg_basebackup wrote none */
     static Optional<ManifestFileCopy> of(Path written, io.pgwarden.storage.StagingDir spool) throws IOException {
-        if (!Files.exists(written)) return Optional.empty();
+        if (!Files.exists(written, LinkOption.NOFOLLOW_LINKS)) return Optional.empty();
+        // Written by the tool (in a sidecar, by its image): a link would have the daemon store a file of its own choosing.
+        if (Files.isSymbolicLink(written.getParent()) || !Files.isRegularFile(written, LinkOption.NOFOLLOW_LINKS)) {
+            throw new IOException("'" + written + "' is not a regular file in the tool's directory");
+        }
         Path copy = spool.newFile("backup-manifest");
         try {
             Files.copy(written, copy, StandardCopyOption.REPLACE_EXISTING);

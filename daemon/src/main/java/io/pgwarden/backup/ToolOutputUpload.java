@@ -128,7 +128,8 @@ final class ToolOutputUpload {
                     }
                     ended.set(true);
                 });
-                try (io.pgwarden.io.GrowingFileInputStream in = new io.pgwarden.io.GrowingFileInputStream(file, ended::get, RELEASE_EVERY);
+                try (io.pgwarden.io.GrowingFileInputStream in = new io.pgwarden.io.GrowingFileInputStream(file, new QuietTool(ended, upload, key),
+                        RELEASE_EVERY);
                      OutputStream sealed = encoding.sealer(key, stored); OutputStream check = toDecode.writer(1 << 20)) {
                     byte[] chunk = new byte[1 << 20];
                     int n;
@@ -165,6 +166,41 @@ final class ToolOutputUpload {
         if (read[0] == 0) throw new PgwardenException(ErrorCode.TOOL, what + ": " + invocation.tool() + " wrote no '" + file.getFileName() + "'");
         return new Uploaded(rawBytes, stored.count(), null, stored.sha256Hex(), encoding.sealing().orElse(null));
     }
+
+    /**
+     * The tool's side of its output file. A tool can be quiet for long: pg_basebackup at the end, while PostgreSQL waits
+     * for the backup's WAL to be archived. The upload then waits for bytes and notices no repository failure, and a
+     * repository that is gone stops the archiving too, so the wait would last until it is back: while the tool is
+     * quiet, the repository is checked every {@link #QUIET_CHECK}, and its failure ends the run.
+     */
+    private final class QuietTool implements io.pgwarden.io.GrowingFileInputStream.Writer {
+        private final java.util.concurrent.atomic.AtomicBoolean ended;
+        private final CompletableFuture<Void> upload;
+        private final String key;
+        private long lastCheck = System.nanoTime();
+
+        QuietTool(java.util.concurrent.atomic.AtomicBoolean ended, CompletableFuture<Void> upload, String key) {
+            this.ended = ended;
+            this.upload = upload;
+            this.key = key;
+        }
+
+        @Override
+        public boolean ended() throws IOException {
+            if (upload.isCompletedExceptionally()) throw new IOException("the upload of '" + key + "' failed");
+            return ended.get();
+        }
+
+        @Override
+        public void waiting(long idleNanos) {
+            long now = System.nanoTime();
+            if (idleNanos < QUIET_CHECK.toNanos() || now - lastCheck < QUIET_CHECK.toNanos()) return;
+            lastCheck = now;
+            storage.stat(key); // throws, naming the key, when the repository cannot be reached
+        }
+    }
+
+    private static final java.time.Duration QUIET_CHECK = java.time.Duration.ofSeconds(10);
 
     /** How much of a tool's output file is read before its disk space is given back. */
     private static final long RELEASE_EVERY = 64 << 20;

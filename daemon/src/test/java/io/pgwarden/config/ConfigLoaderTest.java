@@ -345,6 +345,21 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void readsWhereBaseBackupsAreCompressed() throws IOException {
+        assertThat(BaseBackupConfig.defaults().compressOn()).isEqualTo(BaseBackupConfig.CompressOn.AUTO);
+        assertThat(load(minimal("walToken: " + TOKEN + "\nbaseBackup: {compressOn: daemon}")).cluster("main").baseBackup().compressOn())
+                .isEqualTo(BaseBackupConfig.CompressOn.DAEMON);
+        assertThat(load(minimal("walToken: " + TOKEN + "\nbaseBackup: {compressOn: server}")).cluster("main").baseBackup().compressOn())
+                .isEqualTo(BaseBackupConfig.CompressOn.SERVER);
+        assertProblems(minimal("walToken: " + TOKEN + "\nbaseBackup: {compressOn: client}"),
+                "clusters.main.baseBackup.compressOn: 'client' must be auto (PostgreSQL 15 and later compress, others the daemon), server"
+                        + " (PostgreSQL compresses) or daemon");
+        assertProblems(minimal("walToken: " + TOKEN + "\nbaseBackup: {method: files, dataDirectory: /srv/pg, compressOn: server}"),
+                "clusters.main.baseBackup.compressOn: server: PostgreSQL compresses what pg_basebackup receives; with method: files the daemon"
+                        + " reads the data directory and compresses it itself");
+    }
+
+    @Test
     void readsTheFilesMethodAndRejectsWhatItCannotHonour() throws IOException {
         BaseBackupConfig b = load(minimal("walToken: " + TOKEN + "\nbaseBackup: {method: files, dataDirectory: /var/lib/postgresql/15/main/}"))
                 .cluster("main").baseBackup();

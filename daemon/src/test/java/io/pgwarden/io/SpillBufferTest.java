@@ -57,4 +57,20 @@ class SpillBufferTest {
         new Random(7).nextBytes(b);
         return b;
     }
+
+    /** After a kill: this owner's spool files and pg_basebackup directories go at the next start, nobody else's. */
+    @Test
+    void leftoversOfTheOwnerGoFilesAndDirectoriesAlikeAndOthersStay() throws Exception {
+        Path spool = Files.createDirectories(dir.resolve("leftovers"));
+        Files.write(spool.resolve("pgwarden-spool-a-part-1.tmp"), new byte[10]);
+        Path run = Files.createDirectories(spool.resolve("pgwarden-spool-a-base-backup-0f.dir").resolve("backup"));
+        Files.write(run.resolve("base.tar.zst"), new byte[10]);
+        Path other = Files.createDirectories(spool.resolve("pgwarden-spool-ab-base-backup-1f.dir"));
+        Path unrelated = Files.write(spool.resolve("notes.txt"), new byte[1]);
+
+        assertThat(SpillBuffer.removeLeftovers(spool, "a")).isEqualTo(2);
+        try (var left = Files.list(spool)) {
+            assertThat(left.toList()).containsExactlyInAnyOrder(other, unrelated);
+        }
+    }
 }

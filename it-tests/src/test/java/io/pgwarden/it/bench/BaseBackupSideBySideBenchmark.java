@@ -43,6 +43,7 @@ class BaseBackupSideBySideBenchmark {
         Process daemon = null;
         Process dockerDaemon = null;
         Process filesDaemon = null;
+        Process daemonCompressing = null;
         try (Network net = Network.fromProperty(); PgCluster pg = PgCluster.init(dir, "pg", 16, CHECKSUMS); S3Server s3 = new S3Server()) {
             Certificates.Ca ca = s3.startBehindPrivateCa(dir, "bench-ca", net.s3Address());
             s3.createBucketInStore("bench");
@@ -74,7 +75,17 @@ class BaseBackupSideBySideBenchmark {
                     connection: {host: 127.0.0.1, port: %d, user: postgres}
                     baseBackup: {method: files, dataDirectory: %s}
                     """.formatted(pg.port(), pg.dataDir()));
+            // A fourth, the process runner with the daemon compressing (baseBackup.compressOn: daemon), as before PostgreSQL could.
+            Path zDir = Files.createDirectories(dir.resolve("daemonz"));
+            int zPort = TestDirs.freePort();
+            Path zConfig = PgwardenFixture.writeConfig(zDir, listenOn + ":" + zPort, s3.repositoryYaml("bench", "pgwarden-daemonz",
+                    ca.certificate()), serverYaml + "instance: bbsbs-daemonz", """
+                    connection: {host: 127.0.0.1, port: %d, user: postgres}
+                    runner: {type: process}
+                    baseBackup: {compressOn: daemon}
+                    """.formatted(pg.port()));
             pg.configure("archive_mode = on", "archive_command = '" + PgwardenFixture.archiveCommandWithHeaderFile(dir, port) + " && "
+                            + PgwardenFixture.archiveCommandWithHeaderFile(zDir, zPort) + " && "
                             + (sidecars ? PgwardenFixture.archiveCommandWithHeaderFile(dockerDir, dockerPort) + " && " : "")
                             + PgwardenFixture.archiveCommandWithHeaderFile(filesDir, filesPort) + "'", "max_wal_size = '4GB'").startVia(net::onDbHost);
             Processes.checked(Processes.asPostgres(PgCluster.BIN.resolve("pgbench").toString(), "-h", pg.socketDir().toString(), "-p",
@@ -85,6 +96,7 @@ class BaseBackupSideBySideBenchmark {
             daemon = Launcher.startDaemon(net.onDbHost(List.of()), config, dir.resolve("daemon.log"), host, port);
             if (sidecars) dockerDaemon = Launcher.startDaemon(dockerConfig, dockerDir.resolve("daemon.log"), dockerPort);
             filesDaemon = Launcher.startDaemon(net.onDbHost(List.of()), filesConfig, filesDir.resolve("daemon.log"), host, filesPort);
+            daemonCompressing = Launcher.startDaemon(net.onDbHost(List.of()), zConfig, zDir.resolve("daemon.log"), host, zPort);
             pg.awaitArchived(pg.query("SELECT pg_walfile_name(pg_switch_wal())"), Duration.ofMinutes(10));
 
             PgBackRest one = new PgBackRest(dir, "br-p1", s3, "bench", "/pgbackrest-p1", pg, "archive-check=n", "process-max=1").on(net);
@@ -97,16 +109,16 @@ class BaseBackupSideBySideBenchmark {
             String pipeline = "set -o pipefail; " + bb + " | zstd -1 -q | curl --fail -sS --cacert " + ca.certificate() + " --aws-sigv4"
                     + " aws:amz:us-east-1:s3 --user " + S3Server.ACCESS_KEY + ":" + S3Server.SECRET_KEY
                     + " -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -T - " + s3.endpoint() + "/bench/pipeline/base.tar.zst";
-            // What pg_basebackup can do when PostgreSQL compresses (15+, two zstd threads in the walsender); only without
-            // a manifest when it writes to stdout ("cannot inject manifest into a compressed tar file"), which pgwarden
-            // needs (a standby's stop point, an incremental's parent): a baseline of what that path could gain.
+            // What pg_basebackup does when PostgreSQL compresses (15+, two zstd threads in the walsender), to stdout: only
+            // without a manifest ("cannot inject manifest into a compressed tar file"). pgwarden needs the manifest (a
+            // standby's stop point, an incremental's parent) and has pg_basebackup write both into a directory instead.
             String serverCompressed = pipeline.replace(bb + " | zstd -1 -q", bb + " --compress=server-zstd:level=1,workers=2 --no-manifest");
             Processes.run(List.of("chmod", "a+r", ca.certificate().toString()), null);
             List<String> onDbHost = net.onDbHost(List.of());
             BackupBenchmark.shell(onDbHost, bb + " > /dev/null"); // warm-up: the page cache holds the data for every run alike
 
             HttpClient http = HttpClient.newHttpClient();
-            double[] best = new double[7];
+            double[] best = new double[8];
             java.util.Arrays.fill(best, Double.MAX_VALUE);
             double[] cpu = best.clone();
             List<java.util.concurrent.Callable<Double>> runs = List.of(
@@ -116,7 +128,8 @@ class BaseBackupSideBySideBenchmark {
                     () -> timed(() -> two.run("backup", "--type=full")),
                     () -> sidecars ? BackupBenchmark.runThroughDaemon(http, dockerPort, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9 : Double.NaN,
                     () -> BackupBenchmark.runThroughDaemon(http, host, filesPort, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9,
-                    () -> BackupBenchmark.shell(onDbHost, serverCompressed) / 1e9);
+                    () -> BackupBenchmark.shell(onDbHost, serverCompressed) / 1e9,
+                    () -> BackupBenchmark.runThroughDaemon(http, host, zPort, PgwardenFixture.ADMIN_TOKEN, "base").toNanos() / 1e9);
             for (int round = 0; round < 2; round++) {
                 for (int i = 0; i < runs.size(); i++) {
                     long busy = MachineCpu.busyMillis();
@@ -128,6 +141,7 @@ class BaseBackupSideBySideBenchmark {
             WalPushBenchmark.nativeMemorySummary(daemon.pid(), "base-backup-process");
             if (sidecars) WalPushBenchmark.nativeMemorySummary(dockerDaemon.pid(), "base-backup-sidecar");
             WalPushBenchmark.nativeMemorySummary(filesDaemon.pid(), "base-backup-files");
+            WalPushBenchmark.nativeMemorySummary(daemonCompressing.pid(), "base-backup-daemon-compressing");
             double mb = dbBytes / 1e6;
             String text = """
                     Full base backups side by side: pgbench scale %d, database %.0f MB, %s, over HTTPS (in memory),
@@ -135,16 +149,18 @@ class BaseBackupSideBySideBenchmark {
                     machine spent during the run (tool, PostgreSQL, S3Proxy; 2 cores give at most twice the run's time)
                       pg_basebackup | zstd -1 | curl -T - (baseline)      %7.1f MB/s  cpu %5.1f s
                       pg_basebackup, server-zstd workers 2, no manifest   %7.1f MB/s  cpu %5.1f s   %.2fx the pipeline, %.2fx pgBackRest process-max 2
-                      pgwarden (process runner)                           %7.1f MB/s  cpu %5.1f s   %.2fx the pipeline
-                      pgwarden (Docker sidecar, output through a pipe)    %7.1f MB/s  cpu %5.1f s   %.2fx the pipeline, %.2fx pgBackRest process-max 2
+                      pgwarden (process runner, PostgreSQL compressing)   %7.1f MB/s  cpu %5.1f s   %.2fx the pipeline, %.2fx pgBackRest process-max 2
+                      pgwarden (process runner, the daemon compressing)   %7.1f MB/s  cpu %5.1f s   %.2fx the pipeline, %.2fx pgBackRest process-max 2
+                      pgwarden (Docker sidecar, PostgreSQL compressing)   %7.1f MB/s  cpu %5.1f s   %.2fx the pipeline, %.2fx pgBackRest process-max 2
                       pgwarden (method files, the daemon reads PGDATA)    %7.1f MB/s  cpu %5.1f s   %.2fx the pipeline, %.2fx pgBackRest process-max 2
                       pgBackRest backup --type=full, process-max 1        %7.1f MB/s  cpu %5.1f s   pgwarden / it %.2fx (process runner), %.2fx (files)
                       pgBackRest backup --type=full, process-max 2        %7.1f MB/s  cpu %5.1f s   pgwarden / it %.2fx (process runner), %.2fx (files)
-                      daemon peak RSS (VmHWM) %d MiB (process runner), %d MiB (Docker sidecars), %d MiB (method files)
-                    """.formatted(SCALE, mb, net.describe(), CHECKSUMS ? "on" : "off", PgBackRest.version(), mb / best[0], cpu[0], mb / best[6], cpu[6], best[0] / best[6], best[3] / best[6], mb / best[1], cpu[1], best[0] / best[1],
+                      daemon peak RSS (VmHWM) %d MiB (process runner), %d MiB (daemon compressing), %d MiB (Docker sidecars), %d MiB (method files)
+                    """.formatted(SCALE, mb, net.describe(), CHECKSUMS ? "on" : "off", PgBackRest.version(), mb / best[0], cpu[0], mb / best[6], cpu[6], best[0] / best[6], best[3] / best[6], mb / best[1], cpu[1], best[0] / best[1], best[3] / best[1],
+                    mb / best[7], cpu[7], best[0] / best[7], best[3] / best[7],
                     mb / best[4], cpu[4], best[0] / best[4], best[3] / best[4], mb / best[5], cpu[5], best[0] / best[5], best[3] / best[5],
                     mb / best[2], cpu[2], best[2] / best[1], best[2] / best[5], mb / best[3], cpu[3], best[3] / best[1], best[3] / best[5],
-                    WalPushBenchmark.peakRssKb(daemon.pid()) / 1024, sidecars ? WalPushBenchmark.peakRssKb(dockerDaemon.pid()) / 1024 : 0,
+                    WalPushBenchmark.peakRssKb(daemon.pid()) / 1024, WalPushBenchmark.peakRssKb(daemonCompressing.pid()) / 1024, sidecars ? WalPushBenchmark.peakRssKb(dockerDaemon.pid()) / 1024 : 0,
                     WalPushBenchmark.peakRssKb(filesDaemon.pid()) / 1024);
             if (!sidecars) {
                 text = text.replaceAll("(?m)^(  pgwarden \\(Docker sidecar[^)]*\\)).*$", "$1 not run: a sidecar on the host's network cannot reach the namespace")
@@ -155,14 +171,15 @@ class BaseBackupSideBySideBenchmark {
             Files.writeString(Path.of("target/bench/base-backup-side-by-side" + (CHECKSUMS ? "-checksums" : "")
                     + (net.isShaped() ? "-" + System.getProperty("bench.link") : "") + ".txt"), text);
         } finally {
-            for (Process p : new Process[] {daemon, dockerDaemon, filesDaemon}) {
+            for (Process p : new Process[] {daemon, dockerDaemon, filesDaemon, daemonCompressing}) {
                 if (p != null) {
                     p.destroy();
                     p.waitFor();
                 }
             }
             // Kept for a look after the run (what the daemons logged, with PGWARDEN_JAVA_OPTS' diagnostics if asked for).
-            for (String[] log : new String[][] {{"daemon.log", "process"}, {"docker/daemon.log", "docker"}, {"files/daemon.log", "files"}}) {
+            for (String[] log : new String[][] {{"daemon.log", "process"}, {"docker/daemon.log", "docker"}, {"files/daemon.log", "files"},
+                    {"daemonz/daemon.log", "daemon-compressing"}}) {
                 if (Files.exists(dir.resolve(log[0]))) Files.copy(dir.resolve(log[0]), Path.of("target/bench/base-backup-daemon-" + log[1] + ".log"),
                         java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }

@@ -12,7 +12,7 @@ import java.util.Optional;
  * Only the first few KiB are kept: memory stays flat whatever the backup's size.
  */
 final class BackupLabelSniffer extends FilterInputStream {
-    private static final int KEEP = 64 << 10;
+    static final int KEEP = 64 << 10;
     private final ByteArrayOutputStream head = new ByteArrayOutputStream();
 
     BackupLabelSniffer(InputStream in) {
@@ -35,7 +35,11 @@ final class BackupLabelSniffer extends FilterInputStream {
 
     /** The backup_label text, if the tar started with it (ustar header: name at 0, octal size at 124, data at 512). */
     Optional<String> backupLabel() {
-        byte[] h = head.toByteArray();
+        return backupLabel(head.toByteArray());
+    }
+
+    /** The backup_label text, if the tar whose first bytes are {@code h} started with it. */
+    static Optional<String> backupLabel(byte[] h) {
         if (h.length < 512) return Optional.empty();
         String name = new String(h, 0, 100, StandardCharsets.US_ASCII).replace("\0", "");
         if (!name.equals("backup_label") && !name.equals("./backup_label")) return Optional.empty();

@@ -341,14 +341,12 @@ public final class BaseBackupService {
         args.addAll(pgBasebackupOptions(clusterConfig, id, parentManifest));
         ToolInvocation invocation = new ToolInvocation("pg_basebackup", args, server.major(), clusterConfig.runner().toolEnvironment(connection),
                 clusterConfig.baseBackup().timeout(), "base-backup", id, ToolInvocation.Container.writingInto(dir));
-        AtomicReference<BackupLabelSniffer> sniffer = new AtomicReference<>();
         java.nio.file.Path written = dir.local().resolve("backup");
-        ToolOutputUpload.Uploaded uploaded = new ToolOutputUpload(storage, wal).runCompressedFile(runner, invocation,
-                parentManifest == null ? null : newInputStream(parentManifest), written.resolve("base.tar.zst"), dataKey, raw -> {
-                    sniffer.set(new BackupLabelSniffer(raw));
-                    return sniffer.get();
-                }, what);
-        Optional<String> labelText = sniffer.get() == null ? Optional.empty() : sniffer.get().backupLabel();
+        ToolOutputUpload.CompressedUpload upload = new ToolOutputUpload(storage, wal).runCompressedFile(runner, invocation,
+                parentManifest == null ? null : newInputStream(parentManifest), written.resolve("base.tar.zst"), dataKey,
+                BackupLabelSniffer.KEEP, what);
+        ToolOutputUpload.Uploaded uploaded = upload.uploaded();
+        Optional<String> labelText = BackupLabelSniffer.backupLabel(upload.head());
         if (labelText.isEmpty()) {
             throw new PgwardenException(ErrorCode.TOOL, what + ": the tar from pg_basebackup does not start with backup_label");
         }

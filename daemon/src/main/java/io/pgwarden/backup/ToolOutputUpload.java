@@ -68,23 +68,12 @@ final class ToolOutputUpload {
         CompletableFuture<Void> upload = uploadFrom(pipe, key);
         HashingInputStream[] raw = new HashingInputStream[1];
         HashingOutputStream stored = new HashingOutputStream(pipe.writer(1 << 20));
-        ToolResult result;
-        try {
-            result = runner.run(invocation, stdin, stdout -> {
-                raw[0] = HashingInputStream.countingOnly(tap.apply(stdout));
-                try (OutputStream z = encoding.encoder(key, stored, 1)) {
-                    Codecs.pump(raw[0], z);
-                }
-            });
-        } catch (RuntimeException e) {
-            pipe.finish(new RunEnded(invocation.tool() + " run failed: " + e.getMessage(), e));
-            throw uploadFailureOr(upload, e);
-        }
-        if (!result.succeeded()) {
-            pipe.finish(new RunEnded(invocation.tool() + " failed", null));
-            upload.exceptionally(x -> null).join();
-            throw new PgwardenException(ErrorCode.TOOL, what + " failed: " + result.failureSummary(invocation.tool()));
-        }
+        runToSuccess(runner, invocation, stdin, stdout -> {
+            raw[0] = HashingInputStream.countingOnly(tap.apply(stdout));
+            try (OutputStream z = encoding.encoder(key, stored, 1)) {
+                Codecs.pump(raw[0], z);
+            }
+        }, pipe, upload, what);
         pipe.finish(null);
         completed(upload);
         if (raw[0] == null) throw new PgwardenException(ErrorCode.TOOL, what + ": " + invocation.tool() + " produced no output");
@@ -92,32 +81,22 @@ final class ToolOutputUpload {
     }
 
     /**
-     * A tool that writes its output already compressed with the repository's codec into {@code file}, read as it grows
-     * (pg_basebackup -D with PostgreSQL compressing): the bytes go as they are, (with a keyset) encrypted and hashed as
-     * stored, into one object. Beside the upload they are decoded, only to count the raw bytes (the manifest records
-     * them, a restore checks them) and for {@code tap} to watch (backup_label); that also proves them well-formed.
-     * The upload completes only when the tool exits 0 and the decoding succeeded.
+     * A tool that writes its output already compressed with zstd (the repository's codec) into {@code file}, read as it
+     * grows (pg_basebackup -D with PostgreSQL compressing): the bytes go as they are, (with a keyset) encrypted and
+     * hashed as stored, into one object. On the way they are decoded, only to count the raw bytes (the manifest records
+     * them, a restore checks them) and keep the first {@code keepHead} (backup_label); that also proves them well-formed.
+     * The upload completes only when the tool exits 0 and the bytes decoded.
      */
-    Uploaded runCompressedFile(ToolRunner runner, ToolInvocation invocation, InputStream stdin, java.nio.file.Path file, String key,
-                               UnaryOperator<InputStream> tap, String what) {
+    CompressedUpload runCompressedFile(ToolRunner runner, ToolInvocation invocation, InputStream stdin, java.nio.file.Path file, String key,
+                                       int keepHead, String what) {
+        if (encoding.compression() != io.pgwarden.repository.codec.Compression.ZSTD) throw new IllegalStateException("zstd only");
         wal.ensureMarkerChecked();
         BlockingPipe pipe = new BlockingPipe();
         CompletableFuture<Void> upload = uploadFrom(pipe, key);
         HashingOutputStream stored = new HashingOutputStream(pipe.writer(1 << 20));
-        BlockingPipe toDecode = new BlockingPipe();
-        CompletableFuture<Long> decoded = CompletableFuture.supplyAsync(() -> {
-            try (InputStream raw = tap.apply(Codecs.decompress(encoding.compression(), toDecode))) {
-                return raw.transferTo(OutputStream.nullOutputStream());
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            } finally {
-                toDecode.close();
-            }
-        }, UPLOADS);
         long[] read = new long[1];
-        ToolResult result;
-        try {
-            result = runner.run(invocation, stdin, stdout -> {
+        try (io.pgwarden.repository.codec.ZstdCount decoded = new io.pgwarden.repository.codec.ZstdCount(keepHead)) {
+            runToSuccess(runner, invocation, stdin, stdout -> {
                 // The tool's stdout (empty) ends when the tool does: then the file holds all it will.
                 java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
                 Thread.ofVirtual().name("tool-end-" + invocation.runId()).start(() -> {
@@ -129,42 +108,37 @@ final class ToolOutputUpload {
                     ended.set(true);
                 });
                 try (io.pgwarden.io.GrowingFileInputStream in = new io.pgwarden.io.GrowingFileInputStream(file, new QuietTool(ended, upload, key),
-                        RELEASE_EVERY);
-                     OutputStream sealed = encoding.sealer(key, stored); OutputStream check = toDecode.writer(1 << 20)) {
+                        RELEASE_EVERY); OutputStream sealed = encoding.sealer(key, stored)) {
                     byte[] chunk = new byte[1 << 20];
                     int n;
                     while ((n = in.read(chunk)) > 0) {
+                        decoded.update(chunk, 0, n);
                         sealed.write(chunk, 0, n);
-                        check.write(chunk, 0, n);
                     }
                     read[0] = in.position();
                 }
-            });
-        } catch (RuntimeException e) {
-            toDecode.finish(new RunEnded(invocation.tool() + " run failed", e));
-            pipe.finish(new RunEnded(invocation.tool() + " run failed: " + e.getMessage(), e));
-            throw uploadFailureOr(upload, decodeFailureOr(decoded, file, e));
+            }, pipe, upload, what);
+            if (read[0] == 0) {
+                abandon(pipe, upload, invocation.tool() + " wrote nothing", null);
+                throw new PgwardenException(ErrorCode.TOOL, what + ": " + invocation.tool() + " wrote no '" + file.getFileName() + "'");
+            }
+            long rawBytes;
+            try {
+                rawBytes = decoded.finish();
+            } catch (IOException e) {
+                abandon(pipe, upload, "the output did not decode", e);
+                throw new PgwardenException(ErrorCode.TOOL, what + ": " + invocation.tool() + "'s '" + file.getFileName() + "' is "
+                        + e.getMessage() + "; nothing was stored", e);
+            }
+            pipe.finish(null);
+            completed(upload);
+            return new CompressedUpload(new Uploaded(rawBytes, stored.count(), null, stored.sha256Hex(), encoding.sealing().orElse(null)),
+                    decoded.head());
         }
-        if (!result.succeeded()) {
-            toDecode.finish(new RunEnded(invocation.tool() + " failed", null));
-            pipe.finish(new RunEnded(invocation.tool() + " failed", null));
-            upload.exceptionally(x -> null).join();
-            throw new PgwardenException(ErrorCode.TOOL, what + " failed: " + result.failureSummary(invocation.tool()));
-        }
-        toDecode.finish(null);
-        long rawBytes;
-        try {
-            rawBytes = decoded.join();
-        } catch (CompletionException e) {
-            pipe.finish(new RunEnded("the output did not decode", e.getCause()));
-            upload.exceptionally(x -> null).join();
-            throw new PgwardenException(ErrorCode.TOOL, what + ": " + invocation.tool() + "'s output '" + file.getFileName() + "' is not valid "
-                    + encoding.compression().name().toLowerCase() + ": " + e.getCause().getMessage() + "; nothing was stored", e.getCause());
-        }
-        pipe.finish(null);
-        completed(upload);
-        if (read[0] == 0) throw new PgwardenException(ErrorCode.TOOL, what + ": " + invocation.tool() + " wrote no '" + file.getFileName() + "'");
-        return new Uploaded(rawBytes, stored.count(), null, stored.sha256Hex(), encoding.sealing().orElse(null));
+    }
+
+    /** @param head the first decoded bytes */
+    record CompressedUpload(Uploaded uploaded, byte[] head) {
     }
 
     /**
@@ -204,18 +178,6 @@ final class ToolOutputUpload {
 
     /** How much of a tool's output file is read before its disk space is given back. */
     private static final long RELEASE_EVERY = 64 << 20;
-
-    /** A decoding that failed explains a run that failed on its account (the pipe to it closed) better. */
-    private RuntimeException decodeFailureOr(CompletableFuture<Long> decoded, java.nio.file.Path file, RuntimeException runError) {
-        if (!decoded.isCompletedExceptionally()) return runError;
-        try {
-            decoded.join();
-        } catch (CompletionException e) {
-            return new PgwardenException(ErrorCode.TOOL, "'" + file.getFileName() + "' is not valid " + encoding.compression().name().toLowerCase()
-                    + ": " + e.getCause().getMessage() + "; nothing was stored", e.getCause());
-        }
-        return runError;
-    }
 
     /** Writes the raw bytes of an object (e.g. a tar of the data directory); what it throws aborts the upload. */
     interface Producer {
@@ -273,6 +235,28 @@ final class ToolOutputUpload {
                     "cannot read '" + file + "' to store it as '" + key + "': " + e.getCause().getMessage(), e.getCause());
         }
         return new Uploaded(raw[0].count(), stored[0], raw[0].sha256Hex(), null, encoding.sealing().orElse(null));
+    }
+
+    /** Runs the tool feeding the upload; when it fails or exits non-zero, the upload is abandoned and the failure thrown. */
+    private static void runToSuccess(ToolRunner runner, ToolInvocation invocation, InputStream stdin, io.pgwarden.runner.StdoutConsumer consumer,
+                                     BlockingPipe pipe, CompletableFuture<Void> upload, String what) {
+        ToolResult result;
+        try {
+            result = runner.run(invocation, stdin, consumer);
+        } catch (RuntimeException e) {
+            pipe.finish(new RunEnded(invocation.tool() + " run failed: " + e.getMessage(), e));
+            throw uploadFailureOr(upload, e);
+        }
+        if (!result.succeeded()) {
+            abandon(pipe, upload, invocation.tool() + " failed", null);
+            throw new PgwardenException(ErrorCode.TOOL, what + " failed: " + result.failureSummary(invocation.tool()));
+        }
+    }
+
+    /** Ends the pipe with {@code why}, so the put aborts, and waits for it: no object appears. */
+    private static void abandon(BlockingPipe pipe, CompletableFuture<Void> upload, String why, Throwable cause) {
+        pipe.finish(new RunEnded(why, cause));
+        upload.exceptionally(x -> null).join();
     }
 
     /** The put that reads {@code pipe} into {@code key}, beside the writer. */

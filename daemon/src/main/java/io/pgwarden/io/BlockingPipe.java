@@ -21,6 +21,13 @@ public final class BlockingPipe extends InputStream {
     public static final int CAPACITY = 4 << 20;
 
     private final BlockingQueue<byte[]> frames = new LinkedBlockingQueue<>();
+    /**
+     * Chunks the reader has finished with, for {@link #writer} to fill again: without them each chunk was a new array
+     * that, waiting in the pipe behind a slower reader, outlived young collections and grew the old generation (a
+     * base backup that PostgreSQL compressed grew the daemon's heap by 50 MiB).
+     */
+    private final java.util.Queue<byte[]> spare = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private volatile int spareSize = -1;
     /** Free room in bytes; a chunk takes min(its size, CAPACITY) of it while it waits in the queue. */
     private final Semaphore room = new Semaphore(CAPACITY);
     private byte[] current = new byte[0];
@@ -94,8 +101,10 @@ public final class BlockingPipe extends InputStream {
         while (pos == current.length) {
             if (current == EOF) return -1;
             try {
+                byte[] done = current;
                 current = frames.take();
                 room.release(weight(current));
+                if (done.length == spareSize && spare.size() < CAPACITY / spareSize + 2) spare.add(done);
                 pos = 0;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -121,6 +130,7 @@ public final class BlockingPipe extends InputStream {
 
     /** An OutputStream that copies what is written into the pipe in chunks of up to {@code chunk} bytes. */
     public OutputStream writer(int chunk) {
+        spareSize = chunk;
         return new OutputStream() {
             private byte[] buf = new byte[chunk];
             private int len;
@@ -138,8 +148,16 @@ public final class BlockingPipe extends InputStream {
                     len += k;
                     off += k;
                     n -= k;
-                    if (len == buf.length) flush();
+                    if (len == buf.length) handOver();
                 }
+            }
+
+            /** A full chunk goes as it is; the next is one the reader has finished with, if there is one. */
+            private void handOver() throws IOException {
+                if (!offer(buf)) throw new ReaderGone();
+                byte[] next = spare.poll();
+                buf = next != null ? next : new byte[chunk];
+                len = 0;
             }
 
             @Override

@@ -79,6 +79,16 @@ public final class DockerToolRunner implements ToolRunner {
     }
 
     @Override
+    public Optional<String> toolIdentity(String tool, int pgMajor) {
+        String image = settings.imageFor(pgMajor);
+        try {
+            return Optional.of(tool + "@" + image + "@" + docker.inspectImageCmd(image).exec().getId());
+        } catch (RuntimeException e) {
+            return Optional.empty(); // absent or the engine unreachable: the run says what is wrong
+        }
+    }
+
+    @Override
     public Optional<OutputDir> outputDir(Path localParent, String prefix) {
         if (settings.stream().isEmpty()) return Optional.empty();
         DockerSettings.StreamDir dir = settings.stream().get();

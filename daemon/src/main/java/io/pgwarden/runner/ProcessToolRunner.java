@@ -112,6 +112,17 @@ public final class ProcessToolRunner implements ToolRunner {
     }
 
     @Override
+    public java.util.Optional<String> toolIdentity(String tool, int pgMajor) {
+        Path file = binDir(pgMajor).resolve(tool);
+        try {
+            var attributes = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+            return java.util.Optional.of(file.toRealPath() + ":" + attributes.size() + ":" + attributes.lastModifiedTime().toMillis());
+        } catch (IOException e) {
+            return java.util.Optional.empty(); // the run says what is wrong
+        }
+    }
+
+    @Override
     public java.util.Optional<OutputDir> outputDir(Path localParent, String prefix) {
         return java.util.Optional.of(OutputDir.local(localParent, prefix));
     }

@@ -24,6 +24,14 @@ public sealed interface ToolRunner extends AutoCloseable permits DockerToolRunne
      */
     Optional<OutputDir> outputDir(java.nio.file.Path localParent, String prefix);
 
+    /**
+     * What identifies the binary {@code tool} would run as (an image's id, a file's path, size and time): the same
+     * identity, the same version line, so a version is asked once. Empty: unknown, asked every time.
+     */
+    default Optional<String> toolIdentity(String tool, int pgMajor) {
+        return Optional.empty();
+    }
+
     /** Removes what a crash of this instance left behind (sidecars); the count removed. A process runner leaves none. */
     default int removeOrphans() {
         return 0;

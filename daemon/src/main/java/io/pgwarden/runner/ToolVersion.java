@@ -24,8 +24,23 @@ public final class ToolVersion {
         return Integer.parseInt(m.group(1));
     }
 
-    /** {@code tool --version} as the runner runs the tool for {@code major}; a failed run is a TOOL error with its output. */
+    /** Version lines by {@link ToolRunner#toolIdentity}: a sidecar for each backup's version check cost half a second. */
+    private static final Map<String, String> KNOWN = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * {@code tool --version} as the runner runs the tool for {@code major}, asked once per binary (image); a failed run
+     * is a TOOL error with its output.
+     */
     public static String of(ToolRunner runner, String tool, int major, String job, String runId) {
+        java.util.Optional<String> identity = runner.toolIdentity(tool, major);
+        String known = identity.map(KNOWN::get).orElse(null);
+        if (known != null) return known;
+        String version = ask(runner, tool, major, job, runId);
+        identity.ifPresent(id -> KNOWN.put(id, version));
+        return version;
+    }
+
+    private static String ask(ToolRunner runner, String tool, int major, String job, String runId) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ToolResult result = runner.run(new ToolInvocation(tool, List.of("--version"), major, Map.of(), Duration.ofMinutes(2), job,
                 runId + "-version"), stdout -> stdout.transferTo(out));

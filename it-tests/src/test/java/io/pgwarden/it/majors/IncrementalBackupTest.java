@@ -62,6 +62,9 @@ class IncrementalBackupTest {
         pg = PgContainer.start(17, PASSWORD, PgwardenFixture.archiveCommandFromContainer(port).replace("/clusters/main/", "/clusters/" + CLUSTER + "/"),
                 List.of());
         Path config = PgwardenFixture.writeContainerClusterConfig(dir, port, "it-incremental", CLUSTER, pg, PASSWORD);
+        // With runner.streamDir PostgreSQL compresses (baseBackup.compressOn: auto): the chain's tars hold no backup_manifest,
+        // which every restore adds from the object stored beside each.
+        Files.writeString(config, Files.readString(config).replace("pull: never}", "pull: never, streamDir: " + dir.resolve("stream") + "}"));
         pgwarden = PgwardenFixture.startWithConfig(dir, config);
         query("CREATE TABLE t (id int PRIMARY KEY, batch int, pad text)");
         query("INSERT INTO t SELECT g, 0, repeat(md5(g::text), 4) FROM generate_series(1, 200000) g");
@@ -159,6 +162,12 @@ class IncrementalBackupTest {
                     in.transferTo(out);
                 }
                 assertThat(tar.waitFor()).isZero();
+                // As README says for a tar PostgreSQL compressed: its backup_manifest comes from the object beside it.
+                assertThat(member.resolve("backup_manifest")).doesNotExist();
+                try (var object = storage.get(manifest(chain.get(i)).backupManifest().key()).orElseThrow();
+                     InputStream in = new ZstdInputStream(object.content())) {
+                    Files.copy(in, member.resolve("backup_manifest"));
+                }
                 members.add("/r/m" + i);
             }
         }
@@ -388,6 +397,9 @@ class IncrementalBackupTest {
     private void restartWith(String clusterYaml) throws Exception {
         pgwarden.close();
         Path config = PgwardenFixture.writeContainerClusterConfig(dir, port, "it-incremental", CLUSTER, pg, PASSWORD);
+        // With runner.streamDir PostgreSQL compresses (baseBackup.compressOn: auto): the chain's tars hold no backup_manifest,
+        // which every restore adds from the object stored beside each.
+        Files.writeString(config, Files.readString(config).replace("pull: never}", "pull: never, streamDir: " + dir.resolve("stream") + "}"));
         if (!clusterYaml.isEmpty()) Files.writeString(config, Files.readString(config).stripTrailing() + "\n    " + clusterYaml + "\n");
         pgwarden = PgwardenFixture.startWithConfig(dir, config);
     }

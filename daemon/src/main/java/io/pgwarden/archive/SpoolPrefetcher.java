@@ -79,7 +79,11 @@ public final class SpoolPrefetcher {
         try (FileChannel ch = FileChannel.open(spool.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
              FileLock lock = ch.tryLock()) {
             if (lock == null) return; // another prefetcher has it
-            Files.writeString(spool.resolve(PID), Long.toString(ProcessHandle.current().pid()));
+            // Whole or not at all: the restore_command's shell part reads it any time (kill -0), and a file caught
+            // between truncation and write would make it take a live prefetcher for dead.
+            Path pidTemp = spool.resolve(PID + ".tmp");
+            Files.writeString(pidTemp, Long.toString(ProcessHandle.current().pid()));
+            Files.move(pidTemp, spool.resolve(PID), java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             try {
                 loop(from, inclusive);
             } finally {

@@ -136,7 +136,7 @@ public final class Restorer {
      */
     private void addManifest(BaseBackupManifest backup, Path dir) {
         Path file = dir.resolve(CheckedTarCopy.MANIFEST);
-        if (backup.backupManifest() == null || Files.exists(file)) return;
+        if (backup.backupManifest() == null || Files.exists(file, LinkOption.NOFOLLOW_LINKS)) return;
         try (VerifiedObject manifest = BackupObjects.openBasePgManifest(storage, encoding, backup);
              OutputStream out = Files.newOutputStream(file, java.nio.file.StandardOpenOption.CREATE_NEW)) {
             manifest.writeTo(out);

@@ -21,7 +21,6 @@ import java.util.Optional;
 final class BackupManifestCapture extends FilterInputStream implements ManifestCopy {
     static final String MEMBER = "backup_manifest";
     private static final int BLOCK = 512;
-    private static final int KEEP = 64 << 10;
 
     private final byte[] header = new byte[BLOCK];
     private int headerFill;
@@ -30,7 +29,7 @@ final class BackupManifestCapture extends FilterInputStream implements ManifestC
     private long paddingLeft;
     private boolean capturing;
     /** The member's last bytes, a ring: {@code kept} bytes were written to it in all. */
-    private final byte[] ring = new byte[KEEP];
+    private final byte[] ring = new byte[END_BYTES];
     private long kept;
     private boolean seen;
     private final io.pgwarden.storage.StagingDir spool;
@@ -85,10 +84,10 @@ final class BackupManifestCapture extends FilterInputStream implements ManifestC
     @Override
     public Optional<String> manifestEnd() {
         if (!seen) return Optional.empty();
-        int length = (int) Math.min(kept, KEEP);
-        int start = (int) ((kept - length) % KEEP);
+        int length = (int) Math.min(kept, END_BYTES);
+        int start = (int) ((kept - length) % END_BYTES);
         byte[] end = new byte[length];
-        int first = Math.min(length, KEEP - start);
+        int first = Math.min(length, END_BYTES - start);
         System.arraycopy(ring, start, end, 0, first);
         System.arraycopy(ring, 0, end, first, length - first);
         return Optional.of(new String(end, StandardCharsets.UTF_8));
@@ -156,11 +155,11 @@ final class BackupManifestCapture extends FilterInputStream implements ManifestC
     }
 
     private void keep(byte[] b, int off, int len) {
-        int skip = Math.max(0, len - KEEP);
+        int skip = Math.max(0, len - END_BYTES);
         kept += skip;
         for (int i = off + skip; i < off + len; ) {
-            int at = (int) (kept % KEEP);
-            int take = Math.min(off + len - i, KEEP - at);
+            int at = (int) (kept % END_BYTES);
+            int take = Math.min(off + len - i, END_BYTES - at);
             System.arraycopy(b, i, ring, at, take);
             kept += take;
             i += take;

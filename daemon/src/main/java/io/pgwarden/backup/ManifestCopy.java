@@ -6,6 +6,9 @@ import java.util.Optional;
 
 /** A local copy of pg_basebackup's backup_manifest, kept until it is stored as an object of its own. */
 interface ManifestCopy extends AutoCloseable {
+    /** How much of the manifest's end is kept in memory: enough for its WAL-Ranges. */
+    int END_BYTES = 64 << 10;
+
     /** The whole manifest; empty if the backup had none. */
     Optional<Path> manifestFile();
 

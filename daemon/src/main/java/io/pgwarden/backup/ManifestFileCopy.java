@@ -11,8 +11,6 @@ import java.util.Optional;
 
 /** The backup_manifest pg_basebackup wrote beside its tar, copied into the daemon's spool (its directory goes with the run). */
 record ManifestFileCopy(Path file, String end) implements ManifestCopy {
-    private static final int KEEP = 64 << 10;
-
     /** @return empty if pg_basebackup wrote none */
     static Optional<ManifestFileCopy> of(Path written, io.pgwarden.storage.StagingDir spool) throws IOException {
         if (!Files.exists(written, LinkOption.NOFOLLOW_LINKS)) return Optional.empty();
@@ -25,7 +23,7 @@ record ManifestFileCopy(Path file, String end) implements ManifestCopy {
             Files.copy(written, copy, StandardCopyOption.REPLACE_EXISTING);
             try (RandomAccessFile in = new RandomAccessFile(copy.toFile(), "r")) {
                 long length = in.length();
-                byte[] last = new byte[(int) Math.min(length, KEEP)];
+                byte[] last = new byte[(int) Math.min(length, END_BYTES)];
                 in.seek(length - last.length);
                 in.readFully(last);
                 return Optional.of(new ManifestFileCopy(copy, new String(last, StandardCharsets.UTF_8)));

@@ -57,9 +57,7 @@ public final class SpillBuffer extends OutputStream implements io.pgwarden.stora
         // Directories a local pg_basebackup wrote its files into (a base backup with PostgreSQL compressing).
         try (var dirs = Files.newDirectoryStream(spoolDir, filePrefix(owner) + "*.dir")) {
             for (Path d : dirs) {
-                try (var tree = Files.walk(d)) {
-                    for (Path p : tree.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-                }
+                FileTrees.delete(d);
                 removed++;
             }
         }

@@ -6,10 +6,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Comparator;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.stream.Stream;
 
 /**
  * A fresh directory one tool run writes files into (pg_basebackup -D DIR -Ft) while this process reads them: {@link #local}
@@ -95,9 +93,8 @@ public final class OutputDir implements AutoCloseable {
     }
 
     static void removeTree(Path dir) {
-        if (!Files.exists(dir)) return;
-        try (Stream<Path> all = Files.walk(dir)) {
-            for (Path p : all.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        try {
+            io.pgwarden.io.FileTrees.delete(dir);
         } catch (IOException e) {
             org.slf4j.LoggerFactory.getLogger(OutputDir.class).warn("cannot remove '{}': {}", dir, e.getMessage());
         }

@@ -20,6 +20,7 @@ import java.io.OutputStream;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.Executors;
 import java.util.function.UnaryOperator;
 
@@ -85,7 +86,8 @@ final class ToolOutputUpload {
      * grows (pg_basebackup -D with PostgreSQL compressing): the bytes go as they are, (with a keyset) encrypted and
      * hashed as stored, into one object. On the way they are decoded, only to count the raw bytes (the manifest records
      * them, a restore checks them) and keep the first {@code keepHead} (backup_label); that also proves them well-formed.
-     * The upload completes only when the tool exits 0 and the bytes decoded.
+     * The upload completes once a whole tar has come (or the tool has exited 0 and the bytes decoded); the object is
+     * deleted again when the tool then fails or writes more.
      */
     CompressedUpload runCompressedFile(ToolRunner runner, ToolInvocation invocation, InputStream stdin, java.nio.file.Path file, String key,
                                        int keepHead, String what) {
@@ -95,29 +97,33 @@ final class ToolOutputUpload {
         CompletableFuture<Void> upload = uploadFrom(pipe, key);
         HashingOutputStream stored = new HashingOutputStream(pipe.writer(1 << 20));
         long[] read = new long[1];
+        boolean[] archiveEnded = new boolean[1];
         try (io.pgwarden.repository.codec.ZstdCount decoded = new io.pgwarden.repository.codec.ZstdCount(keepHead)) {
-            runToSuccess(runner, invocation, stdin, stdout -> {
-                // The tool's stdout (empty) ends when the tool does: then the file holds all it will.
-                java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
-                Thread.ofVirtual().name("tool-end-" + invocation.runId()).start(() -> {
-                    try {
-                        stdout.transferTo(OutputStream.nullOutputStream()); // the runner closes it
-                    } catch (IOException gone) {
-                        // ended all the same
+            try {
+                runToSuccess(runner, invocation, stdin, stdout -> {
+                    AtomicBoolean ended = endOf(stdout, invocation);
+                    try (io.pgwarden.io.GrowingFileInputStream in = new io.pgwarden.io.GrowingFileInputStream(file, new QuietTool(ended, upload, key),
+                            RELEASE_EVERY)) {
+                        copyUntilArchiveEnd(in, decoded, key, stored);
+                        if (decoded.archiveEnded()) {
+                            // Why not wait for the tool: PostgreSQL sends the archive's end, then waits for the backup's
+                            // WAL to be archived (about a second) before the tool can exit; the upload completes meanwhile.
+                            pipe.finish(null);
+                            completed(upload);
+                            archiveEnded[0] = true;
+                            long after = in.transferTo(OutputStream.nullOutputStream());
+                            if (after > 0) {
+                                throw new PgwardenException(ErrorCode.TOOL, what + ": " + invocation.tool() + " wrote " + after
+                                        + " more bytes into '" + file.getFileName() + "' after its tar's end; nothing was kept");
+                            }
+                        }
+                        read[0] = in.position();
                     }
-                    ended.set(true);
-                });
-                try (io.pgwarden.io.GrowingFileInputStream in = new io.pgwarden.io.GrowingFileInputStream(file, new QuietTool(ended, upload, key),
-                        RELEASE_EVERY); OutputStream sealed = encoding.sealer(key, stored)) {
-                    byte[] chunk = new byte[1 << 20];
-                    int n;
-                    while ((n = in.read(chunk)) > 0) {
-                        decoded.update(chunk, 0, n);
-                        sealed.write(chunk, 0, n);
-                    }
-                    read[0] = in.position();
-                }
-            }, pipe, upload, what);
+                }, pipe, upload, what);
+            } catch (RuntimeException e) {
+                if (archiveEnded[0]) deleteQuietly(key, what);
+                throw e;
+            }
             if (read[0] == 0) {
                 abandon(pipe, upload, invocation.tool() + " wrote nothing", null);
                 throw new PgwardenException(ErrorCode.TOOL, what + ": " + invocation.tool() + " wrote no '" + file.getFileName() + "'");
@@ -130,10 +136,49 @@ final class ToolOutputUpload {
                 throw new PgwardenException(ErrorCode.TOOL, what + ": " + invocation.tool() + "'s '" + file.getFileName() + "' is "
                         + e.getMessage() + "; nothing was stored", e);
             }
-            pipe.finish(null);
-            completed(upload);
+            if (!archiveEnded[0]) {
+                pipe.finish(null);
+                completed(upload);
+            }
             return new CompressedUpload(new Uploaded(rawBytes, stored.count(), null, stored.sha256Hex(), encoding.sealing().orElse(null)),
                     decoded.head());
+        }
+    }
+
+    /** True once the tool has ended: its stdout (empty, as it writes into a file) ends then. */
+    private static AtomicBoolean endOf(InputStream stdout, ToolInvocation invocation) {
+        AtomicBoolean ended = new AtomicBoolean();
+        Thread.ofVirtual().name("tool-end-" + invocation.runId()).start(() -> {
+            try {
+                stdout.transferTo(OutputStream.nullOutputStream()); // the runner closes it
+            } catch (IOException gone) {
+                // ended all the same
+            }
+            ended.set(true);
+        });
+        return ended;
+    }
+
+    /** Stores the file's bytes as they are (sealed with a keyset) until the tool ends or a whole tar has come. */
+    private void copyUntilArchiveEnd(io.pgwarden.io.GrowingFileInputStream in, io.pgwarden.repository.codec.ZstdCount decoded, String key,
+                                     OutputStream stored) throws IOException {
+        try (OutputStream sealed = encoding.sealer(key, stored)) {
+            byte[] chunk = new byte[1 << 20];
+            int n;
+            while ((n = in.read(chunk)) > 0) {
+                decoded.update(chunk, 0, n);
+                sealed.write(chunk, 0, n);
+                if (decoded.archiveEnded() && in.available() == 0) return;
+            }
+        }
+    }
+
+    /** An object stored before its run failed: it must not stay (a run's caller removes it too, this says so first). */
+    private void deleteQuietly(String key, String what) {
+        try {
+            storage.delete(key);
+        } catch (RuntimeException e) {
+            org.slf4j.LoggerFactory.getLogger(ToolOutputUpload.class).warn("{}: could not delete '{}' after the run failed: {}", what, key, e.getMessage());
         }
     }
 
@@ -148,12 +193,12 @@ final class ToolOutputUpload {
      * quiet, the repository is checked every {@link #QUIET_CHECK}, and its failure ends the run.
      */
     private final class QuietTool implements io.pgwarden.io.GrowingFileInputStream.Writer {
-        private final java.util.concurrent.atomic.AtomicBoolean ended;
+        private final AtomicBoolean ended;
         private final CompletableFuture<Void> upload;
         private final String key;
         private long lastCheck = System.nanoTime();
 
-        QuietTool(java.util.concurrent.atomic.AtomicBoolean ended, CompletableFuture<Void> upload, String key) {
+        QuietTool(AtomicBoolean ended, CompletableFuture<Void> upload, String key) {
             this.ended = ended;
             this.upload = upload;
             this.key = key;

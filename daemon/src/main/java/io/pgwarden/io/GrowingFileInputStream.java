@@ -88,6 +88,12 @@ public final class GrowingFileInputStream extends InputStream {
         sleep();
     }
 
+    /** What the file holds beyond what was read, now (0 also before it exists). */
+    @Override
+    public int available() throws IOException {
+        return channel == null ? 0 : (int) Math.min(Integer.MAX_VALUE, Math.max(0, channel.size() - position));
+    }
+
     /** Bytes read so far. */
     public long position() {
         return position;

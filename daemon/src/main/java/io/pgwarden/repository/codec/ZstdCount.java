@@ -25,6 +25,7 @@ public final class ZstdCount implements AutoCloseable {
     private long consumed;
     /** The last frame begun has ended: true also before any input (an empty stream is rejected by {@link #finish}). */
     private boolean frameEnded = true;
+    private final TarEnd tar = new TarEnd();
 
     /** @param keep how many decoded bytes from the start to keep */
     public ZstdCount(int keep) {
@@ -51,6 +52,7 @@ public final class ZstdCount implements AutoCloseable {
                 else if (src.position() > before) frameEnded = false;
                 produced = dst.position();
                 count += produced;
+                tar.update(dst, 0, produced);
                 if (head.size() < keep && produced > 0) {
                     byte[] first = new byte[Math.min(produced, keep - head.size())];
                     dst.flip().get(first);
@@ -59,6 +61,14 @@ public final class ZstdCount implements AutoCloseable {
             } while (src.hasRemaining() || produced == DST);
             consumed += n;
         }
+    }
+
+    /**
+     * Whether what came so far is a whole tar: the last frame has ended and the decoded bytes end with the tar's end
+     * (two zero blocks where a header is due). PostgreSQL ends its one frame at the archive's end: nothing follows.
+     */
+    public boolean archiveEnded() {
+        return consumed > 0 && frameEnded && tar.ended();
     }
 
     /** The decoded size; throws if the input ended inside a frame, or there was none. */

@@ -123,6 +123,39 @@ class BaseBackupEndToEndTest {
         assertThat(keys("main/failures/base/")).isNotEmpty();
     }
 
+    /**
+     * The upload completes as soon as PostgreSQL's tar has ended, while pg_basebackup still waits for the backup's WAL
+     * to be archived: a tool that writes more into its file after that must fail the backup and leave no data behind.
+     * Here pg_basebackup is wrapped by a script that appends a well-formed zstd frame once it is done.
+     */
+    @Test
+    void aToolWritingPastItsTarsEndFailsTheBackupAndLeavesNoData() throws Exception {
+        Path bin = Files.createDirectories(dir.resolve("wrapped-bin"));
+        Path extra = dir.resolve("extra.zst");
+        try (OutputStream z = new com.github.luben.zstd.ZstdOutputStream(Files.newOutputStream(extra), 1)) {
+            z.write("one more tar member".getBytes());
+        }
+        Path script = bin.resolve("pg_basebackup");
+        Files.writeString(script, """
+                #!/bin/sh
+                /usr/lib/postgresql/15/bin/pg_basebackup "$@" || exit $?
+                while [ $# -gt 0 ]; do [ "$1" = -D ] && out=$2; shift; done
+                [ -f "$out/base.tar.zst" ] && cat '%s' >> "$out/base.tar.zst"
+                exit 0
+                """.formatted(extra));
+        Files.setPosixFilePermissions(script, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        List<String> baseBefore = keys("main/base/");
+        try (ToolRunner runner = new ProcessToolRunner(bin.toString())) {
+            assertThatThrownBy(() -> service(pgwarden.config()).backup("main", runner))
+                    .hasMessageContaining("pg_basebackup wrote " + Files.size(extra) + " more bytes into 'base.tar.zst' after its tar's end");
+        }
+        assertThat(keys("main/base/")).isEqualTo(baseBefore);
+        // A backup through the real pg_basebackup still commits afterwards.
+        try (ToolRunner runner = new ProcessToolRunner(RunnerConfig.DEFAULT_BIN_DIR)) {
+            assertThat(keys("main/base/" + service(pgwarden.config()).backup("main", runner).backupId() + "/")).hasSize(3);
+        }
+    }
+
     @Test
     void theBackupCommandTakesOneAndPrintsItsId() throws Exception {
         // The daemon is up and has an admin token: the command goes through it.

@@ -134,6 +134,8 @@ public final class SpoolPrefetcher {
         }
         // Nothing taken for a while: the recovery stopped short of these (a target reached, the server stopped). They
         // would otherwise stay in the restored server's pg_wal; a later call fetches what it needs again.
+        System.err.println("pgwarden wal-fetch prefetcher: no segment taken or fetched for " + IDLE.toSeconds() + " s; removing the "
+                + spooledSegments() + " segments fetched ahead (up to " + Lsn.walFile(timeline, next - 1, segmentSize) + ") and ending");
         clear(spool);
     }
 

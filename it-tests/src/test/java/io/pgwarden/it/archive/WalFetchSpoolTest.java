@@ -7,6 +7,7 @@ import io.pgwarden.it.support.Launcher;
 import io.pgwarden.it.support.PgCluster;
 import io.pgwarden.it.support.PgwardenFixture;
 import io.pgwarden.it.support.Processes;
+import io.pgwarden.it.support.S3Server;
 import io.pgwarden.it.support.TestDirs;
 import io.pgwarden.restore.RestoreCommands;
 import java.nio.file.Files;
@@ -27,6 +28,7 @@ class WalFetchSpoolTest {
     Path dir;
     PgwardenFixture pgwarden;
     PgCluster source;
+    S3Server s3;
     Path data;
     /** Each restore_command call: its file, exit status, time and stderr (for a failed wait's message). */
     final StringBuilder calls = new StringBuilder();
@@ -48,6 +50,7 @@ class WalFetchSpoolTest {
         if (Files.exists(pid)) ProcessHandle.of(Long.parseLong(Files.readString(pid).strip())).ifPresent(ProcessHandle::destroyForcibly);
         if (source != null) source.close();
         if (pgwarden != null) pgwarden.close();
+        if (s3 != null) s3.close();
         TestDirs.delete(dir);
     }
 
@@ -166,6 +169,35 @@ class WalFetchSpoolTest {
         awaitSpool(spool, names.subList(1, 9));
         awaitPrefetcherGone(spool);
         assertThat(filesIn(spool)).isEmpty();
+        assertThat(prefetcherLog(spool)).contains("no segment taken or fetched for 5 s; removing the 8 segments fetched ahead (up to "
+                + names.get(8) + ") and ending");
+    }
+
+    /**
+     * The idle bound counts from when the prefetcher has nothing left to fetch, not from its start: against a slow
+     * repository, filling the spool takes longer than the bound, and the recovery (replaying a segment meanwhile) has
+     * taken nothing yet. Each GET here answers after a second (a fault injector in the test server: a distant or
+     * throttled S3), so eight ahead in batches of two take about four seconds; the bound is two.
+     */
+    @Test
+    void aSlowRepositoryFillsTheSpoolBeforeTheIdleBoundRuns() throws Exception {
+        source.close();
+        pgwarden.close();
+        s3 = new S3Server().start();
+        s3.createBucket("spool");
+        pgwarden = PgwardenFixture.start(Files.createDirectories(dir.resolve("s3")), s3.repositoryYaml("spool", "p"), "");
+        source = PgCluster.init(dir, "source-s3", 1).configure("archive_mode = on", "archive_command = '" + pgwarden.archiveCommand() + "'",
+                "wal_keep_size = '1GB'", "max_wal_size = '1GB'").start();
+        source.query("CREATE TABLE t (x int)");
+        List<String> names = source.writeAndArchive(10);
+        s3.slowGets(Duration.ofSeconds(1), 0);
+
+        Path spool = data.resolve(RestoreCommands.SPOOL);
+        assertThat(restoreCommand(names.get(0), java.util.Map.of("PGWARDEN_JAVA_OPTS", "-Dpgwarden.prefetchIdleSeconds=2")).exitCode()).isZero();
+        awaitSpool(spool, names.subList(1, 9));
+        awaitPrefetcherGone(spool);
+        assertThat(filesIn(spool)).isEmpty();
+        assertThat(prefetcherLog(spool)).contains("removing the 8 segments fetched ahead (up to " + names.get(8) + ")");
     }
 
     /** A prefetcher killed with -9 leaves the recovery to the calls themselves: the next miss starts a new one. */

@@ -275,12 +275,14 @@ public final class BaseBackupService {
         AtomicReference<BackupManifestCapture> manifest = new AtomicReference<>();
         ToolOutputUpload.Uploaded uploaded;
         try {
+            // Why a stop: at the end PostgreSQL waits for the backup's WAL to be archived, which a repository that is
+            // gone never lets happen, and pg_basebackup's stdout stays quiet until then.
             uploaded = new ToolOutputUpload(storage, wal).run(runner, invocation, parentManifest == null ? null : newInputStream(parentManifest),
                     dataKey, stdout -> {
                 sniffer.set(new BackupLabelSniffer(stdout));
                 manifest.set(new BackupManifestCapture(sniffer.get(), spool()));
                 return manifest.get();
-            }, "cluster '" + cluster + "': base backup " + id);
+            }, () -> io.pgwarden.pg.ServerBackupEnd.terminate(cluster, connection, "pgwarden " + id), "cluster '" + cluster + "': base backup " + id);
         } catch (RuntimeException e) {
             discard(manifest.get());
             throw e;
@@ -313,6 +315,9 @@ public final class BaseBackupService {
     private Optional<io.pgwarden.runner.OutputDir> serverCompressing(ClusterConfig clusterConfig, ToolRunner runner, ServerInfo server, String id) {
         BaseBackupConfig.CompressOn on = clusterConfig.baseBackup().compressOn();
         if (on == BaseBackupConfig.CompressOn.DAEMON) return Optional.empty();
+        // Why: PostgreSQL throttles (-r) after compressing, so maxRate would bound the compressed bytes and let the
+        // server read its disks about twenty times as fast; maxRate is there to spare the server.
+        if (on == BaseBackupConfig.CompressOn.AUTO && clusterConfig.baseBackup().maxRate().isPresent()) return Optional.empty();
         String cannot = server.major() < 15 ? "PostgreSQL " + server.major() + " cannot compress a base backup (15 and later can)"
                 : config.repository().compression() != io.pgwarden.repository.codec.Compression.ZSTD
                 ? "the repository's compression is " + config.repository().compression().name().toLowerCase() + " (the server compresses into zstd only)"
@@ -491,14 +496,8 @@ public final class BaseBackupService {
     /** @param kind "base" or "incremental": the failure record's kind, as the schedule's misfire check reads it */
     private void abandon(String cluster, String id, String kind, String dataKey, Instant started, RuntimeException cause) {
         log.error("cluster '{}': {} backup {} failed: {}", cluster, kind, id, cause.getMessage());
-        for (String key : List.of(dataKey, RepositoryLayout.baseBackupPgManifest(cluster, id, config.repository().compression()))) {
-            try {
-                storage.delete(key);
-            } catch (RuntimeException e) {
-                log.warn("cluster '{}': could not delete '{}' of failed base backup {} (garbage collection will): {}", cluster, key, id,
-                        e.getMessage());
-            }
-        }
+        FailureRecords.deleteLeftovers(storage, List.of(dataKey, RepositoryLayout.baseBackupPgManifest(cluster, id, config.repository().compression())),
+                "cluster '" + cluster + "': failed base backup " + id);
         FailureRecords.write(storage, RepositoryLayout.failureRecord(cluster, kind, id), new FailureRecord(kind, id, cluster, null,
                 started, clock.instant(), ErrorCode.of(cause).reason(), cause.getMessage()), "cluster '" + cluster + "': base backup " + id);
     }

@@ -17,6 +17,7 @@ import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
@@ -63,18 +64,38 @@ final class ToolOutputUpload {
 
     /** @param stdin fed to the tool (e.g. the parent's backup manifest of an incremental backup); null: none */
     Uploaded run(ToolRunner runner, ToolInvocation invocation, InputStream stdin, String key, UnaryOperator<InputStream> tap, String what) {
+        return run(runner, invocation, stdin, key, tap, null, what);
+    }
+
+    /**
+     * @param stopTool makes the tool exit when the repository is lost while it is quiet (see {@link QuietWatch});
+     *                 null: no watch
+     */
+    Uploaded run(ToolRunner runner, ToolInvocation invocation, InputStream stdin, String key, UnaryOperator<InputStream> tap,
+                 Runnable stopTool, String what) {
         // Why first: never write an object in clear into an encrypted repository, or under a key it does not know.
         wal.ensureMarkerChecked();
         BlockingPipe pipe = new BlockingPipe();
         CompletableFuture<Void> upload = uploadFrom(pipe, key);
         HashingInputStream[] raw = new HashingInputStream[1];
         HashingOutputStream stored = new HashingOutputStream(pipe.writer(1 << 20));
-        runToSuccess(runner, invocation, stdin, stdout -> {
-            raw[0] = HashingInputStream.countingOnly(tap.apply(stdout));
-            try (OutputStream z = encoding.encoder(key, stored, 1)) {
-                Codecs.pump(raw[0], z);
-            }
-        }, pipe, upload, what);
+        QuietWatch[] watch = new QuietWatch[1];
+        try {
+            runToSuccess(runner, invocation, stdin, stdout -> {
+                raw[0] = HashingInputStream.countingOnly(tap.apply(stdout));
+                if (stopTool != null) watch[0] = new QuietWatch(raw[0]::count, key, stopTool, invocation.runId());
+                try (OutputStream z = encoding.encoder(key, stored, 1)) {
+                    Codecs.pump(raw[0], z);
+                }
+            }, pipe, upload, what);
+        } catch (RuntimeException e) {
+            RuntimeException lost = watch[0] == null ? null : watch[0].lost();
+            if (lost == null) throw e;
+            throw new PgwardenException(lost instanceof PgwardenException p ? p.code() : ErrorCode.STORAGE, what + ": the repository could not be"
+                    + " reached while " + invocation.tool() + " sent nothing (" + lost.getMessage() + "); " + invocation.tool() + " was stopped", lost);
+        } finally {
+            if (watch[0] != null) watch[0].close();
+        }
         pipe.finish(null);
         completed(upload);
         if (raw[0] == null) throw new PgwardenException(ErrorCode.TOOL, what + ": " + invocation.tool() + " produced no output");
@@ -173,13 +194,9 @@ final class ToolOutputUpload {
         }
     }
 
-    /** An object stored before its run failed: it must not stay (a run's caller removes it too, this says so first). */
+    /** An object stored before its run failed: it must not stay. */
     private void deleteQuietly(String key, String what) {
-        try {
-            storage.delete(key);
-        } catch (RuntimeException e) {
-            org.slf4j.LoggerFactory.getLogger(ToolOutputUpload.class).warn("{}: could not delete '{}' after the run failed: {}", what, key, e.getMessage());
-        }
+        io.pgwarden.repository.FailureRecords.deleteLeftovers(storage, List.of(key), what);
     }
 
     /** @param head the first decoded bytes */
@@ -220,6 +237,54 @@ final class ToolOutputUpload {
     }
 
     private static final java.time.Duration QUIET_CHECK = java.time.Duration.ofSeconds(10);
+
+    /**
+     * The same for a tool read from its stdout (pg_basebackup with the daemon compressing), whose reader blocks while
+     * the tool is quiet: a thread beside it checks the repository every {@link #QUIET_CHECK} of quiet, and when that
+     * fails, stops the tool (pg_basebackup: its server side is ended, so it exits with an error), so the run ends.
+     */
+    private final class QuietWatch implements AutoCloseable {
+        private final Thread thread;
+        private volatile RuntimeException lost;
+
+        QuietWatch(java.util.function.LongSupplier progress, String key, Runnable stopTool, String runId) {
+            thread = Thread.ofVirtual().name("quiet-" + runId).start(() -> {
+                long seen = -1;
+                long quietSince = System.nanoTime();
+                while (true) {
+                    try {
+                        Thread.sleep(200);
+                    } catch (InterruptedException closed) {
+                        return;
+                    }
+                    long now = progress.getAsLong();
+                    if (now != seen) {
+                        seen = now;
+                        quietSince = System.nanoTime();
+                    } else if (System.nanoTime() - quietSince >= QUIET_CHECK.toNanos()) {
+                        quietSince = System.nanoTime();
+                        try {
+                            storage.stat(key); // throws, naming the key, when the repository cannot be reached
+                        } catch (RuntimeException e) {
+                            lost = e;
+                            stopTool.run();
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+
+        /** The repository's failure that stopped the tool, or null. */
+        RuntimeException lost() {
+            return lost;
+        }
+
+        @Override
+        public void close() {
+            thread.interrupt();
+        }
+    }
 
     /** How much of a tool's output file is read before its disk space is given back. */
     private static final long RELEASE_EVERY = 64 << 20;

@@ -28,6 +28,41 @@ public final class FailureRecords {
         }
     }
 
+    /**
+     * Deletes what a failed run stored (an object completed before the run failed): at once, else in the background
+     * like a record, so that an outage does not leave it until garbage collection.
+     */
+    public static void deleteLeftovers(StorageDriver storage, java.util.List<String> keys, String what) {
+        java.util.List<String> left = deleteAll(storage, keys, what, true);
+        if (left.isEmpty()) return;
+        Thread.ofVirtual().name("failure-leftovers").start(() -> {
+            java.util.List<String> remaining = left;
+            for (int attempt = 2; attempt <= ATTEMPTS && !remaining.isEmpty(); attempt++) {
+                try {
+                    Thread.sleep(PAUSE);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+                remaining = deleteAll(storage, remaining, what, attempt == ATTEMPTS);
+            }
+        });
+    }
+
+    /** The keys that could not be deleted. */
+    private static java.util.List<String> deleteAll(StorageDriver storage, java.util.List<String> keys, String what, boolean logFailures) {
+        java.util.List<String> left = new java.util.ArrayList<>();
+        for (String key : keys) {
+            try {
+                storage.delete(key);
+            } catch (RuntimeException e) {
+                left.add(key);
+                if (logFailures) log.warn("{}: cannot delete '{}' yet (retried in the background; garbage collection would): {}", what, key, e.getMessage());
+            }
+        }
+        return left;
+    }
+
     private static void retry(StorageDriver storage, String key, FailureRecord record, String what) {
         for (int attempt = 2; attempt <= ATTEMPTS; attempt++) {
             try {

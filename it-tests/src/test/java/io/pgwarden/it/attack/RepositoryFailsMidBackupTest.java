@@ -18,6 +18,8 @@ import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.TestInstance;
 
 /**
@@ -49,11 +51,20 @@ class RepositoryFailsMidBackupTest {
     }
 
     private PgwardenFixture daemon(Path d, String repositoryYaml) throws Exception {
+        return daemon(d, repositoryYaml, "maxRate: 4MB, walWait: 60s", "");
+    }
+
+    /** @param archivePrefix put before the daemon's archive_command (e.g. a sleep) */
+    private PgwardenFixture daemon(Path d, String repositoryYaml, String baseBackup, String archivePrefix) throws Exception {
         PgwardenFixture f = PgwardenFixture.start(d, repositoryYaml, "",
-                "connection: {host: 127.0.0.1, port: " + source.port() + ", user: postgres}\nbaseBackup: {maxRate: 4MB, walWait: 60s}\n");
-        source.query("ALTER SYSTEM SET archive_command = '" + f.archiveCommand().replace("'", "''") + "'");
-        source.query("SELECT pg_reload_conf()");
+                "connection: {host: 127.0.0.1, port: " + source.port() + ", user: postgres}\nbaseBackup: {" + baseBackup + "}\n");
+        archiveThrough(f, archivePrefix);
         return f;
+    }
+
+    private void archiveThrough(PgwardenFixture f, String prefix) {
+        source.query("ALTER SYSTEM SET archive_command = '" + (prefix + f.archiveCommand()).replace("'", "''") + "'");
+        source.query("SELECT pg_reload_conf()");
     }
 
     @Test
@@ -71,6 +82,45 @@ class RepositoryFailsMidBackupTest {
                 assertNoToolLeft(id);
 
                 s3.start();
+                await().atMost(Duration.ofSeconds(30)).until(() -> pgwarden.repositoryKeys().contains("main/failures/base/" + id + ".json"));
+                assertThat(pgwarden.repositoryKeys()).noneMatch(k -> k.startsWith("main/base/" + id));
+                JsonNode next = awaitFinished(pgwarden, start(pgwarden), Duration.ofMinutes(3));
+                assertThat(next.get("state").asText()).as(next.toString()).isEqualTo("succeeded");
+            }
+        }
+    }
+
+    /**
+     * pg_basebackup is quiet while PostgreSQL waits for the backup's WAL to be archived, and S3 stopping then stops the
+     * archiving too. With the daemon compressing (it reads pg_basebackup's stdout) the run waited until S3 came back,
+     * or baseBackup.timeout (a day); with PostgreSQL compressing the data object is complete by then (the tar has
+     * ended) and must go again. Each archive_command call here first sleeps 8 s, so that S3 stops inside the wait:
+     * the run fails with the repository's error, pg_basebackup is gone, nothing of the run stays, the next succeeds.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"daemon", "server"})
+    void s3StoppingWhilePostgresqlWaitsForTheArchiveFailsTheRun(String compressOn) throws Exception {
+        Path d = Files.createDirectories(dir.resolve("s3-archive-wait-" + compressOn));
+        try (S3Server s3 = new S3Server().start()) {
+            s3.createBucket("wait");
+            try (PgwardenFixture pgwarden = daemon(d, s3.repositoryYaml("wait", "w").replace("requestTimeout: 10s", "requestTimeout: 3s"),
+                    "walWait: 60s, compressOn: " + compressOn, "sleep 8; ")) {
+                String id = start(pgwarden);
+                await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(100)).until(() -> source.query(
+                        "SELECT count(*) FROM pg_stat_progress_basebackup WHERE phase = 'waiting for wal archiving to finish'").equals("1"));
+                s3.stop();
+                JsonNode run = awaitFinished(pgwarden, id, Duration.ofMinutes(2));
+                assertThat(run.get("state").asText()).isEqualTo("failed");
+                assertThat(run.get("error").asText()).as(run.toString()).contains("s3://wait/w/main/base/" + id + "/base.tar.zst");
+                if (compressOn.equals("daemon")) {
+                    assertThat(run.get("error").asText()).contains("the repository could not be reached while pg_basebackup sent nothing");
+                }
+                assertNoToolLeft(id);
+                await().atMost(Duration.ofSeconds(10)).until(() -> source.query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'BASE_BACKUP%'")
+                        .equals("0"));
+
+                s3.start();
+                archiveThrough(pgwarden, "");
                 await().atMost(Duration.ofSeconds(30)).until(() -> pgwarden.repositoryKeys().contains("main/failures/base/" + id + ".json"));
                 assertThat(pgwarden.repositoryKeys()).noneMatch(k -> k.startsWith("main/base/" + id));
                 JsonNode next = awaitFinished(pgwarden, start(pgwarden), Duration.ofMinutes(3));

@@ -96,6 +96,20 @@ class BaseBackupEndToEndTest {
         }
     }
 
+    /**
+     * PostgreSQL throttles after compressing: with a maxRate, compressOn: auto leaves compressing to the daemon, so
+     * that the rate bounds what the server reads (the manifest is then in the tar, as pg_basebackup writes it).
+     */
+    @Test
+    void aRateLimitedBackupIsCompressedByTheDaemon() throws Exception {
+        Path config = dir.resolve("rate-limited.yml");
+        Files.writeString(config, Files.readString(pgwarden.configFile()).replace("    connection: {",
+                "    baseBackup: {maxRate: 500MB}\n    connection: {"));
+        try (ToolRunner runner = new ProcessToolRunner(RunnerConfig.DEFAULT_BIN_DIR)) {
+            backupAndRestore("ratelimited", runner, ConfigLoader.load(config));
+        }
+    }
+
     @Test
     void aBackupThroughADockerSidecarRestoresToTheRowsAtBackupTime() throws Exception {
         assumeTrue(DockerClientFactory.instance().isDockerAvailable(), "no Docker engine");
@@ -223,7 +237,9 @@ class BaseBackupEndToEndTest {
      * (stored beside it, an operator adds it); with daemon, pg_basebackup puts it into the tar.
      */
     private void backupAndRestore(String table, ToolRunner runner, PgwardenConfig config) throws Exception {
-        boolean serverCompressed = config.cluster("main").baseBackup().compressOn() != io.pgwarden.config.BaseBackupConfig.CompressOn.DAEMON;
+        var baseBackup = config.cluster("main").baseBackup();
+        boolean serverCompressed = baseBackup.compressOn() == io.pgwarden.config.BaseBackupConfig.CompressOn.SERVER
+                || baseBackup.compressOn() == io.pgwarden.config.BaseBackupConfig.CompressOn.AUTO && baseBackup.maxRate().isEmpty();
         source.query("CREATE TABLE " + table + " AS SELECT g AS id, md5(g::text) AS pad FROM generate_series(1, 20000) g");
         BaseBackupManifest manifest = service(config).backup("main", runner);
         source.query("INSERT INTO " + table + " SELECT g, 'after' FROM generate_series(1, 5000) g");

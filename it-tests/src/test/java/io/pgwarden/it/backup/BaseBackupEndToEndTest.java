@@ -88,12 +88,7 @@ class BaseBackupEndToEndTest {
 
     @Test
     void aBackupTheDaemonCompressesCarriesItsManifestInTheTar() throws Exception {
-        Path config = dir.resolve("daemon-compresses.yml");
-        Files.writeString(config, Files.readString(pgwarden.configFile()).replace("    connection: {",
-                "    baseBackup: {compressOn: daemon}\n    connection: {"));
-        try (ToolRunner runner = new ProcessToolRunner(RunnerConfig.DEFAULT_BIN_DIR)) {
-            backupAndRestore("daemonz", runner, ConfigLoader.load(config));
-        }
+        backupAndRestoreWith("daemonz", "compressOn: daemon");
     }
 
     /**
@@ -102,11 +97,16 @@ class BaseBackupEndToEndTest {
      */
     @Test
     void aRateLimitedBackupIsCompressedByTheDaemon() throws Exception {
-        Path config = dir.resolve("rate-limited.yml");
+        backupAndRestoreWith("ratelimited", "maxRate: 500MB");
+    }
+
+    /** Through the process runner, with the cluster's baseBackup settings {@code settings}. */
+    private void backupAndRestoreWith(String table, String settings) throws Exception {
+        Path config = dir.resolve(table + ".yml");
         Files.writeString(config, Files.readString(pgwarden.configFile()).replace("    connection: {",
-                "    baseBackup: {maxRate: 500MB}\n    connection: {"));
+                "    baseBackup: {" + settings + "}\n    connection: {"));
         try (ToolRunner runner = new ProcessToolRunner(RunnerConfig.DEFAULT_BIN_DIR)) {
-            backupAndRestore("ratelimited", runner, ConfigLoader.load(config));
+            backupAndRestore(table, runner, ConfigLoader.load(config));
         }
     }
 

@@ -9,6 +9,8 @@ import java.nio.ByteBuffer;
  */
 final class TarEnd {
     private static final int BLOCK = 512;
+    /** Larger than any file PostgreSQL has (1 GiB segments); beyond it the arithmetic below could overflow. */
+    private static final long MAX_MEMBER = 1L << 50;
 
     private final byte[] header = new byte[BLOCK];
     private int filled;
@@ -54,7 +56,7 @@ final class TarEnd {
         }
         zeroBlocks = 0;
         long size = size();
-        if (size < 0) {
+        if (size < 0 || size > MAX_MEMBER) {
             lost = true;
             return;
         }

@@ -17,7 +17,6 @@ import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
@@ -107,8 +106,9 @@ final class ToolOutputUpload {
      * grows (pg_basebackup -D with PostgreSQL compressing): the bytes go as they are, (with a keyset) encrypted and
      * hashed as stored, into one object. On the way they are decoded, only to count the raw bytes (the manifest records
      * them, a restore checks them) and keep the first {@code keepHead} (backup_label); that also proves them well-formed.
-     * The upload completes once a whole tar has come (or the tool has exited 0 and the bytes decoded); the object is
-     * deleted again when the tool then fails or writes more.
+     * The upload completes once a whole tar has come (or the tool has exited 0 and the bytes decoded), so when the run
+     * fails after that (the tool failing or writing more) the object exists: the caller deletes {@code key}, as it does
+     * for every failed base backup.
      */
     CompressedUpload runCompressedFile(ToolRunner runner, ToolInvocation invocation, InputStream stdin, java.nio.file.Path file, String key,
                                        int keepHead, String what) {
@@ -120,31 +120,26 @@ final class ToolOutputUpload {
         long[] read = new long[1];
         boolean[] archiveEnded = new boolean[1];
         try (io.pgwarden.repository.codec.ZstdCount decoded = new io.pgwarden.repository.codec.ZstdCount(keepHead)) {
-            try {
-                runToSuccess(runner, invocation, stdin, stdout -> {
-                    AtomicBoolean ended = endOf(stdout, invocation);
-                    try (io.pgwarden.io.GrowingFileInputStream in = new io.pgwarden.io.GrowingFileInputStream(file, new QuietTool(ended, upload, key),
-                            RELEASE_EVERY)) {
-                        copyUntilArchiveEnd(in, decoded, key, stored);
-                        if (decoded.archiveEnded()) {
-                            // Why not wait for the tool: PostgreSQL sends the archive's end, then waits for the backup's
-                            // WAL to be archived (about a second) before the tool can exit; the upload completes meanwhile.
-                            pipe.finish(null);
-                            completed(upload);
-                            archiveEnded[0] = true;
-                            long after = in.transferTo(OutputStream.nullOutputStream());
-                            if (after > 0) {
-                                throw new PgwardenException(ErrorCode.TOOL, what + ": " + invocation.tool() + " wrote " + after
-                                        + " more bytes into '" + file.getFileName() + "' after its tar's end; nothing was kept");
-                            }
+            runToSuccess(runner, invocation, stdin, stdout -> {
+                AtomicBoolean ended = endOf(stdout, invocation);
+                try (io.pgwarden.io.GrowingFileInputStream in = new io.pgwarden.io.GrowingFileInputStream(file, new QuietTool(ended, upload, key),
+                        RELEASE_EVERY)) {
+                    copyUntilArchiveEnd(in, decoded, key, stored);
+                    if (decoded.archiveEnded()) {
+                        // Why not wait for the tool: PostgreSQL sends the archive's end, then waits for the backup's
+                        // WAL to be archived (about a second) before the tool can exit; the upload completes meanwhile.
+                        pipe.finish(null);
+                        completed(upload);
+                        archiveEnded[0] = true;
+                        long after = in.transferTo(OutputStream.nullOutputStream());
+                        if (after > 0) {
+                            throw new PgwardenException(ErrorCode.TOOL, what + ": " + invocation.tool() + " wrote " + after
+                                    + " more bytes into '" + file.getFileName() + "' after its tar's end; nothing was kept");
                         }
-                        read[0] = in.position();
                     }
-                }, pipe, upload, what);
-            } catch (RuntimeException e) {
-                if (archiveEnded[0]) deleteQuietly(key, what);
-                throw e;
-            }
+                    read[0] = in.position();
+                }
+            }, pipe, upload, what);
             if (read[0] == 0) {
                 abandon(pipe, upload, invocation.tool() + " wrote nothing", null);
                 throw new PgwardenException(ErrorCode.TOOL, what + ": " + invocation.tool() + " wrote no '" + file.getFileName() + "'");
@@ -192,11 +187,6 @@ final class ToolOutputUpload {
                 if (decoded.archiveEnded() && in.available() == 0) return;
             }
         }
-    }
-
-    /** An object stored before its run failed: it must not stay. */
-    private void deleteQuietly(String key, String what) {
-        io.pgwarden.repository.FailureRecords.deleteLeftovers(storage, List.of(key), what);
     }
 
     /** @param head the first decoded bytes */

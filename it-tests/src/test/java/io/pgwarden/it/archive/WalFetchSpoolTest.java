@@ -266,6 +266,59 @@ class WalFetchSpoolTest {
         }
     }
 
+    /**
+     * The prefetcher leaves the classes it loaded in an archive of the user's own (~/.cache/pgwarden) that later calls
+     * map instead of loading them again; an archive in a directory others may write is neither written nor mapped, and
+     * an unusable one only means a slower start.
+     */
+    @Test
+    void thePrefetcherLeavesAClassArchiveLaterCallsMapButNeverOneOthersMayWrite() throws Exception {
+        List<String> names = source.writeAndArchive(2);
+        Path spool = data.resolve(RestoreCommands.SPOOL);
+        Path home = Files.createDirectories(dir.resolve("home"));
+        Path cache = home.resolve(".cache/pgwarden");
+        var asUser = java.util.Map.of("HOME", home.toString());
+
+        assertThat(restoreCommand(names.get(0), asUser).exitCode()).isZero();
+        awaitPrefetcherGone(spool);
+        // Written by the launcher after the prefetcher's JVM exited.
+        await().atMost(Duration.ofSeconds(30)).until(() -> archivesIn(cache).size() == 1);
+        assertThat(Files.getPosixFilePermissions(cache)).isEqualTo(java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        Path loaded = dir.resolve("class-load.log");
+        var call = walFetch(names.get(1), java.util.Map.of("HOME", home.toString(), "PGWARDEN_JAVA_OPTS", "-Xlog:class+load=info:file=" + loaded));
+        assertThat(call.exitCode()).as(call.stderr()).isZero();
+        assertThat(Files.readString(loaded)).contains("io.pgwarden.cli.Main source: shared objects file (top)");
+
+        // Unusable (say a disk that filled up): the call works without it.
+        Files.write(archivesIn(cache).get(0), new byte[4096]);
+        call = walFetch(names.get(1), asUser);
+        assertThat(call.exitCode()).as(call.stderr()).isZero();
+
+        // A directory others may write: whatever is there is not mapped, and no prefetcher writes into it.
+        Files.delete(archivesIn(cache).get(0));
+        Files.setPosixFilePermissions(cache, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        assertThat(restoreCommand(names.get(0), asUser).exitCode()).isZero();
+        awaitPrefetcherGone(spool);
+        Thread.sleep(3000); // as long as a dump and its check took above
+        assertThat(archivesIn(cache)).isEmpty();
+    }
+
+    private Processes.Result walFetch(String name, java.util.Map<String, String> env) throws Exception {
+        Path out = dir.resolve("fetched");
+        Files.deleteIfExists(out);
+        Processes.Result r = Processes.run(List.of(Launcher.executable().toString(), "wal-fetch", "--config", pgwarden.configFile().toString(),
+                "--cluster", "main", name, out.toString()), null, env);
+        if (r.exitCode() == 0) assertThat(Files.readAllBytes(out)).isEqualTo(original(name));
+        return r;
+    }
+
+    private static List<Path> archivesIn(Path cache) throws Exception {
+        if (!Files.isDirectory(cache)) return List.of();
+        try (Stream<Path> files = Files.list(cache)) {
+            return files.filter(p -> p.getFileName().toString().matches("classes-[0-9]+\\.jsa")).toList();
+        }
+    }
+
     private static void awaitPrefetcherGone(Path spool) {
         await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(() -> !Files.exists(spool.resolve(".prefetcher.pid")));
     }

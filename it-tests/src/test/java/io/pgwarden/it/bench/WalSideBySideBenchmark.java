@@ -153,8 +153,9 @@ class WalSideBySideBenchmark {
     }
 
     /** The fetch paths, each called once per segment as PostgreSQL's startup process calls restore_command. */
-    private record Fetches(Timed pgwardenGet, Timed pgwardenGetPlain, Timed standaloneGet, Timed standalonePlain, Timed syncGet,
-                           Timed asyncGet) {
+    /** @param classArchive whether the launcher had a class archive to map when the standalone calls began */
+    private record Fetches(Timed pgwardenGet, Timed pgwardenGetPlain, Timed standaloneGet, boolean classArchive, Timed standalonePlain,
+                           Timed syncGet, Timed asyncGet) {
     }
 
     /** What fetches the segments back: curl to the daemons (read-ahead 8 and off), the standalone wal-fetch, pgBackRest. */
@@ -193,6 +194,7 @@ class WalSideBySideBenchmark {
             String standalone = io.pgwarden.restore.RestoreCommands.standalone(config, "bench");
             Path restored = TestDirs.forPostgres(dir, restoredName);
             Files.createDirectories(restored.resolve("pg_wal"));
+            boolean classArchive = classArchive();
             Timed standaloneGet = timeCalls(segments, f -> Processes.run(net.onDbHost(List.of("sh", "-c", "(" + standalone.replace("%f",
                     f.getFileName().toString()).replace("%p", "pg_wal/RECOVERYXLOG") + ") && rm pg_wal/RECOVERYXLOG")), restored));
             Path prefetcherLog = restored.resolve(io.pgwarden.restore.RestoreCommands.SPOOL).resolve(".prefetcher.log");
@@ -204,7 +206,16 @@ class WalSideBySideBenchmark {
                     Launcher.executable() + " wal-fetch --config " + config + " --cluster bench " + f.getFileName() + " " + x + " && rm " + x));
             Timed syncGet = timeCalls(segments, f -> removeAfter(sync.run("archive-get", f.getFileName().toString(), x.toString()), x));
             Timed asyncGet = timeCalls(segments, f -> removeAfter(async.run("archive-get", f.getFileName().toString(), x.toString()), x));
-            return new Fetches(pgwardenGet, pgwardenGetPlain, standaloneGet, standalonePlain, syncGet, asyncGet);
+            return new Fetches(pgwardenGet, pgwardenGetPlain, standaloneGet, classArchive, standalonePlain, syncGet, asyncGet);
+        }
+    }
+
+    /** Whether the launcher finds a class archive to map (written by the first standalone prefetcher on this host). */
+    private static boolean classArchive() throws Exception {
+        Path cache = Path.of(System.getProperty("user.home"), ".cache/pgwarden");
+        if (!Files.isDirectory(cache)) return false;
+        try (var files = Files.list(cache)) {
+            return files.anyMatch(p -> p.getFileName().toString().matches("classes-[0-9]+\\.jsa"));
         }
     }
 
@@ -376,7 +387,8 @@ class WalSideBySideBenchmark {
         row(text, "fetch pgwarden, read-ahead off", f.pgwardenGetPlain(), mb);
         row(text, "fetch pgwarden (curl, read-ahead 8)", f.pgwardenGet(), mb);
         row(text, "fetch pgwarden wal-fetch (standalone, 8 ahead)", f.standaloneGet(), mb);
-        text.append("%-46s %s%n".formatted("      its slowest calls (call: ms)", slowest(f.standaloneGet(), 4)));
+        text.append("%-46s %s; %s%n".formatted("      its slowest calls (call: ms)", slowest(f.standaloneGet(), 4), f.classArchive()
+                ? "class archive mapped" : "no class archive yet (its prefetcher writes one)"));
         row(text, "fetch pgwarden wal-fetch, no spool (20 files)", f.standalonePlain(), f.standalonePlain().nanos().length * 16.0);
         row(text, "fetch pgBackRest archive-get sync", f.syncGet(), mb);
         row(text, "fetch pgBackRest archive-get async", f.asyncGet(), mb);

@@ -210,12 +210,20 @@ class WalSideBySideBenchmark {
         }
     }
 
-    /** Whether the launcher finds a class archive to map (written by the first standalone prefetcher on this host). */
+    /**
+     * Whether the launcher finds a class archive or AOT cache to map (written by the first standalone prefetcher on this
+     * host, as it exits: one being written, the last round's, is waited for, up to a minute).
+     */
     private static boolean classArchive() throws Exception {
         Path cache = Path.of(System.getProperty("user.home"), ".cache/pgwarden");
         if (!Files.isDirectory(cache)) return false;
-        try (var files = Files.list(cache)) {
-            return files.anyMatch(p -> p.getFileName().toString().matches("classes-[0-9]+\\.jsa"));
+        for (int i = 0; i < 600 && !filesIn(cache, "classes-.*\\.tmp.*").isEmpty(); i++) Thread.sleep(100);
+        return !filesIn(cache, "classes-[0-9]+\\.(jsa|aot)").isEmpty();
+    }
+
+    private static List<Path> filesIn(Path dir, String pattern) throws Exception {
+        try (var files = Files.list(dir)) {
+            return files.filter(p -> p.getFileName().toString().matches(pattern)).toList();
         }
     }
 

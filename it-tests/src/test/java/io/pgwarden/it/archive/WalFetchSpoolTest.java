@@ -302,6 +302,12 @@ class WalFetchSpoolTest {
         awaitPrefetcherGone(spool);
         Thread.sleep(3000); // as long as a dump and its check took above
         assertThat(archivesIn(cache)).isEmpty();
+
+        // The launcher's options are not globbed: a file in the working directory named like one changes nothing.
+        Path cwd = Files.createDirectories(dir.resolve("cwd"));
+        Files.createFile(cwd.resolve("-Xlog:cds-x=off:stderr"));
+        var version = Processes.run(List.of(Launcher.executable().toString(), "--version"), cwd);
+        assertThat(version.exitCode()).as(version.stderr()).isZero();
     }
 
     private Processes.Result walFetch(String name, java.util.Map<String, String> env) throws Exception {

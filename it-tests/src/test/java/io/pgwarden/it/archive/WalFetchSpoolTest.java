@@ -300,7 +300,9 @@ class WalFetchSpoolTest {
         Files.setPosixFilePermissions(cache, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
         assertThat(restoreCommand(names.get(0), asUser).exitCode()).isZero();
         awaitPrefetcherGone(spool);
-        Thread.sleep(3000); // as long as a dump and its check took above
+        // The launcher would write one after its JVM exited: wait for the launcher itself.
+        await().atMost(Duration.ofSeconds(60)).until(() -> ProcessHandle.allProcesses().noneMatch(p -> p.info().commandLine()
+                .filter(c -> c.contains("--prefetch") && c.contains(pgwarden.configFile().toString())).isPresent()));
         assertThat(archivesIn(cache)).isEmpty();
 
         // The launcher's options are not globbed: a file in the working directory named like one changes nothing.

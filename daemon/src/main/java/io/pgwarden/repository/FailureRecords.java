@@ -24,7 +24,16 @@ public final class FailureRecords {
             RepositoryJson.write(storage, key, record);
         } catch (RuntimeException first) {
             log.warn("{}: cannot record the failure yet, retrying every {}s: {}", what, PAUSE.toSeconds(), first.getMessage());
-            Thread.ofVirtual().name("failure-record").start(() -> retry(storage, key, record, what));
+            retryInBackground("failure-record", attempt -> {
+                try {
+                    RepositoryJson.write(storage, key, record);
+                    log.info("{}: failure recorded as '{}' (attempt {})", what, key, attempt);
+                    return true;
+                } catch (RuntimeException e) {
+                    if (attempt == ATTEMPTS) log.error("{}: the failure could not be recorded as '{}': {}", what, key, e.getMessage());
+                    return false;
+                }
+            });
         }
     }
 
@@ -33,49 +42,37 @@ public final class FailureRecords {
      * like a record, so that an outage does not leave it until garbage collection.
      */
     public static void deleteLeftovers(StorageDriver storage, java.util.List<String> keys, String what) {
-        java.util.List<String> left = deleteAll(storage, keys, what, true);
+        java.util.List<String> left = new java.util.ArrayList<>(keys);
+        left.removeIf(key -> deleted(storage, key, what, true));
         if (left.isEmpty()) return;
-        Thread.ofVirtual().name("failure-leftovers").start(() -> {
-            java.util.List<String> remaining = left;
-            for (int attempt = 2; attempt <= ATTEMPTS && !remaining.isEmpty(); attempt++) {
+        retryInBackground("failure-leftovers", attempt -> {
+            left.removeIf(key -> deleted(storage, key, what, attempt == ATTEMPTS));
+            return left.isEmpty();
+        });
+    }
+
+    private static boolean deleted(StorageDriver storage, String key, String what, boolean logFailure) {
+        try {
+            storage.delete(key);
+            return true;
+        } catch (RuntimeException e) {
+            if (logFailure) log.warn("{}: cannot delete '{}' yet (retried in the background; garbage collection would): {}", what, key, e.getMessage());
+            return false;
+        }
+    }
+
+    /** Attempts 2 to {@link #ATTEMPTS}, {@link #PAUSE} apart, on a thread of their own, until one returns true. */
+    private static void retryInBackground(String name, java.util.function.IntPredicate attempt) {
+        Thread.ofVirtual().name(name).start(() -> {
+            for (int n = 2; n <= ATTEMPTS; n++) {
                 try {
                     Thread.sleep(PAUSE);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     return;
                 }
-                remaining = deleteAll(storage, remaining, what, attempt == ATTEMPTS);
+                if (attempt.test(n)) return;
             }
         });
-    }
-
-    /** The keys that could not be deleted. */
-    private static java.util.List<String> deleteAll(StorageDriver storage, java.util.List<String> keys, String what, boolean logFailures) {
-        java.util.List<String> left = new java.util.ArrayList<>();
-        for (String key : keys) {
-            try {
-                storage.delete(key);
-            } catch (RuntimeException e) {
-                left.add(key);
-                if (logFailures) log.warn("{}: cannot delete '{}' yet (retried in the background; garbage collection would): {}", what, key, e.getMessage());
-            }
-        }
-        return left;
-    }
-
-    private static void retry(StorageDriver storage, String key, FailureRecord record, String what) {
-        for (int attempt = 2; attempt <= ATTEMPTS; attempt++) {
-            try {
-                Thread.sleep(PAUSE);
-                RepositoryJson.write(storage, key, record);
-                log.info("{}: failure recorded as '{}' (attempt {})", what, key, attempt);
-                return;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            } catch (RuntimeException e) {
-                if (attempt == ATTEMPTS) log.error("{}: the failure could not be recorded as '{}': {}", what, key, e.getMessage());
-            }
-        }
     }
 }

@@ -152,8 +152,10 @@ class WalSideBySideBenchmark {
         }
     }
 
-    /** The fetch paths, each called once per segment as PostgreSQL's startup process calls restore_command. */
-    /** @param classArchive whether the launcher had a class archive to map when the standalone calls began */
+    /**
+     * The fetch paths, each called once per segment as PostgreSQL's startup process calls restore_command.
+     * @param classArchive whether the launcher had a class archive to map when the standalone calls began
+     */
     private record Fetches(Timed pgwardenGet, Timed pgwardenGetPlain, Timed standaloneGet, boolean classArchive, Timed standalonePlain,
                            Timed syncGet, Timed asyncGet) {
     }
